@@ -1,0 +1,45 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Each sets up what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= var/demo
+
+.PHONY: install system-packages demo test lint typecheck unit bench clean
+
+install: system-packages $(VENV)/.installed
+
+# restic comes from Debian's package (0.14 on bookworm); drorch supports 0.14 and newer.
+system-packages:
+	@if ! command -v restic >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "make install: restic is missing and installing it needs root: run 'sudo make install' or 'apt-get install restic'" >&2; exit 1; \
+	  fi; \
+	  echo "installing restic from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	$(BIN)/drorch demo --dir $(DEMO_DIR)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check drorch tests bench service.py
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install lint typecheck
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

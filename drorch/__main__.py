@@ -1,0 +1,3 @@
+from drorch.cli import main
+
+raise SystemExit(main())

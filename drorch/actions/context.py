@@ -1,0 +1,54 @@
+"""What every action receives, and what it gives back."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from drorch.catalog import Catalog, RunStatus
+from drorch.config import Config
+from drorch.config.model import Job
+from drorch.restic import Restic
+from drorch.restic.models import BackupProgress
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run of one action of one job. Frozen: actions read it, never change it."""
+
+    config: Config
+    catalog: Catalog
+    job_name: str
+    job: Job
+    run_id: int
+    restic: Restic
+    run_dir: Path
+    actor: str
+    clock: Callable[[], datetime]
+    options: Any = None  # the action's own frozen options (e.g. RestoreOptions)
+    cancel: threading.Event | None = None
+    on_progress: Callable[[BackupProgress], None] | None = None
+    dry_run: bool = False
+
+    @property
+    def managed_roots(self) -> tuple[Path, ...]:
+        return (self.config.root, self.config.state_dir)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action did. The lifecycle turns it into the run's final status."""
+
+    status: RunStatus
+    target: str | None = None
+    summary: str = ""
+    snapshot_id: str | None = None
+    bytes_processed: int | None = None
+    bytes_added: int | None = None
+    files: int | None = None
+    error: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)

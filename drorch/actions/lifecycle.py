@@ -1,0 +1,101 @@
+"""Run one action of one job: the run row, its folder, and its final status.
+
+The CLI and the daemon both come through `execute`; the action itself only
+says what it did (an ActionResult) or raises a DrorchError.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from drorch import logs
+from drorch.actions.context import ActionResult, RunContext
+from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
+from drorch.config import Config
+from drorch.errors import DrorchError, Interrupted, ResticNotFound
+from drorch.restic import ArtifactDir, Restic
+from drorch.restic.models import BackupProgress
+
+log = logging.getLogger(__name__)
+
+Action = Callable[[RunContext], ActionResult]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to run: which action of which job, and how."""
+
+    job: str
+    action: str
+    options: Any = None
+    actor: str = ""
+    cancel: threading.Event | None = None
+    on_progress: Callable[[BackupProgress], None] | None = None
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def execute(config: Config, catalog: Catalog, request: Request,
+            actions: dict[str, Action]) -> RunRecord:
+    """Record a run, call the action, and finish the run with the status it earned."""
+    job = config.job(request.job)
+    action = actions[request.action]
+    run = catalog.create_run(job=request.job, action=request.action,
+                             target=_planned_target(config, request), host=socket.gethostname(),
+                             pid=os.getpid(), actor=request.actor or default_actor())
+    run_dir = config.state_dir / "runs" / str(run.id)
+    catalog.update_run(run.id, artifacts=str(run_dir))
+    restic = Restic(binary=config.settings.restic.binary, cache_dir=config.state_dir / "cache",
+                    timeout=config.settings.restic.timeout.total_seconds(),
+                    cancel=request.cancel, artifacts=ArtifactDir(run_dir))
+    ctx = RunContext(config=config, catalog=catalog, job_name=request.job, job=job,
+                     run_id=run.id, restic=restic, run_dir=run_dir, actor=run.actor,
+                     clock=utc_now, options=request.options, cancel=request.cancel,
+                     on_progress=request.on_progress)
+    with logs.context(job=request.job, run=run.id):
+        log.info("%s started", request.action)
+        try:
+            result = action(ctx)
+        except Interrupted as exc:
+            return catalog.transition(run.id, RunStatus.CANCELED, error=str(exc))
+        except KeyboardInterrupt:
+            catalog.transition(run.id, RunStatus.CANCELED, error="canceled by the operator")
+            raise
+        except ResticNotFound:
+            catalog.transition(run.id, RunStatus.FAILED, error="restic not found")
+            raise
+        except DrorchError as exc:
+            # The caller reports the outcome (the CLI renders it, the daemon logs it).
+            log.info("%s failed: %s", request.action, exc)
+            return catalog.transition(run.id, RunStatus.FAILED, error=str(exc))
+        except Exception as exc:
+            log.exception("%s failed with an internal error", request.action)
+            return catalog.transition(run.id, RunStatus.FAILED,
+                                      error=f"internal error: {type(exc).__name__}: {exc}")
+        log.info("%s %s: %s", request.action, result.status.value.lower(), result.summary)
+        return catalog.transition(
+            run.id, result.status, target=result.target, error=result.error,
+            snapshot_id=result.snapshot_id, bytes_processed=result.bytes_processed,
+            bytes_added=result.bytes_added, files=result.files,
+            details={"summary": result.summary, **result.details},
+        )
+
+
+def _planned_target(config: Config, request: Request) -> str | None:
+    job = config.job(request.job)
+    if request.action == "snapshot":
+        return job.snapshot.target
+    from_target = getattr(request.options, "from_target", None)
+    return from_target or job.snapshot.target

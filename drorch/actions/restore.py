@@ -1,0 +1,88 @@
+"""restore: an operator's restore of a job's snapshot into a folder.
+
+Refuses `/` and system folders, refuses a non-empty destination unless forced,
+and never guesses a snapshot: `latest` or an id (prefix) known to the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from drorch.actions.context import ActionResult, RunContext
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord
+from drorch.config.model import DiskTarget
+from drorch.errors import DestinationNotEmpty, TargetOffline, UnknownSnapshot, UsageError
+from drorch.targets import open_disk_repository
+
+log = logging.getLogger(__name__)
+
+SYSTEM_DIRS = frozenset(Path(p) for p in (
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
+    "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
+    "/usr/bin", "/usr/lib", "/usr/local", "/usr/sbin", "/var/lib", "/var/log",
+))
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    to: Path
+    snapshot: str = "latest"
+    from_target: str | None = None
+    includes: tuple[str, ...] = ()
+    force: bool = False
+    verify: bool = False
+
+
+def check_destination(to: Path, *, force: bool) -> Path:
+    """The resolved destination, or UsageError/DestinationNotEmpty saying why not."""
+    resolved = to.expanduser().resolve()
+    if resolved in SYSTEM_DIRS:
+        raise UsageError(f"refusing to restore into {resolved}: it is a system directory; "
+                         "restore into an empty folder and move what you need")
+    if resolved.exists() and not resolved.is_dir():
+        raise UsageError(f"restore destination {resolved} exists and is not a directory")
+    if resolved.is_dir() and any(resolved.iterdir()) and not force:
+        raise DestinationNotEmpty(f"restore destination {resolved} is not empty; choose an empty "
+                                  "folder or pass --force to restore over its contents")
+    return resolved
+
+
+def find_snapshot(catalog: Catalog, job: str, target: str, wanted: str) -> SnapshotRecord:
+    snapshots = catalog.snapshots(job=job, target=target)
+    if not snapshots:
+        raise UnknownSnapshot(f"job {job!r} has no snapshots on target {target!r}")
+    if wanted == "latest":
+        return snapshots[-1]
+    matches = [s for s in snapshots if s.snapshot_id.startswith(wanted.lower())]
+    if not matches or len(wanted) < 4:
+        raise UnknownSnapshot(f"no snapshot {wanted!r} of job {job!r} on target {target!r} "
+                              f"(list them with: drorch snapshots --job {job})")
+    if len(matches) > 1:
+        raise UnknownSnapshot(f"snapshot id {wanted!r} is ambiguous: "
+                              f"{', '.join(m.short_id for m in matches)}")
+    return matches[0]
+
+
+def run_restore(ctx: RunContext) -> ActionResult:
+    options: RestoreOptions = ctx.options
+    name = options.from_target or ctx.job.snapshot.target
+    target = ctx.config.target(name)
+    if not isinstance(target, DiskTarget):
+        raise TargetOffline(f"restoring from {target.kind} target {name!r} is not supported yet")
+    destination = check_destination(options.to, force=options.force)
+    snapshot = find_snapshot(ctx.catalog, ctx.job_name, name, options.snapshot)
+    repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
+    destination.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log.info("restoring snapshot %s of %s from %s into %s", snapshot.short_id, ctx.job_name,
+             name, destination)
+    ctx.restic.restore(repo, snapshot.snapshot_id, destination, includes=options.includes,
+                       verify=options.verify)
+    return ActionResult(
+        status=RunStatus.SUCCEEDED, target=name, snapshot_id=snapshot.snapshot_id,
+        summary=f"restored snapshot {snapshot.short_id} of {ctx.job_name} from {name} "
+                f"into {destination}",
+        details={"to": str(destination), "includes": list(options.includes),
+                 "verified": options.verify},
+    )

@@ -1,0 +1,207 @@
+"""Reads and writes of the catalog. The only module that issues SQL for drorch's data.
+
+Results come out as frozen records, never as live ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from drorch.catalog import models
+from drorch.catalog.models import RunStatus
+from drorch.errors import CatalogError
+
+ALLOWED = {
+    RunStatus.PENDING: {RunStatus.RUNNING, RunStatus.CANCELED},
+    RunStatus.RUNNING: {RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED,
+                        RunStatus.INTERRUPTED, RunStatus.CANCELED},
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    job: str
+    action: str
+    target: str | None
+    status: RunStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    host: str
+    pid: int | None
+    actor: str
+    bytes_processed: int | None
+    bytes_added: int | None
+    files: int | None
+    snapshot_id: str | None
+    error: str | None
+    artifacts: str | None
+    details: dict[str, Any] | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    job: str
+    target: str
+    snapshot_id: str
+    time: datetime
+    tree: str
+    hostname: str
+    paths: tuple[str, ...]
+    tags: tuple[str, ...]
+    size: int | None
+    files: int | None
+    original_id: str | None
+    run_id: int | None
+    canary_path: str | None
+    canary_sha256: str | None
+
+    @property
+    def short_id(self) -> str:
+        return self.snapshot_id[:8]
+
+
+@dataclass(frozen=True)
+class RepositoryRecord:
+    target: str
+    location: str
+    repo_id: str
+    created_at: datetime
+    restic_version: str
+
+
+def _record(cls: Any, row: Any) -> Any:
+    values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
+    for key in ("paths", "tags"):
+        if key in values:
+            values[key] = tuple(values[key] or ())
+    return cls(**values)
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs -------------------------------------------------------------------------
+
+    def create_run(self, *, job: str, action: str, target: str | None, host: str,
+                   pid: int, actor: str, status: RunStatus = RunStatus.RUNNING) -> RunRecord:
+        now = utc_now()
+        row = models.Run(job=job, action=action, target=target, status=status, created_at=now,
+                         started_at=now if status is RunStatus.RUNNING else None,
+                         host=host, pid=pid, actor=actor)
+        with self.session() as session, session.begin():
+            session.add(row)
+            session.flush()
+            record: RunRecord = _record(RunRecord, row)
+        return record
+
+    def transition(self, run_id: int, to: RunStatus, **fields: Any) -> RunRecord:
+        """The one way a run changes status; refuses a transition the state machine forbids."""
+        with self.session() as session, session.begin():
+            row = session.get(models.Run, run_id, with_for_update=True)
+            if row is None:
+                raise CatalogError(f"no run {run_id} in the catalog")
+            if to not in ALLOWED.get(row.status, set()):
+                raise CatalogError(f"run {run_id} cannot go from {row.status} to {to}")
+            row.status = to
+            now = utc_now()
+            if to is RunStatus.RUNNING:
+                row.started_at = now
+            if to.finished:
+                row.finished_at = now
+            for key, value in fields.items():
+                setattr(row, key, value)
+            record: RunRecord = _record(RunRecord, row)
+        return record
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        """Set facts of a run (artifacts folder, bytes) without changing its status."""
+        with self.session() as session, session.begin():
+            session.execute(update(models.Run).where(models.Run.id == run_id).values(**fields))
+
+    def run(self, run_id: int) -> RunRecord | None:
+        with self.session() as session:
+            row = session.get(models.Run, run_id)
+            return None if row is None else _record(RunRecord, row)  # type: ignore[no-any-return]
+
+    def runs(self, *, job: str | None = None, action: str | None = None,
+             status: Sequence[RunStatus] = (), limit: int | None = None) -> list[RunRecord]:
+        query = select(models.Run).order_by(models.Run.id.desc())
+        if job is not None:
+            query = query.where(models.Run.job == job)
+        if action is not None:
+            query = query.where(models.Run.action == action)
+        if status:
+            query = query.where(models.Run.status.in_(status))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.session() as session:
+            return [_record(RunRecord, row) for row in session.scalars(query)]
+
+    def last_runs(self) -> dict[tuple[str, str], RunRecord]:
+        """The newest run of every (job, action)."""
+        newest = (select(func.max(models.Run.id))
+                  .group_by(models.Run.job, models.Run.action).scalar_subquery())
+        query = select(models.Run).where(models.Run.id.in_(newest))
+        with self.session() as session:
+            return {(row.job, row.action): _record(RunRecord, row)
+                    for row in session.scalars(query)}
+
+    # -- repositories -----------------------------------------------------------------
+
+    def repository(self, target: str) -> RepositoryRecord | None:
+        with self.session() as session:
+            row = session.get(models.Repository, target)
+            return None if row is None else _record(RepositoryRecord, row)  # type: ignore[no-any-return]
+
+    def record_repository(self, *, target: str, location: str, repo_id: str,
+                          restic_version: str) -> RepositoryRecord:
+        with self.session() as session, session.begin():
+            row = models.Repository(target=target, location=location, repo_id=repo_id,
+                                    created_at=utc_now(), restic_version=restic_version)
+            session.add(row)
+            record: RepositoryRecord = _record(RepositoryRecord, row)
+        return record
+
+    # -- snapshots --------------------------------------------------------------------
+
+    def record_snapshot(self, record: SnapshotRecord) -> None:
+        values = {name: getattr(record, name) for name in SnapshotRecord.__dataclass_fields__}
+        values["paths"] = list(record.paths)
+        values["tags"] = list(record.tags)
+        with self.session() as session, session.begin():
+            session.add(models.Snapshot(**values, recorded_at=utc_now()))
+
+    def snapshots(self, *, job: str | None = None, target: str | None = None) -> list[SnapshotRecord]:
+        query = select(models.Snapshot).order_by(models.Snapshot.time, models.Snapshot.id)
+        if job is not None:
+            query = query.where(models.Snapshot.job == job)
+        if target is not None:
+            query = query.where(models.Snapshot.target == target)
+        with self.session() as session:
+            return [_record(SnapshotRecord, row) for row in session.scalars(query)]

@@ -1,0 +1,252 @@
+"""Command handlers: thin, each opens what it needs, calls into drorch, and renders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, utc_now
+from drorch.cli.render import duration, iso_utc, local, print_json, print_table
+from drorch.config import Config, load_config, resolve_root
+from drorch.config.units import format_size
+from drorch.errors import EXIT_FAILED, ConfigError, UsageError
+
+
+def _config(args: argparse.Namespace, *, check_secrets: bool = True) -> Config:
+    return load_config(resolve_root(args.config), check_secrets=check_secrets)
+
+
+def _catalog(config: Config) -> Catalog:
+    return open_catalog(config.settings.catalog, config.state_dir)
+
+
+def _run_json(run: RunRecord) -> dict[str, Any]:
+    return {"id": run.id, "job": run.job, "action": run.action, "target": run.target,
+            "status": run.status.value, "started_at": iso_utc(run.started_at),
+            "finished_at": iso_utc(run.finished_at), "error": run.error}
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    root = resolve_root(args.config)
+    try:
+        config = load_config(root)
+    except ConfigError as exc:
+        if not args.json:
+            raise
+        print_json({"valid": False, "root": str(root), "errors": [
+            {"file": i.file, "line": i.line, "field": i.field, "message": i.message}
+            for i in exc.issues]})
+        return exc.exit_code
+    counts = {"jobs": len(config.jobs), "policies": len(config.policies),
+              "runbooks": len(config.runbooks), "targets": len(config.targets)}
+    if args.json:
+        print_json({"valid": True, "root": str(root), "errors": [], **counts})
+    else:
+        print(f"{root}: valid ({', '.join(f'{n} {k}' for k, n in counts.items())})")
+    return 0
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from drorch.actions import ACTIONS, RUNNABLE, Request, execute
+
+    if args.action not in RUNNABLE:
+        raise UsageError(f"unknown action {args.action!r} (available: {', '.join(RUNNABLE)})")
+    config = _config(args)
+    config.job(args.job)
+    catalog = _catalog(config)
+    progress = _Progress() if sys.stderr.isatty() and not args.json else None
+    run = execute(config, catalog, Request(job=args.job, action=args.action,
+                                           on_progress=progress), ACTIONS)
+    if progress is not None:
+        progress.clear()
+    return _report_run(run, args.json)
+
+
+def _report_run(run: RunRecord, as_json: bool) -> int:
+    ok = run.status is RunStatus.SUCCEEDED
+    if as_json:
+        print_json({**_run_json(run), "snapshot_id": run.snapshot_id,
+                    "summary": (run.details or {}).get("summary")})
+    else:
+        summary = (run.details or {}).get("summary") or ""
+        print(f"run {run.id}: {run.action} of {run.job} {run.status.value} "
+              f"in {duration(run.duration)}" + (f": {summary}" if summary else ""))
+        if run.error:
+            print(f"drorch: error: {run.error}", file=sys.stderr)
+    return 0 if ok else EXIT_FAILED
+
+
+class _Progress:
+    """A one-line progress display on a terminal."""
+
+    def __call__(self, progress: Any) -> None:
+        sys.stderr.write(
+            f"\r  {progress.percent_done * 100:5.1f}%  {progress.files_done}/"
+            f"{progress.total_files} files  {format_size(progress.bytes_done)}/"
+            f"{format_size(progress.total_bytes)}   ")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r" + " " * 70 + "\r")
+
+
+# --- runs, snapshots, status ------------------------------------------------------------------
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    config = _config(args, check_secrets=False)
+    if args.job:
+        config.job(args.job)
+    runs = _catalog(config).runs(job=args.job, limit=args.limit or None)
+    if args.json:
+        print_json([_run_json(run) for run in runs])
+        return 0
+    print_table(["id", "job", "action", "target", "status", "started", "duration", "error"],
+                [(r.id, r.job, r.action, r.target, r.status.value, local(r.started_at),
+                  duration(r.duration), _short(r.error)) for r in runs], empty="no runs yet")
+    return 0
+
+
+def _short(text: str | None, width: int = 70) -> str | None:
+    if text is None:
+        return None
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    config = _config(args, check_secrets=False)
+    if args.job:
+        config.job(args.job)
+    if args.target:
+        config.target(args.target)
+    snapshots = _catalog(config).snapshots(job=args.job, target=args.target)
+    if args.json:
+        print_json([{"id": s.snapshot_id, "time": iso_utc(s.time), "job": s.job,
+                     "target": s.target, "size": s.size} for s in snapshots])
+        return 0
+    print_table(["id", "time", "job", "target", "files", "size"],
+                [(s.short_id, local(s.time), s.job, s.target, s.files,
+                  format_size(s.size) if s.size is not None else None) for s in snapshots],
+                empty="no snapshots yet")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from drorch.config.schedule import next_fire
+
+    config = _config(args, check_secrets=False)
+    catalog = _catalog(config)
+    last = catalog.last_runs()
+    running = catalog.runs(status=[RunStatus.RUNNING])
+    now = utc_now()
+    rows: list[dict[str, Any]] = []
+    for name, job in sorted(config.jobs.items()):
+        schedules = {"snapshot": job.snapshot.schedule,
+                     "prune": job.prune.schedule if job.prune else None,
+                     "check": job.check.schedule if job.check else None,
+                     "restore-test": job.restore_test.schedule if job.restore_test else None}
+        for action, schedule in schedules.items():
+            run = last.get((name, action))
+            if schedule is None and run is None:
+                continue
+            upcoming = next_fire(schedule, after=now, last=run.started_at if run else None) \
+                if schedule is not None else None
+            rows.append({"job": name, "action": action,
+                         "schedule": str(schedule) if schedule else None,
+                         "last_run": _run_json(run) if run else None,
+                         "last_duration_s": run.duration if run else None,
+                         "next_at": iso_utc(upcoming)})
+    now_running = [{"id": r.id, "job": r.job, "action": r.action, "pid": r.pid, "host": r.host,
+                    "started_at": iso_utc(r.started_at)} for r in running]
+    if args.json:
+        print_json({"root": str(config.root), "jobs": rows, "running": now_running})
+        return 0
+    print(f"config root: {config.root}")
+    print_table(["job", "action", "schedule", "last", "when", "duration", "next"],
+                [(r["job"], r["action"], r["schedule"],
+                  r["last_run"]["status"] if r["last_run"] else "never",
+                  local(last[(r["job"], r["action"])].started_at) if r["last_run"] else None,
+                  duration(r["last_duration_s"]),
+                  local(_parse(r["next_at"])) if r["next_at"] else None) for r in rows],
+                empty="no jobs")
+    print()
+    print_table(["run", "job", "action", "pid", "host", "since"],
+                [(r["id"], r["job"], r["action"], r["pid"], r["host"],
+                  local(_parse(r["started_at"]))) for r in now_running],
+                empty="nothing running")
+    return 0
+
+
+def _parse(text: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    return None if text is None else datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+
+
+# --- restore --------------------------------------------------------------------------------
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from drorch.actions import ACTIONS, Request, RestoreOptions, execute
+    from drorch.actions.restore import check_destination, find_snapshot
+
+    config = _config(args)
+    job = config.job(args.job)
+    source = args.from_target or job.snapshot.target
+    config.target(source)
+    # Bad input is refused before anything is recorded.
+    check_destination(Path(args.to), force=args.force)
+    catalog = _catalog(config)
+    snapshot = find_snapshot(catalog, args.job, source, args.snapshot)
+    options = RestoreOptions(to=Path(args.to), snapshot=snapshot.snapshot_id,
+                             from_target=source, includes=tuple(args.include),
+                             force=args.force, verify=args.verify)
+    run = execute(config, catalog, Request(job=args.job, action="restore", options=options),
+                  ACTIONS)
+    return _report_run(run, args.json)
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    from drorch.keys import init_keys
+
+    config = _config(args, check_secrets=False)
+    created = init_keys(config.settings)
+    for path in created:
+        print(f"created {path}")
+    if not created:
+        print("all password files and the evidence key exist; nothing created")
+    return 0
+
+
+def cmd_keys_export_public(args: argparse.Namespace) -> int:
+    from drorch.keys import public_key_pem
+
+    sys.stdout.write(public_key_pem(_config(args, check_secrets=False).settings))
+    return 0
+
+
+# --- demo, daemon ---------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from drorch.demo import run_demo
+
+    return run_demo(Path(args.dir))
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    print("drorch: error: the scheduler daemon is not built yet; run actions with "
+          "'drorch run JOB' meanwhile", file=sys.stderr)
+    return EXIT_FAILED

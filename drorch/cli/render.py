@@ -1,0 +1,49 @@
+"""Turn results into tables or JSON. The only place that prints, with cli/__init__."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """UTC inside and in JSON: 2026-11-28T15:32:35Z."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+def local(value: datetime | None) -> str:
+    """Local time on display only."""
+    return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def print_json(data: Any, out: TextIO = sys.stdout) -> None:
+    json.dump(data, out, indent=2, sort_keys=False, ensure_ascii=False)
+    out.write("\n")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                out: TextIO = sys.stdout, empty: str = "nothing to show") -> None:
+    if not rows:
+        out.write(f"({empty})\n")
+        return
+    cells = [[("-" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    out.write("\n")
+    for row in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")

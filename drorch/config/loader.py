@@ -1,0 +1,316 @@
+"""Read a config root into a Config, reporting every problem at once.
+
+Each problem names the file (relative to the root), the line and the field:
+`jobs/payroll.yaml:7: snapshot.target: no target named 'primry' (known: primary, replica)`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import stat
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from drorch.config.model import NAME_PATTERN, DiskTarget, Job, Policy, Runbook, Settings, Target
+from drorch.config.yamlsource import Document, FieldPath, YamlProblem, load_document
+from drorch.errors import ConfigError, ConfigIssue, UnknownJob, UnknownTarget
+
+MAIN_FILE = "drorch.yaml"
+DEFAULT_ROOT = Path("/etc/drorch")
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    settings: Settings
+    jobs: Mapping[str, Job]
+    policies: Mapping[str, Policy]
+    runbooks: Mapping[str, Runbook]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.state_dir
+
+    @property
+    def targets(self) -> Mapping[str, Target]:
+        return self.settings.targets
+
+    def job(self, name: str) -> Job:
+        if name not in self.jobs:
+            raise UnknownJob(f"no job named {name!r} in {self.root / 'jobs'}{_known(self.jobs)}")
+        return self.jobs[name]
+
+    def target(self, name: str) -> Target:
+        if name not in self.targets:
+            raise UnknownTarget(
+                f"no target named {name!r} in {self.root / MAIN_FILE}{_known(self.targets)}"
+            )
+        return self.targets[name]
+
+    def policy_of(self, job: Job) -> Policy:
+        return self.policies[job.policy]
+
+
+def _known(names: Iterable[str]) -> str:
+    listed = ", ".join(sorted(names))
+    return f" (known: {listed})" if listed else " (none defined)"
+
+
+def resolve_root(option: str | None) -> Path:
+    """--config, else $DRORCH_CONFIG, else /etc/drorch."""
+    chosen = option or os.environ.get("DRORCH_CONFIG") or str(DEFAULT_ROOT)
+    return Path(chosen).expanduser().absolute()
+
+
+def load_config(root: Path, *, check_secrets: bool = True) -> Config:
+    """Parse and validate the config root; raise ConfigError listing every problem."""
+    root = root.absolute()
+    issues: list[ConfigIssue] = []
+    context = {"root": root}
+    settings: Settings | None = None
+    main = root / MAIN_FILE
+    if not main.is_file():
+        hint = "" if root.is_dir() else " (the directory does not exist)"
+        raise ConfigError([ConfigIssue(str(main), None, "", f"missing: not a config root{hint}")])
+    main_doc = _read(main, MAIN_FILE, issues)
+    if main_doc is not None:
+        settings = _validate(Settings, main_doc, context, issues)
+
+    sections: dict[str, dict[str, tuple[Any, Document]]] = {}
+    for folder, model in (("jobs", Job), ("policies", Policy), ("runbooks", Runbook)):
+        sections[folder] = {}
+        for path in sorted((root / folder).glob("*.y*ml")):
+            shown = f"{folder}/{path.name}"
+            if path.suffix not in (".yaml", ".yml"):
+                continue
+            if not re.match(NAME_PATTERN, path.stem):
+                issues.append(ConfigIssue(shown, None, "", "a name uses letters, digits, _ . -"))
+                continue
+            if path.stem in sections[folder]:
+                issues.append(ConfigIssue(shown, None, "", f"{path.stem!r} is defined twice"))
+                continue
+            doc = _read(path, shown, issues)
+            if doc is None:
+                continue
+            parsed = _validate(model, doc, context, issues)
+            if parsed is not None:
+                sections[folder][path.stem] = (parsed, doc)
+
+    jobs = {name: item for name, (item, _) in sections["jobs"].items()}
+    policies = {name: item for name, (item, _) in sections["policies"].items()}
+    if settings is not None and main_doc is not None:
+        issues.extend(_cross_check(settings, sections["jobs"], policies))
+        if check_secrets:
+            issues.extend(_check_secrets(settings, main_doc))
+    if issues:
+        raise ConfigError(issues)
+    assert settings is not None
+    return Config(
+        root=root,
+        settings=settings,
+        jobs=types.MappingProxyType(jobs),
+        policies=types.MappingProxyType(policies),
+        runbooks=types.MappingProxyType(
+            {name: item for name, (item, _) in sections["runbooks"].items()}
+        ),
+    )
+
+
+def _read(path: Path, shown: str, issues: list[ConfigIssue]) -> Document | None:
+    try:
+        doc = load_document(path, shown)
+    except YamlProblem as problem:
+        issues.append(problem.issue)
+        return None
+    if not isinstance(doc.data, dict):
+        issues.append(ConfigIssue(shown, 1, "", "must be a mapping of keys to values"))
+        return None
+    return doc
+
+
+def _validate(model: type[M], doc: Document, context: dict[str, Any],
+              issues: list[ConfigIssue]) -> M | None:
+    try:
+        return model.model_validate(doc.data, context=context)
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = _data_path(doc.data, error["loc"], keep_last=error["type"] in _NAMES_KEY)
+            issues.append(doc.issue(path, _message(model, doc.data, path, error)))
+        return None
+
+
+_NAMES_KEY = ("extra_forbidden", "missing")
+
+
+def _data_path(data: Any, loc: tuple[int | str, ...], *, keep_last: bool) -> FieldPath:
+    """Drop the parts of a pydantic location that are not in the data (union tags)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif keep_last and isinstance(node, dict) and part == loc[-1]:
+            path.append(part)  # a missing or unknown key: still name it
+    return tuple(path)
+
+
+def _message(model: type[BaseModel], data: Any, path: FieldPath, error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known_keys(model, data, path[:-1])
+        guess = difflib.get_close_matches(str(path[-1]), known, n=1)
+        hint = f"did you mean {guess[0]!r}? " if guess else ""
+        return f"unknown key ({hint}known: {', '.join(known)})" if known else "unknown key"
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "union_tag_invalid":
+        return f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
+    if kind == "union_tag_not_found":
+        return "'kind' is required (disk or tape)"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if message.startswith("Input should be"):
+        message = "must be" + message[len("Input should be"):]
+    value = error.get("input")
+    if kind not in ("value_error",) and isinstance(value, str | int | float) and \
+            not isinstance(value, bool):
+        message += f" (got {value!r})"
+    return message
+
+
+def _known_keys(model: type[BaseModel], data: Any, path: FieldPath) -> list[str]:
+    """The keys a mapping at `path` may have, by walking the schema along the data."""
+    current: Any = model
+    node = data
+    for part in path:
+        node = node[part] if isinstance(node, dict | list) else None
+        current = _step(current, part, node)
+        if current is None:
+            return []
+    current = _pick_model(current, node)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(f.alias or name for name, f in current.model_fields.items())
+    return []
+
+
+def _step(current: Any, part: str | int, node: Any) -> Any:
+    current = _pick_model(current, node)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        by_alias = {f.alias or name: f for name, f in current.model_fields.items()}
+        field = by_alias.get(str(part))
+        return field.annotation if field else None
+    origin = typing.get_origin(current)
+    args = typing.get_args(current)
+    if origin in (tuple, list) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _pick_model(current: Any, node: Any) -> Any:
+    """Unwrap Annotated and unions, choosing a union member by the data's `kind`."""
+    while typing.get_origin(current) is typing.Annotated:
+        current = typing.get_args(current)[0]
+    if typing.get_origin(current) in (typing.Union, types.UnionType):
+        members = [m for m in typing.get_args(current) if m is not type(None)]
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        kind = node.get("kind") if isinstance(node, dict) else None
+        for member in models:
+            field = member.model_fields.get("kind")
+            if kind is None or (field is not None and kind in typing.get_args(field.annotation)):
+                return member
+        return members[0] if len(members) == 1 else None
+    return current
+
+
+def _cross_check(settings: Settings, jobs: dict[str, tuple[Job, Document]],
+                 policies: Mapping[str, Policy]) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    targets = settings.targets
+    for name, (job, doc) in jobs.items():
+        def target_ref(ref: str, path: FieldPath, *, disk_only: bool = False) -> None:
+            if ref not in targets:
+                issues.append(doc.issue(path, f"no target named {ref!r}{_known(targets)}"))
+            elif disk_only and not isinstance(targets[ref], DiskTarget):
+                issues.append(doc.issue(path, f"target {ref!r} is {targets[ref].kind}; "
+                                              "snapshots are written to a disk target"))
+
+        if job.policy not in policies:
+            issues.append(doc.issue(("policy",),
+                                    f"no policy named {job.policy!r}{_known(policies)}"))
+        target_ref(job.snapshot.target, ("snapshot", "target"), disk_only=True)
+        seen = {job.snapshot.target}
+        for i, replica in enumerate(job.replicate):
+            target_ref(replica.to, ("replicate", i, "to"))
+            if replica.to in seen:
+                issues.append(doc.issue(("replicate", i, "to"),
+                                        f"target {replica.to!r} already holds a copy of {name}"))
+            seen.add(replica.to)
+        if job.restore_test is not None:
+            for i, source in enumerate(job.restore_test.from_):
+                target_ref(source, ("restore_test", "from", i))
+                if source in targets and source not in seen:
+                    issues.append(doc.issue(("restore_test", "from", i),
+                                            f"target {source!r} holds no copy of {name}"))
+        policy = policies.get(job.policy)
+        if policy is not None:
+            issues.extend(_residency(doc, policy, job, targets))
+    return issues
+
+
+def _residency(doc: Document, policy: Policy, job: Job,
+               targets: Mapping[str, Target]) -> list[ConfigIssue]:
+    uses: list[tuple[str, FieldPath]] = [(job.snapshot.target, ("snapshot", "target"))]
+    uses += [(r.to, ("replicate", i, "to")) for i, r in enumerate(job.replicate)]
+    issues = []
+    for ref, path in uses:
+        target = targets.get(ref)
+        if target is not None and target.jurisdiction not in policy.residency:
+            issues.append(doc.issue(path, (
+                f"target {ref!r} is in jurisdiction {target.jurisdiction}, outside policy "
+                f"{job.policy!r} residency ({', '.join(policy.residency)})")))
+    return issues
+
+
+def _check_secrets(settings: Settings, doc: Document) -> list[ConfigIssue]:
+    issues = []
+    for name, target in settings.targets.items():
+        problem = secret_file_problem(target.password_file)
+        if problem:
+            issues.append(doc.issue(("targets", name, "password_file"), problem))
+    problem = secret_file_problem(settings.evidence_key)
+    if problem:
+        issues.append(doc.issue(("evidence_key",), problem))
+    return issues
+
+
+def secret_file_problem(path: Path) -> str | None:
+    """Why a secret file is unusable, or None. Missing, not a file, or readable by others."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return f"{path} does not exist (create it with 'drorch keys init')"
+    except OSError as exc:
+        return f"{path} cannot be read: {exc.strerror}"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path} is not a regular file"
+    if info.st_mode & 0o077:
+        return (f"{path} is readable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
+                f"run 'chmod 600 {path}'")
+    return None
+

@@ -1,0 +1,298 @@
+"""The schema of the config root: typed, frozen, every field described.
+
+This module is the single source of truth for what a config root may say.
+Unknown keys are errors; relative paths resolve against the config root
+(passed as validation context `root`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+
+from drorch.config.jurisdictions import ISO_3166_ALPHA2
+from drorch.config.schedule import Schedule, parse_schedule
+from drorch.config.units import parse_duration, parse_size
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    root = (info.context or {}).get("root")
+    value = value.expanduser()
+    if root is not None and not value.is_absolute():
+        value = Path(root) / value
+    return Path(value.as_posix())
+
+
+def _jurisdiction(value: str) -> str:
+    if value not in ISO_3166_ALPHA2:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (such as ML, FR)")
+    return value
+
+
+def _hook(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(
+            "a hook is an argument list such as [pg_dump, -f, /srv/db.sql], not a string; "
+            "write [sh, -c, '...'] when you need a shell"
+        )
+    if isinstance(value, list):
+        return {"command": value}
+    return value
+
+
+def _subset(value: str) -> str:
+    import re
+
+    if re.fullmatch(r"\d+(\.\d+)?%|\d+/\d+|\d+(\.\d+)?\s*[KMGT]i?B?", value, flags=re.I) is None:
+        raise ValueError(f"read_data_subset is a percentage (5%), n/N (1/10) or a size, not {value!r}")
+    return value
+
+
+RootPath = Annotated[Path, AfterValidator(_resolve)]
+Duration = Annotated[
+    timedelta, PlainValidator(parse_duration), WithJsonSchema({"type": "string", "examples": ["15m"]})
+]
+Size = Annotated[
+    int, PlainValidator(parse_size), WithJsonSchema({"type": "string", "examples": ["200MiB"]})
+]
+ScheduleSpec = Annotated[
+    Schedule,
+    PlainValidator(parse_schedule),
+    WithJsonSchema({"type": "string", "examples": ["*/15 * * * *", "every 10m"]}),
+]
+Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+# --- drorch.yaml -------------------------------------------------------------------------
+
+
+class DiskTarget(Frozen):
+    kind: Literal["disk"] = Field(description="A restic repository on a local or mounted filesystem.")
+    path: RootPath = Field(description="Repository directory.", examples=["/mnt/backup1/drorch"])
+    password_file: RootPath = Field(
+        description="File (mode 0600) holding the repository password.",
+        examples=["keys/primary.pass"],
+    )
+    site: str = Field(description="The site (room, building) holding this copy.", examples=["dc1"])
+    jurisdiction: Jurisdiction = Field(description="ISO 3166 code of where the copy lives.")
+    media: Literal["disk", "ssd", "removable-disk", "optical"] = Field(
+        "disk", description="Media class, for the copy rule's distinct media count."
+    )
+    offline: bool = Field(False, description="The media is kept offline or immutable.")
+    min_free: Size = Field(
+        512 * 1024**2,
+        description="Refuse to write when the filesystem has less free space than this.",
+        examples=["10GiB"],
+    )
+
+
+class VirtualLibrary(Frozen):
+    path: RootPath = Field(description="Folder holding the cartridge files.", examples=["var/vtl"])
+    slots: int = Field(8, ge=1, le=1000, description="Number of cartridge slots.")
+    capacity: Size = Field(description="Capacity of one cartridge.", examples=["200MiB"])
+
+
+class TapeTarget(Frozen):
+    kind: Literal["tape"] = Field(description="A tape drive with an optional changer.")
+    virtual: VirtualLibrary | None = Field(None, description="A file-backed virtual library.")
+    drive: str | None = Field(None, description="Non-rewinding tape device.", examples=["/dev/nst0"])
+    changer: str | None = Field(None, description="SCSI changer device.", examples=["/dev/sg3"])
+    pool: Name = Field(description="Media pool the cartridges belong to.", examples=["weekly"])
+    password_file: RootPath = Field(description="File (mode 0600) with the repository password.")
+    site: str = Field(description="The site holding the cartridges.")
+    jurisdiction: Jurisdiction = Field(description="ISO 3166 code of where the cartridges live.")
+    media: Literal["tape"] = Field("tape", description="Media class: always tape.")
+    offline: bool = Field(True, description="Exported cartridges are offline.")
+
+    @model_validator(mode="after")
+    def _one_kind_of_drive(self) -> TapeTarget:
+        if (self.virtual is None) == (self.drive is None):
+            raise ValueError("a tape target has either 'virtual' or 'drive', exactly one of them")
+        return self
+
+
+Target = Annotated[DiskTarget | TapeTarget, Field(discriminator="kind")]
+
+
+class Notify(Frozen):
+    webhook: str = Field(description="URL receiving a JSON POST per event.",
+                         examples=["http://127.0.0.1:9000/hooks/drorch"])
+
+
+class ResticSettings(Frozen):
+    binary: str = Field("restic", description="The restic executable, by name or path.")
+    timeout: Duration = Field(
+        timedelta(hours=24), description="Longest a single restic call may run.", examples=["12h"]
+    )
+
+
+class Settings(Frozen):
+    """drorch.yaml."""
+
+    site: str = Field(description="The site this node runs at.", examples=["bamako-dc1"])
+    jurisdiction: Jurisdiction = Field(description="ISO 3166 code of this node's country.")
+    state_dir: RootPath = Field(
+        Path("var/state"), validate_default=True,
+        description="Catalog, caches, run artifacts and canaries.",
+    )
+    catalog: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file in state_dir.",
+        examples=["postgresql+psycopg://drorch@db1/drorch"],
+    )
+    evidence_key: RootPath = Field(
+        Path("keys/evidence.ed25519"), validate_default=True,
+        description="Ed25519 private key signing evidence (drorch keys init creates it).",
+    )
+    targets: dict[Name, Target] = Field(min_length=1, description="Where backup data lives.")
+    notify: tuple[Notify, ...] = Field((), description="Where events are sent.")
+    restic: ResticSettings = Field(ResticSettings(), description="How restic is run.")
+
+
+# --- jobs/NAME.yaml ------------------------------------------------------------------------
+
+
+class HookSpec(Frozen):
+    command: tuple[str, ...] = Field(min_length=1, description="Argument list; no shell.",
+                                     examples=[["pg_dump", "-f", "/srv/db.sql", "app"]])
+    timeout: Duration = Field(timedelta(minutes=10), description="Longest the hook may run.")
+
+
+Hook = Annotated[HookSpec, BeforeValidator(_hook)]
+
+
+class Source(Frozen):
+    paths: tuple[RootPath, ...] = Field(min_length=1, description="What to back up.",
+                                        examples=[["/srv/payroll"]])
+    exclude: tuple[str, ...] = Field((), description="restic exclude patterns.",
+                                     examples=[["*.tmp"]])
+    before: tuple[Hook, ...] = Field((), description="Commands run before the snapshot.")
+    after: tuple[Hook, ...] = Field((), description="Commands run after the snapshot.")
+
+
+class SnapshotSpec(Frozen):
+    target: Name = Field(description="The target written by snapshots (the primary copy).")
+    schedule: ScheduleSpec | None = Field(None, description="When to snapshot.")
+    timeout: Duration | None = Field(None, description="Longest a snapshot run may take.")
+
+
+class ReplicateSpec(Frozen):
+    to: Name = Field(description="The target receiving copies.")
+    schedule: ScheduleSpec | None = Field(None, description="When to replicate.")
+
+
+class CommandCheck(Frozen):
+    command: tuple[str, ...] = Field(
+        min_length=1, description="Argument list; {restore_dir} is replaced.",
+        examples=[["sqlite3", "{restore_dir}/app.db", "PRAGMA integrity_check"]],
+    )
+    timeout: Duration = Field(timedelta(minutes=5), description="Longest the check may run.")
+
+
+VerifyItem = Literal["restic", "canary", "listing"] | CommandCheck
+
+
+class RestoreTestSpec(Frozen):
+    schedule: ScheduleSpec | None = Field(None, description="When to run restore tests.")
+    from_: tuple[Name, ...] = Field((), alias="from", description="Copies tested in turn.")
+    verify: tuple[VerifyItem, ...] = Field(
+        ("restic", "canary", "listing"), description="Checks applied to the restored data."
+    )
+    snapshot: Literal["latest", "random"] = Field("latest", description="Which snapshot to test.")
+
+
+class PruneSpec(Frozen):
+    schedule: ScheduleSpec | None = Field(None, description="When to forget and prune.")
+
+
+class CheckSpec(Frozen):
+    schedule: ScheduleSpec | None = Field(None, description="When to check the repository.")
+    read_data_subset: Annotated[str, AfterValidator(_subset)] | None = Field(
+        None, description="Share of pack data read per check.", examples=["5%", "1/10"]
+    )
+
+
+class Job(Frozen):
+    description: str = Field("", description="What this dataset is.")
+    policy: Name = Field(description="Name of the policy in policies/.")
+    source: Source = Field(description="What to back up and the hooks around it.")
+    snapshot: SnapshotSpec = Field(description="The primary copy and its schedule.")
+    replicate: tuple[ReplicateSpec, ...] = Field((), description="Further copies.")
+    restore_test: RestoreTestSpec | None = Field(None, description="Proving restores.")
+    prune: PruneSpec | None = Field(None, description="Applying retention.")
+    check: CheckSpec | None = Field(None, description="Verifying repository integrity.")
+
+
+# --- policies/NAME.yaml --------------------------------------------------------------------
+
+
+class Retention(Frozen):
+    hourly: int = Field(0, ge=0, description="Hourly snapshots kept.")
+    daily: int = Field(0, ge=0, description="Daily snapshots kept.")
+    weekly: int = Field(0, ge=0, description="Weekly snapshots kept.")
+    monthly: int = Field(0, ge=0, description="Monthly snapshots kept.")
+    yearly: int = Field(0, ge=0, description="Yearly snapshots kept.")
+    within: Duration | None = Field(None, description="Keep everything younger than this.")
+
+
+class CopyRule(Frozen):
+    min: int = Field(1, ge=1, description="Copies at least (the 3 of 3-2-1-1-0).")
+    media: int = Field(1, ge=1, description="Distinct media classes (the 2).")
+    offsite: int = Field(0, ge=0, description="Copies at another site (the 1).")
+    offline: int = Field(0, ge=0, description="Offline or immutable copies (the other 1).")
+
+
+class Policy(Frozen):
+    description: str = Field("", description="What this policy is for.")
+    rpo: Duration = Field(description="Largest age of the newest good snapshot.", examples=["15m"])
+    rto: Duration = Field(description="Longest a full restore may take.", examples=["1h"])
+    restore_test_every: Duration | None = Field(None, description="Restore-test cadence.")
+    retention: Retention = Field(Retention(), description="What prune keeps.")
+    copies: CopyRule = Field(CopyRule(), description="The copy rule (3-2-1-1-0).")
+    residency: tuple[Jurisdiction, ...] = Field(
+        min_length=1, description="Jurisdictions a copy may be in.", examples=[["ML", "BF"]]
+    )
+
+
+# --- runbooks/NAME.yaml --------------------------------------------------------------------
+
+
+class RunbookParam(Frozen):
+    description: str = Field("", description="What the parameter means.")
+    default: str | None = Field(None, description="Value when not given.")
+    required: bool = Field(False, description="The operator must give it.")
+
+
+class RunbookStep(Frozen):
+    name: str = Field(description="What the step does, for the operator.")
+    action: Literal["snapshot", "restore", "verify", "notify", "confirm", "command"] = Field(
+        description="The kind of step."
+    )
+    with_: dict[str, str | int | bool | list[str]] = Field(
+        {}, alias="with", description="Step arguments; {param} is replaced."
+    )
+
+
+class Runbook(Frozen):
+    description: str = Field(description="When to use this runbook.")
+    params: dict[Name, RunbookParam] = Field({}, description="Parameters the operator gives.")
+    steps: tuple[RunbookStep, ...] = Field(min_length=1, description="Steps, in order.")

@@ -1,0 +1,196 @@
+"""`drorch demo`: a sandbox config root with sample data, and one full cycle on it.
+
+It writes drorch.yaml, copies the shipped jobs/, policies/ and runbooks/,
+creates keys and a few MB of sample data, then runs every action drorch has,
+printing what it did and how to explore further.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import fnmatch
+import random
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from drorch.actions import ACTIONS, Request, RestoreOptions, execute
+from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog
+from drorch.config import Config, load_config
+from drorch.errors import EXIT_FAILED, DrorchError, UsageError
+from drorch.keys import init_keys
+from drorch.restic import Repo, Restic
+
+MARKER = ".drorch-demo"
+SHIPPED = Path(__file__).resolve().parent.parent  # the repository root: jobs/, policies/, ...
+
+DRORCH_YAML = """\
+# Written by `drorch demo`. Relative paths resolve against this folder.
+site: bamako-dc1
+jurisdiction: ML
+state_dir: var/state
+evidence_key: keys/evidence.ed25519
+targets:
+  primary:
+    kind: disk
+    path: var/repos/primary
+    password_file: keys/primary.pass
+    site: bamako-dc1
+    jurisdiction: ML
+    min_free: 64MiB
+  replica:
+    kind: disk
+    path: var/repos/replica
+    password_file: keys/replica.pass
+    site: bamako-dc2
+    jurisdiction: ML
+    min_free: 64MiB
+  vault:
+    kind: tape
+    virtual: {path: var/vtl, slots: 8, capacity: 200MiB}
+    pool: weekly
+    password_file: keys/vault.pass
+    site: bamako-dc1
+    jurisdiction: ML
+    offline: true
+"""
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def run_demo(directory: Path) -> int:
+    root = directory.expanduser().absolute()
+    _prepare(root)
+    say(f"drorch demo in {root}")
+    say()
+    say("1. config root: drorch.yaml, jobs/, policies/, runbooks/ and sample data")
+    (root / "drorch.yaml").write_text(DRORCH_YAML, encoding="utf-8")
+    for folder in ("jobs", "policies", "runbooks"):
+        shutil.copytree(SHIPPED / folder, root / folder)
+    sizes = write_sample_data(root / "data")
+    for name, (files, size) in sizes.items():
+        say(f"   data/{name}: {files} files, {size / 1e6:.1f} MB")
+    created = init_keys(load_config(root, check_secrets=False).settings)
+    say(f"   drorch keys init: {len(created)} secrets created (0600) in keys/")
+    config = load_config(root)
+    say(f"   drorch validate: valid ({len(config.jobs)} jobs, {len(config.policies)} policies, "
+        f"{len(config.runbooks)} runbooks, {len(config.targets)} targets)")
+    catalog = open_catalog(config.settings.catalog, config.state_dir)
+    try:
+        return _cycle(root, config, catalog)
+    except DrorchError as exc:
+        print(f"drorch demo: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        catalog.close()
+
+
+def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
+    failed = 0
+    say()
+    say("2. snapshots: encrypted restic snapshots into the disk target 'primary'")
+    for job in sorted(config.jobs):
+        failed += _show(execute(config, catalog, Request(job=job, action="snapshot"), ACTIONS))
+    (root / "data" / "payroll" / "2026-11.csv").write_text(
+        "employee,amount\n1001,420000\n1002,385000\n", encoding="utf-8")
+    say("   (a new payroll file arrives; the next snapshot stores only what changed)")
+    failed += _show(execute(config, catalog, Request(job="payroll", action="snapshot"), ACTIONS))
+
+    say()
+    say("3. restore: the latest payroll snapshot into an empty folder, compared byte for byte")
+    destination = root / "var" / "restore" / "payroll"
+    run = execute(config, catalog, Request(job="payroll", action="restore",
+                                           options=RestoreOptions(to=destination)), ACTIONS)
+    failed += _show(run)
+    if run.status is RunStatus.SUCCEEDED:
+        source = root / "data" / "payroll"
+        restored = destination / source.relative_to("/")
+        same, differ = compare_trees(source, restored,
+                                     exclude=config.jobs["payroll"].source.exclude)
+        say(f"   {same} files identical, {len(differ)} different"
+            + (f": {', '.join(differ[:5])}" if differ else ""))
+        failed += bool(differ)
+
+    say()
+    say("4. restic check: restic itself verifies the primary repository")
+    primary = config.targets["primary"]
+    restic = Restic(binary=config.settings.restic.binary, cache_dir=config.state_dir / "cache")
+    restic.check(Repo(str(primary.path), primary.password_file))
+    say(f"   restic {restic.version()} check of {primary.path}: no errors were found")
+
+    say()
+    say("Explore further:")
+    prefix = f"drorch --config {root}"
+    for command in ("status", "runs", "snapshots --job payroll", "run registry",
+                    f"restore payroll --to {root}/var/restore/again", "validate --json"):
+        say(f"   {prefix} {command}")
+    if failed:
+        print(f"drorch demo: {failed} step(s) failed; see the messages above", file=sys.stderr)
+        return EXIT_FAILED
+    say()
+    say("demo complete")
+    return 0
+
+
+def _show(run: RunRecord) -> int:
+    summary = (run.details or {}).get("summary", "")
+    say(f"   run {run.id}: {run.action} {run.job}: {run.status.value}"
+        + (f" - {summary}" if summary else ""))
+    if run.error:
+        say(f"      error: {run.error}")
+    return 0 if run.status is RunStatus.SUCCEEDED else 1
+
+
+def _prepare(root: Path) -> None:
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).is_file():
+            raise UsageError(f"{root} is not empty and was not made by drorch demo; "
+                             "choose another --dir")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("made by drorch demo; removed and rebuilt by the next one\n",
+                               encoding="utf-8")
+
+
+def write_sample_data(folder: Path, seed: int = 2026) -> dict[str, tuple[int, int]]:
+    """A few MB of payroll and registry files, the same for a given seed."""
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
+    payroll = folder / "payroll"
+    registry = folder / "registry" / "scans"
+    payroll.mkdir(parents=True)
+    registry.mkdir(parents=True)
+    for month in range(1, 11):
+        rows = "".join(f"{1000 + i},{rng.randrange(150_000, 900_000)}\n" for i in range(400))
+        (payroll / f"2026-{month:02d}.csv").write_text("employee,amount\n" + rows,
+                                                       encoding="utf-8")
+    (payroll / "dump.sql").write_bytes(rng.randbytes(1_500_000))
+    (payroll / "scratch.tmp").write_text("excluded by the job's exclude pattern\n",
+                                         encoding="utf-8")
+    for number in range(24):
+        (registry / f"acte-{number:04d}.tif").write_bytes(rng.randbytes(100_000))
+    (folder / "registry" / "index.txt").write_text(
+        "".join(f"acte-{n:04d}.tif\n" for n in range(24)), encoding="utf-8")
+    return {name: _tree_size(folder / name) for name in ("payroll", "registry")}
+
+
+def _tree_size(folder: Path) -> tuple[int, int]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def compare_trees(left: Path, right: Path, *, exclude: Sequence[str] = ()) -> tuple[int, list[str]]:
+    """Count identical files; list those missing or different on the right."""
+    same, differ = 0, []
+    for path in sorted(p for p in left.rglob("*") if p.is_file()):
+        if any(fnmatch.fnmatch(path.name, pattern) for pattern in exclude):
+            continue
+        relative = path.relative_to(left)
+        other = right / relative
+        if other.is_file() and filecmp.cmp(path, other, shallow=False):
+            same += 1
+        else:
+            differ.append(str(relative))
+    return same, differ

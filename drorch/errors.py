@@ -1,0 +1,134 @@
+"""The one error hierarchy. Every domain failure is a DrorchError with an exit code.
+
+Exit codes are the command-line contract: 1 a failed operation, 2 bad usage or
+invalid configuration, 3 a policy violation found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_VIOLATION = 3
+
+
+class DrorchError(Exception):
+    """Root of every error drorch reports to a user."""
+
+    exit_code = EXIT_FAILED
+
+
+class UsageError(DrorchError):
+    """The command line asked for something that cannot be done as asked."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in the config root, located by file, line and field path."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ConfigError(DrorchError):
+    """The config root is invalid; carries every issue found, not just the first."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class UnknownJob(UsageError):
+    pass
+
+
+class UnknownTarget(UsageError):
+    pass
+
+
+class UnknownSnapshot(UsageError):
+    pass
+
+
+class DestinationNotEmpty(UsageError):
+    pass
+
+
+class SourceMissing(DrorchError):
+    """A source path of a job does not exist (restic 0.14 would exit 0 and skip it)."""
+
+
+class HookFailed(DrorchError):
+    pass
+
+
+class TargetOffline(DrorchError):
+    """A target the catalog knows is not there: unmounted disk, missing repository."""
+
+
+class TargetFull(DrorchError):
+    pass
+
+
+class CatalogError(DrorchError):
+    pass
+
+
+class ResticError(DrorchError):
+    """restic failed. Carries the masked argv, the exit code and the tail of stderr."""
+
+    def __init__(self, message: str, *, argv: Sequence[str] = (), exit_code: int | None = None,
+                 stderr_tail: str = "") -> None:
+        self.argv = tuple(argv)
+        self.returncode = exit_code
+        self.stderr_tail = stderr_tail
+        super().__init__(message)
+
+
+class ResticNotFound(ResticError):
+    pass
+
+
+class WrongPassword(ResticError):
+    pass
+
+
+class RepositoryMissing(ResticError):
+    pass
+
+
+class RepositoryLocked(ResticError):
+    pass
+
+
+class PartialSnapshot(ResticError):
+    """restic wrote a snapshot but could not read some source files (exit 3)."""
+
+    def __init__(self, message: str, *, snapshot_id: str | None, **kwargs: object) -> None:
+        self.snapshot_id = snapshot_id
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class Interrupted(ResticError):
+    pass
+
+
+class ResticTimeout(ResticError):
+    pass
+
+
+class ProcessFailed(DrorchError):
+    """A process other than restic (a hook, a verify command) failed or timed out."""

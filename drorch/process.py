@@ -1,0 +1,160 @@
+"""The one place that spawns processes (restic, hooks, verify commands).
+
+Argv only, never a shell; stdin closed; a timeout and cancellation that send
+SIGINT first (restic 0.14 leaves its lock behind on SIGTERM) and SIGKILL only
+after a grace period. The log shows argv with secrets masked and the
+environment as names only.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MASK = "***"
+STDERR_KEEP_LINES = 2000
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]  # masked
+    returncode: int
+    stdout: tuple[str, ...]  # lines not handed to a callback
+    stderr: tuple[str, ...]  # the last STDERR_KEEP_LINES lines
+    duration: float
+    timed_out: bool = False
+    canceled: bool = False
+    pid: int = 0
+
+    @property
+    def stderr_tail(self) -> str:
+        return "\n".join(self.stderr[-20:])
+
+
+def mask(argv: Sequence[str], secrets: Iterable[str]) -> tuple[str, ...]:
+    """Return argv with every occurrence of a secret replaced by ***."""
+    secrets = [s for s in secrets if s]
+    out = []
+    for arg in argv:
+        for secret in secrets:
+            arg = arg.replace(secret, MASK)
+        out.append(arg)
+    return tuple(out)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = True,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+    cancel: threading.Event | None = None,
+    on_stdout_line: Callable[[str], None] | None = None,
+    secrets: Iterable[str] = (),
+    grace: float = 30.0,
+    on_start: Callable[[int], None] | None = None,
+) -> Completed:
+    """Run argv to completion and return what happened; never raises for a non-zero exit.
+
+    `env` is added to the inherited environment (or replaces it with inherit_env=False). When `timeout` passes or `cancel` is
+    set, the child gets SIGINT, then SIGKILL after `grace` seconds.
+    """
+    masked = mask(argv, secrets)
+    log.info("exec %s (env: %s)", " ".join(masked), ", ".join(sorted(env or {})) or "-")
+    full_env = {**(os.environ if inherit_env else {}), **(env or {})}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=full_env,
+        cwd=cwd,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    if on_start is not None:
+        on_start(proc.pid)
+    stderr_lines: collections.deque[str] = collections.deque(maxlen=STDERR_KEEP_LINES)
+    stdout_lines: list[str] = []
+    outcome = {"timed_out": False, "canceled": False}
+    done = threading.Event()
+
+    def drain_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            stderr_lines.append(line.rstrip("\n"))
+
+    def watch() -> None:
+        deadline = started + timeout if timeout is not None else None
+        while not done.wait(0.1):
+            if cancel is not None and cancel.is_set():
+                outcome["canceled"] = True
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                outcome["timed_out"] = True
+                break
+        else:
+            return
+        _interrupt(proc, grace)
+
+    reader = threading.Thread(target=drain_stderr, daemon=True)
+    watcher = threading.Thread(target=watch, daemon=True)
+    reader.start()
+    watcher.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            if on_stdout_line is not None:
+                on_stdout_line(line)
+            else:
+                stdout_lines.append(line)
+        proc.wait()
+    except BaseException:
+        # KeyboardInterrupt or an error in a callback: never leave the child behind.
+        _interrupt(proc, grace)
+        raise
+    finally:
+        done.set()
+        reader.join(timeout=5)
+        watcher.join(timeout=grace + 5)
+    completed = Completed(
+        argv=masked,
+        returncode=proc.returncode,
+        stdout=tuple(stdout_lines),
+        stderr=tuple(stderr_lines),
+        duration=time.monotonic() - started,
+        timed_out=outcome["timed_out"],
+        canceled=outcome["canceled"],
+        pid=proc.pid,
+    )
+    log.debug("exit %s after %.2fs: %s", completed.returncode, completed.duration, masked[0])
+    return completed
+
+
+def _interrupt(proc: subprocess.Popen[str], grace: float) -> None:
+    """SIGINT, then SIGKILL after `grace` seconds if the process is still there."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        log.warning("pid %s ignored SIGINT for %.0fs; killing it", proc.pid, grace)
+        proc.kill()
+        proc.wait()
+    except ProcessLookupError:
+        pass

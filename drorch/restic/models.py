@@ -1,0 +1,116 @@
+"""What restic tells us, parsed from its JSON into frozen objects."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from drorch.errors import ResticError
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    @property
+    def has_exit_codes(self) -> bool:
+        """restic 0.17 introduced exit codes 10 (no repository), 11 (locked), 12 (password)."""
+        return (self.major, self.minor) >= (0, 17)
+
+
+_VERSION = re.compile(r"restic (\d+)\.(\d+)\.(\d+)")
+
+
+def parse_version(text: str) -> Version:
+    match = _VERSION.search(text)
+    if not match:
+        raise ResticError(f"cannot read the restic version from {text.strip()[:80]!r}")
+    return Version(*(int(part) for part in match.groups()))
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    id: str
+    short_id: str
+    time: datetime
+    tree: str
+    paths: tuple[str, ...]
+    hostname: str
+    tags: tuple[str, ...]
+    original: str | None = None
+    parent: str | None = None
+
+
+def parse_time(text: str) -> datetime:
+    """restic writes RFC 3339 times with nanoseconds and an offset; return UTC."""
+    match = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not match:
+        raise ResticError(f"cannot read a restic time {text!r}")
+    base, fraction, zone = match.groups()
+    micro = (fraction or ".0")[1:7].ljust(6, "0")
+    parsed = datetime.fromisoformat(f"{base}.{micro}{'+00:00' if zone == 'Z' else zone}")
+    return parsed.astimezone(UTC)
+
+
+def parse_snapshots(text: str) -> list[SnapshotInfo]:
+    try:
+        items = json.loads(text or "[]")
+    except json.JSONDecodeError as exc:
+        raise ResticError(f"restic snapshots printed something that is not JSON: {exc}") from exc
+    return [_snapshot(item) for item in items or []]
+
+
+def _snapshot(item: dict[str, Any]) -> SnapshotInfo:
+    return SnapshotInfo(
+        id=item["id"],
+        short_id=item.get("short_id", item["id"][:8]),
+        time=parse_time(item["time"]),
+        tree=item["tree"],
+        paths=tuple(item.get("paths") or ()),
+        hostname=item.get("hostname", ""),
+        tags=tuple(item.get("tags") or ()),
+        original=item.get("original"),
+        parent=item.get("parent"),
+    )
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    snapshot_id: str | None
+    files_new: int
+    files_changed: int
+    files_unmodified: int
+    data_added: int
+    total_files_processed: int
+    total_bytes_processed: int
+    total_duration: float
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> BackupSummary:
+        return cls(
+            snapshot_id=item.get("snapshot_id"),
+            files_new=int(item.get("files_new", 0)),
+            files_changed=int(item.get("files_changed", 0)),
+            files_unmodified=int(item.get("files_unmodified", 0)),
+            data_added=int(item.get("data_added", 0)),
+            total_files_processed=int(item.get("total_files_processed", 0)),
+            total_bytes_processed=int(item.get("total_bytes_processed", 0)),
+            total_duration=float(item.get("total_duration", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class BackupProgress:
+    percent_done: float
+    files_done: int
+    total_files: int
+    bytes_done: int
+    total_bytes: int

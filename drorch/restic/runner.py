@@ -1,0 +1,228 @@
+"""Run restic commands: environment, timeout, cancellation, JSON parsing, typed errors.
+
+The argv comes from drorch.restic.commands; the process from drorch.process.
+Each call can leave an artifact (masked argv, exit code, stderr, restic's JSON
+messages) in a per-run folder, so that reports never parse log text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drorch import process
+from drorch.errors import PartialSnapshot, ResticError, ResticNotFound
+from drorch.restic import commands
+from drorch.restic.commands import Repo
+from drorch.restic.errors import error_for
+from drorch.restic.models import (
+    BackupProgress,
+    BackupSummary,
+    SnapshotInfo,
+    Version,
+    parse_snapshots,
+    parse_version,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[BackupProgress], None]
+
+_versions: dict[str, Version] = {}
+
+
+@dataclass
+class ArtifactDir:
+    """A per-run folder (0700) where each restic call leaves a JSON record (0600)."""
+
+    path: Path
+    _count: int = field(default=0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def write(self, name: str, record: dict[str, Any]) -> Path:
+        with self._lock:
+            self._count += 1
+            number = self._count
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = self.path / f"{number:02d}-{name}.json"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=1, sort_keys=True)
+        return target
+
+
+@dataclass(frozen=True)
+class Restic:
+    """How to run restic: which binary, its cache, limits, and where artifacts go."""
+
+    binary: str = "restic"
+    cache_dir: Path | None = None
+    timeout: float | None = None
+    cancel: threading.Event | None = None
+    artifacts: ArtifactDir | None = None
+    progress_fps: float = 0.2
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _env(self, repo: Repo | None) -> dict[str, str]:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
+        ours = {"RESTIC_PROGRESS_FPS": str(self.progress_fps)}
+        if repo is not None:
+            ours["RESTIC_PASSWORD_FILE"] = str(repo.password_file)
+        if self.cache_dir is not None:
+            ours["RESTIC_CACHE_DIR"] = str(self.cache_dir)
+        return {**inherited, **ours}
+
+    def _resolve(self) -> str:
+        found = shutil.which(self.binary)
+        if found is None:
+            raise ResticNotFound(
+                f"restic not found (looked for {self.binary!r} on PATH); "
+                "install it with 'make install' or 'apt-get install restic'"
+            )
+        return found
+
+    def _exec(
+        self,
+        argv: tuple[str, ...],
+        repo: Repo | None,
+        *,
+        what: str,
+        on_stdout_line: Callable[[str], None] | None = None,
+        check: bool = True,
+    ) -> process.Completed:
+        real = (self._resolve(), *argv[1:])
+        completed = process.run(
+            real,
+            env=self._env(repo),
+            inherit_env=False,
+            timeout=self.timeout,
+            cancel=self.cancel,
+            on_stdout_line=on_stdout_line,
+        )
+        if self.artifacts is not None:
+            self.artifacts.write(
+                argv[3] if argv[1] == "--repo" else argv[1],
+                {
+                    "argv": list(completed.argv),
+                    "env": sorted(k for k in self._env(repo) if k.startswith("RESTIC_")),
+                    "exit_code": completed.returncode,
+                    "duration_s": round(completed.duration, 3),
+                    "timed_out": completed.timed_out,
+                    "canceled": completed.canceled,
+                    "stderr": list(completed.stderr),
+                    "stdout": list(completed.stdout) if len(completed.stdout) < 2000 else [],
+                },
+            )
+        if check:
+            error = error_for(completed, what=what)
+            if error is not None:
+                raise error
+        return completed
+
+    # -- operations -------------------------------------------------------------------
+
+    def version(self) -> Version:
+        binary = self._resolve()
+        if binary not in _versions:
+            completed = self._exec(commands.make_version_command(), None, what="restic version")
+            _versions[binary] = parse_version("\n".join(completed.stdout))
+        return _versions[binary]
+
+    def init(self, repo: Repo) -> str:
+        """Create the repository and return restic's repository id."""
+        self._exec(commands.make_init_command(repo), repo, what=f"init of {repo.location}")
+        return self.repository_id(repo)
+
+    def repository_id(self, repo: Repo) -> str:
+        completed = self._exec(
+            commands.make_cat_config_command(repo), repo, what=f"reading {repo.location}"
+        )
+        try:
+            return str(json.loads("\n".join(completed.stdout))["id"])
+        except (ValueError, KeyError) as exc:
+            raise ResticError(f"cannot read the repository id of {repo.location}: {exc}") from exc
+
+    def backup(
+        self,
+        repo: Repo,
+        paths: Sequence[str],
+        *,
+        excludes: Sequence[str] = (),
+        tags: Sequence[str] = (),
+        host: str | None = None,
+        what: str,
+        on_progress: ProgressCallback | None = None,
+    ) -> BackupSummary:
+        """Back up paths; a PartialSnapshot error carries the id of the snapshot written."""
+        summary: list[BackupSummary] = []
+        messages: list[str] = []
+
+        def on_line(line: str) -> None:
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                messages.append(line)
+                return
+            kind = item.get("message_type") if isinstance(item, dict) else None
+            if kind == "status":
+                if on_progress is not None:
+                    on_progress(_progress(item))
+            elif kind == "summary":
+                summary.append(BackupSummary.from_json(item))
+            else:
+                messages.append(line)
+
+        argv = commands.make_backup_command(repo, paths, excludes=excludes, tags=tags, host=host)
+        try:
+            self._exec(argv, repo, what=what, on_stdout_line=on_line)
+        except PartialSnapshot as exc:
+            exc.snapshot_id = summary[0].snapshot_id if summary else None
+            raise
+        for message in messages:
+            log.warning("restic: %s", message)
+        if not summary:
+            raise ResticError(f"{what}: restic exited 0 but printed no summary", argv=argv)
+        return summary[0]
+
+    def snapshots(
+        self, repo: Repo, *, snapshot_ids: Sequence[str] = (), tags: Sequence[str] = ()
+    ) -> list[SnapshotInfo]:
+        argv = commands.make_snapshots_command(repo, snapshot_ids=snapshot_ids, tags=tags)
+        completed = self._exec(argv, repo, what=f"listing snapshots of {repo.location}")
+        return parse_snapshots("\n".join(completed.stdout))
+
+    def restore(
+        self,
+        repo: Repo,
+        snapshot_id: str,
+        target_dir: Path,
+        *,
+        includes: Sequence[str] = (),
+        verify: bool = False,
+    ) -> process.Completed:
+        argv = commands.make_restore_command(
+            repo, snapshot_id, str(target_dir), includes=includes, verify=verify
+        )
+        return self._exec(argv, repo, what=f"restore of snapshot {snapshot_id[:8]}")
+
+    def check(self, repo: Repo, *, read_data_subset: str | None = None) -> process.Completed:
+        argv = commands.make_check_command(repo, read_data_subset=read_data_subset)
+        return self._exec(argv, repo, what=f"check of {repo.location}")
+
+
+def _progress(item: dict[str, Any]) -> BackupProgress:
+    return BackupProgress(
+        percent_done=float(item.get("percent_done", 0.0)),
+        files_done=int(item.get("files_done", 0)),
+        total_files=int(item.get("total_files", 0)),
+        bytes_done=int(item.get("bytes_done", 0)),
+        total_bytes=int(item.get("total_bytes", 0)),
+    )

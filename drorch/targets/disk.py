@@ -1,0 +1,91 @@
+"""Disk targets: a restic repository on a local or mounted filesystem.
+
+A repository is initialised only on first use and recorded in the catalog with
+restic's repository id. When a repository the catalog knows is gone (an
+unmounted disk), runs fail with "target offline": drorch never creates a new,
+empty repository in its place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import psutil
+
+from drorch.catalog import Catalog
+from drorch.config.model import DiskTarget
+from drorch.config.units import format_size
+from drorch.errors import TargetFull, TargetOffline
+from drorch.restic import Repo, Restic
+
+log = logging.getLogger(__name__)
+
+
+def open_disk_repository(name: str, target: DiskTarget, catalog: Catalog, restic: Restic, *,
+                         create: bool, managed_roots: tuple[Path, ...] = ()) -> Repo:
+    """Return the target's repository, ready to use; with create=True, initialise it once.
+
+    `managed_roots` are folders drorch may create missing parents under (the config
+    root and state dir); elsewhere the parent must exist, like a mount point.
+    """
+    repo = Repo(str(target.path), target.password_file)
+    known = catalog.repository(name)
+    present = (target.path / "config").is_file()
+    if known is not None:
+        if not present:
+            raise TargetOffline(
+                f"target {name!r} is offline: repository {known.repo_id[:10]} is missing at "
+                f"{target.path} (is the disk mounted?); drorch will not create a new empty "
+                "repository in its place"
+            )
+        if create:
+            _check_writable(name, target)
+        return repo
+    if present:
+        repo_id = restic.repository_id(repo)
+        log.info("target %s: adopting existing repository %s", name, repo_id[:10])
+        catalog.record_repository(target=name, location=repo.location, repo_id=repo_id,
+                                  restic_version=str(restic.version()))
+        if create:
+            _check_writable(name, target)
+        return repo
+    if not create:
+        raise TargetOffline(f"target {name!r} has no repository at {target.path} yet "
+                            "(it is created by the first snapshot)")
+    _prepare_new(name, target, managed_roots)
+    repo_id = restic.init(repo)
+    log.info("target %s: initialised repository %s at %s", name, repo_id[:10], target.path)
+    catalog.record_repository(target=name, location=repo.location, repo_id=repo_id,
+                              restic_version=str(restic.version()))
+    return repo
+
+
+def _prepare_new(name: str, target: DiskTarget, managed_roots: tuple[Path, ...]) -> None:
+    path = target.path
+    if path.exists() and any(path.iterdir()):
+        raise TargetOffline(f"target {name!r}: {path} is not empty and not a restic repository; "
+                            "refusing to initialise a repository there")
+    parent = path.parent
+    if not parent.is_dir():
+        if any(path.is_relative_to(root) for root in managed_roots):
+            parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        else:
+            raise TargetOffline(f"target {name!r} is offline: {parent} does not exist "
+                                "(is the disk mounted?)")
+    _check_writable(name, target)
+
+
+def _check_writable(name: str, target: DiskTarget) -> None:
+    probe = target.path if target.path.exists() else target.path.parent
+    if not os.access(probe, os.W_OK):
+        raise TargetOffline(f"target {name!r}: {probe} is read-only")
+    free = free_bytes(probe)
+    if free < target.min_free:
+        raise TargetFull(f"target {name!r} is full: {format_size(free)} free at {probe}, "
+                         f"below its min_free of {format_size(target.min_free)}")
+
+
+def free_bytes(path: Path) -> int:
+    return int(psutil.disk_usage(str(path)).free)

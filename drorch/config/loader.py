@@ -86,8 +86,10 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
         settings = _validate(Settings, main_doc, context, issues)
 
     sections: dict[str, dict[str, tuple[Any, Document]]] = {}
+    invalid: dict[str, set[str]] = {}  # defined, but already reported as invalid
     for folder, model in (("jobs", Job), ("policies", Policy), ("runbooks", Runbook)):
         sections[folder] = {}
+        invalid[folder] = set()
         for path in sorted((root / folder).glob("*.y*ml")):
             shown = f"{folder}/{path.name}"
             if path.suffix not in (".yaml", ".yml"):
@@ -99,16 +101,16 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
                 issues.append(ConfigIssue(shown, None, "", f"{path.stem!r} is defined twice"))
                 continue
             doc = _read(path, shown, issues)
-            if doc is None:
+            parsed = _validate(model, doc, context, issues) if doc is not None else None
+            if parsed is None or doc is None:
+                invalid[folder].add(path.stem)
                 continue
-            parsed = _validate(model, doc, context, issues)
-            if parsed is not None:
-                sections[folder][path.stem] = (parsed, doc)
+            sections[folder][path.stem] = (parsed, doc)
 
     jobs = {name: item for name, (item, _) in sections["jobs"].items()}
     policies = {name: item for name, (item, _) in sections["policies"].items()}
     if settings is not None and main_doc is not None:
-        issues.extend(_cross_check(settings, sections["jobs"], policies))
+        issues.extend(_cross_check(settings, sections["jobs"], policies, invalid["policies"]))
         if check_secrets:
             issues.extend(_check_secrets(settings, main_doc))
     if issues:
@@ -137,12 +139,19 @@ def _read(path: Path, shown: str, issues: list[ConfigIssue]) -> Document | None:
     return doc
 
 
-def _validate(model: type[M], doc: Document, context: dict[str, Any],
-              issues: list[ConfigIssue]) -> M | None:
+def _validate(
+    model: type[M], doc: Document, context: dict[str, Any], issues: list[ConfigIssue]
+) -> M | None:
     try:
         return model.model_validate(doc.data, context=context)
     except ValidationError as exc:
-        for error in exc.errors():
+        errors = exc.errors()
+        for error in errors:
+            loc = error["loc"]
+            if error["type"] == "too_short" and any(
+                len(e["loc"]) > len(loc) and e["loc"][: len(loc)] == loc for e in errors
+            ):
+                continue  # its items failed: those errors say why
             path = _data_path(doc.data, error["loc"], keep_last=error["type"] in _NAMES_KEY)
             issues.append(doc.issue(path, _message(model, doc.data, path, error)))
         return None
@@ -156,7 +165,7 @@ def _data_path(data: Any, loc: tuple[int | str, ...], *, keep_last: bool) -> Fie
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        if isinstance(node, dict) and part in node:  # noqa: SIM114 - separate for type narrowing
             path.append(part)
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
@@ -180,14 +189,19 @@ def _message(model: type[BaseModel], data: Any, path: FieldPath, error: Any) -> 
         return f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
     if kind == "union_tag_not_found":
         return "'kind' is required (disk or tape)"
+    if kind == "too_short" and error["ctx"].get("min_length") == 1:
+        return "must not be empty"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     if message.startswith("Input should be"):
-        message = "must be" + message[len("Input should be"):]
+        message = "must be" + message[len("Input should be") :]
     value = error.get("input")
-    if kind not in ("value_error",) and isinstance(value, str | int | float) and \
-            not isinstance(value, bool):
+    if (
+        kind not in ("value_error",)
+        and isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+    ):
         message += f" (got {value!r})"
     return message
 
@@ -197,7 +211,12 @@ def _known_keys(model: type[BaseModel], data: Any, path: FieldPath) -> list[str]
     current: Any = model
     node = data
     for part in path:
-        node = node[part] if isinstance(node, dict | list) else None
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
         current = _step(current, part, node)
         if current is None:
             return []
@@ -238,52 +257,83 @@ def _pick_model(current: Any, node: Any) -> Any:
     return current
 
 
-def _cross_check(settings: Settings, jobs: dict[str, tuple[Job, Document]],
-                 policies: Mapping[str, Policy]) -> list[ConfigIssue]:
+def _cross_check(
+    settings: Settings,
+    jobs: dict[str, tuple[Job, Document]],
+    policies: Mapping[str, Policy],
+    invalid_policies: set[str],
+) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    targets = settings.targets
     for name, (job, doc) in jobs.items():
-        def target_ref(ref: str, path: FieldPath, *, disk_only: bool = False) -> None:
-            if ref not in targets:
-                issues.append(doc.issue(path, f"no target named {ref!r}{_known(targets)}"))
-            elif disk_only and not isinstance(targets[ref], DiskTarget):
-                issues.append(doc.issue(path, f"target {ref!r} is {targets[ref].kind}; "
-                                              "snapshots are written to a disk target"))
-
-        if job.policy not in policies:
-            issues.append(doc.issue(("policy",),
-                                    f"no policy named {job.policy!r}{_known(policies)}"))
-        target_ref(job.snapshot.target, ("snapshot", "target"), disk_only=True)
-        seen = {job.snapshot.target}
-        for i, replica in enumerate(job.replicate):
-            target_ref(replica.to, ("replicate", i, "to"))
-            if replica.to in seen:
-                issues.append(doc.issue(("replicate", i, "to"),
-                                        f"target {replica.to!r} already holds a copy of {name}"))
-            seen.add(replica.to)
-        if job.restore_test is not None:
-            for i, source in enumerate(job.restore_test.from_):
-                target_ref(source, ("restore_test", "from", i))
-                if source in targets and source not in seen:
-                    issues.append(doc.issue(("restore_test", "from", i),
-                                            f"target {source!r} holds no copy of {name}"))
+        issues.extend(_job_references(name, job, doc, settings.targets))
+        if job.policy not in policies and job.policy not in invalid_policies:
+            issues.append(
+                doc.issue(("policy",), f"no policy named {job.policy!r}{_known(policies)}")
+            )
         policy = policies.get(job.policy)
         if policy is not None:
-            issues.extend(_residency(doc, policy, job, targets))
+            issues.extend(_residency(doc, policy, job, settings.targets))
     return issues
 
 
-def _residency(doc: Document, policy: Policy, job: Job,
-               targets: Mapping[str, Target]) -> list[ConfigIssue]:
+def _job_references(
+    name: str, job: Job, doc: Document, targets: Mapping[str, Target]
+) -> list[ConfigIssue]:
+    """Targets a job names must exist, hold a copy once, and snapshots go to disk."""
+    issues: list[ConfigIssue] = []
+
+    def missing(ref: str, path: FieldPath) -> bool:
+        if ref in targets:
+            return False
+        issues.append(doc.issue(path, f"no target named {ref!r}{_known(targets)}"))
+        return True
+
+    path: FieldPath = ("snapshot", "target")
+    primary = job.snapshot.target
+    if not missing(primary, path) and not isinstance(targets[primary], DiskTarget):
+        issues.append(
+            doc.issue(
+                path,
+                f"target {primary!r} is {targets[primary].kind}; "
+                "snapshots are written to a disk target",
+            )
+        )
+    seen = {primary}
+    for i, replica in enumerate(job.replicate):
+        missing(replica.to, ("replicate", i, "to"))
+        if replica.to in seen:
+            issues.append(
+                doc.issue(
+                    ("replicate", i, "to"), f"target {replica.to!r} already holds a copy of {name}"
+                )
+            )
+        seen.add(replica.to)
+    for i, source in enumerate(job.restore_test.from_ if job.restore_test else ()):
+        if not missing(source, ("restore_test", "from", i)) and source not in seen:
+            issues.append(
+                doc.issue(("restore_test", "from", i), f"target {source!r} holds no copy of {name}")
+            )
+    return issues
+
+
+def _residency(
+    doc: Document, policy: Policy, job: Job, targets: Mapping[str, Target]
+) -> list[ConfigIssue]:
     uses: list[tuple[str, FieldPath]] = [(job.snapshot.target, ("snapshot", "target"))]
     uses += [(r.to, ("replicate", i, "to")) for i, r in enumerate(job.replicate)]
     issues = []
     for ref, path in uses:
         target = targets.get(ref)
         if target is not None and target.jurisdiction not in policy.residency:
-            issues.append(doc.issue(path, (
-                f"target {ref!r} is in jurisdiction {target.jurisdiction}, outside policy "
-                f"{job.policy!r} residency ({', '.join(policy.residency)})")))
+            issues.append(
+                doc.issue(
+                    path,
+                    (
+                        f"target {ref!r} is in jurisdiction {target.jurisdiction}, outside policy "
+                        f"{job.policy!r} residency ({', '.join(policy.residency)})"
+                    ),
+                )
+            )
     return issues
 
 
@@ -310,7 +360,8 @@ def secret_file_problem(path: Path) -> str | None:
     if not stat.S_ISREG(info.st_mode):
         return f"{path} is not a regular file"
     if info.st_mode & 0o077:
-        return (f"{path} is readable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
-                f"run 'chmod 600 {path}'")
+        return (
+            f"{path} is readable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"run 'chmod 600 {path}'"
+        )
     return None
-

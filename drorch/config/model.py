@@ -48,12 +48,21 @@ def _jurisdiction(value: str) -> str:
     return value
 
 
+_HOOK_IS_ARGV = (
+    "a hook is an argument list such as [pg_dump, -f, /srv/db.sql], not a string; "
+    "write [sh, -c, '...'] when you need a shell"
+)
+
+
+def _hooks(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(f"a list of hooks is expected: {_HOOK_IS_ARGV}")
+    return value
+
+
 def _hook(value: Any) -> Any:
     if isinstance(value, str):
-        raise ValueError(
-            "a hook is an argument list such as [pg_dump, -f, /srv/db.sql], not a string; "
-            "write [sh, -c, '...'] when you need a shell"
-        )
+        raise ValueError(_HOOK_IS_ARGV)
     if isinstance(value, list):
         return {"command": value}
     return value
@@ -63,20 +72,33 @@ def _subset(value: str) -> str:
     import re
 
     if re.fullmatch(r"\d+(\.\d+)?%|\d+/\d+|\d+(\.\d+)?\s*[KMGT]i?B?", value, flags=re.I) is None:
-        raise ValueError(f"read_data_subset is a percentage (5%), n/N (1/10) or a size, not {value!r}")
+        raise ValueError(
+            f"read_data_subset is a percentage (5%), n/N (1/10) or a size, not {value!r}"
+        )
     return value
+
+
+def _duration(value: Any) -> timedelta:
+    # A timedelta is already parsed (a model built in Python, or validated again).
+    if isinstance(value, timedelta) and value > timedelta(0):
+        return value
+    return parse_duration(value)
+
+
+def _schedule(value: Any) -> Schedule:
+    return value if isinstance(value, Schedule) else parse_schedule(value)
 
 
 RootPath = Annotated[Path, AfterValidator(_resolve)]
 Duration = Annotated[
-    timedelta, PlainValidator(parse_duration), WithJsonSchema({"type": "string", "examples": ["15m"]})
+    timedelta, PlainValidator(_duration), WithJsonSchema({"type": "string", "examples": ["15m"]})
 ]
 Size = Annotated[
     int, PlainValidator(parse_size), WithJsonSchema({"type": "string", "examples": ["200MiB"]})
 ]
 ScheduleSpec = Annotated[
     Schedule,
-    PlainValidator(parse_schedule),
+    PlainValidator(_schedule),
     WithJsonSchema({"type": "string", "examples": ["*/15 * * * *", "every 10m"]}),
 ]
 Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
@@ -87,7 +109,9 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 class DiskTarget(Frozen):
-    kind: Literal["disk"] = Field(description="A restic repository on a local or mounted filesystem.")
+    kind: Literal["disk"] = Field(
+        description="A restic repository on a local or mounted filesystem."
+    )
     path: RootPath = Field(description="Repository directory.", examples=["/mnt/backup1/drorch"])
     password_file: RootPath = Field(
         description="File (mode 0600) holding the repository password.",
@@ -115,7 +139,9 @@ class VirtualLibrary(Frozen):
 class TapeTarget(Frozen):
     kind: Literal["tape"] = Field(description="A tape drive with an optional changer.")
     virtual: VirtualLibrary | None = Field(None, description="A file-backed virtual library.")
-    drive: str | None = Field(None, description="Non-rewinding tape device.", examples=["/dev/nst0"])
+    drive: str | None = Field(
+        None, description="Non-rewinding tape device.", examples=["/dev/nst0"]
+    )
     changer: str | None = Field(None, description="SCSI changer device.", examples=["/dev/sg3"])
     pool: Name = Field(description="Media pool the cartridges belong to.", examples=["weekly"])
     password_file: RootPath = Field(description="File (mode 0600) with the repository password.")
@@ -135,8 +161,10 @@ Target = Annotated[DiskTarget | TapeTarget, Field(discriminator="kind")]
 
 
 class Notify(Frozen):
-    webhook: str = Field(description="URL receiving a JSON POST per event.",
-                         examples=["http://127.0.0.1:9000/hooks/drorch"])
+    webhook: str = Field(
+        description="URL receiving a JSON POST per event.",
+        examples=["http://127.0.0.1:9000/hooks/drorch"],
+    )
 
 
 class ResticSettings(Frozen):
@@ -152,15 +180,18 @@ class Settings(Frozen):
     site: str = Field(description="The site this node runs at.", examples=["bamako-dc1"])
     jurisdiction: Jurisdiction = Field(description="ISO 3166 code of this node's country.")
     state_dir: RootPath = Field(
-        Path("var/state"), validate_default=True,
+        Path("var/state"),
+        validate_default=True,
         description="Catalog, caches, run artifacts and canaries.",
     )
     catalog: str | None = Field(
-        None, description="SQLAlchemy URL; default: SQLite file in state_dir.",
+        None,
+        description="SQLAlchemy URL; default: SQLite file in state_dir.",
         examples=["postgresql+psycopg://drorch@db1/drorch"],
     )
     evidence_key: RootPath = Field(
-        Path("keys/evidence.ed25519"), validate_default=True,
+        Path("keys/evidence.ed25519"),
+        validate_default=True,
         description="Ed25519 private key signing evidence (drorch keys init creates it).",
     )
     targets: dict[Name, Target] = Field(min_length=1, description="Where backup data lives.")
@@ -172,21 +203,27 @@ class Settings(Frozen):
 
 
 class HookSpec(Frozen):
-    command: tuple[str, ...] = Field(min_length=1, description="Argument list; no shell.",
-                                     examples=[["pg_dump", "-f", "/srv/db.sql", "app"]])
+    command: tuple[str, ...] = Field(
+        min_length=1,
+        description="Argument list; no shell.",
+        examples=[["pg_dump", "-f", "/srv/db.sql", "app"]],
+    )
     timeout: Duration = Field(timedelta(minutes=10), description="Longest the hook may run.")
 
 
 Hook = Annotated[HookSpec, BeforeValidator(_hook)]
+Hooks = Annotated[tuple[Hook, ...], BeforeValidator(_hooks)]
 
 
 class Source(Frozen):
-    paths: tuple[RootPath, ...] = Field(min_length=1, description="What to back up.",
-                                        examples=[["/srv/payroll"]])
-    exclude: tuple[str, ...] = Field((), description="restic exclude patterns.",
-                                     examples=[["*.tmp"]])
-    before: tuple[Hook, ...] = Field((), description="Commands run before the snapshot.")
-    after: tuple[Hook, ...] = Field((), description="Commands run after the snapshot.")
+    paths: tuple[RootPath, ...] = Field(
+        min_length=1, description="What to back up.", examples=[["/srv/payroll"]]
+    )
+    exclude: tuple[str, ...] = Field(
+        (), description="restic exclude patterns.", examples=[["*.tmp"]]
+    )
+    before: Hooks = Field((), description="Commands run before the snapshot.")
+    after: Hooks = Field((), description="Commands run after the snapshot.")
 
 
 class SnapshotSpec(Frozen):
@@ -202,7 +239,8 @@ class ReplicateSpec(Frozen):
 
 class CommandCheck(Frozen):
     command: tuple[str, ...] = Field(
-        min_length=1, description="Argument list; {restore_dir} is replaced.",
+        min_length=1,
+        description="Argument list; {restore_dir} is replaced.",
         examples=[["sqlite3", "{restore_dir}/app.db", "PRAGMA integrity_check"]],
     )
     timeout: Duration = Field(timedelta(minutes=5), description="Longest the check may run.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from drorch.config.units import parse_duration
 
@@ -29,7 +30,7 @@ def parse_schedule(text: object) -> Schedule:
         raise ValueError(f"a schedule is a cron expression or 'every <duration>', not {text!r}")
     value = " ".join(text.split())
     if value.startswith("every "):
-        seconds = int(parse_duration(value[len("every "):]).total_seconds())
+        seconds = int(parse_duration(value[len("every ") :]).total_seconds())
         return Schedule(text=value, every_seconds=seconds)
     fields = value.split(" ")
     if len(fields) != 5:
@@ -46,12 +47,62 @@ def parse_schedule(text: object) -> Schedule:
 
 def _check_with_apscheduler(value: str) -> None:
     # The scheduler is what will run it, so it is the judge of what is valid.
-    from apscheduler.triggers.cron import CronTrigger
-
     try:
-        CronTrigger.from_crontab(value, timezone="UTC")
+        trigger = cron_trigger(value)
     except ValueError as exc:
         raise ValueError(f"cron expression {value!r} is not valid: {exc}") from None
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        raise ValueError(f"cron expression {value!r} never fires (no such date)")
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _weekday(token: str) -> int:
+    name = token.lower()
+    if name in _WEEKDAYS:
+        return _WEEKDAYS.index(name)
+    if name.isdigit() and int(name) <= 7:
+        return int(name)
+    raise ValueError(f"day of week {token!r} is not 0-7 or sun-sat")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Crontab counts weekdays from 0 = Sunday (7 is Sunday too); APScheduler 3 counts
+    from 0 = Monday. Spell the field as day names, which both read alike."""
+    if field in ("*", "?"):
+        return field
+    days: set[int] = set()
+    for part in field.split(","):
+        base, slash, step_text = part.partition("/")
+        if slash and not (step_text.isdigit() and int(step_text) > 0):
+            raise ValueError(f"day of week step {step_text!r} is not a positive number")
+        step = int(step_text) if slash else 1
+        if base == "*":
+            first, last = 0, 6
+        else:
+            start, dash, end = base.partition("-")
+            first = _weekday(start)
+            last = _weekday(end) if dash else (6 if slash else first)
+        if first > last:
+            raise ValueError(f"day of week range {base!r} runs backwards")
+        days.update(day % 7 for day in range(first, last + 1, step))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def cron_trigger(cron: str) -> Any:
+    """The APScheduler trigger for a 5-field crontab expression, with crontab's weekdays."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    minute, hour, day, month, weekday = cron.split()
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_weekdays(weekday),
+        timezone="UTC",
+    )
 
 
 def next_fire(schedule: Schedule, *, after: datetime, last: datetime | None = None) -> datetime:
@@ -65,9 +116,6 @@ def next_fire(schedule: Schedule, *, after: datetime, last: datetime | None = No
             return candidate
         missed = (after - last) // step
         return last + step * (missed + 1)
-    from apscheduler.triggers.cron import CronTrigger
-
-    trigger = CronTrigger.from_crontab(schedule.cron, timezone="UTC")
-    fire = trigger.get_next_fire_time(None, after)
+    fire = cron_trigger(schedule.cron or "").get_next_fire_time(None, after)
     assert fire is not None
     return fire.astimezone(UTC)  # type: ignore[no-any-return]

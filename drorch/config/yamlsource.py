@@ -104,15 +104,26 @@ def _convert(node: yaml.Node, path: FieldPath, conv: _Converter) -> Any:
         for key_node, value_node in node.value:
             key = conv.scalar(key_node)
             if isinstance(key, list | dict):
-                raise YamlProblem(ConfigIssue(file, key_node.start_mark.line + 1, dotted(path),
-                                              "a key must be a plain value"))
+                raise YamlProblem(
+                    ConfigIssue(
+                        file,
+                        key_node.start_mark.line + 1,
+                        dotted(path),
+                        "a key must be a plain value",
+                    )
+                )
             if key in out:
-                raise YamlProblem(ConfigIssue(file, key_node.start_mark.line + 1,
-                                              dotted((*path, str(key))), "duplicate key"))
+                raise YamlProblem(
+                    ConfigIssue(
+                        file,
+                        key_node.start_mark.line + 1,
+                        dotted((*path, str(key))),
+                        "duplicate key",
+                    )
+                )
             lines[(*path, str(key))] = key_node.start_mark.line + 1
             out[key] = _convert(value_node, (*path, str(key)), conv)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), conv) for i, item in enumerate(node.value)]
     return conv.scalar(node)
-

@@ -18,6 +18,7 @@ from pathlib import Path
 from drorch.actions import ACTIONS, Request, RestoreOptions, execute
 from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog
 from drorch.config import Config, load_config
+from drorch.config.model import DiskTarget
 from drorch.errors import EXIT_FAILED, DrorchError, UsageError
 from drorch.keys import init_keys
 from drorch.restic import Repo, Restic
@@ -76,8 +77,10 @@ def run_demo(directory: Path) -> int:
     created = init_keys(load_config(root, check_secrets=False).settings)
     say(f"   drorch keys init: {len(created)} secrets created (0600) in keys/")
     config = load_config(root)
-    say(f"   drorch validate: valid ({len(config.jobs)} jobs, {len(config.policies)} policies, "
-        f"{len(config.runbooks)} runbooks, {len(config.targets)} targets)")
+    say(
+        f"   drorch validate: valid ({len(config.jobs)} jobs, {len(config.policies)} policies, "
+        f"{len(config.runbooks)} runbooks, {len(config.targets)} targets)"
+    )
     catalog = open_catalog(config.settings.catalog, config.state_dir)
     try:
         return _cycle(root, config, catalog)
@@ -95,28 +98,37 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
     for job in sorted(config.jobs):
         failed += _show(execute(config, catalog, Request(job=job, action="snapshot"), ACTIONS))
     (root / "data" / "payroll" / "2026-11.csv").write_text(
-        "employee,amount\n1001,420000\n1002,385000\n", encoding="utf-8")
+        "employee,amount\n1001,420000\n1002,385000\n", encoding="utf-8"
+    )
     say("   (a new payroll file arrives; the next snapshot stores only what changed)")
     failed += _show(execute(config, catalog, Request(job="payroll", action="snapshot"), ACTIONS))
 
     say()
     say("3. restore: the latest payroll snapshot into an empty folder, compared byte for byte")
     destination = root / "var" / "restore" / "payroll"
-    run = execute(config, catalog, Request(job="payroll", action="restore",
-                                           options=RestoreOptions(to=destination)), ACTIONS)
+    run = execute(
+        config,
+        catalog,
+        Request(job="payroll", action="restore", options=RestoreOptions(to=destination)),
+        ACTIONS,
+    )
     failed += _show(run)
     if run.status is RunStatus.SUCCEEDED:
         source = root / "data" / "payroll"
         restored = destination / source.relative_to("/")
-        same, differ = compare_trees(source, restored,
-                                     exclude=config.jobs["payroll"].source.exclude)
-        say(f"   {same} files identical, {len(differ)} different"
-            + (f": {', '.join(differ[:5])}" if differ else ""))
+        same, differ = compare_trees(
+            source, restored, exclude=config.jobs["payroll"].source.exclude
+        )
+        say(
+            f"   {same} files identical, {len(differ)} different"
+            + (f": {', '.join(differ[:5])}" if differ else "")
+        )
         failed += bool(differ)
 
     say()
     say("4. restic check: restic itself verifies the primary repository")
     primary = config.targets["primary"]
+    assert isinstance(primary, DiskTarget)
     restic = Restic(binary=config.settings.restic.binary, cache_dir=config.state_dir / "cache")
     restic.check(Repo(str(primary.path), primary.password_file))
     say(f"   restic {restic.version()} check of {primary.path}: no errors were found")
@@ -124,8 +136,14 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
     say()
     say("Explore further:")
     prefix = f"drorch --config {root}"
-    for command in ("status", "runs", "snapshots --job payroll", "run registry",
-                    f"restore payroll --to {root}/var/restore/again", "validate --json"):
+    for command in (
+        "status",
+        "runs",
+        "snapshots --job payroll",
+        "run registry",
+        f"restore payroll --to {root}/var/restore/again",
+        "validate --json",
+    ):
         say(f"   {prefix} {command}")
     if failed:
         print(f"drorch demo: {failed} step(s) failed; see the messages above", file=sys.stderr)
@@ -137,8 +155,10 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
 
 def _show(run: RunRecord) -> int:
     summary = (run.details or {}).get("summary", "")
-    say(f"   run {run.id}: {run.action} {run.job}: {run.status.value}"
-        + (f" - {summary}" if summary else ""))
+    say(
+        f"   run {run.id}: {run.action} {run.job}: {run.status.value}"
+        + (f" - {summary}" if summary else "")
+    )
     if run.error:
         say(f"      error: {run.error}")
     return 0 if run.status is RunStatus.SUCCEEDED else 1
@@ -147,12 +167,14 @@ def _show(run: RunRecord) -> int:
 def _prepare(root: Path) -> None:
     if root.exists() and any(root.iterdir()):
         if not (root / MARKER).is_file():
-            raise UsageError(f"{root} is not empty and was not made by drorch demo; "
-                             "choose another --dir")
+            raise UsageError(
+                f"{root} is not empty and was not made by drorch demo; choose another --dir"
+            )
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text("made by drorch demo; removed and rebuilt by the next one\n",
-                               encoding="utf-8")
+    (root / MARKER).write_text(
+        "made by drorch demo; removed and rebuilt by the next one\n", encoding="utf-8"
+    )
 
 
 def write_sample_data(folder: Path, seed: int = 2026) -> dict[str, tuple[int, int]]:
@@ -164,15 +186,16 @@ def write_sample_data(folder: Path, seed: int = 2026) -> dict[str, tuple[int, in
     registry.mkdir(parents=True)
     for month in range(1, 11):
         rows = "".join(f"{1000 + i},{rng.randrange(150_000, 900_000)}\n" for i in range(400))
-        (payroll / f"2026-{month:02d}.csv").write_text("employee,amount\n" + rows,
-                                                       encoding="utf-8")
+        (payroll / f"2026-{month:02d}.csv").write_text("employee,amount\n" + rows, encoding="utf-8")
     (payroll / "dump.sql").write_bytes(rng.randbytes(1_500_000))
-    (payroll / "scratch.tmp").write_text("excluded by the job's exclude pattern\n",
-                                         encoding="utf-8")
+    (payroll / "scratch.tmp").write_text(
+        "excluded by the job's exclude pattern\n", encoding="utf-8"
+    )
     for number in range(24):
         (registry / f"acte-{number:04d}.tif").write_bytes(rng.randbytes(100_000))
     (folder / "registry" / "index.txt").write_text(
-        "".join(f"acte-{n:04d}.tif\n" for n in range(24)), encoding="utf-8")
+        "".join(f"acte-{n:04d}.tif\n" for n in range(24)), encoding="utf-8"
+    )
     return {name: _tree_size(folder / name) for name in ("payroll", "registry")}
 
 

@@ -90,8 +90,14 @@ class CatalogError(DrorchError):
 class ResticError(DrorchError):
     """restic failed. Carries the masked argv, the exit code and the tail of stderr."""
 
-    def __init__(self, message: str, *, argv: Sequence[str] = (), exit_code: int | None = None,
-                 stderr_tail: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: Sequence[str] = (),
+        exit_code: int | None = None,
+        stderr_tail: str = "",
+    ) -> None:
         self.argv = tuple(argv)
         self.returncode = exit_code
         self.stderr_tail = stderr_tail

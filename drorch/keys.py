@@ -35,8 +35,11 @@ def init_keys(settings: Settings) -> list[Path]:
             created.append(path)
     if not settings.evidence_key.exists():
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         _write_secret(settings.evidence_key, pem)
         created.append(settings.evidence_key)
     return created
@@ -52,6 +55,8 @@ def public_key_pem(settings: Settings) -> str:
         raise DrorchError(f"cannot read the evidence key {settings.evidence_key}: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise DrorchError(f"{settings.evidence_key} is not an Ed25519 private key")
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )

@@ -67,8 +67,9 @@ def run(
 ) -> Completed:
     """Run argv to completion and return what happened; never raises for a non-zero exit.
 
-    `env` is added to the inherited environment (or replaces it with inherit_env=False). When `timeout` passes or `cancel` is
-    set, the child gets SIGINT, then SIGKILL after `grace` seconds.
+    `env` is added to the inherited environment (or replaces it with inherit_env=False).
+    When `timeout` passes or `cancel` is set, the child gets SIGINT, then SIGKILL after
+    `grace` seconds.
     """
     masked = mask(argv, secrets)
     log.info("exec %s (env: %s)", " ".join(masked), ", ".join(sorted(env or {})) or "-")

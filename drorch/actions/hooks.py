@@ -17,16 +17,22 @@ def run_hooks(hooks: Sequence[HookSpec], *, when: str, cwd: Path) -> None:
     """Run hooks in order from cwd; the first failure raises HookFailed naming it."""
     for number, hook in enumerate(hooks, start=1):
         try:
-            completed = process.run(hook.command, cwd=cwd, timeout=hook.timeout.total_seconds(),
-                                    grace=10)
+            completed = process.run(
+                hook.command, cwd=cwd, timeout=hook.timeout.total_seconds(), grace=10
+            )
         except OSError as exc:
-            raise HookFailed(f"{when} hook {number} ({hook.command[0]}) could not start: "
-                             f"{exc.strerror}") from exc
+            raise HookFailed(
+                f"{when} hook {number} ({hook.command[0]}) could not start: {exc.strerror}"
+            ) from exc
         for line in completed.stdout:
             log.info("%s hook %d: %s", when, number, line)
         if completed.timed_out:
-            raise HookFailed(f"{when} hook {number} ({' '.join(hook.command)}) timed out after "
-                             f"{hook.timeout.total_seconds():.0f}s")
+            raise HookFailed(
+                f"{when} hook {number} ({' '.join(hook.command)}) timed out after "
+                f"{hook.timeout.total_seconds():.0f}s"
+            )
         if completed.returncode != 0:
-            raise HookFailed(f"{when} hook {number} ({' '.join(hook.command)}) failed with exit "
-                             f"code {completed.returncode}: {completed.stderr_tail or 'no output'}")
+            raise HookFailed(
+                f"{when} hook {number} ({' '.join(hook.command)}) failed with exit "
+                f"code {completed.returncode}: {completed.stderr_tail or 'no output'}"
+            )

@@ -47,23 +47,43 @@ def default_actor() -> str:
         return f"uid:{os.getuid()}"
 
 
-def execute(config: Config, catalog: Catalog, request: Request,
-            actions: dict[str, Action]) -> RunRecord:
+def execute(
+    config: Config, catalog: Catalog, request: Request, actions: dict[str, Action]
+) -> RunRecord:
     """Record a run, call the action, and finish the run with the status it earned."""
     job = config.job(request.job)
     action = actions[request.action]
-    run = catalog.create_run(job=request.job, action=request.action,
-                             target=_planned_target(config, request), host=socket.gethostname(),
-                             pid=os.getpid(), actor=request.actor or default_actor())
+    run = catalog.create_run(
+        job=request.job,
+        action=request.action,
+        target=_planned_target(config, request),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        actor=request.actor or default_actor(),
+    )
     run_dir = config.state_dir / "runs" / str(run.id)
     catalog.update_run(run.id, artifacts=str(run_dir))
-    restic = Restic(binary=config.settings.restic.binary, cache_dir=config.state_dir / "cache",
-                    timeout=config.settings.restic.timeout.total_seconds(),
-                    cancel=request.cancel, artifacts=ArtifactDir(run_dir))
-    ctx = RunContext(config=config, catalog=catalog, job_name=request.job, job=job,
-                     run_id=run.id, restic=restic, run_dir=run_dir, actor=run.actor,
-                     clock=utc_now, options=request.options, cancel=request.cancel,
-                     on_progress=request.on_progress)
+    restic = Restic(
+        binary=config.settings.restic.binary,
+        cache_dir=config.state_dir / "cache",
+        timeout=config.settings.restic.timeout.total_seconds(),
+        cancel=request.cancel,
+        artifacts=ArtifactDir(run_dir),
+    )
+    ctx = RunContext(
+        config=config,
+        catalog=catalog,
+        job_name=request.job,
+        job=job,
+        run_id=run.id,
+        restic=restic,
+        run_dir=run_dir,
+        actor=run.actor,
+        clock=utc_now,
+        options=request.options,
+        cancel=request.cancel,
+        on_progress=request.on_progress,
+    )
     with logs.context(job=request.job, run=run.id):
         log.info("%s started", request.action)
         try:
@@ -82,13 +102,19 @@ def execute(config: Config, catalog: Catalog, request: Request,
             return catalog.transition(run.id, RunStatus.FAILED, error=str(exc))
         except Exception as exc:
             log.exception("%s failed with an internal error", request.action)
-            return catalog.transition(run.id, RunStatus.FAILED,
-                                      error=f"internal error: {type(exc).__name__}: {exc}")
+            return catalog.transition(
+                run.id, RunStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}"
+            )
         log.info("%s %s: %s", request.action, result.status.value.lower(), result.summary)
         return catalog.transition(
-            run.id, result.status, target=result.target, error=result.error,
-            snapshot_id=result.snapshot_id, bytes_processed=result.bytes_processed,
-            bytes_added=result.bytes_added, files=result.files,
+            run.id,
+            result.status,
+            target=result.target,
+            error=result.error,
+            snapshot_id=result.snapshot_id,
+            bytes_processed=result.bytes_processed,
+            bytes_added=result.bytes_added,
+            files=result.files,
             details={"summary": result.summary, **result.details},
         )
 

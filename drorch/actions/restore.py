@@ -18,11 +18,37 @@ from drorch.targets import open_disk_repository
 
 log = logging.getLogger(__name__)
 
-SYSTEM_DIRS = frozenset(Path(p) for p in (
-    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
-    "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
-    "/usr/bin", "/usr/lib", "/usr/local", "/usr/sbin", "/var/lib", "/var/log",
-))
+SYSTEM_DIRS = frozenset(
+    Path(p)
+    for p in (
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",  # noqa: S108 - a place never to restore into, not a temporary file
+        "/usr",
+        "/var",
+        "/usr/bin",
+        "/usr/lib",
+        "/usr/local",
+        "/usr/sbin",
+        "/var/lib",
+        "/var/log",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -39,13 +65,17 @@ def check_destination(to: Path, *, force: bool) -> Path:
     """The resolved destination, or UsageError/DestinationNotEmpty saying why not."""
     resolved = to.expanduser().resolve()
     if resolved in SYSTEM_DIRS:
-        raise UsageError(f"refusing to restore into {resolved}: it is a system directory; "
-                         "restore into an empty folder and move what you need")
+        raise UsageError(
+            f"refusing to restore into {resolved}: it is a system directory; "
+            "restore into an empty folder and move what you need"
+        )
     if resolved.exists() and not resolved.is_dir():
         raise UsageError(f"restore destination {resolved} exists and is not a directory")
     if resolved.is_dir() and any(resolved.iterdir()) and not force:
-        raise DestinationNotEmpty(f"restore destination {resolved} is not empty; choose an empty "
-                                  "folder or pass --force to restore over its contents")
+        raise DestinationNotEmpty(
+            f"restore destination {resolved} is not empty; choose an empty "
+            "folder or pass --force to restore over its contents"
+        )
     return resolved
 
 
@@ -57,11 +87,14 @@ def find_snapshot(catalog: Catalog, job: str, target: str, wanted: str) -> Snaps
         return snapshots[-1]
     matches = [s for s in snapshots if s.snapshot_id.startswith(wanted.lower())]
     if not matches or len(wanted) < 4:
-        raise UnknownSnapshot(f"no snapshot {wanted!r} of job {job!r} on target {target!r} "
-                              f"(list them with: drorch snapshots --job {job})")
+        raise UnknownSnapshot(
+            f"no snapshot {wanted!r} of job {job!r} on target {target!r} "
+            f"(list them with: drorch snapshots --job {job})"
+        )
     if len(matches) > 1:
-        raise UnknownSnapshot(f"snapshot id {wanted!r} is ambiguous: "
-                              f"{', '.join(m.short_id for m in matches)}")
+        raise UnknownSnapshot(
+            f"snapshot id {wanted!r} is ambiguous: {', '.join(m.short_id for m in matches)}"
+        )
     return matches[0]
 
 
@@ -75,14 +108,25 @@ def run_restore(ctx: RunContext) -> ActionResult:
     snapshot = find_snapshot(ctx.catalog, ctx.job_name, name, options.snapshot)
     repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
     destination.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log.info("restoring snapshot %s of %s from %s into %s", snapshot.short_id, ctx.job_name,
-             name, destination)
-    ctx.restic.restore(repo, snapshot.snapshot_id, destination, includes=options.includes,
-                       verify=options.verify)
+    log.info(
+        "restoring snapshot %s of %s from %s into %s",
+        snapshot.short_id,
+        ctx.job_name,
+        name,
+        destination,
+    )
+    ctx.restic.restore(
+        repo, snapshot.snapshot_id, destination, includes=options.includes, verify=options.verify
+    )
     return ActionResult(
-        status=RunStatus.SUCCEEDED, target=name, snapshot_id=snapshot.snapshot_id,
+        status=RunStatus.SUCCEEDED,
+        target=name,
+        snapshot_id=snapshot.snapshot_id,
         summary=f"restored snapshot {snapshot.short_id} of {ctx.job_name} from {name} "
-                f"into {destination}",
-        details={"to": str(destination), "includes": list(options.includes),
-                 "verified": options.verify},
+        f"into {destination}",
+        details={
+            "to": str(destination),
+            "includes": list(options.includes),
+            "verified": options.verify,
+        },
     )

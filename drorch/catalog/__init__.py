@@ -9,7 +9,12 @@ from drorch.catalog.models import RunStatus
 from drorch.catalog.store import Catalog, RepositoryRecord, RunRecord, SnapshotRecord, utc_now
 
 __all__ = [
-    "Catalog", "RepositoryRecord", "RunRecord", "RunStatus", "SnapshotRecord", "open_catalog",
+    "Catalog",
+    "RepositoryRecord",
+    "RunRecord",
+    "RunStatus",
+    "SnapshotRecord",
+    "open_catalog",
     "utc_now",
 ]
 

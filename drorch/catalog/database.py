@@ -61,8 +61,12 @@ def migrate(engine: Engine) -> None:
                     return
             elif not tables & set(Base.metadata.tables):
                 Base.metadata.create_all(connection)
-                connection.execute(text("CREATE TABLE alembic_version "
-                                        "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+                connection.execute(
+                    text(
+                        "CREATE TABLE alembic_version "
+                        "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)"
+                    )
+                )
                 connection.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": HEAD})
                 log.info("created catalog schema at revision %s", HEAD)
                 return

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, ForeignKey, Index, Integer, String, Text
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -49,13 +59,15 @@ class RunStatus(enum.StrEnum):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_job_action", "job", "action", "id"),
-                      Index("ix_runs_status", "status"))
+    __table_args__ = (
+        Index("ix_runs_job_action", "job", "action", "id"),
+        Index("ix_runs_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(200))
@@ -95,15 +107,17 @@ class Snapshot(Base):
     """A snapshot of a job present on a target."""
 
     __tablename__ = "snapshots"
-    __table_args__ = (UniqueConstraint("target", "snapshot_id"),
-                      Index("ix_snapshots_job_time", "job", "time"))
+    __table_args__ = (
+        UniqueConstraint("target", "snapshot_id"),
+        Index("ix_snapshots_job_time", "job", "time"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(200))
     target: Mapped[str] = mapped_column(String(200))
     snapshot_id: Mapped[str] = mapped_column(String(64))
     time: Mapped[datetime]
-    tree: Mapped[str] = mapped_column(String(64))
+    tree: Mapped[str | None] = mapped_column(String(64))  # filled when restic is asked
     hostname: Mapped[str] = mapped_column(String(255))
     paths: Mapped[list[str]] = mapped_column(JSON)
     tags: Mapped[list[str]] = mapped_column(JSON)

@@ -19,8 +19,13 @@ from drorch.errors import CatalogError
 
 ALLOWED = {
     RunStatus.PENDING: {RunStatus.RUNNING, RunStatus.CANCELED},
-    RunStatus.RUNNING: {RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED,
-                        RunStatus.INTERRUPTED, RunStatus.CANCELED},
+    RunStatus.RUNNING: {
+        RunStatus.SUCCEEDED,
+        RunStatus.PARTIAL,
+        RunStatus.FAILED,
+        RunStatus.INTERRUPTED,
+        RunStatus.CANCELED,
+    },
 }
 
 
@@ -62,7 +67,7 @@ class SnapshotRecord:
     target: str
     snapshot_id: str
     time: datetime
-    tree: str
+    tree: str | None
     hostname: str
     paths: tuple[str, ...]
     tags: tuple[str, ...]
@@ -108,12 +113,29 @@ class Catalog:
 
     # -- runs -------------------------------------------------------------------------
 
-    def create_run(self, *, job: str, action: str, target: str | None, host: str,
-                   pid: int, actor: str, status: RunStatus = RunStatus.RUNNING) -> RunRecord:
+    def create_run(
+        self,
+        *,
+        job: str,
+        action: str,
+        target: str | None,
+        host: str,
+        pid: int,
+        actor: str,
+        status: RunStatus = RunStatus.RUNNING,
+    ) -> RunRecord:
         now = utc_now()
-        row = models.Run(job=job, action=action, target=target, status=status, created_at=now,
-                         started_at=now if status is RunStatus.RUNNING else None,
-                         host=host, pid=pid, actor=actor)
+        row = models.Run(
+            job=job,
+            action=action,
+            target=target,
+            status=status,
+            created_at=now,
+            started_at=now if status is RunStatus.RUNNING else None,
+            host=host,
+            pid=pid,
+            actor=actor,
+        )
         with self.session() as session, session.begin():
             session.add(row)
             session.flush()
@@ -147,10 +169,16 @@ class Catalog:
     def run(self, run_id: int) -> RunRecord | None:
         with self.session() as session:
             row = session.get(models.Run, run_id)
-            return None if row is None else _record(RunRecord, row)  # type: ignore[no-any-return]
+            return None if row is None else _record(RunRecord, row)
 
-    def runs(self, *, job: str | None = None, action: str | None = None,
-             status: Sequence[RunStatus] = (), limit: int | None = None) -> list[RunRecord]:
+    def runs(
+        self,
+        *,
+        job: str | None = None,
+        action: str | None = None,
+        status: Sequence[RunStatus] = (),
+        limit: int | None = None,
+    ) -> list[RunRecord]:
         query = select(models.Run).order_by(models.Run.id.desc())
         if job is not None:
             query = query.where(models.Run.job == job)
@@ -165,25 +193,35 @@ class Catalog:
 
     def last_runs(self) -> dict[tuple[str, str], RunRecord]:
         """The newest run of every (job, action)."""
-        newest = (select(func.max(models.Run.id))
-                  .group_by(models.Run.job, models.Run.action).scalar_subquery())
+        newest = (
+            select(func.max(models.Run.id))
+            .group_by(models.Run.job, models.Run.action)
+            .scalar_subquery()
+        )
         query = select(models.Run).where(models.Run.id.in_(newest))
         with self.session() as session:
-            return {(row.job, row.action): _record(RunRecord, row)
-                    for row in session.scalars(query)}
+            return {
+                (row.job, row.action): _record(RunRecord, row) for row in session.scalars(query)
+            }
 
     # -- repositories -----------------------------------------------------------------
 
     def repository(self, target: str) -> RepositoryRecord | None:
         with self.session() as session:
             row = session.get(models.Repository, target)
-            return None if row is None else _record(RepositoryRecord, row)  # type: ignore[no-any-return]
+            return None if row is None else _record(RepositoryRecord, row)
 
-    def record_repository(self, *, target: str, location: str, repo_id: str,
-                          restic_version: str) -> RepositoryRecord:
+    def record_repository(
+        self, *, target: str, location: str, repo_id: str, restic_version: str
+    ) -> RepositoryRecord:
         with self.session() as session, session.begin():
-            row = models.Repository(target=target, location=location, repo_id=repo_id,
-                                    created_at=utc_now(), restic_version=restic_version)
+            row = models.Repository(
+                target=target,
+                location=location,
+                repo_id=repo_id,
+                created_at=utc_now(),
+                restic_version=restic_version,
+            )
             session.add(row)
             record: RepositoryRecord = _record(RepositoryRecord, row)
         return record
@@ -197,7 +235,9 @@ class Catalog:
         with self.session() as session, session.begin():
             session.add(models.Snapshot(**values, recorded_at=utc_now()))
 
-    def snapshots(self, *, job: str | None = None, target: str | None = None) -> list[SnapshotRecord]:
+    def snapshots(
+        self, *, job: str | None = None, target: str | None = None
+    ) -> list[SnapshotRecord]:
         query = select(models.Snapshot).order_by(models.Snapshot.time, models.Snapshot.id)
         if job is not None:
             query = query.where(models.Snapshot.job == job)

@@ -28,8 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args))
     except ConfigError as exc:
-        print(f"drorch: invalid configuration ({len(exc.issues)} problems):"
-              if len(exc.issues) > 1 else "drorch: invalid configuration:", file=sys.stderr)
+        print(
+            f"drorch: invalid configuration ({len(exc.issues)} problems):"
+            if len(exc.issues) > 1
+            else "drorch: invalid configuration:",
+            file=sys.stderr,
+        )
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return exc.exit_code

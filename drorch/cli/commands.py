@@ -23,9 +23,16 @@ def _catalog(config: Config) -> Catalog:
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
-    return {"id": run.id, "job": run.job, "action": run.action, "target": run.target,
-            "status": run.status.value, "started_at": iso_utc(run.started_at),
-            "finished_at": iso_utc(run.finished_at), "error": run.error}
+    return {
+        "id": run.id,
+        "job": run.job,
+        "action": run.action,
+        "target": run.target,
+        "status": run.status.value,
+        "started_at": iso_utc(run.started_at),
+        "finished_at": iso_utc(run.finished_at),
+        "error": run.error,
+    }
 
 
 # --- validate -------------------------------------------------------------------------------
@@ -38,12 +45,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         if not args.json:
             raise
-        print_json({"valid": False, "root": str(root), "errors": [
-            {"file": i.file, "line": i.line, "field": i.field, "message": i.message}
-            for i in exc.issues]})
+        print_json(
+            {
+                "valid": False,
+                "root": str(root),
+                "errors": [
+                    {"file": i.file, "line": i.line, "field": i.field, "message": i.message}
+                    for i in exc.issues
+                ],
+            }
+        )
         return exc.exit_code
-    counts = {"jobs": len(config.jobs), "policies": len(config.policies),
-              "runbooks": len(config.runbooks), "targets": len(config.targets)}
+    counts = {
+        "jobs": len(config.jobs),
+        "policies": len(config.policies),
+        "runbooks": len(config.runbooks),
+        "targets": len(config.targets),
+    }
     if args.json:
         print_json({"valid": True, "root": str(root), "errors": [], **counts})
     else:
@@ -63,8 +81,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     config.job(args.job)
     catalog = _catalog(config)
     progress = _Progress() if sys.stderr.isatty() and not args.json else None
-    run = execute(config, catalog, Request(job=args.job, action=args.action,
-                                           on_progress=progress), ACTIONS)
+    run = execute(
+        config, catalog, Request(job=args.job, action=args.action, on_progress=progress), ACTIONS
+    )
     if progress is not None:
         progress.clear()
     return _report_run(run, args.json)
@@ -73,12 +92,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _report_run(run: RunRecord, as_json: bool) -> int:
     ok = run.status is RunStatus.SUCCEEDED
     if as_json:
-        print_json({**_run_json(run), "snapshot_id": run.snapshot_id,
-                    "summary": (run.details or {}).get("summary")})
+        print_json(
+            {
+                **_run_json(run),
+                "snapshot_id": run.snapshot_id,
+                "summary": (run.details or {}).get("summary"),
+            }
+        )
     else:
         summary = (run.details or {}).get("summary") or ""
-        print(f"run {run.id}: {run.action} of {run.job} {run.status.value} "
-              f"in {duration(run.duration)}" + (f": {summary}" if summary else ""))
+        print(
+            f"run {run.id}: {run.action} of {run.job} {run.status.value} "
+            f"in {duration(run.duration)}" + (f": {summary}" if summary else "")
+        )
         if run.error:
             print(f"drorch: error: {run.error}", file=sys.stderr)
     return 0 if ok else EXIT_FAILED
@@ -91,7 +117,8 @@ class _Progress:
         sys.stderr.write(
             f"\r  {progress.percent_done * 100:5.1f}%  {progress.files_done}/"
             f"{progress.total_files} files  {format_size(progress.bytes_done)}/"
-            f"{format_size(progress.total_bytes)}   ")
+            f"{format_size(progress.total_bytes)}   "
+        )
         sys.stderr.flush()
 
     def clear(self) -> None:
@@ -109,9 +136,23 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.json:
         print_json([_run_json(run) for run in runs])
         return 0
-    print_table(["id", "job", "action", "target", "status", "started", "duration", "error"],
-                [(r.id, r.job, r.action, r.target, r.status.value, local(r.started_at),
-                  duration(r.duration), _short(r.error)) for r in runs], empty="no runs yet")
+    print_table(
+        ["id", "job", "action", "target", "status", "started", "duration", "error"],
+        [
+            (
+                r.id,
+                r.job,
+                r.action,
+                r.target,
+                r.status.value,
+                local(r.started_at),
+                duration(r.duration),
+                _short(r.error),
+            )
+            for r in runs
+        ],
+        empty="no runs yet",
+    )
     return 0
 
 
@@ -130,13 +171,34 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         config.target(args.target)
     snapshots = _catalog(config).snapshots(job=args.job, target=args.target)
     if args.json:
-        print_json([{"id": s.snapshot_id, "time": iso_utc(s.time), "job": s.job,
-                     "target": s.target, "size": s.size} for s in snapshots])
+        print_json(
+            [
+                {
+                    "id": s.snapshot_id,
+                    "time": iso_utc(s.time),
+                    "job": s.job,
+                    "target": s.target,
+                    "size": s.size,
+                }
+                for s in snapshots
+            ]
+        )
         return 0
-    print_table(["id", "time", "job", "target", "files", "size"],
-                [(s.short_id, local(s.time), s.job, s.target, s.files,
-                  format_size(s.size) if s.size is not None else None) for s in snapshots],
-                empty="no snapshots yet")
+    print_table(
+        ["id", "time", "job", "target", "files", "size"],
+        [
+            (
+                s.short_id,
+                local(s.time),
+                s.job,
+                s.target,
+                s.files,
+                format_size(s.size) if s.size is not None else None,
+            )
+            for s in snapshots
+        ],
+        empty="no snapshots yet",
+    )
     return 0
 
 
@@ -150,39 +212,71 @@ def cmd_status(args: argparse.Namespace) -> int:
     now = utc_now()
     rows: list[dict[str, Any]] = []
     for name, job in sorted(config.jobs.items()):
-        schedules = {"snapshot": job.snapshot.schedule,
-                     "prune": job.prune.schedule if job.prune else None,
-                     "check": job.check.schedule if job.check else None,
-                     "restore-test": job.restore_test.schedule if job.restore_test else None}
+        schedules = {
+            "snapshot": job.snapshot.schedule,
+            "prune": job.prune.schedule if job.prune else None,
+            "check": job.check.schedule if job.check else None,
+            "restore-test": job.restore_test.schedule if job.restore_test else None,
+        }
         for action, schedule in schedules.items():
             run = last.get((name, action))
             if schedule is None and run is None:
                 continue
-            upcoming = next_fire(schedule, after=now, last=run.started_at if run else None) \
-                if schedule is not None else None
-            rows.append({"job": name, "action": action,
-                         "schedule": str(schedule) if schedule else None,
-                         "last_run": _run_json(run) if run else None,
-                         "last_duration_s": run.duration if run else None,
-                         "next_at": iso_utc(upcoming)})
-    now_running = [{"id": r.id, "job": r.job, "action": r.action, "pid": r.pid, "host": r.host,
-                    "started_at": iso_utc(r.started_at)} for r in running]
+            upcoming = (
+                next_fire(schedule, after=now, last=run.started_at if run else None)
+                if schedule is not None
+                else None
+            )
+            rows.append(
+                {
+                    "job": name,
+                    "action": action,
+                    "schedule": str(schedule) if schedule else None,
+                    "last_run": _run_json(run) if run else None,
+                    "last_duration_s": run.duration if run else None,
+                    "next_at": iso_utc(upcoming),
+                }
+            )
+    now_running: list[dict[str, Any]] = [
+        {
+            "id": r.id,
+            "job": r.job,
+            "action": r.action,
+            "pid": r.pid,
+            "host": r.host,
+            "started_at": iso_utc(r.started_at),
+        }
+        for r in running
+    ]
     if args.json:
         print_json({"root": str(config.root), "jobs": rows, "running": now_running})
         return 0
     print(f"config root: {config.root}")
-    print_table(["job", "action", "schedule", "last", "when", "duration", "next"],
-                [(r["job"], r["action"], r["schedule"],
-                  r["last_run"]["status"] if r["last_run"] else "never",
-                  local(last[(r["job"], r["action"])].started_at) if r["last_run"] else None,
-                  duration(r["last_duration_s"]),
-                  local(_parse(r["next_at"])) if r["next_at"] else None) for r in rows],
-                empty="no jobs")
+    print_table(
+        ["job", "action", "schedule", "last", "when", "duration", "next"],
+        [
+            (
+                r["job"],
+                r["action"],
+                r["schedule"],
+                r["last_run"]["status"] if r["last_run"] else "never",
+                local(last[(r["job"], r["action"])].started_at) if r["last_run"] else None,
+                duration(r["last_duration_s"]),
+                local(_parse(r["next_at"])) if r["next_at"] else None,
+            )
+            for r in rows
+        ],
+        empty="no jobs",
+    )
     print()
-    print_table(["run", "job", "action", "pid", "host", "since"],
-                [(r["id"], r["job"], r["action"], r["pid"], r["host"],
-                  local(_parse(r["started_at"]))) for r in now_running],
-                empty="nothing running")
+    print_table(
+        ["run", "job", "action", "pid", "host", "since"],
+        [
+            (r["id"], r["job"], r["action"], r["pid"], r["host"], local(_parse(r["started_at"])))
+            for r in now_running
+        ],
+        empty="nothing running",
+    )
     return 0
 
 
@@ -207,11 +301,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
     check_destination(Path(args.to), force=args.force)
     catalog = _catalog(config)
     snapshot = find_snapshot(catalog, args.job, source, args.snapshot)
-    options = RestoreOptions(to=Path(args.to), snapshot=snapshot.snapshot_id,
-                             from_target=source, includes=tuple(args.include),
-                             force=args.force, verify=args.verify)
-    run = execute(config, catalog, Request(job=args.job, action="restore", options=options),
-                  ACTIONS)
+    options = RestoreOptions(
+        to=Path(args.to),
+        snapshot=snapshot.snapshot_id,
+        from_target=source,
+        includes=tuple(args.include),
+        force=args.force,
+        verify=args.verify,
+    )
+    run = execute(
+        config, catalog, Request(job=args.job, action="restore", options=options), ACTIONS
+    )
     return _report_run(run, args.json)
 
 
@@ -247,6 +347,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
-    print("drorch: error: the scheduler daemon is not built yet; run actions with "
-          "'drorch run JOB' meanwhile", file=sys.stderr)
+    print(
+        "drorch: error: the scheduler daemon is not built yet; run actions with "
+        "'drorch run JOB' meanwhile",
+        file=sys.stderr,
+    )
     return EXIT_FAILED

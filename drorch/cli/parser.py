@@ -18,10 +18,19 @@ Start with `drorch demo` to build a sandbox config root and run a full cycle."""
 
 def _common(json_output: bool = False) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--config", metavar="DIR", default=argparse.SUPPRESS,
-                        help="config root (default: $DRORCH_CONFIG or /etc/drorch)")
-    parent.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                        help="more log output (-vv for debug)")
+    parent.add_argument(
+        "--config",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="config root (default: $DRORCH_CONFIG or /etc/drorch)",
+    )
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="more log output (-vv for debug)",
+    )
     if json_output:
         parent.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parent
@@ -29,35 +38,57 @@ def _common(json_output: bool = False) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="drorch", description=DESCRIPTION, epilog=EPILOG,
+        prog="drorch",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="DIR", default=None,
-                        help="config root (default: $DRORCH_CONFIG or /etc/drorch)")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output (-vv for debug)")
+    parser.add_argument(
+        "--config",
+        metavar="DIR",
+        default=None,
+        help="config root (default: $DRORCH_CONFIG or /etc/drorch)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     plain, listing = _common(), _common(json_output=True)
 
-    p = sub.add_parser("validate", parents=[listing], help="check the config root",
-                       description="Check the config root. Every problem is reported at once, "
-                                   "each naming file, line and field. Exit 2 when invalid.")
+    p = sub.add_parser(
+        "validate",
+        parents=[listing],
+        help="check the config root",
+        description="Check the config root. Every problem is reported at once, "
+        "each naming file, line and field. Exit 2 when invalid.",
+    )
     p.set_defaults(handler="validate")
 
-    p = sub.add_parser("run", parents=[listing], help="run an action of a job now",
-                       description="Run one action of a job now, in the foreground. "
-                                   "Exit 1 when the run does not succeed.")
+    p = sub.add_parser(
+        "run",
+        parents=[listing],
+        help="run an action of a job now",
+        description="Run one action of a job now, in the foreground. "
+        "Exit 1 when the run does not succeed.",
+    )
     p.add_argument("job", metavar="JOB", help="job name (a file in jobs/)")
-    p.add_argument("action", metavar="ACTION", nargs="?", default="snapshot",
-                   help="snapshot (default); more actions arrive with later releases")
+    p.add_argument(
+        "action",
+        metavar="ACTION",
+        nargs="?",
+        default="snapshot",
+        help="snapshot (default); more actions arrive with later releases",
+    )
     p.set_defaults(handler="run")
 
-    p = sub.add_parser("runs", parents=[listing], help="run history",
-                       description="Run history, newest first.")
+    p = sub.add_parser(
+        "runs", parents=[listing], help="run history", description="Run history, newest first."
+    )
     p.add_argument("--job", metavar="J", help="only this job")
-    p.add_argument("--limit", type=int, default=50, metavar="N",
-                   help="at most N runs (default 50; 0 for all)")
+    p.add_argument(
+        "--limit", type=int, default=50, metavar="N", help="at most N runs (default 50; 0 for all)"
+    )
     p.set_defaults(handler="runs")
 
     p = sub.add_parser("status", parents=[listing], help="jobs, last and next runs, running now")
@@ -68,33 +99,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", metavar="T", help="only this target")
     p.set_defaults(handler="snapshots")
 
-    p = sub.add_parser("restore", parents=[listing], help="restore a snapshot into a folder",
-                       description="Restore a job's snapshot into an empty folder. Refuses / "
-                                   "and system folders, and a non-empty folder without --force.")
+    p = sub.add_parser(
+        "restore",
+        parents=[listing],
+        help="restore a snapshot into a folder",
+        description="Restore a job's snapshot into an empty folder. Refuses / "
+        "and system folders, and a non-empty folder without --force.",
+    )
     p.add_argument("job", metavar="JOB")
     p.add_argument("--to", metavar="DIR", required=True, help="destination folder")
-    p.add_argument("--snapshot", metavar="ID", default="latest",
-                   help="snapshot id or prefix, or latest (default)")
-    p.add_argument("--from", dest="from_target", metavar="TARGET",
-                   help="target to restore from (default: the job's snapshot target)")
-    p.add_argument("--include", metavar="PATH", action="append", default=[],
-                   help="restore only this path (repeatable)")
+    p.add_argument(
+        "--snapshot",
+        metavar="ID",
+        default="latest",
+        help="snapshot id or prefix, or latest (default)",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_target",
+        metavar="TARGET",
+        help="target to restore from (default: the job's snapshot target)",
+    )
+    p.add_argument(
+        "--include",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="restore only this path (repeatable)",
+    )
     p.add_argument("--force", action="store_true", help="restore into a non-empty folder")
     p.add_argument("--verify", action="store_true", help="let restic verify restored content")
     p.set_defaults(handler="restore")
 
     keys = sub.add_parser("keys", help="password files and the evidence key")
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
-    p = keys_sub.add_parser("init", parents=[plain],
-                            help="create missing password files (0600) and the evidence key")
+    p = keys_sub.add_parser(
+        "init", parents=[plain], help="create missing password files (0600) and the evidence key"
+    )
     p.set_defaults(handler="keys_init")
-    p = keys_sub.add_parser("export-public", parents=[plain],
-                            help="print the evidence public key (PEM) for auditors")
+    p = keys_sub.add_parser(
+        "export-public", parents=[plain], help="print the evidence public key (PEM) for auditors"
+    )
     p.set_defaults(handler="keys_export_public")
 
-    p = sub.add_parser("demo", parents=[plain], help="build a sandbox and run a full cycle",
-                       description="Write a complete config root with sample data into DIR, "
-                                   "then run every action drorch has on it.")
+    p = sub.add_parser(
+        "demo",
+        parents=[plain],
+        help="build a sandbox and run a full cycle",
+        description="Write a complete config root with sample data into DIR, "
+        "then run every action drorch has on it.",
+    )
     p.add_argument("--dir", metavar="DIR", default="var/demo", help="default: ./var/demo")
     p.set_defaults(handler="demo")
 

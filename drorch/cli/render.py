@@ -36,8 +36,12 @@ def print_json(data: Any, out: TextIO = sys.stdout) -> None:
     out.write("\n")
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                out: TextIO = sys.stdout, empty: str = "nothing to show") -> None:
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    out: TextIO = sys.stdout,
+    empty: str = "nothing to show",
+) -> None:
     if not rows:
         out.write(f"({empty})\n")
         return

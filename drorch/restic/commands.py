@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -46,7 +47,9 @@ def make_backup_command(
     excludes: Sequence[str] = (),
     tags: Sequence[str] = (),
     host: str | None = None,
+    time: datetime | None = None,
 ) -> tuple[str, ...]:
+    """`time` (UTC) is written as restic wants it; the runner runs restic with TZ=UTC."""
     return (
         *_base(repo),
         "backup",
@@ -54,6 +57,7 @@ def make_backup_command(
         *_flag_each("--exclude", excludes),
         *_flag_each("--tag", tags),
         *(("--host", host) if host else ()),
+        *(("--time", time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")) if time else ()),
         "--",
         *paths,
     )

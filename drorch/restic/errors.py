@@ -8,6 +8,7 @@ are consulted; an exit code nobody knows is a plain ResticError, never success.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from drorch.errors import (
     Interrupted,
@@ -32,8 +33,10 @@ EXIT_CODES: dict[int, tuple[type[ResticError], str]] = {
 STDERR_PATTERNS: tuple[tuple[re.Pattern[str], type[ResticError], str], ...] = (
     (re.compile(r"wrong password or no key found"), WrongPassword, "wrong password"),
     (
-        re.compile(r"Is there a repository at the following location\?|repository does not exist"
-                   r"|unable to open config file"),
+        re.compile(
+            r"Is there a repository at the following location\?|repository does not exist"
+            r"|unable to open config file"
+        ),
         RepositoryMissing,
         "repository does not exist",
     ),
@@ -54,7 +57,11 @@ def error_for(completed: Completed, *, what: str) -> ResticError | None:
     payroll to target primary".
     """
     code = completed.returncode
-    common = {"argv": completed.argv, "exit_code": code, "stderr_tail": completed.stderr_tail}
+    common: dict[str, Any] = {
+        "argv": completed.argv,
+        "exit_code": code,
+        "stderr_tail": completed.stderr_tail,
+    }
     if completed.timed_out:
         return ResticTimeout(f"{what}: restic timed out and was interrupted", **common)
     if completed.canceled:

@@ -36,6 +36,26 @@ def parse_version(text: str) -> Version:
     return Version(*(int(part) for part in match.groups()))
 
 
+_INIT_TEXT = re.compile(r"created restic repository ([0-9a-f]+) at")
+
+
+def parse_init_output(text: str) -> str:
+    """The repository id from `restic init`: JSON in newer restic, a sentence in 0.14."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(item, dict) and item.get("id"):
+                return str(item["id"])
+        match = _INIT_TEXT.search(line)
+        if match:
+            return match.group(1)
+    raise ResticError(f"cannot read the repository id from restic init: {text.strip()[:200]!r}")
+
+
 @dataclass(frozen=True)
 class SnapshotInfo:
     id: str

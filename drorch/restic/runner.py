@@ -14,6 +14,7 @@ import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from drorch.restic.models import (
     BackupSummary,
     SnapshotInfo,
     Version,
+    parse_init_output,
     parse_snapshots,
     parse_version,
 )
@@ -73,7 +75,8 @@ class Restic:
 
     def _env(self, repo: Repo | None) -> dict[str, str]:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
-        ours = {"RESTIC_PROGRESS_FPS": str(self.progress_fps)}
+        # TZ=UTC: times restic reads (--time) and prints are UTC, like everything inside drorch.
+        ours = {"RESTIC_PROGRESS_FPS": str(self.progress_fps), "TZ": "UTC"}
         if repo is not None:
             ours["RESTIC_PASSWORD_FILE"] = str(repo.password_file)
         if self.cache_dir is not None:
@@ -137,9 +140,15 @@ class Restic:
         return _versions[binary]
 
     def init(self, repo: Repo) -> str:
-        """Create the repository and return restic's repository id."""
-        self._exec(commands.make_init_command(repo), repo, what=f"init of {repo.location}")
-        return self.repository_id(repo)
+        """Create the repository and return restic's repository id.
+
+        restic 0.14 prints only the first 10 hex digits of the id; asking for the whole id
+        would cost another key derivation (~0.6 s), so the prefix is what is returned.
+        """
+        completed = self._exec(
+            commands.make_init_command(repo), repo, what=f"init of {repo.location}"
+        )
+        return parse_init_output("\n".join(completed.stdout))
 
     def repository_id(self, repo: Repo) -> str:
         completed = self._exec(
@@ -158,6 +167,7 @@ class Restic:
         excludes: Sequence[str] = (),
         tags: Sequence[str] = (),
         host: str | None = None,
+        time: datetime | None = None,
         what: str,
         on_progress: ProgressCallback | None = None,
     ) -> BackupSummary:
@@ -180,7 +190,9 @@ class Restic:
             else:
                 messages.append(line)
 
-        argv = commands.make_backup_command(repo, paths, excludes=excludes, tags=tags, host=host)
+        argv = commands.make_backup_command(
+            repo, paths, excludes=excludes, tags=tags, host=host, time=time
+        )
         try:
             self._exec(argv, repo, what=what, on_stdout_line=on_line)
         except PartialSnapshot as exc:

@@ -23,8 +23,15 @@ from drorch.restic import Repo, Restic
 log = logging.getLogger(__name__)
 
 
-def open_disk_repository(name: str, target: DiskTarget, catalog: Catalog, restic: Restic, *,
-                         create: bool, managed_roots: tuple[Path, ...] = ()) -> Repo:
+def open_disk_repository(
+    name: str,
+    target: DiskTarget,
+    catalog: Catalog,
+    restic: Restic,
+    *,
+    create: bool,
+    managed_roots: tuple[Path, ...] = (),
+) -> Repo:
     """Return the target's repository, ready to use; with create=True, initialise it once.
 
     `managed_roots` are folders drorch may create missing parents under (the config
@@ -46,34 +53,44 @@ def open_disk_repository(name: str, target: DiskTarget, catalog: Catalog, restic
     if present:
         repo_id = restic.repository_id(repo)
         log.info("target %s: adopting existing repository %s", name, repo_id[:10])
-        catalog.record_repository(target=name, location=repo.location, repo_id=repo_id,
-                                  restic_version=str(restic.version()))
+        catalog.record_repository(
+            target=name,
+            location=repo.location,
+            repo_id=repo_id,
+            restic_version=str(restic.version()),
+        )
         if create:
             _check_writable(name, target)
         return repo
     if not create:
-        raise TargetOffline(f"target {name!r} has no repository at {target.path} yet "
-                            "(it is created by the first snapshot)")
+        raise TargetOffline(
+            f"target {name!r} has no repository at {target.path} yet "
+            "(it is created by the first snapshot)"
+        )
     _prepare_new(name, target, managed_roots)
     repo_id = restic.init(repo)
     log.info("target %s: initialised repository %s at %s", name, repo_id[:10], target.path)
-    catalog.record_repository(target=name, location=repo.location, repo_id=repo_id,
-                              restic_version=str(restic.version()))
+    catalog.record_repository(
+        target=name, location=repo.location, repo_id=repo_id, restic_version=str(restic.version())
+    )
     return repo
 
 
 def _prepare_new(name: str, target: DiskTarget, managed_roots: tuple[Path, ...]) -> None:
     path = target.path
     if path.exists() and any(path.iterdir()):
-        raise TargetOffline(f"target {name!r}: {path} is not empty and not a restic repository; "
-                            "refusing to initialise a repository there")
+        raise TargetOffline(
+            f"target {name!r}: {path} is not empty and not a restic repository; "
+            "refusing to initialise a repository there"
+        )
     parent = path.parent
     if not parent.is_dir():
         if any(path.is_relative_to(root) for root in managed_roots):
             parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         else:
-            raise TargetOffline(f"target {name!r} is offline: {parent} does not exist "
-                                "(is the disk mounted?)")
+            raise TargetOffline(
+                f"target {name!r} is offline: {parent} does not exist (is the disk mounted?)"
+            )
     _check_writable(name, target)
 
 
@@ -83,9 +100,31 @@ def _check_writable(name: str, target: DiskTarget) -> None:
         raise TargetOffline(f"target {name!r}: {probe} is read-only")
     free = free_bytes(probe)
     if free < target.min_free:
-        raise TargetFull(f"target {name!r} is full: {format_size(free)} free at {probe}, "
-                         f"below its min_free of {format_size(target.min_free)}")
+        raise TargetFull(
+            f"target {name!r} is full: {format_size(free)} free at {probe}, "
+            f"below its min_free of {format_size(target.min_free)}"
+        )
 
 
 def free_bytes(path: Path) -> int:
     return int(psutil.disk_usage(str(path)).free)
+
+
+def full_snapshot_id(repo_path: Path, snapshot_id: str) -> str | None:
+    """The full id of a snapshot from its (short) id, by the file name restic stores it under.
+
+    restic 0.14 reports only a short id after a backup; its snapshot files are named by the
+    full id, so a local directory listing answers without another restic call (each costs a
+    key derivation). None when no single file matches.
+    """
+    if len(snapshot_id) == 64:
+        return snapshot_id
+    try:
+        names = [
+            entry.name
+            for entry in os.scandir(repo_path / "snapshots")
+            if entry.name.startswith(snapshot_id)
+        ]
+    except OSError:
+        return None
+    return names[0] if len(names) == 1 else None

@@ -1,0 +1,48 @@
+"""`drorch demo` end to end: it must always run, and its repository must pass restic check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.e2e.conftest import Cli, as_json
+
+
+def test_demo_runs_end_to_end_and_restic_accepts_its_repository(cli: Cli, tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    done = cli("demo", "--dir", demo, check_rc=0)
+    assert "demo complete" in done.stdout
+    assert "13 files identical, 0 different" in done.stdout
+    assert cli("validate", root=demo, check_rc=0).stdout.startswith(f"{demo}: valid")
+    snapshots = as_json(cli("snapshots", "--json", root=demo, check_rc=0))
+    assert sorted(s["job"] for s in snapshots) == ["payroll", "payroll", "registry"]
+    primary = demo / "var" / "repos" / "primary"
+    env = {**os.environ, "RESTIC_PASSWORD_FILE": str(demo / "keys" / "primary.pass")}
+    check = subprocess.run(
+        ["restic", "--repo", str(primary), "check", "--read-data"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+    listed = subprocess.run(
+        ["restic", "--repo", str(primary), "snapshots", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert sorted(s["id"] for s in snapshots) == sorted(
+        s["id"] for s in __import__("json").loads(listed)
+    )
+    # a second demo in the same folder rebuilds it
+    assert "demo complete" in cli("demo", "--dir", demo, check_rc=0).stdout
+
+
+def test_demo_refuses_a_folder_it_did_not_make(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("mine")
+    done = cli("demo", "--dir", tmp_path, check_rc=2)
+    assert "is not empty and was not made by drorch demo" in done.stderr
+    assert (tmp_path / "precious.txt").read_text() == "mine"

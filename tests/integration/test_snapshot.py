@@ -1,0 +1,208 @@
+"""Snapshots with the real restic into real repositories."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from drorch.catalog import RunStatus
+from drorch.restic.models import parse_time
+from tests.integration.conftest import Env
+
+
+def restic(env: Env, *args: str, target: str = "primary") -> subprocess.CompletedProcess[str]:
+    spec = env.config.targets[target]
+    return subprocess.run(
+        ["restic", "--repo", str(spec.path), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RESTIC_PASSWORD_FILE": str(spec.password_file)},
+        check=False,
+    )
+
+
+def test_first_snapshot_initialises_the_repository_and_records_everything(env: Env) -> None:
+    run = env.run()
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    listed = json.loads(restic(env, "snapshots", "--json").stdout)
+    assert [s["id"] for s in listed] == [run.snapshot_id]
+    assert set(listed[0]["tags"]) == {"drorch", "job:app", f"run:{run.id}"}
+    repository = env.catalog.repository("primary")
+    config = json.loads(restic(env, "cat", "config").stdout)
+    # restic 0.14's init prints a 10-digit prefix of the id; newer restic prints all of it.
+    assert repository is not None and config["id"].startswith(repository.repo_id)
+    assert len(repository.repo_id) >= 10
+    [snapshot] = env.catalog.snapshots(job="app")
+    assert snapshot.snapshot_id == run.snapshot_id
+    assert snapshot.time == parse_time(listed[0]["time"])
+    assert snapshot.hostname == listed[0]["hostname"]
+    assert snapshot.paths == tuple(listed[0]["paths"])
+    assert snapshot.files == run.files == 3  # hello.txt, sub/blob.bin, the canary
+    assert snapshot.size is not None and snapshot.size > 200_000
+    canary = Path(snapshot.canary_path or "")
+    assert hashlib.sha256(canary.read_bytes()).hexdigest() == snapshot.canary_sha256
+    assert restic(env, "check").returncode == 0
+
+
+def test_second_snapshot_reuses_the_repository(env: Env) -> None:
+    first = env.run()
+    (env.root / "data" / "new.txt").write_text("more\n")
+    second = env.run()
+    assert second.status is RunStatus.SUCCEEDED, second.error
+    assert second.snapshot_id != first.snapshot_id
+    assert second.details is not None and second.details["files_new"] >= 1
+    assert len(json.loads(restic(env, "snapshots", "--json").stdout)) == 2
+
+
+def test_run_artifacts_are_private_and_record_each_restic_call(env: Env) -> None:
+    run = env.run()
+    folder = Path(run.artifacts or "")
+    assert folder.stat().st_mode & 0o777 == 0o700
+    names = sorted(p.name for p in folder.iterdir())
+    # `restic version` is asked once per process, so it may or may not be among them.
+    calls = [n.split("-", 1)[1] for n in names if not n.endswith("-version.json")]
+    # One key derivation per restic call (~0.6 s): a first snapshot needs just these two.
+    assert calls == ["init.json", "backup.json"]
+    backup = json.loads(next(folder.glob("*-backup.json")).read_text())
+    assert backup["exit_code"] == 0
+    assert "RESTIC_PASSWORD_FILE" in backup["env"]
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in folder.iterdir())
+
+
+def test_missing_source_fails_without_touching_the_repository(env: Env) -> None:
+    shutil.rmtree(env.root / "data")
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert run.error == f"job app: source path does not exist: {env.root / 'data'}"
+    assert not (env.root / "repos" / "primary").exists()
+
+
+def test_wrong_password_is_named(env: Env) -> None:
+    assert env.run().status is RunStatus.SUCCEEDED
+    password_file = env.config.targets["primary"].password_file
+    password_file.write_text("not the password\n")
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert run.error == "snapshot of job app to target primary: wrong password"
+
+
+def test_offline_target_is_never_recreated(env: Env) -> None:
+    assert env.run().status is RunStatus.SUCCEEDED
+    repo = env.root / "repos" / "primary"
+    shutil.rmtree(repo)  # the disk is gone (unmounted)
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None and run.error.startswith("target 'primary' is offline")
+    assert "will not create a new empty repository" in run.error
+    assert not repo.exists()
+
+
+def test_existing_repository_is_adopted_not_reinitialised(env: Env) -> None:
+    repo = env.root / "repos" / "primary"
+    repo.parent.mkdir(parents=True)
+    assert restic(env, "init").returncode == 0
+    repo_id = json.loads(restic(env, "cat", "config").stdout)["id"]
+    run = env.run()
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    repository = env.catalog.repository("primary")
+    assert repository is not None and repository.repo_id == repo_id
+
+
+def test_non_empty_folder_that_is_not_a_repository_is_refused(env: Env) -> None:
+    repo = env.root / "repos" / "primary"
+    repo.mkdir(parents=True)
+    (repo / "precious.txt").write_text("someone's data")
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert "is not empty and not a restic repository" in (run.error or "")
+    assert sorted(p.name for p in repo.iterdir()) == ["precious.txt"]
+
+
+def test_full_target_fails_before_writing(make_env) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import DRORCH_YAML
+
+    env = make_env(drorch=DRORCH_YAML.replace("min_free: 1MiB}", "min_free: 1000000TiB}", 1))
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None and run.error.startswith("target 'primary' is full:")
+    assert not (env.root / "repos" / "primary").exists()
+
+
+def test_failing_before_hook_means_no_snapshot(make_env) -> None:  # type: ignore[no-untyped-def]
+    env = make_env(
+        jobs={
+            "app": """\
+        policy: standard
+        source:
+          paths: [data]
+          before: [[sh, -c, "echo dump failed >&2; exit 7"]]
+          after: [[sh, -c, "echo after > after-ran"]]
+        snapshot: {target: primary}
+        """
+        }
+    )
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert (
+        run.error == "before hook 1 (sh -c echo dump failed >&2; exit 7) failed with exit "
+        "code 7: dump failed"
+    )
+    assert env.catalog.snapshots() == []
+    assert not (env.root / "after-ran").exists()
+
+
+def test_hooks_run_in_the_config_root_around_the_backup(make_env) -> None:  # type: ignore[no-untyped-def]
+    env = make_env(
+        jobs={
+            "app": """\
+        policy: standard
+        source:
+          paths: [data]
+          before: [[sh, -c, "echo dumped > data/dump.sql"]]
+          after: [[sh, -c, "rm data/dump.sql"]]
+        snapshot: {target: primary}
+        """
+        }
+    )
+    run = env.run()
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert not (env.root / "data" / "dump.sql").exists()
+    listing = restic(env, "ls", "latest").stdout
+    assert str(env.root / "data" / "dump.sql") in listing
+
+
+def test_failing_after_hook_fails_the_run_but_keeps_the_snapshot(make_env) -> None:  # type: ignore[no-untyped-def]
+    env = make_env(
+        jobs={
+            "app": """\
+        policy: standard
+        source: {paths: [data], after: [["false"]]}
+        snapshot: {target: primary}
+        """
+        }
+    )
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert run.snapshot_id is not None
+    assert f"(snapshot {run.snapshot_id} was written)" in (run.error or "")
+    assert len(env.catalog.snapshots()) == 1
+
+
+def test_excludes_are_applied(make_env) -> None:  # type: ignore[no-untyped-def]
+    env = make_env(
+        jobs={
+            "app": """\
+        policy: standard
+        source: {paths: [data], exclude: ["*.txt"]}
+        snapshot: {target: primary}
+        """
+        }
+    )
+    assert env.run().status is RunStatus.SUCCEEDED
+    listing = restic(env, "ls", "latest").stdout
+    assert "blob.bin" in listing
+    assert "hello.txt" not in listing

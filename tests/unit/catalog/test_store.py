@@ -1,0 +1,154 @@
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord, open_catalog
+from drorch.catalog.database import HEAD, create_catalog_engine, migrate
+from drorch.errors import CatalogError
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    return open_catalog(None, tmp_path / "state")
+
+
+def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
+    catalog = open_catalog(None, tmp_path / "state")
+    path = tmp_path / "state" / "catalog.sqlite"
+    assert path.stat().st_mode & 0o777 == 0o600
+    with catalog.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+
+
+def test_run_lifecycle(catalog: Catalog) -> None:
+    run = catalog.create_run(
+        job="app", action="snapshot", target="primary", host="h", pid=42, actor="ops"
+    )
+    assert run.status is RunStatus.RUNNING
+    assert run.started_at is not None and run.started_at.tzinfo is UTC
+    done = catalog.transition(run.id, RunStatus.SUCCEEDED, bytes_added=7)
+    assert done.status is RunStatus.SUCCEEDED
+    assert done.finished_at is not None and done.finished_at >= run.started_at
+    assert done.bytes_added == 7
+    assert catalog.run(run.id) == done
+
+
+def test_finished_runs_cannot_change_status(catalog: Catalog) -> None:
+    run = catalog.create_run(
+        job="app", action="snapshot", target=None, host="h", pid=1, actor="ops"
+    )
+    catalog.transition(run.id, RunStatus.FAILED, error="boom")
+    with pytest.raises(CatalogError, match="cannot go from FAILED to SUCCEEDED"):
+        catalog.transition(run.id, RunStatus.SUCCEEDED)
+
+
+def test_runs_filters_and_last_runs(catalog: Catalog) -> None:
+    ids = []
+    for job, action in [("a", "snapshot"), ("a", "snapshot"), ("b", "snapshot"), ("a", "prune")]:
+        ids.append(
+            catalog.create_run(job=job, action=action, target=None, host="h", pid=1, actor="x").id
+        )
+    assert [r.id for r in catalog.runs(job="a")] == [ids[3], ids[1], ids[0]]
+    assert [r.id for r in catalog.runs(job="a", action="snapshot", limit=1)] == [ids[1]]
+    last = catalog.last_runs()
+    assert {key: run.id for key, run in last.items()} == {
+        ("a", "snapshot"): ids[1],
+        ("b", "snapshot"): ids[2],
+        ("a", "prune"): ids[3],
+    }
+
+
+def test_naive_datetimes_are_refused(catalog: Catalog) -> None:
+    record = SnapshotRecord(
+        job="a",
+        target="t",
+        snapshot_id="ab" * 32,
+        time=datetime(2026, 1, 1),  # noqa: DTZ001 - the point of the test
+        tree="t",
+        hostname="h",
+        paths=(),
+        tags=(),
+        size=None,
+        files=None,
+        original_id=None,
+        run_id=None,
+        canary_path=None,
+        canary_sha256=None,
+    )
+    with pytest.raises(Exception, match="naive datetime"):
+        catalog.record_snapshot(record)
+
+
+def test_snapshots_round_trip_in_time_order(catalog: Catalog) -> None:
+    base = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    for offset, sid in [(2, "bb"), (1, "aa")]:
+        catalog.record_snapshot(
+            SnapshotRecord(
+                job="a",
+                target="primary",
+                snapshot_id=sid * 32,
+                time=base + timedelta(hours=offset),
+                tree="tree",
+                hostname="h",
+                paths=("/srv",),
+                tags=("drorch",),
+                size=10,
+                files=1,
+                original_id=None,
+                run_id=None,
+                canary_path="/c",
+                canary_sha256="0" * 64,
+            )
+        )
+    snapshots = catalog.snapshots(job="a", target="primary")
+    assert [s.short_id for s in snapshots] == ["aaaaaaaa", "bbbbbbbb"]
+    assert snapshots[0].time == base + timedelta(hours=1)
+    assert snapshots[0].paths == ("/srv",)
+    assert catalog.snapshots(job="other") == []
+
+
+def test_migrations_build_the_same_schema_as_the_models(tmp_path: Path) -> None:
+    """Alembic's migrations (as an old database upgrades) and the models agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from drorch.catalog.database import _alembic_upgrade
+    from drorch.catalog.models import Base
+
+    engine = create_catalog_engine(f"sqlite:///{tmp_path / 'migrated.sqlite'}")
+    with engine.begin() as connection:
+        _alembic_upgrade(connection)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_head_is_the_newest_migration() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from drorch.catalog.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+
+
+def test_migrate_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
+    catalog = open_catalog(None, tmp_path)
+    catalog.create_run(job="a", action="snapshot", target=None, host="h", pid=1, actor="x")
+    migrate(catalog.engine)
+    assert len(catalog.runs()) == 1
+    assert "runs" in inspect(catalog.engine).get_table_names()
+
+
+def test_unwritable_catalog_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CatalogError, match="cannot open the catalog"):
+        open_catalog(None, blocker / "state")

@@ -30,7 +30,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check drorch tests bench service.py
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	$(BIN)/mypy

@@ -1,0 +1,522 @@
+"""drorch's performance benchmark (`make bench`): what drorch costs on top of restic.
+
+1. Snapshot overhead: over several rounds, side by side and in alternating order,
+   `drorch run JOB snapshot` against bare `restic init && restic backup --json` of
+   the same generated tree (300 MB in 3,000 files by default) into fresh
+   repositories with fresh caches. Target: median wall-time ratio drorch/bare <= 1.05.
+2. Start-up: `drorch --help` (target 0.3 s, next to `python -c pass` as a floor)
+   and `drorch status` on a catalog holding a few runs (target 1 s).
+
+Usage: .venv/bin/python bench/run.py [--rounds N] [--write-results]
+Only the standard library; drorch itself runs as a subprocess, as an operator runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+DRORCH = VENV_BIN / "drorch"
+PYTHON = VENV_BIN / "python"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+TARGET_RATIO = 1.05
+TARGET_HELP_S = 0.3
+TARGET_STATUS_S = 1.0
+JOB = "bench"
+SEED = 20240601
+MiB = 1024 * 1024
+
+# drorch runs restic with these (drorch/restic/runner.py); bare restic gets the same,
+# so the comparison measures drorch and not a different progress rate.
+PROGRESS_FPS = "0.2"
+
+DRORCH_YAML = """\
+site: bench
+jurisdiction: ML
+state_dir: state
+evidence_key: keys/evidence.ed25519
+targets:
+  primary: {kind: disk, path: repos/primary, password_file: keys/primary.pass,
+            site: bench, jurisdiction: ML}
+"""
+
+POLICY_YAML = """\
+rpo: 1h
+rto: 4h
+residency: [ML]
+"""
+
+
+def job_yaml(source: Path) -> str:
+    return (
+        f"policy: standard\nsource: {{paths: [{json.dumps(str(source))}]}}\n"
+        'snapshot: {target: primary, schedule: "every 15m"}\n'
+    )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def base_env() -> dict[str, str]:
+    """The caller's environment without anything that would steer restic or drorch."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("RESTIC_") and k != "DRORCH_CONFIG"
+    }
+
+
+def run(
+    argv: Sequence[str | Path], *, env: dict[str, str] | None = None, what: str
+) -> subprocess.CompletedProcess[str]:
+    completed = subprocess.run(
+        [str(a) for a in argv],
+        env=env if env is not None else base_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        sys.exit(
+            f"bench: {what} failed with exit code {completed.returncode}:\n"
+            f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+        )
+    return completed
+
+
+def timed(
+    argv: Sequence[str | Path], *, env: dict[str, str] | None = None, what: str
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    completed = run(argv, env=env, what=what)
+    return time.perf_counter() - started, completed
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def settle() -> None:
+    """Flush dirty pages of the previous run so its writeback is not billed to the next."""
+    os.sync()
+    time.sleep(0.5)
+
+
+# --- the data ---------------------------------------------------------------------------------
+
+
+def generate_tree(root: Path, *, total_bytes: int, files: int, folders: int = 10) -> None:
+    """Seeded, incompressible files of varied size summing exactly to total_bytes."""
+    rng = random.Random(SEED)  # noqa: S311 - reproducible test data, not a secret
+    average = total_bytes / files
+    sizes = [rng.randint(int(average / 4), int(average * 7 / 4)) for _ in range(files)]
+    scale = total_bytes / sum(sizes)
+    sizes = [max(1, int(size * scale)) for size in sizes]
+    sizes[-1] += total_bytes - sum(sizes)
+    for number, size in enumerate(sizes):
+        folder = root / f"dir{number % folders:02d}" / f"sub{number % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"file{number:05d}.bin").write_bytes(rng.randbytes(size))
+
+
+# --- bare restic ------------------------------------------------------------------------------
+
+
+@dataclass
+class BareResult:
+    init: float
+    backup: float
+
+    @property
+    def total(self) -> float:
+        return self.init + self.backup
+
+
+def bare_restic(restic: str, workdir: Path, tree: Path) -> BareResult:
+    """`restic init && restic backup --json TREE` into a fresh repository and fresh cache."""
+    workdir.mkdir(parents=True)
+    password = workdir / "repo.pass"
+    fd = os.open(password, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+    env = {
+        **base_env(),
+        "RESTIC_PASSWORD_FILE": str(password),
+        "RESTIC_CACHE_DIR": str(workdir / "cache"),
+        "RESTIC_PROGRESS_FPS": PROGRESS_FPS,
+    }
+    repo = str(workdir / "repo")
+    settle()
+    init, _ = timed([restic, "--repo", repo, "init"], env=env, what="restic init")
+    backup, completed = timed(
+        [restic, "--repo", repo, "backup", "--json", "--", str(tree)], env=env, what="restic backup"
+    )
+    if '"message_type":"summary"' not in completed.stdout.replace(" ", ""):
+        sys.exit("bench: restic backup printed no summary")
+    return BareResult(init=init, backup=backup)
+
+
+# --- drorch -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DrorchResult:
+    total: float
+    restic_calls: dict[str, float] = field(default_factory=dict)  # name -> seconds
+    processes: int = 0  # restic processes drorch spawned
+
+    @property
+    def restic_total(self) -> float:
+        return sum(self.restic_calls.values())
+
+    @property
+    def outside_restic(self) -> float:
+        return self.total - self.restic_total
+
+
+def make_root(root: Path, source: Path) -> Path:
+    """A config root with one disk target (repository not created yet) and one job."""
+    (root / "jobs").mkdir(parents=True)
+    (root / "policies").mkdir()
+    (root / "drorch.yaml").write_text(DRORCH_YAML, encoding="utf-8")
+    (root / "jobs" / f"{JOB}.yaml").write_text(job_yaml(source), encoding="utf-8")
+    (root / "policies" / "standard.yaml").write_text(POLICY_YAML, encoding="utf-8")
+    run([DRORCH, "--config", root, "keys", "init"], what="drorch keys init")
+    return root
+
+
+def restic_calls(root: Path) -> tuple[dict[str, float], int]:
+    """The restic calls of the newest run, from the artifacts drorch leaves per call.
+
+    Empty when drorch left none where expected (state/runs/ID/NN-NAME.json): the
+    breakdown is then missing, the timings themselves are not affected.
+    """
+    folder = root / "state" / "runs"
+    runs = sorted((p for p in folder.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+    calls: dict[str, float] = {}
+    count = 0
+    for artifact in sorted(runs[-1].glob("*-*.json")) if runs else []:
+        try:
+            seconds = float(json.loads(artifact.read_text(encoding="utf-8"))["duration_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        name = artifact.stem.split("-", 1)[1]
+        calls[name] = calls.get(name, 0.0) + seconds
+        count += 1
+    return calls, count
+
+
+def drorch_snapshot(workdir: Path, tree: Path) -> DrorchResult:
+    root = make_root(workdir / "root", tree)
+    settle()
+    total, _ = timed([DRORCH, "--config", root, "run", JOB, "snapshot"], what="drorch run snapshot")
+    calls, processes = restic_calls(root)
+    return DrorchResult(total=total, restic_calls=calls, processes=processes)
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    rounds: list[tuple[str, BareResult, DrorchResult]] = field(default_factory=list)
+    help_runs: list[float] = field(default_factory=list)
+    python_runs: list[float] = field(default_factory=list)
+    status_runs: list[float] = field(default_factory=list)
+    tree_bytes: int = 0
+    tree_files: int = 0
+
+    @property
+    def bare_median(self) -> float:
+        return median([b.total for _, b, _ in self.rounds])
+
+    @property
+    def drorch_median(self) -> float:
+        return median([d.total for _, _, d in self.rounds])
+
+    @property
+    def ratio_median(self) -> float:
+        return median([d.total / b.total for _, b, d in self.rounds])
+
+    @property
+    def extra_median(self) -> float:
+        """drorch's time beyond the two restic commands bare restic runs too."""
+        return median(
+            [
+                d.total - d.restic_calls.get("init", 0.0) - d.restic_calls.get("backup", 0.0)
+                for *_, d in self.rounds
+            ]
+        )
+
+    def verdicts(self) -> dict[str, bool]:
+        return {
+            "snapshot": self.ratio_median <= TARGET_RATIO,
+            "help": median(self.help_runs) <= TARGET_HELP_S,
+            "status": median(self.status_runs) <= TARGET_STATUS_S,
+        }
+
+
+def bench_snapshots(report: Report, restic: str, work: Path, tree: Path, rounds: int) -> None:
+    print("warm-up (untimed): one bare backup and one drorch snapshot of the tree", flush=True)
+    bare_restic(restic, work / "warmup-bare", tree)
+    drorch_snapshot(work / "warmup-drorch", tree)
+    shutil.rmtree(work / "warmup-bare")
+    shutil.rmtree(work / "warmup-drorch")
+    print(
+        f"{'round':>5}  {'order':<12}  {'bare s':>7}  {'(init':>6}  {'backup)':>7}  "
+        f"{'drorch s':>8}  {'ratio':>6}"
+    )
+    for number in range(1, rounds + 1):
+        order = "bare,drorch" if number % 2 else "drorch,bare"
+        folder = work / f"round{number}"
+        steps: dict[str, Callable[[], object]] = {
+            "bare": lambda f=folder: bare_restic(restic, f / "bare", tree),
+            "drorch": lambda f=folder: drorch_snapshot(f / "drorch", tree),
+        }
+        results = {name: steps[name]() for name in order.split(",")}
+        bare, drorch = results["bare"], results["drorch"]
+        assert isinstance(bare, BareResult)
+        assert isinstance(drorch, DrorchResult)
+        report.rounds.append((order, bare, drorch))
+        print(
+            f"{number:>5}  {order:<12}  {bare.total:7.3f}  {bare.init:6.3f}  "
+            f"{bare.backup:7.3f}  {drorch.total:8.3f}  {drorch.total / bare.total:6.3f}",
+            flush=True,
+        )
+        shutil.rmtree(folder)
+
+
+def bench_startup(report: Report, work: Path, help_runs: int, status_runs: int) -> None:
+    for _ in range(2):  # warm the page cache and the .pyc files
+        run([DRORCH, "--help"], what="drorch --help")
+        run([PYTHON, "-c", "pass"], what="python -c pass")
+    for _ in range(help_runs):
+        report.python_runs.append(timed([PYTHON, "-c", "pass"], what="python -c pass")[0])
+        report.help_runs.append(timed([DRORCH, "--help"], what="drorch --help")[0])
+    # A small root whose catalog holds a few runs.
+    data = work / "status-data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.txt").write_text("drorch bench\n", encoding="utf-8")
+    (data / "sub" / "b.bin").write_bytes(os.urandom(100_000))
+    root = make_root(work / "status-root", data)
+    for _ in range(3):
+        run([DRORCH, "--config", root, "run", JOB, "snapshot"], what="drorch run (status setup)")
+    run([DRORCH, "--config", root, "status"], what="drorch status")
+    for _ in range(status_runs):
+        report.status_runs.append(
+            timed([DRORCH, "--config", root, "status"], what="drorch status")[0]
+        )
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def breakdown_lines(report: Report) -> list[str]:
+    """Where drorch's time goes, medians over the rounds."""
+    names: list[str] = []
+    for _, _, d in report.rounds:
+        names += [n for n in d.restic_calls if n not in names]
+    lines = [f"drorch run, median per part over {len(report.rounds)} rounds:"]
+    for name in names:
+        value = median([d.restic_calls.get(name, 0.0) for _, _, d in report.rounds])
+        lines.append(f"  restic {name:<10} {value:7.3f} s")
+    in_restic = median([d.restic_total for *_, d in report.rounds])
+    processes = median([d.processes for *_, d in report.rounds])
+    lines.append(
+        f"  restic, all calls {in_restic:7.3f} s ({processes:.0f} restic processes per run)"
+    )
+    lines.append(
+        f"  drorch outside restic (python start-up, imports, config, catalog) "
+        f"{median([d.outside_restic for *_, d in report.rounds]):7.3f} s"
+    )
+    lines.append(
+        f"bare restic, median: init {median([b.init for _, b, _ in report.rounds]):.3f} s,"
+        f" backup {median([b.backup for _, b, _ in report.rounds]):.3f} s"
+    )
+    overhead = report.drorch_median - report.bare_median
+    lines.append(f"overhead drorch - bare (medians): {overhead:+.3f} s")
+    extra = report.extra_median
+    lines.append(
+        f"drorch's own cost (its run minus its own restic init and backup, which bare restic "
+        f"also runs): {extra:.3f} s, i.e. a ratio of {1 + extra / report.bare_median:.3f} "
+        "without restic's run-to-run noise"
+    )
+    return lines
+
+
+def summary_lines(report: Report) -> list[str]:
+    ok = report.verdicts()
+    size = f"{report.tree_bytes / MiB:.0f} MiB in {report.tree_files} files"
+    ratios = [d.total / b.total for _, b, d in report.rounds] or [float("nan")]
+    return [
+        f"snapshot ({size}, {len(report.rounds)} rounds): bare median "
+        f"{report.bare_median:.3f} s, drorch median {report.drorch_median:.3f} s, "
+        f"median ratio {report.ratio_median:.3f} (per round {min(ratios):.2f}-{max(ratios):.2f}; "
+        f"target <= {TARGET_RATIO}) {verdict(ok['snapshot'])}",
+        f"drorch --help: median {median(report.help_runs):.3f} s over {len(report.help_runs)} "
+        f"runs (python -c pass: {median(report.python_runs):.3f} s; target <= {TARGET_HELP_S} s)"
+        f" {verdict(ok['help'])}",
+        f"drorch status: median {median(report.status_runs):.3f} s over "
+        f"{len(report.status_runs)} runs (target <= {TARGET_STATUS_S} s) "
+        f"{verdict(ok['status'])}",
+    ]
+
+
+def machine() -> dict[str, str]:
+    def output(*argv: str) -> str:
+        completed = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+        return completed.stdout.strip() or "?"
+
+    dirty = output("git", "status", "--porcelain", "--", "drorch") != "?"
+    return {
+        "uname": output("uname", "-a"),
+        "nproc": output("nproc"),
+        "restic": output("restic", "version"),
+        "python": sys.version.split()[0],
+        "code": output("git", "rev-parse", "--short", "HEAD")
+        + (" + uncommitted changes in drorch/" if dirty else ""),
+    }
+
+
+def results_section(report: Report, today: str, where: str) -> str:
+    info = machine()
+    rows = "\n".join(
+        f"| {n} | {order} | {b.init:.3f} | {b.backup:.3f} | {b.total:.3f} | {d.total:.3f} | "
+        f"{d.total / b.total:.3f} |"
+        for n, (order, b, d) in enumerate(report.rounds, start=1)
+    )
+    return textwrap.dedent("""\
+        ## {today}
+
+        - machine: `{uname}`
+        - nproc: {nproc}; restic: {restic}; python {python}
+        - drorch: commit {code}
+        - data: {size:.0f} MiB in {files} files of seeded random bytes, under {where}
+
+        | round | order | bare init s | bare backup s | bare s | drorch s | ratio |
+        |---|---|---|---|---|---|---|
+        {rows}
+
+        Verdicts:
+
+        {summary}
+
+        Breakdown:
+
+        ```
+        {breakdown}
+        ```
+        """).format(
+        today=today,
+        size=report.tree_bytes / MiB,
+        files=report.tree_files,
+        where=where,
+        rows=rows,
+        summary="\n".join(f"- {line}" for line in summary_lines(report)),
+        breakdown="\n".join(breakdown_lines(report)),
+        **info,
+    )
+
+
+def write_results(section: str, today: str) -> None:
+    """Replace the section of the same date, or append one."""
+    header = (
+        "# drorch benchmark results\n\n"
+        "Written by `make bench` / `.venv/bin/python bench/run.py --write-results`; "
+        "one section per date, newest last.\n\n"
+        "How to read the snapshot figures: the verdict is the median over the rounds of the "
+        "per-round ratio drorch/bare, as the issue asks. `restic init` alone varies by "
+        "+-0.5 s from run to run (it calibrates its key derivation on every init), which moves "
+        "single-round ratios by +-10 % on a 5 s run; the breakdown therefore also gives "
+        "drorch's own cost (its wall time minus the restic init and backup it spawns, which "
+        "bare restic runs too), a fixed cost in seconds that does not carry that noise.\n"
+    )
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else header
+    marker = f"\n## {today}\n"
+    start = text.find(marker)
+    if start >= 0:
+        end = text.find("\n## ", start + len(marker))
+        text = text[:start] + text[end:] if end >= 0 else text[:start] + "\n"
+    text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text, encoding="utf-8")
+    print(f"wrote {RESULTS}")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--size-mb", type=int, default=300, help="tree size in MiB (default 300)")
+    parser.add_argument("--files", type=int, default=3000, help="files in the tree (default 3000)")
+    parser.add_argument("--help-runs", type=int, default=15, help="drorch --help runs (15)")
+    parser.add_argument("--status-runs", type=int, default=10, help="drorch status runs (10)")
+    parser.add_argument(
+        "--tmp",
+        default=tempfile.gettempdir(),
+        help="where the work folder goes (default: the system temp dir)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--write-results",
+        action="store_true",
+        help=f"replace today's section in {RESULTS.relative_to(REPO_ROOT)}",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    restic = shutil.which("restic")
+    if restic is None:
+        sys.exit("bench: restic is not installed: run 'make install'")
+    if not DRORCH.exists():
+        sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
+    work = Path(tempfile.mkdtemp(prefix="drorch-bench-", dir=args.tmp))
+    report = Report(tree_bytes=args.size_mb * MiB, tree_files=args.files)
+    try:
+        tree = work / "tree"
+        print(f"generating {args.size_mb} MiB in {args.files} files under {tree}", flush=True)
+        generate_tree(tree, total_bytes=report.tree_bytes, files=args.files)
+        bench_snapshots(report, restic, work, tree, args.rounds)
+        bench_startup(report, work, args.help_runs, args.status_runs)
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    print("\n".join(breakdown_lines(report)))
+    print()
+    print("\n".join(summary_lines(report)))
+    if args.write_results:
+        today = datetime.now().astimezone().strftime("%Y-%m-%d")
+        write_results(results_section(report, today, args.tmp), today)
+    return 0 if all(report.verdicts().values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

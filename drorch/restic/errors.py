@@ -29,6 +29,8 @@ EXIT_CODES: dict[int, tuple[type[ResticError], str]] = {
     130: (Interrupted, "interrupted"),
 }
 
+DAMAGED = "repository contains errors"
+
 # restic 0.14 .. 0.16: the same cases, told apart by stderr.
 STDERR_PATTERNS: tuple[tuple[re.Pattern[str], type[ResticError], str], ...] = (
     (re.compile(r"wrong password or no key found"), WrongPassword, "wrong password"),
@@ -45,6 +47,8 @@ STDERR_PATTERNS: tuple[tuple[re.Pattern[str], type[ResticError], str], ...] = (
         RepositoryLocked,
         "repository is locked",
     ),
+    # `restic check` found damage; the lines before this one say what (see _damage).
+    (re.compile(r"Fatal: repository contains errors"), ResticError, DAMAGED),
 )
 
 _LOCK_HOLDER = re.compile(r"locked (?:exclusively )?by (PID \d+ on \S+ by [^\n]+)")
@@ -81,7 +85,8 @@ def error_for(completed: Completed, *, what: str) -> ResticError | None:
         return cls(f"{what}: {reason}{_detail(cls, stderr)}", **common)
     for pattern, cls, reason in STDERR_PATTERNS:
         if pattern.search(stderr):
-            return cls(f"{what}: {reason}{_detail(cls, stderr)}", **common)
+            detail = _damage(completed) if reason == DAMAGED else _detail(cls, stderr)
+            return cls(f"{what}: {reason}{detail}", **common)
     return ResticError(
         f"{what}: restic failed with exit code {code}: {_first_error_line(completed)}", **common
     )
@@ -93,6 +98,29 @@ def _detail(cls: type[ResticError], stderr: str) -> str:
         if match:
             return f" ({match.group(1).strip()})"
     return ""
+
+
+_PROGRESS = re.compile(r"^\[\d+:\d\d\]")
+
+
+def _damage(completed: Completed, *, most: int = 3) -> str:
+    """What `restic check` said was wrong: its first few problems, on one line.
+
+    restic 0.14 writes each problem to stderr ("Pack ID does not match, want ..., got ...",
+    or "error for tree 1a2b3c4d:" with its cause indented below) and ends with the Fatal line.
+    """
+    problems: list[str] = []
+    for line in completed.stderr:
+        if not line.strip() or line.startswith("Fatal:") or _PROGRESS.match(line):
+            continue
+        if line[:1].isspace() and problems:
+            problems[-1] += " " + line.strip()
+        else:
+            problems.append(line.strip())
+    if not problems:
+        return ""
+    more = f" (and {len(problems) - most} more)" if len(problems) > most else ""
+    return ": " + "; ".join(problems[:most]) + more
 
 
 def _first_error_line(completed: Completed) -> str:

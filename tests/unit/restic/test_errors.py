@@ -103,3 +103,29 @@ def test_unknown_failure_names_the_fatal_line() -> None:
 def test_timeout_and_cancel_win_over_the_exit_code() -> None:
     assert type(error_for(completed(130, timed_out=True), what="x")) is ResticTimeout
     assert type(error_for(completed(130, canceled=True), what="x")) is Interrupted
+
+
+def test_damaged_repository_names_what_check_found() -> None:
+    # restic 0.14's stderr for a check of a repository with a flipped byte in a tree pack.
+    error = error_for(
+        completed(
+            1,
+            "error for tree dcf853ad:",
+            "  decrypting blob dcf853ad3cee failed: ciphertext verification failed",
+            "Fatal: repository contains errors",
+        ),
+        what="check of /r",
+    )
+    assert type(error) is ResticError
+    assert str(error) == (
+        "check of /r: repository contains errors: error for tree dcf853ad: decrypting "
+        "blob dcf853ad3cee failed: ciphertext verification failed"
+    )
+
+
+def test_damaged_repository_keeps_the_message_short() -> None:
+    lines = [f"Pack ID does not match, want {n}, got {n + 1}" for n in range(10)]
+    error = error_for(completed(1, *lines, "Fatal: repository contains errors"), what="check")
+    assert str(error) == (
+        "check: repository contains errors: " + "; ".join(lines[:3]) + " (and 7 more)"
+    )

@@ -3,7 +3,13 @@ from datetime import UTC, datetime
 import pytest
 
 from drorch.errors import ResticError
-from drorch.restic.models import Version, parse_snapshots, parse_time, parse_version
+from drorch.restic.models import (
+    Version,
+    parse_forget,
+    parse_snapshots,
+    parse_time,
+    parse_version,
+)
 
 
 def test_parse_version_of_debian_restic() -> None:
@@ -45,3 +51,48 @@ def test_parse_snapshots_of_restic_014_output() -> None:
 def test_parse_snapshots_rejects_non_json() -> None:
     with pytest.raises(ResticError, match="not JSON"):
         parse_snapshots("Fatal: oops")
+
+
+def _snap(short: str, time: str, run: int) -> str:
+    return (
+        f'{{"time":"{time}","tree":"291c6e1d","paths":["/d"],"hostname":"vm",'
+        f'"username":"root","tags":["job:a","run:{run}"],"id":"{short}00","short_id":"{short}"}}'
+    )
+
+
+# The shape restic 0.14 prints for `forget --json --group-by ''` (trimmed).
+FORGET_014 = (
+    '[{"tags":null,"host":"","paths":null,'
+    f'"keep":[{_snap("f9237538", "2024-01-01T10:03:00Z", 3)}],'
+    f'"remove":[{_snap("67fd3b1f", "2024-01-01T10:02:00Z", 2)},'
+    f"{_snap('13e88608', '2024-01-01T10:01:00Z', 1)}],"
+    '"reasons":[{"snapshot":{"time":"2024-01-01T10:03:00Z"},"matches":["daily snapshot"],'
+    '"counters":{}}]}]'
+)
+
+
+def test_parse_forget_of_restic_014_output() -> None:
+    [group] = parse_forget(FORGET_014)
+    assert [s.id for s in group.keep] == ["f923753800"]
+    assert [s.id for s in group.remove] == ["67fd3b1f00", "13e8860800"]
+    assert group.remove[0].tags == ("job:a", "run:2")
+
+
+def test_parse_forget_reads_null_lists_and_empty_output() -> None:
+    text = FORGET_014.replace(
+        FORGET_014[FORGET_014.index('"remove"') : FORGET_014.index(',"reasons"')], '"remove":null'
+    )
+    [group] = parse_forget(text)
+    assert len(group.keep) == 1 and group.remove == ()
+    # restic 0.14 prints nothing at all when no snapshot matches the filter.
+    assert parse_forget("") == []
+
+
+def test_parse_forget_skips_a_note_before_the_json() -> None:
+    [group] = parse_forget("Applying Policy: keep 1 daily snapshots\n" + FORGET_014)
+    assert len(group.remove) == 2
+
+
+def test_parse_forget_rejects_non_json() -> None:
+    with pytest.raises(ResticError, match="not JSON"):
+        parse_forget("[oops")

@@ -138,3 +138,14 @@ class ResticTimeout(ResticError):
 
 class ProcessFailed(DrorchError):
     """A process other than restic (a hook, a verify command) failed or timed out."""
+
+
+class LockBusy(DrorchError):
+    """A lock is held by another live process; the message names the holder."""
+
+    def __init__(
+        self, message: str, *, holder_pid: int | None = None, holder_run: int | None = None
+    ) -> None:
+        self.holder_pid = holder_pid
+        self.holder_run = holder_run
+        super().__init__(message)

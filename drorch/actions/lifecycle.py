@@ -11,15 +11,17 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from drorch import logs
 from drorch.actions.context import ActionResult, RunContext
 from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
+from drorch.catalog.locks import set_run
 from drorch.config import Config
 from drorch.errors import DrorchError, Interrupted, ResticNotFound
+from drorch.locks import job_lock_name, resource_lock
 from drorch.restic import ArtifactDir, Restic
 from drorch.restic.models import BackupProgress
 
@@ -38,6 +40,7 @@ class Request:
     actor: str = ""
     cancel: threading.Event | None = None
     on_progress: Callable[[BackupProgress], None] | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)  # added to the run's details
 
 
 def default_actor() -> str:
@@ -50,17 +53,32 @@ def default_actor() -> str:
 def execute(
     config: Config, catalog: Catalog, request: Request, actions: dict[str, Action]
 ) -> RunRecord:
-    """Record a run, call the action, and finish the run with the status it earned."""
-    job = config.job(request.job)
-    action = actions[request.action]
-    run = catalog.create_run(
-        job=request.job,
-        action=request.action,
-        target=_planned_target(config, request),
-        host=socket.gethostname(),
-        pid=os.getpid(),
-        actor=request.actor or default_actor(),
-    )
+    """Record a run, call the action, and finish the run with the status it earned.
+
+    The job's action is locked in the catalog first: a second run of the same job and
+    action, from any process, raises LockBusy naming the holder, and nothing is recorded.
+    """
+    config.job(request.job)
+    with resource_lock(
+        catalog,
+        job_lock_name(request.job, request.action),
+        purpose=f"{request.action} of {request.job}",
+    ) as held:
+        run = catalog.create_run(
+            job=request.job,
+            action=request.action,
+            target=_planned_target(config, request),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            actor=request.actor or default_actor(),
+        )
+        set_run(catalog, held, run.id)
+        return _perform(config, catalog, request, actions[request.action], run)
+
+
+def _perform(
+    config: Config, catalog: Catalog, request: Request, action: Action, run: RunRecord
+) -> RunRecord:
     run_dir = config.state_dir / "runs" / str(run.id)
     catalog.update_run(run.id, artifacts=str(run_dir))
     restic = Restic(
@@ -74,7 +92,7 @@ def execute(
         config=config,
         catalog=catalog,
         job_name=request.job,
-        job=job,
+        job=config.job(request.job),
         run_id=run.id,
         restic=restic,
         run_dir=run_dir,
@@ -115,7 +133,7 @@ def execute(
             bytes_processed=result.bytes_processed,
             bytes_added=result.bytes_added,
             files=result.files,
-            details={"summary": result.summary, **result.details},
+            details={"summary": result.summary, **result.details, **request.details},
         )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -128,3 +129,51 @@ class Snapshot(Base):
     canary_path: Mapped[str | None] = mapped_column(Text)
     canary_sha256: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
+
+
+class Lock(Base):
+    """A lock on a resource (a job's action, a repository, a tape drive) with a lease.
+
+    Held by one process (host, pid, process start time); taken over only when its lease
+    expired or its process is provably gone. `token` makes every change compare-and-swap.
+    """
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    pid_started: Mapped[float] = mapped_column(Float)
+    run_id: Mapped[int | None]
+    purpose: Mapped[str] = mapped_column(Text)
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class Node(Base):
+    """A daemon process, with its heartbeat: `drorch status` tells whether one is up."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    version: Mapped[str] = mapped_column(String(40))
+
+
+class MissedSlot(Base):
+    """A scheduled time that passed while no daemon ran; kept so downtime is never silent."""
+
+    __tablename__ = "missed_slots"
+    __table_args__ = (Index("ix_missed_slots_job_action", "job", "action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    slot_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    caught_up_by: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))

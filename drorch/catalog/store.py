@@ -245,3 +245,22 @@ class Catalog:
             query = query.where(models.Snapshot.target == target)
         with self.session() as session:
             return [_record(SnapshotRecord, row) for row in session.scalars(query)]
+
+    def remove_snapshots(self, *, target: str, snapshot_ids: Sequence[str]) -> int:
+        """Delete a target's snapshots (restic forgot them); returns how many rows went.
+
+        In chunks: a first prune after months can forget thousands, beyond SQLite's limit
+        on bound parameters.
+        """
+        removed = 0
+        ids = list(snapshot_ids)
+        with self.session() as session, session.begin():
+            for start in range(0, len(ids), 500):
+                done = session.execute(
+                    delete(models.Snapshot).where(
+                        models.Snapshot.target == target,
+                        models.Snapshot.snapshot_id.in_(ids[start : start + 500]),
+                    )
+                )
+                removed += int(done.rowcount)  # type: ignore[attr-defined]
+        return removed

@@ -1,0 +1,149 @@
+"""Lock rows: acquire, renew and release by compare-and-swap, portable across databases.
+
+A lock is free when there is no row, when its lease has expired, or when its holder
+is on this host and provably gone (no process with that pid and start time).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from drorch.catalog import models
+from drorch.catalog.store import Catalog, utc_now
+from drorch.errors import LockBusy
+
+
+@dataclass(frozen=True)
+class Owner:
+    host: str
+    pid: int
+    pid_started: float  # the process's start time (epoch seconds), tells pid reuse apart
+
+
+@dataclass(frozen=True)
+class Held:
+    name: str
+    token: str
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    name: str
+    host: str
+    pid: int
+    run_id: int | None
+    purpose: str
+    acquired_at: datetime
+    expires_at: datetime
+
+
+Alive = Callable[[str, int, float], bool]
+
+
+def acquire(
+    catalog: Catalog,
+    name: str,
+    owner: Owner,
+    *,
+    lease: timedelta,
+    purpose: str,
+    alive: Alive,
+    run_id: int | None = None,
+) -> Held:
+    """Take the lock or raise LockBusy naming its holder."""
+    for _ in range(5):
+        now = utc_now()
+        token = secrets.token_hex(16)
+        values = {
+            "token": token,
+            "host": owner.host,
+            "pid": owner.pid,
+            "pid_started": owner.pid_started,
+            "run_id": run_id,
+            "purpose": purpose,
+            "acquired_at": now,
+            "expires_at": now + lease,
+        }
+        with catalog.session() as session:
+            current = session.get(models.Lock, name)
+            if current is not None:
+                busy = current.expires_at > now and alive(
+                    current.host, current.pid, current.pid_started
+                )
+                if busy:
+                    raise LockBusy(
+                        _describe(current), holder_pid=current.pid, holder_run=current.run_id
+                    )
+                old = current.token
+        if current is None:
+            try:
+                with catalog.session() as session, session.begin():
+                    session.add(models.Lock(name=name, **values))
+            except IntegrityError:
+                continue  # someone inserted first: look again
+            return Held(name, token)
+        with catalog.session() as session, session.begin():
+            taken = session.execute(
+                update(models.Lock)
+                .where(models.Lock.name == name, models.Lock.token == old)
+                .values(**values)
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                return Held(name, token)
+    raise LockBusy(f"{name} is contended; try again")
+
+
+def _describe(row: models.Lock) -> str:
+    run = f"run {row.run_id}, " if row.run_id is not None else ""
+    return f"{row.purpose}: already running ({run}pid {row.pid} on {row.host})"
+
+
+def set_run(catalog: Catalog, held: Held, run_id: int) -> None:
+    with catalog.session() as session, session.begin():
+        session.execute(
+            update(models.Lock)
+            .where(models.Lock.name == held.name, models.Lock.token == held.token)
+            .values(run_id=run_id)
+        )
+
+
+def renew(catalog: Catalog, held: Held, *, lease: timedelta) -> bool:
+    """Extend the lease; False when the lock is no longer ours."""
+    with catalog.session() as session, session.begin():
+        done = session.execute(
+            update(models.Lock)
+            .where(models.Lock.name == held.name, models.Lock.token == held.token)
+            .values(expires_at=utc_now() + lease)
+        )
+        return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release(catalog: Catalog, held: Held) -> None:
+    with catalog.session() as session, session.begin():
+        session.execute(
+            delete(models.Lock).where(
+                models.Lock.name == held.name, models.Lock.token == held.token
+            )
+        )
+
+
+def held_locks(catalog: Catalog) -> list[LockInfo]:
+    with catalog.session() as session:
+        return [
+            LockInfo(
+                row.name,
+                row.host,
+                row.pid,
+                row.run_id,
+                row.purpose,
+                row.acquired_at,
+                row.expires_at,
+            )
+            for row in session.scalars(select(models.Lock).order_by(models.Lock.name))
+        ]

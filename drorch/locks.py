@@ -1,0 +1,120 @@
+"""Resource locks as context managers, kept alive by a lease-renewing thread.
+
+    with resource_lock(catalog, "job:payroll:snapshot", purpose="snapshot of payroll"):
+        ...
+
+raises LockBusy naming the holder ("already running (run 12, pid 4242 on node1)").
+Locks live in the catalog, so they hold across processes and, with PostgreSQL, nodes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import psutil
+
+from drorch.catalog import Catalog
+from drorch.catalog import locks as table
+from drorch.catalog.locks import Held, Owner
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(minutes=2)
+
+
+@functools.cache
+def this_process() -> Owner:
+    me = psutil.Process(os.getpid())
+    return Owner(host=socket.gethostname(), pid=me.pid, pid_started=me.create_time())
+
+
+def process_alive(host: str, pid: int, pid_started: float) -> bool:
+    """Whether the holder may still run. Another host's process is assumed alive (its lease
+    decides); on this host, a missing pid or a reused one (other start time) is gone."""
+    if host != socket.gethostname():
+        return True
+    try:
+        started = psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:
+        return True
+    return abs(started - pid_started) < 1.0
+
+
+def job_lock_name(job: str, action: str) -> str:
+    return f"job:{job}:{action}"
+
+
+def repository_lock_name(target: str) -> str:
+    return f"repository:{target}"
+
+
+class _Renewer:
+    """One thread per process renewing every lease it holds."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[Catalog, Held, timedelta]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    def add(self, catalog: Catalog, held: Held, lease: timedelta) -> None:
+        with self._lock:
+            self._held[held.token] = (catalog, held, lease)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="lock-renewer", daemon=True)
+                self._thread.start()
+
+    def remove(self, held: Held) -> None:
+        with self._lock:
+            self._held.pop(held.token, None)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                items = list(self._held.values())
+            interval = min((lease for _, _, lease in items), default=DEFAULT_LEASE) / 3
+            self._wake.wait(interval.total_seconds())
+            for catalog, held, lease in items:
+                try:
+                    if not table.renew(catalog, held, lease=lease):
+                        log.error("lost lock %s (its lease expired and another took it)", held.name)
+                except Exception:
+                    log.exception("could not renew lock %s", held.name)
+
+
+_renewer = _Renewer()
+
+
+@contextlib.contextmanager
+def resource_lock(
+    catalog: Catalog,
+    name: str,
+    *,
+    purpose: str,
+    run_id: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> Iterator[Held]:
+    held = table.acquire(
+        catalog,
+        name,
+        this_process(),
+        lease=lease,
+        purpose=purpose,
+        alive=process_alive,
+        run_id=run_id,
+    )
+    _renewer.add(catalog, held, lease)
+    try:
+        yield held
+    finally:
+        _renewer.remove(held)
+        table.release(catalog, held)

@@ -47,3 +47,5 @@ def configure(verbosity: int = 0) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler narrates every job at INFO; drorch logs the runs itself.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))

@@ -56,7 +56,7 @@ def run(
     argv: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
-    inherit_env: bool = True,
+    unset_prefix: str = "",
     cwd: Path | None = None,
     timeout: float | None = None,
     cancel: threading.Event | None = None,
@@ -67,13 +67,19 @@ def run(
 ) -> Completed:
     """Run argv to completion and return what happened; never raises for a non-zero exit.
 
-    `env` is added to the inherited environment (or replaces it with inherit_env=False).
+    `env` is added to the inherited environment, less the variables starting with
+    `unset_prefix` (so that no stray RESTIC_PASSWORD of the caller's reaches restic).
     When `timeout` passes or `cancel` is set, the child gets SIGINT, then SIGKILL after
     `grace` seconds.
     """
     masked = mask(argv, secrets)
     log.info("exec %s (env: %s)", " ".join(masked), ", ".join(sorted(env or {})) or "-")
-    full_env = {**(os.environ if inherit_env else {}), **(env or {})}
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not (unset_prefix and key.startswith(unset_prefix))
+    }
+    full_env = {**inherited, **(env or {})}
     started = time.monotonic()
     proc = subprocess.Popen(
         list(argv),

@@ -39,7 +39,8 @@ def run_snapshot(ctx: RunContext) -> ActionResult:
     repo = open_disk_repository(
         name, target, ctx.catalog, ctx.restic, create=True, managed_roots=ctx.managed_roots
     )
-    run_hooks(job.source.before, when="before", cwd=ctx.config.root)
+    # `after` hooks are not cancelable: they undo what `before` did (thaw, unlock).
+    run_hooks(job.source.before, when="before", cwd=ctx.config.root, cancel=ctx.cancel)
     try:
         result = _backup(ctx, name, target, repo)
     finally:

@@ -204,6 +204,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from drorch.config.schedule import next_fire
+    from drorch.scheduler.plan import schedules_of
 
     config = _config(args, check_secrets=False)
     catalog = _catalog(config)
@@ -212,13 +213,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     now = utc_now()
     rows: list[dict[str, Any]] = []
     for name, job in sorted(config.jobs.items()):
-        schedules = {
-            "snapshot": job.snapshot.schedule,
-            "prune": job.prune.schedule if job.prune else None,
-            "check": job.check.schedule if job.check else None,
-            "restore-test": job.restore_test.schedule if job.restore_test else None,
-        }
-        for action, schedule in schedules.items():
+        for action, schedule in schedules_of(job).items():
             run = last.get((name, action))
             if schedule is None and run is None:
                 continue
@@ -248,10 +243,40 @@ def cmd_status(args: argparse.Namespace) -> int:
         }
         for r in running
     ]
+    from drorch.catalog.daemon import live_nodes
+    from drorch.service.daemon import HEARTBEAT
+
+    daemons: list[dict[str, Any]] = [
+        {
+            "host": n.host,
+            "pid": n.pid,
+            "started_at": iso_utc(n.started_at),
+            "heartbeat_at": iso_utc(n.heartbeat_at),
+            "version": n.version,
+        }
+        for n in live_nodes(catalog, within=3 * HEARTBEAT)
+    ]
     if args.json:
-        print_json({"root": str(config.root), "jobs": rows, "running": now_running})
+        print_json(
+            {
+                "root": str(config.root),
+                "daemon": {"up": bool(daemons), "nodes": daemons},
+                "jobs": rows,
+                "running": now_running,
+            }
+        )
         return 0
     print(f"config root: {config.root}")
+    if daemons:
+        for node in daemons:
+            print(
+                f"daemon: up on {node['host']} (pid {node['pid']}, drorch {node['version']}), "
+                f"since {local(_parse(node['started_at']))}"
+            )
+    else:
+        print(
+            f"daemon: not running (no heartbeat in the last {int(3 * HEARTBEAT.total_seconds())}s)"
+        )
     print_table(
         ["job", "action", "schedule", "last", "when", "duration", "next"],
         [
@@ -347,9 +372,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
-    print(
-        "drorch: error: the scheduler daemon is not built yet; run actions with "
-        "'drorch run JOB' meanwhile",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED
+    from drorch.service.daemon import run_daemon
+
+    return run_daemon(resolve_root(args.config))

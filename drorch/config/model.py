@@ -174,6 +174,15 @@ class ResticSettings(Frozen):
     )
 
 
+class DaemonSettings(Frozen):
+    workers: int = Field(4, ge=1, le=256, description="Runs that may go on at once.")
+    misfire_grace: Duration = Field(
+        timedelta(minutes=10),
+        description="A slot missed by less than this (a busy pool, a short pause) still runs.",
+        examples=["10m"],
+    )
+
+
 class Settings(Frozen):
     """drorch.yaml."""
 
@@ -197,6 +206,7 @@ class Settings(Frozen):
     targets: dict[Name, Target] = Field(min_length=1, description="Where backup data lives.")
     notify: tuple[Notify, ...] = Field((), description="Where events are sent.")
     restic: ResticSettings = Field(ResticSettings(), description="How restic is run.")
+    daemon: DaemonSettings = Field(DaemonSettings(), description="How the scheduler runs.")
 
 
 # --- jobs/NAME.yaml ------------------------------------------------------------------------

@@ -6,10 +6,13 @@ Every builder starts with the same global part, so tests compare exact tuples.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from drorch.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,81 @@ def make_check_command(repo: Repo, *, read_data_subset: str | None = None) -> tu
         "check",
         *(("--read-data-subset", read_data_subset) if read_data_subset else ()),
     )
+
+
+def restic_duration(duration: timedelta) -> str:
+    """A duration as restic's --keep-within reads it: days and whole hours, rounded up.
+
+    restic's units are y, m, d, h, where `m` is months, not minutes: minutes cannot be
+    said at all, so a duration is rounded up to the hour (keep-within is a safety floor).
+    """
+    hours = max(1, math.ceil(duration.total_seconds() / 3600))
+    days, hours = divmod(hours, 24)
+    return (f"{days}d" if days else "") + (f"{hours}h" if hours else "")
+
+
+def restic_size(size: int) -> str:
+    """A size as restic's --read-data-subset reads it: a whole number of K, M, G or T.
+
+    restic's units are powers of 1024, and restic 0.14 refuses a bare number of bytes,
+    a decimal and "KiB". The largest unit that says the size exactly, or as at least 100
+    of it (rounded up, within 1%), is used.
+    """
+    for suffix, unit in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if size >= unit and (size % unit == 0 or size >= 100 * unit):
+            return f"{math.ceil(size / unit)}{suffix}"
+    return "1K"
+
+
+def make_forget_command(
+    repo: Repo,
+    *,
+    tags: Sequence[str],
+    keep_hourly: int = 0,
+    keep_daily: int = 0,
+    keep_weekly: int = 0,
+    keep_monthly: int = 0,
+    keep_yearly: int = 0,
+    keep_within: str | None = None,
+    group_by: str = "",
+    dry_run: bool = False,
+) -> tuple[str, ...]:
+    """Forget the snapshots carrying every one of `tags` that the keep rules do not keep.
+
+    The tags form one filter (restic's comma form: all must match). `group_by=""` puts
+    every matching snapshot in one group; never group by tags, since each snapshot carries
+    a unique run tag and would be its own group, always kept. A keep rule is required:
+    without one, the call would mean "forget everything".
+    """
+    if not tags:
+        raise UsageError("refusing to forget without a tag filter: it would span every job")
+    keeps = (
+        ("--keep-hourly", keep_hourly),
+        ("--keep-daily", keep_daily),
+        ("--keep-weekly", keep_weekly),
+        ("--keep-monthly", keep_monthly),
+        ("--keep-yearly", keep_yearly),
+    )
+    if not keep_within and not any(count > 0 for _, count in keeps):
+        raise UsageError("refusing to forget with no keep rule: it would remove every snapshot")
+    return (
+        *_base(repo),
+        "forget",
+        "--json",
+        "--tag",
+        ",".join(tags),
+        "--group-by",
+        group_by,
+        *(item for flag, count in keeps if count > 0 for item in (flag, str(count))),
+        *(("--keep-within", keep_within) if keep_within else ()),
+        *(("--dry-run",) if dry_run else ()),
+    )
+
+
+def make_prune_command(repo: Repo) -> tuple[str, ...]:
+    return (*_base(repo), "prune")
+
+
+def make_cat_lock_command(repo: Repo, lock_id: str) -> tuple[str, ...]:
+    """Read one lock without taking one (a stale lock must not block its own inspection)."""
+    return (*_base(repo), "--no-lock", "cat", "lock", lock_id)

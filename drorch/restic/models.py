@@ -134,3 +134,62 @@ class BackupProgress:
     total_files: int
     bytes_done: int
     total_bytes: int
+
+
+@dataclass(frozen=True)
+class ForgetGroup:
+    """One group of `restic forget --json`: the snapshots it keeps and the ones it removes."""
+
+    keep: tuple[SnapshotInfo, ...]
+    remove: tuple[SnapshotInfo, ...]
+
+
+def parse_forget(text: str) -> list[ForgetGroup]:
+    """restic prints one JSON list of groups, each with `keep` and `remove` lists.
+
+    restic 0.14 writes `null` for an empty list and prints nothing at all when no snapshot
+    matches; any other line on stdout (newer restic may print a note) is skipped.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        found: Any = json.loads(text)
+    except json.JSONDecodeError:
+        lists = [line for line in text.splitlines() if line.lstrip().startswith("[")]
+        try:
+            found = json.loads(lists[-1]) if lists else None
+        except json.JSONDecodeError as exc:
+            raise ResticError(f"restic forget printed something that is not JSON: {exc}") from exc
+    if not isinstance(found, list):
+        raise ResticError("restic forget printed JSON that is not a list of groups")
+    return [
+        ForgetGroup(
+            keep=tuple(_snapshot(item) for item in group.get("keep") or ()),
+            remove=tuple(_snapshot(item) for item in group.get("remove") or ()),
+        )
+        for group in found or ()
+    ]
+
+
+@dataclass(frozen=True)
+class LockFile:
+    """A restic lock, as `restic cat lock ID` shows it."""
+
+    time: datetime
+    exclusive: bool
+    hostname: str
+    pid: int
+
+
+def parse_lock(text: str) -> LockFile:
+    try:
+        item = json.loads(text)
+        return LockFile(
+            time=parse_time(item["time"]),
+            exclusive=bool(item.get("exclusive", False)),
+            hostname=str(item["hostname"]),
+            pid=int(item["pid"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ResticError(f"cannot read a restic lock: {exc}") from exc

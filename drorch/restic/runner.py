@@ -11,10 +11,11 @@ import json
 import logging
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,13 @@ from drorch.restic.errors import error_for
 from drorch.restic.models import (
     BackupProgress,
     BackupSummary,
+    ForgetGroup,
+    LockFile,
     SnapshotInfo,
     Version,
+    parse_forget,
     parse_init_output,
+    parse_lock,
     parse_snapshots,
     parse_version,
 )
@@ -74,14 +79,13 @@ class Restic:
     # -- plumbing ---------------------------------------------------------------------
 
     def _env(self, repo: Repo | None) -> dict[str, str]:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
         # TZ=UTC: times restic reads (--time) and prints are UTC, like everything inside drorch.
         ours = {"RESTIC_PROGRESS_FPS": str(self.progress_fps), "TZ": "UTC"}
         if repo is not None:
             ours["RESTIC_PASSWORD_FILE"] = str(repo.password_file)
         if self.cache_dir is not None:
             ours["RESTIC_CACHE_DIR"] = str(self.cache_dir)
-        return {**inherited, **ours}
+        return ours
 
     def _resolve(self) -> str:
         found = shutil.which(self.binary)
@@ -105,7 +109,7 @@ class Restic:
         completed = process.run(
             real,
             env=self._env(repo),
-            inherit_env=False,
+            unset_prefix="RESTIC_",
             timeout=self.timeout,
             cancel=self.cancel,
             on_stdout_line=on_stdout_line,
@@ -115,7 +119,7 @@ class Restic:
                 argv[3] if argv[1] == "--repo" else argv[1],
                 {
                     "argv": list(completed.argv),
-                    "env": sorted(k for k in self._env(repo) if k.startswith("RESTIC_")),
+                    "env": sorted(self._env(repo)),
                     "exit_code": completed.returncode,
                     "duration_s": round(completed.duration, 3),
                     "timed_out": completed.timed_out,
@@ -124,11 +128,38 @@ class Restic:
                     "stdout": list(completed.stdout) if len(completed.stdout) < 2000 else [],
                 },
             )
+        if (completed.canceled or completed.timed_out) and repo is not None:
+            self._remove_own_locks(repo, completed.pid)
         if check:
             error = error_for(completed, what=what)
             if error is not None:
                 raise error
         return completed
+
+    def _remove_own_locks(self, repo: Repo, pid: int) -> None:
+        """After an interrupted call, remove a lock its (now gone) restic left behind.
+
+        restic 0.14 removes its lock on SIGINT, except when the signal lands while the lock
+        is being made; the process is gone, so a lock naming it is provably stale.
+        """
+        folder = Path(repo.location) / "locks"
+        if not folder.is_dir():
+            return
+        reader = replace(self, cancel=None, timeout=60.0, artifacts=None)
+        host = socket.gethostname()
+        for lock_file in folder.iterdir():
+            try:
+                info = reader.lock_info(repo, lock_file.name)
+            except ResticError as exc:
+                log.warning("cannot read restic lock %s: %s", lock_file.name[:8], exc)
+                continue
+            if info.hostname == host and info.pid == pid:
+                lock_file.unlink(missing_ok=True)
+                log.warning(
+                    "removed the lock %s left by interrupted restic (pid %d)",
+                    lock_file.name[:8],
+                    pid,
+                )
 
     # -- operations -------------------------------------------------------------------
 
@@ -228,6 +259,45 @@ class Restic:
     def check(self, repo: Repo, *, read_data_subset: str | None = None) -> process.Completed:
         argv = commands.make_check_command(repo, read_data_subset=read_data_subset)
         return self._exec(argv, repo, what=f"check of {repo.location}")
+
+    def forget(
+        self,
+        repo: Repo,
+        *,
+        tags: Sequence[str],
+        keep_hourly: int = 0,
+        keep_daily: int = 0,
+        keep_weekly: int = 0,
+        keep_monthly: int = 0,
+        keep_yearly: int = 0,
+        keep_within: timedelta | None = None,
+        dry_run: bool = False,
+    ) -> list[ForgetGroup]:
+        """Forget, as one group, the snapshots carrying all of `tags` that no rule keeps.
+
+        restic's keep-within counts back from the newest snapshot of the group, not from now.
+        """
+        argv = commands.make_forget_command(
+            repo,
+            tags=tags,
+            keep_hourly=keep_hourly,
+            keep_daily=keep_daily,
+            keep_weekly=keep_weekly,
+            keep_monthly=keep_monthly,
+            keep_yearly=keep_yearly,
+            keep_within=commands.restic_duration(keep_within) if keep_within else None,
+            dry_run=dry_run,
+        )
+        completed = self._exec(argv, repo, what=f"forget of {','.join(tags)} in {repo.location}")
+        return parse_forget("\n".join(completed.stdout))
+
+    def prune(self, repo: Repo) -> process.Completed:
+        return self._exec(commands.make_prune_command(repo), repo, what=f"prune of {repo.location}")
+
+    def lock_info(self, repo: Repo, lock_id: str) -> LockFile:
+        argv = commands.make_cat_lock_command(repo, lock_id)
+        completed = self._exec(argv, repo, what=f"reading lock {lock_id[:8]} of {repo.location}")
+        return parse_lock("\n".join(completed.stdout))
 
 
 def _progress(item: dict[str, Any]) -> BackupProgress:

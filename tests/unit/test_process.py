@@ -63,10 +63,17 @@ def test_mask_replaces_secrets_everywhere() -> None:
     assert process.mask(["a", "--pw=s3cret", "s3cret"], ["s3cret", ""]) == ("a", "--pw=***", "***")
 
 
-def test_environment_can_replace_the_inherited_one() -> None:
+def test_environment_drops_a_prefix_and_adds_ours(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DRORCH_T0", "inherited")
+    monkeypatch.setenv("KEEP_ME", "yes")
     done = process.run(
-        [PY, "-c", "import os; print(sorted(k for k in os.environ if k.startswith('DRORCH_T')))"],
+        [
+            PY,
+            "-c",
+            "import os; print(sorted(k for k in os.environ if k.startswith('DRORCH_T')),"
+            " os.environ['KEEP_ME'])",
+        ],
         env={"DRORCH_T1": "x"},
-        inherit_env=False,
+        unset_prefix="DRORCH_T",
     )
-    assert done.stdout == ("['DRORCH_T1']",)
+    assert done.stdout == ("['DRORCH_T1'] yes",)

@@ -792,7 +792,7 @@ def test_invalid_drorch_yaml_and_invalid_job_together(make_root: RootFactory) ->
     drorch = DRORCH_YAML.replace("site: dc1\n", "site: dc1\nsite_name: x\n", 1)
     root = make_root(keys=False, drorch=drorch, jobs=job(JOB_YAML + "extra: 1\n"))
     assert problems(root) == [
-        "drorch.yaml:2: site_name: unknown key (did you mean 'site'? known: catalog, "
+        "drorch.yaml:2: site_name: unknown key (did you mean 'site'? known: catalog, daemon, "
         "evidence_key, jurisdiction, notify, restic, site, state_dir, targets)",
         f"jobs/app.yaml:4: extra: unknown key (known: {JOB_KEYS})",
     ]

@@ -1,5 +1,9 @@
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+from drorch.errors import UsageError
 from drorch.restic import commands
 from drorch.restic.commands import Repo
 
@@ -102,6 +106,108 @@ def test_no_builder_puts_the_password_file_on_argv() -> None:
         commands.make_snapshots_command(REPO),
         commands.make_restore_command(REPO, "a", "/t"),
         commands.make_check_command(REPO),
+        commands.make_forget_command(REPO, tags=["job:a"], keep_daily=1),
+        commands.make_prune_command(REPO),
     ]
     for argv in argvs:
         assert not any("pass" in arg for arg in argv), argv
+
+
+def test_forget_command_groups_the_job_as_one_and_passes_every_rule() -> None:
+    argv = commands.make_forget_command(
+        REPO,
+        tags=["job:payroll"],
+        keep_hourly=24,
+        keep_daily=7,
+        keep_weekly=5,
+        keep_monthly=12,
+        keep_yearly=3,
+        keep_within="2d",
+    )
+    assert argv == (
+        "restic",
+        "--repo",
+        "/backups/primary",
+        "forget",
+        "--json",
+        "--tag",
+        "job:payroll",
+        "--group-by",
+        "",
+        "--keep-hourly",
+        "24",
+        "--keep-daily",
+        "7",
+        "--keep-weekly",
+        "5",
+        "--keep-monthly",
+        "12",
+        "--keep-yearly",
+        "3",
+        "--keep-within",
+        "2d",
+    )
+
+
+def test_forget_command_leaves_out_zero_rules_and_joins_tags_as_one_filter() -> None:
+    argv = commands.make_forget_command(REPO, tags=["drorch", "job:a"], keep_daily=1, dry_run=True)
+    assert argv == (
+        "restic",
+        "--repo",
+        "/backups/primary",
+        "forget",
+        "--json",
+        "--tag",
+        "drorch,job:a",
+        "--group-by",
+        "",
+        "--keep-daily",
+        "1",
+        "--dry-run",
+    )
+
+
+def test_forget_command_with_only_keep_within() -> None:
+    assert commands.make_forget_command(REPO, tags=["job:a"], keep_within="1d12h") == (
+        "restic",
+        "--repo",
+        "/backups/primary",
+        "forget",
+        "--json",
+        "--tag",
+        "job:a",
+        "--group-by",
+        "",
+        "--keep-within",
+        "1d12h",
+    )
+
+
+def test_forget_command_refuses_to_keep_nothing_or_to_span_every_job() -> None:
+    with pytest.raises(UsageError, match="no keep rule"):
+        commands.make_forget_command(REPO, tags=["job:a"])
+    with pytest.raises(UsageError, match="no keep rule"):
+        commands.make_forget_command(REPO, tags=["job:a"], keep_daily=0, keep_within="")
+    with pytest.raises(UsageError, match="without a tag filter"):
+        commands.make_forget_command(REPO, tags=[], keep_daily=1)
+
+
+def test_prune_command() -> None:
+    assert commands.make_prune_command(REPO) == ("restic", "--repo", "/backups/primary", "prune")
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"),
+    [
+        (timedelta(days=2), "2d"),
+        (timedelta(hours=48), "2d"),
+        (timedelta(hours=36), "1d12h"),
+        (timedelta(hours=5), "5h"),
+        # restic has no minutes (its `m` is months): round up, keep-within is a floor.
+        (timedelta(minutes=90), "2h"),
+        (timedelta(minutes=15), "1h"),
+        (timedelta(days=400, seconds=1), "400d1h"),
+    ],
+)
+def test_restic_duration_speaks_days_and_hours(duration: timedelta, expected: str) -> None:
+    assert commands.restic_duration(duration) == expected

@@ -1,0 +1,97 @@
+"""Catalog records of the daemon itself: its heartbeat, missed slots, runs left behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from drorch.catalog import models
+from drorch.catalog.models import RunStatus
+from drorch.catalog.store import Catalog, RunRecord, _record, utc_now
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    id: int
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+    version: str
+
+
+def register_node(catalog: Catalog, *, host: str, pid: int, version: str) -> int:
+    """Record this daemon; also the first write, so a read-only catalog fails here."""
+    now = utc_now()
+    with catalog.session() as session, session.begin():
+        row = models.Node(host=host, pid=pid, started_at=now, heartbeat_at=now, version=version)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def heartbeat(catalog: Catalog, node_id: int, *, stopped: bool = False) -> None:
+    now = utc_now()
+    values: dict[str, datetime] = {"heartbeat_at": now}
+    if stopped:
+        values["stopped_at"] = now
+    with catalog.session() as session, session.begin():
+        session.execute(update(models.Node).where(models.Node.id == node_id).values(**values))
+
+
+def live_nodes(catalog: Catalog, *, within: timedelta) -> list[NodeRecord]:
+    """Daemons that have not stopped and sent a heartbeat inside `within`."""
+    since = utc_now() - within
+    query = select(models.Node).where(
+        models.Node.stopped_at.is_(None), models.Node.heartbeat_at >= since
+    )
+    with catalog.session() as session:
+        return [_record(NodeRecord, row) for row in session.scalars(query)]
+
+
+def record_missed_slots(
+    catalog: Catalog,
+    job: str,
+    action: str,
+    slots: Sequence[datetime],
+    *,
+    caught_up_by: int | None = None,
+) -> None:
+    now = utc_now()
+    with catalog.session() as session, session.begin():
+        session.add_all(
+            models.MissedSlot(
+                job=job, action=action, slot_at=slot, recorded_at=now, caught_up_by=caught_up_by
+            )
+            for slot in slots
+        )
+
+
+def missed_slots(catalog: Catalog, *, job: str | None = None) -> list[tuple[str, str, datetime]]:
+    query = select(models.MissedSlot).order_by(models.MissedSlot.slot_at)
+    if job is not None:
+        query = query.where(models.MissedSlot.job == job)
+    with catalog.session() as session:
+        return [(row.job, row.action, row.slot_at) for row in session.scalars(query)]
+
+
+def interrupt_orphans(
+    catalog: Catalog, *, host: str, gone: Callable[[RunRecord], bool]
+) -> list[RunRecord]:
+    """Mark INTERRUPTED every RUNNING run of this host whose process is gone."""
+    orphans = [
+        run for run in catalog.runs(status=[RunStatus.RUNNING]) if run.host == host and gone(run)
+    ]
+    return [
+        catalog.transition(
+            run.id,
+            RunStatus.INTERRUPTED,
+            error=f"interrupted: the process running it (pid {run.pid}) ended without "
+            "finishing it; found at daemon start",
+        )
+        for run in orphans
+    ]

@@ -1,0 +1,43 @@
+"""The callables APScheduler runs: module-level functions taking plain ids.
+
+The daemon binds itself here at start; APScheduler never holds live objects of ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class Runtime(Protocol):
+    def run_action(self, job: str, action: str, details: Mapping[str, Any]) -> None: ...
+
+    def housekeeping(self) -> None: ...
+
+    def watchdog(self) -> None: ...
+
+
+_runtime: Runtime | None = None
+
+
+def bind(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def _bound() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("no daemon is bound to the scheduler")
+    return _runtime
+
+
+def run_scheduled(job: str, action: str, catch_up: Mapping[str, Any] | None = None) -> None:
+    _bound().run_action(job, action, {"catch_up": dict(catch_up)} if catch_up else {})
+
+
+def housekeeping() -> None:
+    _bound().housekeeping()
+
+
+def watchdog() -> None:
+    _bound().watchdog()

@@ -1,0 +1,101 @@
+"""The APScheduler BackgroundScheduler, set up explicitly, holding only the plan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from drorch.scheduler import calls
+from drorch.scheduler.plan import Entry
+from drorch.scheduler.timing import trigger_for
+
+log = logging.getLogger(__name__)
+
+RUN_PREFIX = "run:"
+
+
+class Engine:
+    def __init__(
+        self, *, workers: int, misfire_grace: float, on_missed: Callable[[str, str, datetime], None]
+    ) -> None:
+        self._on_missed = on_missed
+        self._scheduler = BackgroundScheduler(
+            executors={
+                "default": ThreadPoolExecutor(workers),  # runs: bounded
+                "internal": ThreadPoolExecutor(2),  # watchdog and heartbeat: never starved
+            },
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(misfire_grace),
+            },
+            timezone=UTC,
+        )
+        self._scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
+
+    def load(self, entries: Sequence[Entry]) -> None:
+        """Replace the scheduled runs with these entries (internal jobs stay)."""
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(RUN_PREFIX):
+                job.remove()
+        for entry in entries:
+            self._scheduler.add_job(
+                calls.run_scheduled,
+                trigger_for(entry.schedule),
+                args=(entry.job, entry.action),
+                id=entry.key,
+                name=entry.key,
+                replace_existing=True,
+            )
+        log.info("scheduled %d actions", len(entries))
+
+    def run_now(self, entry: Entry, catch_up: dict[str, Any]) -> None:
+        self._scheduler.add_job(
+            calls.run_scheduled,
+            "date",
+            run_date=datetime.now(UTC),
+            args=(entry.job, entry.action, catch_up),
+            id=f"catchup:{entry.job}:{entry.action}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def every(self, func: Callable[[], None], seconds: float, job_id: str) -> None:
+        self._scheduler.add_job(
+            func,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            executor="internal",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
+
+    def next_runs(self) -> list[tuple[str, datetime | None]]:
+        return [
+            (job.id, job.next_run_time)
+            for job in self._scheduler.get_jobs()
+            if job.id.startswith(RUN_PREFIX)
+        ]
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def pause(self) -> None:
+        self._scheduler.pause()
+
+    def shutdown(self, *, wait: bool) -> None:
+        self._scheduler.shutdown(wait=wait)
+
+    def _missed(self, event: JobExecutionEvent) -> None:
+        if not event.job_id.startswith(RUN_PREFIX):
+            return
+        _, job, action = event.job_id.split(":", 2)
+        log.warning("missed the %s slot of %s at %s", action, job, event.scheduled_run_time)
+        self._on_missed(job, action, event.scheduled_run_time)

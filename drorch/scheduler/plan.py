@@ -1,0 +1,49 @@
+"""What runs when: the scheduled actions of a config root, as plain frozen entries."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from drorch.config import Config
+from drorch.config.model import Job
+from drorch.config.schedule import Schedule
+
+
+@dataclass(frozen=True)
+class Entry:
+    job: str
+    action: str
+    schedule: Schedule
+
+    @property
+    def key(self) -> str:
+        return f"run:{self.job}:{self.action}"
+
+
+def schedules_of(job: Job) -> dict[str, Schedule | None]:
+    """Each action of a job and its schedule (None: run by hand only)."""
+    return {
+        "snapshot": job.snapshot.schedule,
+        "prune": job.prune.schedule if job.prune else None,
+        "check": job.check.schedule if job.check else None,
+        "restore-test": job.restore_test.schedule if job.restore_test else None,
+        **{f"replicate:{r.to}": r.schedule for r in job.replicate},
+    }
+
+
+def make_plan(config: Config, available: Collection[str]) -> tuple[list[Entry], list[str]]:
+    """The entries to schedule, and a note for each scheduled action drorch cannot run yet."""
+    entries, notes = [], []
+    for name in sorted(config.jobs):
+        for action, schedule in schedules_of(config.jobs[name]).items():
+            if schedule is None:
+                continue
+            if action.split(":")[0] not in available:
+                notes.append(
+                    f"job {name}: {action} is scheduled but not available in this "
+                    "version of drorch; it is not scheduled"
+                )
+                continue
+            entries.append(Entry(job=name, action=action, schedule=schedule))
+    return entries, notes

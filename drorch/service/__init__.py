@@ -1,0 +1,1 @@
+"""Daemon lifecycle: sd_notify, watchdog, signals, reload, leadership."""

@@ -1,0 +1,268 @@
+"""The daemon's lifecycle: check, recover, schedule, READY, serve signals, stop cleanly.
+
+systemd Type=notify: READY=1 only after the config, the catalog and the targets were
+checked; WATCHDOG=1 from the scheduler's own loop; STOPPING=1 on the way out.
+SIGTERM stops new runs, interrupts running restic with SIGINT (its runs become
+CANCELED) and exits 0. SIGHUP reloads the config root, keeping the old one if the
+new one is invalid.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from drorch import __version__
+from drorch.actions import ACTIONS, Request, execute
+from drorch.catalog import Catalog, RunStatus, open_catalog, utc_now
+from drorch.catalog.daemon import heartbeat, record_missed_slots, register_node
+from drorch.config import Config, load_config
+from drorch.config.model import DiskTarget
+from drorch.errors import ConfigError, DrorchError, LockBusy
+from drorch.restic import Restic
+from drorch.scheduler import calls
+from drorch.scheduler.engine import Engine
+from drorch.scheduler.plan import Entry, make_plan
+from drorch.scheduler.timing import slots_between
+from drorch.service import recovery
+from drorch.service.notify import notify, watchdog_interval
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = timedelta(seconds=10)
+STOP_TIMEOUT = float(os.environ.get("DRORCH_STOP_TIMEOUT", "600"))
+
+
+class Daemon:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config: Config = load_config(root)  # ConfigError: exit 2 before READY
+        self.catalog: Catalog = open_catalog(self.config.settings.catalog, self.config.state_dir)
+        self.node_id = register_node(
+            self.catalog, host=socket.gethostname(), pid=os.getpid(), version=__version__
+        )
+        self.cancel = threading.Event()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._running: dict[str, datetime] = {}
+        self._running_lock = threading.Lock()
+        self.engine = Engine(
+            workers=self.config.settings.daemon.workers,
+            misfire_grace=self.config.settings.daemon.misfire_grace.total_seconds(),
+            on_missed=self._missed,
+        )
+
+    # -- start ----------------------------------------------------------------------------
+
+    def serve(self) -> int:
+        self._recover()
+        self._check_targets()
+        entries = self._load_plan(self.config)
+        self._catch_up(entries)
+        calls.bind(self)
+        for signum, handler in (
+            (signal.SIGTERM, self._on_term),
+            (signal.SIGINT, self._on_term),
+            (signal.SIGHUP, self._on_hup),
+        ):
+            signal.signal(signum, handler)
+        interval = watchdog_interval()
+        if interval is not None:
+            self.engine.every(calls.watchdog, interval, "internal:watchdog")
+        self.engine.every(calls.housekeeping, HEARTBEAT.total_seconds(), "internal:heartbeat")
+        self.engine.start()
+        notify("READY=1", f"STATUS={self._status_line()}")
+        log.info("drorch %s ready: %s", __version__, self._status_line())
+        try:
+            while not self._stop.is_set():
+                self._stop.wait(0.5)
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self._do_reload()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _recover(self) -> None:
+        recovery.interrupt_dead_runs(self.catalog)
+        restic = Restic(
+            binary=self.config.settings.restic.binary,
+            cache_dir=self.config.state_dir / "cache",
+            timeout=120,
+        )
+        try:
+            recovery.remove_stale_restic_locks(self.config, restic)
+        except DrorchError as exc:
+            log.error("could not look for stale restic locks: %s", exc)
+
+    def _check_targets(self) -> None:
+        """An offline target is reported; the daemon starts anyway, its runs will fail."""
+        for name, target in self.config.targets.items():
+            if not isinstance(target, DiskTarget):
+                continue
+            known = self.catalog.repository(name)
+            if known is not None and not (target.path / "config").is_file():
+                log.error(
+                    "target %s is offline: repository %s missing at %s; its runs will "
+                    "fail until it is back",
+                    name,
+                    known.repo_id[:10],
+                    target.path,
+                )
+
+    def _load_plan(self, config: Config) -> list[Entry]:
+        entries, notes = make_plan(config, ACTIONS)
+        for note in notes:
+            log.warning("%s", note)
+        self.engine.load(entries)
+        return entries
+
+    def _catch_up(self, entries: list[Entry]) -> None:
+        """Run once what was due while no daemon ran, and record every missed slot."""
+        last = self.catalog.last_runs()
+        now = utc_now()
+        for entry in entries:
+            run = last.get((entry.job, entry.action))
+            if run is None:
+                continue  # never ran: `compliance` reports it; the schedule starts it
+            slots, count = slots_between(entry.schedule, run.created_at, now)
+            if not slots:
+                continue
+            record_missed_slots(self.catalog, entry.job, entry.action, slots)
+            log.warning(
+                "%s of %s missed %d slot(s) from %s while no daemon ran; running it once now",
+                entry.action,
+                entry.job,
+                count,
+                slots[0].isoformat(),
+            )
+            self.engine.run_now(
+                entry,
+                {
+                    "missed_slots": count,
+                    "first": slots[0].isoformat(),
+                    "last": slots[-1].isoformat(),
+                },
+            )
+
+    # -- scheduled calls (from APScheduler's threads) -------------------------------------
+
+    def run_action(self, job: str, action: str, details: Mapping[str, Any]) -> None:
+        if self.cancel.is_set():
+            return
+        config = self.config
+        if job not in config.jobs:
+            log.warning("%s of %s skipped: the job is no longer configured", action, job)
+            return
+        key = f"{job}:{action}"
+        with self._running_lock:
+            self._running[key] = utc_now()
+        try:
+            run = execute(
+                config,
+                self.catalog,
+                Request(
+                    job=job, action=action, actor="scheduler", cancel=self.cancel, details=details
+                ),
+                ACTIONS,
+            )
+        except LockBusy as exc:
+            log.warning("%s of %s skipped: %s", action, job, exc)
+            return
+        except Exception:
+            log.exception("%s of %s could not run", action, job)
+            return
+        finally:
+            with self._running_lock:
+                self._running.pop(key, None)
+        level = logging.INFO if run.status is RunStatus.SUCCEEDED else logging.ERROR
+        log.log(
+            level,
+            "run %d: %s of %s %s%s",
+            run.id,
+            action,
+            job,
+            run.status.value,
+            f": {run.error}" if run.error else "",
+        )
+
+    def housekeeping(self) -> None:
+        try:
+            heartbeat(self.catalog, self.node_id)
+        except Exception:
+            log.exception("could not write the heartbeat")
+
+    def watchdog(self) -> None:
+        notify("WATCHDOG=1", f"STATUS={self._status_line()}")
+
+    def _missed(self, job: str, action: str, slot: datetime) -> None:
+        try:
+            record_missed_slots(self.catalog, job, action, [slot])
+        except Exception:
+            log.exception("could not record a missed slot")
+
+    def _status_line(self) -> str:
+        with self._running_lock:
+            running = sorted(self._running)
+        jobs = len(self.config.jobs)
+        if running:
+            return f"{jobs} jobs; running: {', '.join(running[:5])}" + (
+                f" and {len(running) - 5} more" if len(running) > 5 else ""
+            )
+        return f"{jobs} jobs; idle"
+
+    # -- signals --------------------------------------------------------------------------
+
+    def _on_term(self, signum: int, _frame: FrameType | None) -> None:
+        self._stop.set()
+
+    def _on_hup(self, signum: int, _frame: FrameType | None) -> None:
+        self._reload.set()
+
+    def _do_reload(self) -> None:
+        notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        try:
+            config = load_config(self.root)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                log.error("reload: %s", issue)
+            log.error(
+                "reload refused: %d problem(s) in the config root; keeping the running "
+                "configuration",
+                len(exc.issues),
+            )
+        else:
+            self.config = config
+            self._load_plan(config)
+            log.info("reloaded %s", self.root)
+        notify("READY=1", f"STATUS={self._status_line()}")
+
+    def _shutdown(self) -> None:
+        notify("STOPPING=1", "STATUS=stopping: interrupting running restic")
+        log.info("stopping: no new runs; interrupting running ones")
+        self.engine.pause()
+        self.cancel.set()  # restic gets SIGINT; its runs end CANCELED
+        stopper = threading.Thread(target=self.engine.shutdown, kwargs={"wait": True}, daemon=True)
+        stopper.start()
+        stopper.join(STOP_TIMEOUT)
+        if stopper.is_alive():
+            log.error("runs did not stop within %.0fs; exiting anyway", STOP_TIMEOUT)
+        try:
+            heartbeat(self.catalog, self.node_id, stopped=True)
+        except Exception:
+            log.exception("could not record the stop")
+        calls.bind(None)
+        log.info("stopped")
+
+
+def run_daemon(root: Path) -> int:
+    return Daemon(root).serve()

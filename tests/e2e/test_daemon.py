@@ -1,0 +1,317 @@
+"""The daemon as a real subprocess under a fake systemd: readiness, watchdog, signals,
+crash recovery and catch-up, with the real restic."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import update
+
+from drorch.catalog import RunStatus, models
+from drorch.catalog.daemon import missed_slots
+from tests.conftest import DRORCH_YAML
+from tests.e2e.daemon_harness import DaemonProcess, catalog_of, runs_of, wait_for
+
+EVERY_2S = """\
+policy: standard
+source: {paths: [data]}
+snapshot: {target: primary, schedule: "every 2s"}
+"""
+
+HOURLY = """\
+policy: standard
+source: {paths: [data]}
+snapshot: {target: primary, schedule: "*/15 * * * *"}
+"""
+
+
+def big_file(root: Path, megabytes: int) -> None:
+    with (root / "data" / "big.bin").open("wb") as handle:
+        for _ in range(megabytes):
+            handle.write(os.urandom(1024 * 1024))
+
+
+def restic_env(root: Path) -> dict[str, str]:
+    return {**os.environ, "RESTIC_PASSWORD_FILE": str(root / "keys" / "primary.pass")}
+
+
+def restic_check(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["restic", "--repo", str(root / "repos" / "primary"), "check"],
+        capture_output=True,
+        text=True,
+        env=restic_env(root),
+        check=False,
+    )
+
+
+def restic_children(root: Path) -> list[psutil.Process]:
+    repo = str(root / "repos" / "primary")
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] == "restic" and repo in (proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def test_ready_watchdog_and_stopping(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": EVERY_2S})
+    daemon = DaemonProcess(root, tmp_path, watchdog_usec=600_000)
+    try:
+        daemon.wait_ready()
+        wait_for(lambda: daemon.notify.count("WATCHDOG=1") >= 3, 10, "three watchdog pings")
+        assert any(s.startswith("STATUS=1 jobs") for s in daemon.notify.states())
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    states = daemon.notify.states()
+    assert "STOPPING=1" in states
+    assert states.index("READY=1") < states.index("STOPPING=1")
+
+
+def test_every_2s_runs_repeatedly_and_never_overlaps(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": EVERY_2S})
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        daemon.wait_ready()
+        wait_for(
+            lambda: len([r for r in runs_of(root) if r.status.finished]) >= 3,
+            60,
+            "three finished runs",
+        )
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    runs = runs_of(root)
+    assert all(r.status is RunStatus.SUCCEEDED for r in runs), [(r.id, r.error) for r in runs]
+    assert all(r.actor == "scheduler" for r in runs)
+    for earlier, later in itertools.pairwise(runs):
+        assert earlier.finished_at is not None and later.started_at is not None
+        assert later.started_at >= earlier.finished_at, "two runs of one job overlapped"
+    # the daemon's heartbeat said it was up, and it recorded its stop
+    assert (
+        "daemon: not running"
+        in subprocess.run(
+            [sys.executable, "-m", "drorch", "--config", str(root), "status"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+
+
+@pytest.mark.heavy
+def test_sigterm_during_a_backup_cancels_it_and_leaves_no_lock(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": EVERY_2S})
+    big_file(root, 600)
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        daemon.wait_ready()
+        wait_for(lambda: restic_children(root), 30, "restic backing up")
+        wait_for(
+            lambda: list((root / "repos" / "primary" / "locks").iterdir()), 10, "restic's lock"
+        )
+        started = time.monotonic()
+        assert daemon.stop(timeout=60) == 0
+        assert time.monotonic() - started < 30
+    finally:
+        daemon.close()
+    [run] = [r for r in runs_of(root) if r.status is not RunStatus.SUCCEEDED] or runs_of(root)
+    assert run.status is RunStatus.CANCELED, (run.status, run.error)
+    assert restic_children(root) == []
+    assert list((root / "repos" / "primary" / "locks").iterdir()) == []
+    assert restic_check(root).returncode == 0
+
+
+@pytest.mark.heavy
+def test_sigkill_then_restart_interrupts_the_run_and_backs_up_again(
+    make_root,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    root = make_root(jobs={"app": EVERY_2S})
+    big_file(root, 600)
+    first = DaemonProcess(root, tmp_path)
+    try:
+        first.wait_ready()
+        wait_for(lambda: restic_children(root), 30, "restic backing up")
+        wait_for(
+            lambda: list((root / "repos" / "primary" / "locks").iterdir()), 10, "restic's lock"
+        )
+        first.signal(signal.SIGKILL)
+        first.proc.wait(10)
+        # systemd's KillMode=mixed would SIGKILL the rest of the cgroup: restic too.
+        for proc in restic_children(root):
+            proc.kill()
+            proc.wait(10)
+    finally:
+        first.close()
+    assert list((root / "repos" / "primary" / "locks").iterdir()), "no stale lock to recover"
+    (root / "data" / "big.bin").unlink()  # so the next backup is quick
+    second = DaemonProcess(root, tmp_path)
+    try:
+        second.wait_ready()
+        wait_for(
+            lambda: any(r.status is RunStatus.SUCCEEDED for r in runs_of(root)),
+            60,
+            "a successful backup after the restart",
+        )
+        assert second.stop() == 0
+    finally:
+        second.close()
+    runs = runs_of(root)
+    assert runs[0].status is RunStatus.INTERRUPTED
+    assert "ended without finishing it" in (runs[0].error or "")
+    assert any(r.status is RunStatus.SUCCEEDED for r in runs[1:])
+    assert "removed stale restic lock" in second.output()
+    assert restic_check(root).returncode == 0
+
+
+def test_sighup_with_broken_yaml_keeps_the_old_schedule(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": EVERY_2S})
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        daemon.wait_ready()
+        wait_for(lambda: runs_of(root), 30, "a first run")
+        (root / "jobs" / "app.yaml").write_text("policy: [unclosed\n")
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in daemon.output(), 10, "the reload to be refused")
+        assert "jobs/app.yaml:2: invalid YAML" in daemon.output()
+        count = len(runs_of(root))
+        wait_for(
+            lambda: len([r for r in runs_of(root) if r.status.finished]) >= count + 1,
+            30,
+            "runs to go on under the old schedule",
+        )
+        assert daemon.notify.count("READY=1") == 2  # ready again after the refused reload
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+
+
+def test_catch_up_after_downtime_runs_exactly_once(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": HOURLY})
+    done = subprocess.run(
+        [sys.executable, "-m", "drorch", "--config", str(root), "run", "app"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    catalog = catalog_of(root)
+    [first] = catalog.runs()
+    # the daemon was down for an hour after that run
+    with catalog.session() as session, session.begin():
+        session.execute(
+            update(models.Run)
+            .where(models.Run.id == first.id)
+            .values(
+                created_at=first.created_at - timedelta(hours=1),
+                started_at=first.created_at - timedelta(hours=1),
+            )
+        )
+    catalog.close()
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        daemon.wait_ready()
+        wait_for(
+            lambda: len([r for r in runs_of(root) if r.status.finished]) >= 2,
+            30,
+            "the catch-up run",
+        )
+        time.sleep(3)  # long enough for a second (wrong) catch-up to show
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    runs = runs_of(root)
+    assert len(runs) == 2
+    assert runs[1].status is RunStatus.SUCCEEDED
+    assert runs[1].details is not None and runs[1].details["catch_up"]["missed_slots"] == 4
+    catalog = catalog_of(root)
+    assert [action for _, action, _ in missed_slots(catalog, job="app")] == ["snapshot"] * 4
+    catalog.close()
+
+
+def test_invalid_config_exits_2_before_ready(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": EVERY_2S.replace("primary", "primry")})
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        assert daemon.proc.wait(30) == 2
+    finally:
+        daemon.close()
+    assert "snapshot.target: no target named 'primry'" in daemon.output()
+    assert daemon.notify.count("READY=1") == 0
+
+
+def test_unusable_catalog_exits_non_zero(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    root = make_root(drorch=DRORCH_YAML + f"catalog: sqlite:///{blocker}/catalog.sqlite\n")
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        assert daemon.proc.wait(30) == 1
+    finally:
+        daemon.close()
+    assert "cannot open the catalog" in daemon.output()
+    assert daemon.notify.count("READY=1") == 0
+
+
+def test_offline_target_at_start_does_not_stop_the_daemon(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": EVERY_2S})
+    done = subprocess.run(
+        [sys.executable, "-m", "drorch", "--config", str(root), "run", "app"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (root / "repos" / "primary").rename(root / "repos" / "unplugged")
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        daemon.wait_ready()
+        assert "target primary is offline" in daemon.output()
+        wait_for(
+            lambda: len(runs_of(root)) >= 2 and runs_of(root)[-1].status.finished,
+            30,
+            "a run against the offline target",
+        )
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    last = runs_of(root)[-1]
+    assert last.status is RunStatus.FAILED
+    assert (last.error or "").startswith("target 'primary' is offline")
+    assert not (root / "repos" / "primary").exists()
+
+
+def test_a_second_run_of_the_same_job_is_refused_naming_the_first(make_root) -> None:  # type: ignore[no-untyped-def]
+    root = make_root()
+    big_file(root, 300)
+    cli = [sys.executable, "-m", "drorch", "--config", str(root), "run", "app"]
+    first = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: restic_children(root), 30, "the first run's restic")
+        second = subprocess.run(cli, capture_output=True, text=True, check=False)
+        assert second.returncode == 1
+        assert f"already running (run 1, pid {first.pid} on " in second.stderr
+    finally:
+        _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert [r.id for r in runs_of(root)] == [1]
+    assert (
+        json.loads(
+            subprocess.run(
+                [*cli[:-2], "runs", "--json"], capture_output=True, text=True, check=True
+            ).stdout
+        )[0]["status"]
+        == "SUCCEEDED"
+    )

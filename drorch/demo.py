@@ -18,10 +18,8 @@ from pathlib import Path
 from drorch.actions import ACTIONS, Request, RestoreOptions, execute
 from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog
 from drorch.config import Config, load_config
-from drorch.config.model import DiskTarget
 from drorch.errors import EXIT_FAILED, DrorchError, UsageError
 from drorch.keys import init_keys
-from drorch.restic import Repo, Restic
 
 MARKER = ".drorch-demo"
 SHIPPED = Path(__file__).resolve().parent.parent  # the repository root: jobs/, policies/, ...
@@ -126,13 +124,18 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
         failed += bool(differ)
 
     say()
-    say("4. restic check: restic itself verifies the primary repository")
-    primary = config.targets["primary"]
-    assert isinstance(primary, DiskTarget)
-    restic = Restic(binary=config.settings.restic.binary, cache_dir=config.state_dir / "cache")
-    restic.check(Repo(str(primary.path), primary.password_file))
-    say(f"   restic {restic.version()} check of {primary.path}: no errors were found")
+    say("4. check: restic verifies the primary repository (reading 1/N of its data each run)")
+    for job in sorted(config.jobs):
+        failed += _show(execute(config, catalog, Request(job=job, action="check"), ACTIONS))
 
+    say()
+    say("5. prune: each job's policy retention is applied, then unused data is freed")
+    for job in sorted(config.jobs):
+        failed += _show(execute(config, catalog, Request(job=job, action="prune"), ACTIONS))
+
+    say()
+    say("The scheduler daemon runs the same actions on the jobs' schedules (Ctrl-C stops it):")
+    say(f"   python service.py --config {root}      (or: drorch --config {root} daemon)")
     say()
     say("Explore further:")
     prefix = f"drorch --config {root}"

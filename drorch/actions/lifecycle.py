@@ -81,10 +81,11 @@ def _perform(
 ) -> RunRecord:
     run_dir = config.state_dir / "runs" / str(run.id)
     catalog.update_run(run.id, artifacts=str(run_dir))
+    limit = config.job(request.job).timeout_of(request.action) or config.settings.restic.timeout
     restic = Restic(
         binary=config.settings.restic.binary,
         cache_dir=config.state_dir / "cache",
-        timeout=config.settings.restic.timeout.total_seconds(),
+        timeout=limit.total_seconds(),
         cancel=request.cancel,
         artifacts=ArtifactDir(run_dir),
     )

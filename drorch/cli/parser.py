@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ACTION",
         nargs="?",
         default="snapshot",
-        help="snapshot (default); more actions arrive with later releases",
+        help="snapshot (default), prune or check",
     )
     p.set_defaults(handler="run")
 

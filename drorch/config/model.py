@@ -270,10 +270,12 @@ class RestoreTestSpec(Frozen):
 
 class PruneSpec(Frozen):
     schedule: ScheduleSpec | None = Field(None, description="When to forget and prune.")
+    timeout: Duration | None = Field(None, description="Longest a prune run may take.")
 
 
 class CheckSpec(Frozen):
     schedule: ScheduleSpec | None = Field(None, description="When to check the repository.")
+    timeout: Duration | None = Field(None, description="Longest a check run may take.")
     read_data_subset: Annotated[str, AfterValidator(_subset)] | None = Field(
         None, description="Share of pack data read per check.", examples=["5%", "1/10"]
     )
@@ -288,6 +290,11 @@ class Job(Frozen):
     restore_test: RestoreTestSpec | None = Field(None, description="Proving restores.")
     prune: PruneSpec | None = Field(None, description="Applying retention.")
     check: CheckSpec | None = Field(None, description="Verifying repository integrity.")
+
+    def timeout_of(self, action: str) -> timedelta | None:
+        """The job's own limit for one run of `action`, if it sets one."""
+        spec = {"snapshot": self.snapshot, "prune": self.prune, "check": self.check}.get(action)
+        return getattr(spec, "timeout", None)
 
 
 # --- policies/NAME.yaml --------------------------------------------------------------------

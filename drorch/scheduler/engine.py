@@ -50,6 +50,7 @@ class Engine:
                 trigger_for(entry.schedule),
                 args=(entry.job, entry.action),
                 id=entry.key,
+                misfire_grace_time=int(entry.misfire_grace.total_seconds()),
                 name=entry.key,
                 replace_existing=True,
             )

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import timedelta
 
 from drorch.config import Config
 from drorch.config.model import Job
 from drorch.config.schedule import Schedule
+
+# How late a slot may still start (a busy pool, a pause): per action, since a snapshot
+# an hour late is better replaced by the next one, and a weekly check is not.
+MISFIRE_GRACE = {"prune": timedelta(hours=1), "check": timedelta(hours=6)}
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,7 @@ class Entry:
     job: str
     action: str
     schedule: Schedule
+    misfire_grace: timedelta
 
     @property
     def key(self) -> str:
@@ -45,5 +51,6 @@ def make_plan(config: Config, available: Collection[str]) -> tuple[list[Entry], 
                     "version of drorch; it is not scheduled"
                 )
                 continue
-            entries.append(Entry(job=name, action=action, schedule=schedule))
+            grace = MISFIRE_GRACE.get(action, config.settings.daemon.misfire_grace)
+            entries.append(Entry(job=name, action=action, schedule=schedule, misfire_grace=grace))
     return entries, notes

@@ -15,10 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from drorch.actions import ACTIONS, Request, RestoreOptions, execute
+from drorch.actions import ACTIONS, Request, RestoreOptions, execute, request_for
 from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog
 from drorch.config import Config, load_config
-from drorch.errors import EXIT_FAILED, DrorchError, UsageError
+from drorch.errors import EXIT_FAILED, ConfigError, DrorchError, UsageError
 from drorch.keys import init_keys
 
 MARKER = ".drorch-demo"
@@ -124,12 +124,21 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
         failed += bool(differ)
 
     say()
-    say("4. check: restic verifies the primary repository (reading 1/N of its data each run)")
+    say("4. replicate: every snapshot copied to 'replica', a disk at the second site")
+    for job in sorted(config.jobs):
+        failed += _show(execute(config, catalog, request_for(job, "replicate:replica"), ACTIONS))
+    for key, targets in catalog.holders().items():
+        say(f"   snapshot {key[:8]} is held by: {', '.join(targets)}")
+    say("   a job pointed at a target in another jurisdiction is refused:")
+    say(f"      {residency_refusal(root)}")
+
+    say()
+    say("5. check: restic verifies the primary repository (reading 1/N of its data each run)")
     for job in sorted(config.jobs):
         failed += _show(execute(config, catalog, Request(job=job, action="check"), ACTIONS))
 
     say()
-    say("5. prune: each job's policy retention is applied, then unused data is freed")
+    say("6. prune: each job's policy retention is applied, then unused data is freed")
     for job in sorted(config.jobs):
         failed += _show(execute(config, catalog, Request(job=job, action="prune"), ACTIONS))
 
@@ -220,3 +229,39 @@ def compare_trees(left: Path, right: Path, *, exclude: Sequence[str] = ()) -> tu
         else:
             differ.append(str(relative))
     return same, differ
+
+
+FOREIGN_TARGET = """\
+  paris:
+    kind: disk
+    path: var/repos/paris
+    password_file: keys/replica.pass
+    site: paris-dc1
+    jurisdiction: FR
+"""
+
+
+def residency_refusal(root: Path) -> str:
+    """Validate a copy of the sandbox where payroll also replicates to a French target."""
+    trial = root / "var" / "residency-trial"
+    shutil.rmtree(trial, ignore_errors=True)
+    trial.mkdir(parents=True)
+    (trial / "drorch.yaml").write_text(
+        (root / "drorch.yaml").read_text(encoding="utf-8") + FOREIGN_TARGET, encoding="utf-8"
+    )
+    for folder in ("policies", "keys"):
+        shutil.copytree(root / folder, trial / folder)
+    (trial / "jobs").mkdir()
+    (trial / "jobs" / "payroll.yaml").write_text(
+        (root / "jobs" / "payroll.yaml")
+        .read_text(encoding="utf-8")
+        .replace("  - {to: replica", '  - {to: paris, schedule: "0 1 * * *"}\n  - {to: replica', 1),
+        encoding="utf-8",
+    )
+    try:
+        load_config(trial)
+    except ConfigError as exc:
+        return "; ".join(str(issue) for issue in exc.issues)
+    finally:
+        shutil.rmtree(trial, ignore_errors=True)
+    return "NOT REFUSED (this is a bug)"

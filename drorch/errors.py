@@ -149,3 +149,7 @@ class LockBusy(DrorchError):
         self.holder_pid = holder_pid
         self.holder_run = holder_run
         super().__init__(message)
+
+
+class ResidencyViolation(DrorchError):
+    """Data would go to a target outside its policy's allowed jurisdictions."""

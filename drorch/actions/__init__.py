@@ -1,19 +1,56 @@
 """Actions: one module each, one public run_<action>(context), dispatched from a registry."""
 
+from collections.abc import Callable
+from typing import Any
+
 from drorch.actions.check import run_check
 from drorch.actions.lifecycle import Action, Request, execute
 from drorch.actions.prune import run_prune
+from drorch.actions.replicate import ReplicateOptions, run_replicate
 from drorch.actions.restore import RestoreOptions, run_restore
 from drorch.actions.snapshot import run_snapshot
+from drorch.config import Config
+from drorch.config.model import DiskTarget
 
 ACTIONS: dict[str, Action] = {
     "snapshot": run_snapshot,
     "restore": run_restore,
     "prune": run_prune,
     "check": run_check,
+    "replicate": run_replicate,
 }
 
 # Actions an operator may start with `drorch run JOB ACTION` (restore has its own command).
-RUNNABLE = ("snapshot", "prune", "check")
+RUNNABLE = ("snapshot", "replicate", "prune", "check")
 
-__all__ = ["ACTIONS", "RUNNABLE", "Request", "RestoreOptions", "execute"]
+
+def request_for(job: str, action: str, **kwargs: Any) -> Request:
+    """The request for a scheduled action key: "replicate:replica" carries its destination."""
+    base, _, to = action.partition(":")
+    if base == "replicate" and to:
+        kwargs.setdefault("options", ReplicateOptions(to=to))
+    return Request(job=job, action=action, **kwargs)
+
+
+def can_run(config: Config) -> Callable[[str, str], bool]:
+    """Whether this drorch can run a job's action key (replication to tape cannot yet)."""
+
+    def check(job: str, action: str) -> bool:
+        base, _, to = action.partition(":")
+        if base not in ACTIONS:
+            return False
+        return not to or isinstance(config.targets.get(to), DiskTarget)
+
+    return check
+
+
+__all__ = [
+    "ACTIONS",
+    "RUNNABLE",
+    "ReplicateOptions",
+    "Request",
+    "RestoreOptions",
+    "can_run",
+    "execute",
+    "request_for",
+]

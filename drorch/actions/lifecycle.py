@@ -73,7 +73,8 @@ def execute(
             actor=request.actor or default_actor(),
         )
         set_run(catalog, held, run.id)
-        return _perform(config, catalog, request, actions[request.action], run)
+        # "replicate:replica" is the replicate action towards replica: one lock, one history
+        return _perform(config, catalog, request, actions[request.action.partition(":")[0]], run)
 
 
 def _perform(
@@ -140,7 +141,10 @@ def _perform(
 
 def _planned_target(config: Config, request: Request) -> str | None:
     job = config.job(request.job)
-    if request.action == "snapshot":
+    base, _, to = request.action.partition(":")
+    if base == "snapshot":
         return job.snapshot.target
+    if to:
+        return to
     from_target = getattr(request.options, "from_target", None)
     return from_target or job.snapshot.target

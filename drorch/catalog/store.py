@@ -246,6 +246,13 @@ class Catalog:
         with self.session() as session:
             return [_record(SnapshotRecord, row) for row in session.scalars(query)]
 
+    def holders(self, *, job: str | None = None) -> dict[str, list[str]]:
+        """Which targets hold each snapshot, keyed by the original snapshot's id."""
+        held: dict[str, list[str]] = {}
+        for copy in self.snapshots(job=job):
+            held.setdefault(copy.original_id or copy.snapshot_id, []).append(copy.target)
+        return held
+
     def remove_snapshots(self, *, target: str, snapshot_ids: Sequence[str]) -> int:
         """Delete a target's snapshots (restic forgot them); returns how many rows went.
 

@@ -73,33 +73,52 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from drorch.actions import ACTIONS, RUNNABLE, Request, execute
+    from drorch.actions import ACTIONS, RUNNABLE, execute, request_for
 
     if args.action not in RUNNABLE:
         raise UsageError(f"unknown action {args.action!r} (available: {', '.join(RUNNABLE)})")
+    if args.to and args.action != "replicate":
+        raise UsageError("--to goes with replicate")
     config = _config(args)
-    config.job(args.job)
+    job = config.job(args.job)
+    keys = [args.action]
+    if args.action == "replicate":
+        destinations = [r.to for r in job.replicate]
+        if args.to and args.to not in destinations:
+            raise UsageError(
+                f"job {args.job} does not replicate to {args.to!r} "
+                f"(it replicates to: {', '.join(destinations) or 'nothing'})"
+            )
+        if not destinations:
+            raise UsageError(f"job {args.job} has no replicate: entries")
+        keys = [f"replicate:{to}" for to in ([args.to] if args.to else destinations)]
     catalog = _catalog(config)
-    progress = _Progress() if sys.stderr.isatty() and not args.json else None
-    run = execute(
-        config, catalog, Request(job=args.job, action=args.action, on_progress=progress), ACTIONS
-    )
-    if progress is not None:
-        progress.clear()
-    return _report_run(run, args.json)
-
-
-def _report_run(run: RunRecord, as_json: bool) -> int:
-    ok = run.status is RunStatus.SUCCEEDED
-    if as_json:
-        print_json(
-            {
-                **_run_json(run),
-                "snapshot_id": run.snapshot_id,
-                "summary": (run.details or {}).get("summary"),
-            }
+    runs = []
+    for key in keys:
+        progress = _Progress() if sys.stderr.isatty() and not args.json else None
+        runs.append(
+            execute(config, catalog, request_for(args.job, key, on_progress=progress), ACTIONS)
         )
-    else:
+        if progress is not None:
+            progress.clear()
+    if args.json:
+        shown = [_run_result_json(run) for run in runs]
+        print_json(shown[0] if len(shown) == 1 else shown)
+    codes = [_report_run(run, as_json=args.json) for run in runs]
+    return max(codes)
+
+
+def _run_result_json(run: RunRecord) -> dict[str, Any]:
+    return {
+        **_run_json(run),
+        "snapshot_id": run.snapshot_id,
+        "summary": (run.details or {}).get("summary"),
+    }
+
+
+def _report_run(run: RunRecord, *, as_json: bool) -> int:
+    """Say how a run ended (unless the caller prints JSON); its exit code."""
+    if not as_json:
         summary = (run.details or {}).get("summary") or ""
         print(
             f"run {run.id}: {run.action} of {run.job} {run.status.value} "
@@ -107,7 +126,7 @@ def _report_run(run: RunRecord, as_json: bool) -> int:
         )
         if run.error:
             print(f"drorch: error: {run.error}", file=sys.stderr)
-    return 0 if ok else EXIT_FAILED
+    return 0 if run.status is RunStatus.SUCCEEDED else EXIT_FAILED
 
 
 class _Progress:
@@ -169,7 +188,9 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         config.job(args.job)
     if args.target:
         config.target(args.target)
-    snapshots = _catalog(config).snapshots(job=args.job, target=args.target)
+    catalog = _catalog(config)
+    snapshots = catalog.snapshots(job=args.job, target=args.target)
+    holders = catalog.holders(job=args.job)  # keyed by the original snapshot's id
     if args.json:
         print_json(
             [
@@ -179,23 +200,28 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
                     "job": s.job,
                     "target": s.target,
                     "size": s.size,
+                    "original": s.original_id,
+                    "targets": holders[s.original_id or s.snapshot_id],
                 }
                 for s in snapshots
             ]
         )
         return 0
+    shown: dict[str, Any] = {}
+    for s in snapshots:
+        shown.setdefault(s.original_id or s.snapshot_id, s)
     print_table(
-        ["id", "time", "job", "target", "files", "size"],
+        ["id", "time", "job", "targets", "files", "size"],
         [
             (
-                s.short_id,
+                key[:8],
                 local(s.time),
                 s.job,
-                s.target,
+                ", ".join(holders[key]),
                 s.files,
                 format_size(s.size) if s.size is not None else None,
             )
-            for s in snapshots
+            for key, s in shown.items()
         ],
         empty="no snapshots yet",
     )
@@ -230,6 +256,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "last_run": _run_json(run) if run else None,
                     "last_duration_s": run.duration if run else None,
                     "next_at": iso_utc(upcoming),
+                    "replication_lag_s": _lag(catalog, name, job.snapshot.target, action, now),
                 }
             )
     now_running: list[dict[str, Any]] = [
@@ -278,7 +305,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"daemon: not running (no heartbeat in the last {int(3 * HEARTBEAT.total_seconds())}s)"
         )
     print_table(
-        ["job", "action", "schedule", "last", "when", "duration", "next"],
+        ["job", "action", "schedule", "last", "when", "duration", "next", "lag"],
         [
             (
                 r["job"],
@@ -288,6 +315,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 local(last[(r["job"], r["action"])].started_at) if r["last_run"] else None,
                 duration(r["last_duration_s"]),
                 local(_parse(r["next_at"])) if r["next_at"] else None,
+                duration(r["replication_lag_s"]) if r["replication_lag_s"] is not None else None,
             )
             for r in rows
         ],
@@ -303,6 +331,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         empty="nothing running",
     )
     return 0
+
+
+def _lag(catalog: Catalog, job: str, source: str, action: str, now: Any) -> float | None:
+    """For replicate:TARGET, the age of the newest snapshot not yet copied (None: in step)."""
+    base, _, to = action.partition(":")
+    if base != "replicate":
+        return None
+    from drorch.actions.replicate import replication_lag
+
+    lag = replication_lag(catalog, job, source, to, now)
+    return None if lag is None else lag.total_seconds()
 
 
 def _parse(text: str | None) -> Any:
@@ -337,7 +376,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     run = execute(
         config, catalog, Request(job=args.job, action="restore", options=options), ACTIONS
     )
-    return _report_run(run, args.json)
+    if args.json:
+        print_json(_run_result_json(run))
+    return _report_run(run, as_json=args.json)
 
 
 # --- keys -----------------------------------------------------------------------------------

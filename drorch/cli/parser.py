@@ -78,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ACTION",
         nargs="?",
         default="snapshot",
-        help="snapshot (default), prune or check",
+        help="snapshot (default), replicate, prune or check",
+    )
+    p.add_argument(
+        "--to",
+        metavar="TARGET",
+        help="replicate: only to this target (default: every target the job replicates to)",
     )
     p.set_defaults(handler="run")
 

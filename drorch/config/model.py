@@ -245,6 +245,12 @@ class SnapshotSpec(Frozen):
 class ReplicateSpec(Frozen):
     to: Name = Field(description="The target receiving copies.")
     schedule: ScheduleSpec | None = Field(None, description="When to replicate.")
+    verify_read_subset: Annotated[str, AfterValidator(_subset)] | None = Field(
+        None,
+        description="After a copy, let restic check read this share of the destination.",
+        examples=["1%"],
+    )
+    timeout: Duration | None = Field(None, description="Longest a replication may take.")
 
 
 class CommandCheck(Frozen):
@@ -293,7 +299,10 @@ class Job(Frozen):
 
     def timeout_of(self, action: str) -> timedelta | None:
         """The job's own limit for one run of `action`, if it sets one."""
-        spec = {"snapshot": self.snapshot, "prune": self.prune, "check": self.check}.get(action)
+        base, _, to = action.partition(":")
+        if base == "replicate":
+            return next((r.timeout for r in self.replicate if r.to == to), None)
+        spec = {"snapshot": self.snapshot, "prune": self.prune, "check": self.check}.get(base)
         return getattr(spec, "timeout", None)
 
 

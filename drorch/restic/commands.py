@@ -35,8 +35,40 @@ def make_version_command() -> tuple[str, ...]:
     return ("restic", "version")
 
 
-def make_init_command(repo: Repo) -> tuple[str, ...]:
-    return (*_base(repo), "init")
+def make_init_command(repo: Repo, *, chunker_from: Repo | None = None) -> tuple[str, ...]:
+    """With chunker_from, the new repository splits files like that one, so copies between
+    them deduplicate. 0.14 spells it --from-repo (never the older, reversed --repo2)."""
+    return (
+        *_base(repo),
+        "init",
+        *(
+            (
+                "--from-repo",
+                chunker_from.location,
+                "--from-password-file",
+                str(chunker_from.password_file),
+                "--copy-chunker-params",
+            )
+            if chunker_from
+            else ()
+        ),
+    )
+
+
+def make_copy_command(dest: Repo, source: Repo, *, tags: Sequence[str]) -> tuple[str, ...]:
+    """Copy into `dest` the snapshots of `source` carrying all `tags` that dest lacks.
+
+    The password file's path, not the password, is on argv.
+    """
+    return (
+        *_base(dest),
+        "copy",
+        "--from-repo",
+        source.location,
+        "--from-password-file",
+        str(source.password_file),
+        *(("--tag", ",".join(tags)) if tags else ()),
+    )
 
 
 def make_cat_config_command(repo: Repo) -> tuple[str, ...]:

@@ -170,14 +170,16 @@ class Restic:
             _versions[binary] = parse_version("\n".join(completed.stdout))
         return _versions[binary]
 
-    def init(self, repo: Repo) -> str:
+    def init(self, repo: Repo, *, chunker_from: Repo | None = None) -> str:
         """Create the repository and return restic's repository id.
 
         restic 0.14 prints only the first 10 hex digits of the id; asking for the whole id
         would cost another key derivation (~0.6 s), so the prefix is what is returned.
         """
         completed = self._exec(
-            commands.make_init_command(repo), repo, what=f"init of {repo.location}"
+            commands.make_init_command(repo, chunker_from=chunker_from),
+            repo,
+            what=f"init of {repo.location}",
         )
         return parse_init_output("\n".join(completed.stdout))
 
@@ -293,6 +295,9 @@ class Restic:
 
     def prune(self, repo: Repo) -> process.Completed:
         return self._exec(commands.make_prune_command(repo), repo, what=f"prune of {repo.location}")
+
+    def copy(self, dest: Repo, source: Repo, *, tags: Sequence[str], what: str) -> None:
+        self._exec(commands.make_copy_command(dest, source, tags=tags), dest, what=what)
 
     def lock_info(self, repo: Repo, lock_id: str) -> LockFile:
         argv = commands.make_cat_lock_command(repo, lock_id)

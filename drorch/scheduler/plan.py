@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,19 +38,22 @@ def schedules_of(job: Job) -> dict[str, Schedule | None]:
     }
 
 
-def make_plan(config: Config, available: Collection[str]) -> tuple[list[Entry], list[str]]:
+def make_plan(
+    config: Config, available: Callable[[str, str], bool]
+) -> tuple[list[Entry], list[str]]:
     """The entries to schedule, and a note for each scheduled action drorch cannot run yet."""
     entries, notes = [], []
     for name in sorted(config.jobs):
         for action, schedule in schedules_of(config.jobs[name]).items():
             if schedule is None:
                 continue
-            if action.split(":")[0] not in available:
+            if not available(name, action):
                 notes.append(
                     f"job {name}: {action} is scheduled but not available in this "
                     "version of drorch; it is not scheduled"
                 )
                 continue
-            grace = MISFIRE_GRACE.get(action, config.settings.daemon.misfire_grace)
+            base = action.partition(":")[0]
+            grace = MISFIRE_GRACE.get(base, config.settings.daemon.misfire_grace)
             entries.append(Entry(job=name, action=action, schedule=schedule, misfire_grace=grace))
     return entries, notes

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from drorch import __version__
-from drorch.actions import ACTIONS, Request, execute
+from drorch.actions import ACTIONS, can_run, execute, request_for
 from drorch.catalog import Catalog, RunStatus, open_catalog, utc_now
 from drorch.catalog.daemon import heartbeat, record_missed_slots, register_node
 from drorch.config import Config, load_config
@@ -120,7 +120,7 @@ class Daemon:
                 )
 
     def _load_plan(self, config: Config) -> list[Entry]:
-        entries, notes = make_plan(config, ACTIONS)
+        entries, notes = make_plan(config, can_run(config))
         for note in notes:
             log.warning("%s", note)
         self.engine.load(entries)
@@ -170,9 +170,7 @@ class Daemon:
             run = execute(
                 config,
                 self.catalog,
-                Request(
-                    job=job, action=action, actor="scheduler", cancel=self.cancel, details=details
-                ),
+                request_for(job, action, actor="scheduler", cancel=self.cancel, details=details),
                 ACTIONS,
             )
         except LockBusy as exc:

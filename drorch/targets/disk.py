@@ -31,6 +31,7 @@ def open_disk_repository(
     *,
     create: bool,
     managed_roots: tuple[Path, ...] = (),
+    chunker_from: Repo | None = None,
 ) -> Repo:
     """Return the target's repository, ready to use; with create=True, initialise it once.
 
@@ -68,7 +69,7 @@ def open_disk_repository(
             "(it is created by the first snapshot)"
         )
     _prepare_new(name, target, managed_roots)
-    repo_id = restic.init(repo)
+    repo_id = restic.init(repo, chunker_from=chunker_from)
     log.info("target %s: initialised repository %s at %s", name, repo_id[:10], target.path)
     catalog.record_repository(
         target=name, location=repo.location, repo_id=repo_id, restic_version=str(restic.version())

@@ -16,7 +16,16 @@ def test_demo_runs_end_to_end_and_restic_accepts_its_repository(cli: Cli, tmp_pa
     assert "13 files identical, 0 different" in done.stdout
     assert cli("validate", root=demo, check_rc=0).stdout.startswith(f"{demo}: valid")
     snapshots = as_json(cli("snapshots", "--json", root=demo, check_rc=0))
-    assert sorted(s["job"] for s in snapshots) == ["payroll", "payroll", "registry"]
+    primaries = [s for s in snapshots if s["target"] == "primary"]
+    assert sorted(s["job"] for s in primaries) == ["payroll", "payroll", "registry"]
+    # every snapshot is on both disk targets, each copy mapped to its original
+    assert all(s["targets"] == ["primary", "replica"] for s in snapshots)
+    assert sorted(s["original"] for s in snapshots if s["target"] == "replica") == sorted(
+        s["id"] for s in primaries
+    )
+    assert (
+        "target 'paris' is in jurisdiction FR, outside policy 'critical' residency" in done.stdout
+    )
     primary = demo / "var" / "repos" / "primary"
     env = {**os.environ, "RESTIC_PASSWORD_FILE": str(demo / "keys" / "primary.pass")}
     check = subprocess.run(
@@ -34,7 +43,7 @@ def test_demo_runs_end_to_end_and_restic_accepts_its_repository(cli: Cli, tmp_pa
         env=env,
         check=True,
     ).stdout
-    assert sorted(s["id"] for s in snapshots) == sorted(
+    assert sorted(s["id"] for s in primaries) == sorted(
         s["id"] for s in __import__("json").loads(listed)
     )
     # a second demo in the same folder rebuilds it

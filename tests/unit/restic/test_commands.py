@@ -211,3 +211,33 @@ def test_prune_command() -> None:
 )
 def test_restic_duration_speaks_days_and_hours(duration: timedelta, expected: str) -> None:
     assert commands.restic_duration(duration) == expected
+
+
+SOURCE = Repo("/backups/primary", Path("/etc/drorch/keys/primary.pass"))
+DEST = Repo("/mnt/dc2/replica", Path("/etc/drorch/keys/replica.pass"))
+
+
+def test_init_copying_chunker_params_uses_the_014_flags() -> None:
+    assert commands.make_init_command(DEST, chunker_from=SOURCE) == (
+        "restic", "--repo", "/mnt/dc2/replica", "init",
+        "--from-repo", "/backups/primary",
+        "--from-password-file", "/etc/drorch/keys/primary.pass",
+        "--copy-chunker-params",
+    )  # fmt: skip
+
+
+def test_copy_command_reads_from_the_source_into_the_destination() -> None:
+    argv = commands.make_copy_command(DEST, SOURCE, tags=["job:payroll"])
+    assert argv == (
+        "restic", "--repo", "/mnt/dc2/replica", "copy",
+        "--from-repo", "/backups/primary",
+        "--from-password-file", "/etc/drorch/keys/primary.pass",
+        "--tag", "job:payroll",
+    )  # fmt: skip
+    assert "--repo2" not in argv
+
+
+def test_cat_lock_never_takes_a_lock() -> None:
+    assert commands.make_cat_lock_command(SOURCE, "ab12") == (
+        "restic", "--repo", "/backups/primary", "--no-lock", "cat", "lock", "ab12",
+    )  # fmt: skip

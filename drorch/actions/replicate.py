@@ -1,0 +1,150 @@
+"""replicate: copy a job's snapshots from its primary disk target to another disk target.
+
+The destination must lie inside the policy's residency (checked again here, in case the
+config changed since `validate`). It is initialised once with the source's chunker
+parameters, so copies deduplicate; an offline destination is never recreated. restic
+copy copies only what the destination lacks; afterwards each destination snapshot is
+mapped to its source (restic's `original`) and must carry the same tree.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from drorch.actions.check import rotating_subset
+from drorch.actions.context import ActionResult, RunContext
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord
+from drorch.config.model import DiskTarget
+from drorch.errors import ResidencyViolation, ResticError, TargetOffline
+from drorch.restic import SnapshotInfo
+from drorch.targets import open_disk_repository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplicateOptions:
+    to: str
+
+
+def run_replicate(ctx: RunContext) -> ActionResult:
+    options: ReplicateOptions = ctx.options
+    job, name = ctx.job, options.to
+    spec = next((r for r in job.replicate if r.to == name), None)
+    if spec is None:
+        raise TargetOffline(f"job {ctx.job_name} does not replicate to {name!r}")
+    source_name = job.snapshot.target
+    source_target, dest_target = ctx.config.target(source_name), ctx.config.target(name)
+    policy = ctx.config.policy_of(job)
+    if dest_target.jurisdiction not in policy.residency:
+        raise ResidencyViolation(
+            f"job {ctx.job_name}: target {name!r} is in jurisdiction {dest_target.jurisdiction},"
+            f" outside policy {job.policy!r} residency ({', '.join(policy.residency)}); "
+            "refusing to copy"
+        )
+    if not isinstance(dest_target, DiskTarget) or not isinstance(source_target, DiskTarget):
+        raise TargetOffline(
+            f"replication to {dest_target.kind} target {name!r} is not supported yet"
+        )
+    tag = f"job:{ctx.job_name}"
+    source = open_disk_repository(source_name, source_target, ctx.catalog, ctx.restic, create=False)
+    dest = open_disk_repository(
+        name,
+        dest_target,
+        ctx.catalog,
+        ctx.restic,
+        create=True,
+        managed_roots=ctx.managed_roots,
+        chunker_from=source,
+    )
+    log.info(
+        "copying %s snapshots from %s to %s (%s, %s)",
+        ctx.job_name,
+        source_name,
+        name,
+        dest_target.site,
+        dest_target.jurisdiction,
+    )
+    ctx.restic.copy(
+        dest, source, tags=(tag,), what=f"copy of job {ctx.job_name} from {source_name} to {name}"
+    )
+    originals = {s.id: s for s in ctx.restic.snapshots(source, tags=(tag,))}
+    copies = ctx.restic.snapshots(dest, tags=(tag,))
+    new = record_copies(ctx.catalog, ctx.job_name, name, originals, copies)
+    subset = None
+    if spec.verify_read_subset:
+        earlier = len(ctx.catalog.runs(job=ctx.job_name, action=f"replicate:{name}")) - 1
+        subset = rotating_subset(spec.verify_read_subset, earlier)
+        ctx.restic.check(dest, read_data_subset=subset)
+    held = sum(1 for c in copies if c.original in originals)
+    return ActionResult(
+        status=RunStatus.SUCCEEDED,
+        target=name,
+        summary=f"copied {len(new)} new snapshot(s) to {name} ({dest_target.site}, "
+        f"{dest_target.jurisdiction}); it holds {held} of {len(originals)}",
+        details={
+            "to": name,
+            "site": dest_target.site,
+            "jurisdiction": dest_target.jurisdiction,
+            "from": source_name,
+            "copied": [c.id for c in new],
+            "verified_read_subset": subset,
+        },
+    )
+
+
+def record_copies(
+    catalog: Catalog,
+    job: str,
+    target: str,
+    originals: dict[str, SnapshotInfo],
+    copies: list[SnapshotInfo],
+) -> list[SnapshotInfo]:
+    """Record the copies the catalog does not know yet; a copy whose tree differs from its
+    source's is an error, never recorded as a good copy."""
+    known = {s.snapshot_id for s in catalog.snapshots(job=job, target=target)}
+    sizes = {s.snapshot_id: s for s in catalog.snapshots(job=job)}
+    new = []
+    for copy in copies:
+        if copy.id in known:
+            continue
+        source = originals.get(copy.original or "")
+        if source is None:
+            continue  # its source was forgotten (prune): the copy stands on its own
+        if source.tree != copy.tree:
+            raise ResticError(
+                f"copy {copy.short_id} on {target} has tree {copy.tree[:8]}, "
+                f"its source {source.short_id} has {source.tree[:8]}"
+            )
+        origin = sizes.get(source.id)
+        catalog.record_snapshot(
+            SnapshotRecord(
+                job=job,
+                target=target,
+                snapshot_id=copy.id,
+                time=copy.time,
+                tree=copy.tree,
+                hostname=copy.hostname,
+                paths=copy.paths,
+                tags=copy.tags,
+                size=origin.size if origin else None,
+                files=origin.files if origin else None,
+                original_id=source.id,
+                run_id=None,
+                canary_path=origin.canary_path if origin else None,
+                canary_sha256=origin.canary_sha256 if origin else None,
+            )
+        )
+        new.append(copy)
+    return new
+
+
+def replication_lag(
+    catalog: Catalog, job: str, source: str, dest: str, now: datetime
+) -> timedelta | None:
+    """Age of the newest source snapshot not yet on dest; None when dest has them all."""
+    copied = {s.original_id for s in catalog.snapshots(job=job, target=dest)}
+    missing = [s for s in catalog.snapshots(job=job, target=source) if s.snapshot_id not in copied]
+    return now - missing[-1].time if missing else None

@@ -6,9 +6,13 @@
    repositories with fresh caches. Target: median wall-time ratio drorch/bare <= 1.05.
 2. Start-up: `drorch --help` (target 0.3 s, next to `python -c pass` as a floor)
    and `drorch status` on a catalog holding a few runs (target 1 s).
+3. The daemon with 2,000 jobs (bench/daemon.py, also runnable alone): READY=1 within
+   5 s, RSS within 250 MB, scheduled runs starting within 1 s of their slot at p99.
 
-Usage: .venv/bin/python bench/run.py [--rounds N] [--write-results]
-Only the standard library; drorch itself runs as a subprocess, as an operator runs it.
+Usage: .venv/bin/python bench/run.py [--rounds N] [--skip-daemon | --daemon-only]
+       [--write-results]
+Only the standard library (and psutil for the daemon's memory); drorch itself runs as a
+subprocess, as an operator runs it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import statistics
@@ -438,28 +443,60 @@ def results_section(report: Report, today: str, where: str) -> str:
     )
 
 
-def write_results(section: str, today: str) -> None:
-    """Replace the section of the same date, or append one."""
-    header = (
-        "# drorch benchmark results\n\n"
-        "Written by `make bench` / `.venv/bin/python bench/run.py --write-results`; "
-        "one section per date, newest last.\n\n"
-        "How to read the snapshot figures: the verdict is the median over the rounds of the "
-        "per-round ratio drorch/bare, as the issue asks. `restic init` alone varies by "
-        "+-0.5 s from run to run (it calibrates its key derivation on every init), which moves "
-        "single-round ratios by +-10 % on a 5 s run; the breakdown therefore also gives "
-        "drorch's own cost (its wall time minus the restic init and backup it spawns, which "
-        "bare restic runs too), a fixed cost in seconds that does not carry that noise.\n"
-    )
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else header
+HEADER = (
+    "# drorch benchmark results\n\n"
+    "Written by `make bench` / `.venv/bin/python bench/run.py --write-results`; "
+    "one section per date, newest last.\n\n"
+    "How to read the snapshot figures: the verdict is the median over the rounds of the "
+    "per-round ratio drorch/bare, as the issue asks. `restic init` alone varies by "
+    "+-0.5 s from run to run (it calibrates its key derivation on every init), which moves "
+    "single-round ratios by +-10 % on a 5 s run; the breakdown therefore also gives "
+    "drorch's own cost (its wall time minus the restic init and backup it spawns, which "
+    "bare restic runs too), a fixed cost in seconds that does not carry that noise.\n"
+)
+
+
+def _split_parts(day: str) -> tuple[str, list[str]]:
+    """A date section: bench/run.py's own text, then the `### NAME` parts of other benches."""
+    starts = [match.start() for match in re.finditer(r"(?m)^### ", day)]
+    if not starts:
+        return day, []
+    bounds = [*starts, len(day)]
+    return day[: starts[0]], [day[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
+
+
+def write_results(section: str, today: str, *, part: str | None = None) -> None:
+    """Replace today's section (with `part`: only its `### part` subsection), or add it.
+
+    bench/run.py writes the section's own text; bench/daemon.py writes its `### daemon`
+    part. Each keeps what the other wrote the same day.
+    """
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
     marker = f"\n## {today}\n"
     start = text.find(marker)
-    if start >= 0:
+    if start < 0:
+        before, day, after = text, f"## {today}\n", ""
+    else:
         end = text.find("\n## ", start + len(marker))
-        text = text[:start] + text[end:] if end >= 0 else text[:start] + "\n"
-    text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
-    print(f"wrote {RESULTS}")
+        end = len(text) if end < 0 else end
+        before, day, after = text[: start + 1], text[start + 1 : end], text[end:]
+    head, parts = _split_parts(day)
+    if part is None:
+        head = section
+    else:
+        heading = f"### {part}"
+        mine = [
+            number
+            for number, chunk in enumerate(parts)
+            if chunk.split("\n", 1)[0] == heading or chunk.startswith(heading + " ")
+        ]
+        if mine:
+            parts[mine[0]] = section
+        else:
+            parts.append(section)
+    day = "\n".join(chunk.strip("\n") + "\n" for chunk in [head, *parts])
+    RESULTS.write_text(before.rstrip("\n") + "\n\n" + day + after, encoding="utf-8")
+    print(f"wrote {RESULTS}" + (f" ({part} part)" if part else ""))
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -485,16 +522,39 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"replace today's section in {RESULTS.relative_to(REPO_ROOT)}",
     )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--skip-daemon", action="store_true", help="only the snapshot and start-up figures"
+    )
+    which.add_argument(
+        "--daemon-only", action="store_true", help="only the daemon figures (bench/daemon.py)"
+    )
+    import daemon  # bench/daemon.py, beside this file; it imports this module's helpers
+
+    daemon.add_arguments(parser.add_argument_group("daemon benchmark"), prefix="daemon-")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if not DRORCH.exists():
+        sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
+    ok = True
+    if not args.daemon_only:
+        ok = bench_main(args)
+    if not args.skip_daemon:
+        import daemon
+
+        print(flush=True)
+        ok = daemon.run_bench(args, prefix="daemon-")[1] and ok
+    return 0 if ok else 1
+
+
+def bench_main(args: argparse.Namespace) -> bool:
+    """The snapshot and start-up figures."""
     restic = shutil.which("restic")
     if restic is None:
         sys.exit("bench: restic is not installed: run 'make install'")
-    if not DRORCH.exists():
-        sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
     work = Path(tempfile.mkdtemp(prefix="drorch-bench-", dir=args.tmp))
     report = Report(tree_bytes=args.size_mb * MiB, tree_files=args.files)
     try:
@@ -515,7 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.write_results:
         today = datetime.now().astimezone().strftime("%Y-%m-%d")
         write_results(results_section(report, today, args.tmp), today)
-    return 0 if all(report.verdicts().values()) else 1
+    return all(report.verdicts().values())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from drorch.actions.lifecycle import Action, Request, execute
 from drorch.actions.prune import run_prune
 from drorch.actions.replicate import ReplicateOptions, run_replicate
 from drorch.actions.restore import RestoreOptions, run_restore
+from drorch.actions.restore_test import RestoreTestOptions, run_restore_test
 from drorch.actions.snapshot import run_snapshot
 from drorch.config import Config
 from drorch.config.model import DiskTarget
@@ -18,17 +19,18 @@ ACTIONS: dict[str, Action] = {
     "prune": run_prune,
     "check": run_check,
     "replicate": run_replicate,
+    "restore-test": run_restore_test,
 }
 
 # Actions an operator may start with `drorch run JOB ACTION` (restore has its own command).
-RUNNABLE = ("snapshot", "replicate", "prune", "check")
+RUNNABLE = ("snapshot", "replicate", "restore-test", "prune", "check")
 
 
 def request_for(job: str, action: str, **kwargs: Any) -> Request:
     """The request for a scheduled action key: "replicate:replica" carries its destination."""
     base, _, to = action.partition(":")
     if base == "replicate" and to:
-        kwargs.setdefault("options", ReplicateOptions(to=to))
+        kwargs["options"] = ReplicateOptions(to=to)
     return Request(job=job, action=action, **kwargs)
 
 
@@ -50,6 +52,7 @@ __all__ = [
     "ReplicateOptions",
     "Request",
     "RestoreOptions",
+    "RestoreTestOptions",
     "can_run",
     "execute",
     "request_for",

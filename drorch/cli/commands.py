@@ -79,6 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown action {args.action!r} (available: {', '.join(RUNNABLE)})")
     if args.to and args.action != "replicate":
         raise UsageError("--to goes with replicate")
+    if (args.from_target or args.snapshot) and args.action != "restore-test":
+        raise UsageError("--from and --snapshot go with restore-test")
     config = _config(args)
     job = config.job(args.job)
     keys = [args.action]
@@ -92,13 +94,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not destinations:
             raise UsageError(f"job {args.job} has no replicate: entries")
         keys = [f"replicate:{to}" for to in ([args.to] if args.to else destinations)]
+    options = None
+    if args.action == "restore-test":
+        from drorch.actions import RestoreTestOptions
+
+        if args.from_target:
+            config.target(args.from_target)
+        options = RestoreTestOptions(from_target=args.from_target, snapshot=args.snapshot)
     catalog = _catalog(config)
     runs = []
     for key in keys:
         progress = _Progress() if sys.stderr.isatty() and not args.json else None
-        runs.append(
-            execute(config, catalog, request_for(args.job, key, on_progress=progress), ACTIONS)
-        )
+        request = request_for(args.job, key, on_progress=progress, options=options)
+        runs.append(execute(config, catalog, request, ACTIONS))
         if progress is not None:
             progress.clear()
     if args.json:

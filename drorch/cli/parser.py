@@ -78,12 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ACTION",
         nargs="?",
         default="snapshot",
-        help="snapshot (default), replicate, prune or check",
+        help="snapshot (default), replicate, restore-test, prune or check",
     )
     p.add_argument(
         "--to",
         metavar="TARGET",
         help="replicate: only to this target (default: every target the job replicates to)",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_target",
+        metavar="TARGET",
+        help="restore-test: test this copy (default: the next in the job's rotation)",
+    )
+    p.add_argument(
+        "--snapshot",
+        metavar="ID",
+        help="restore-test: test this snapshot (default: latest, or random if configured)",
     )
     p.set_defaults(handler="run")
 

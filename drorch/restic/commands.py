@@ -213,3 +213,7 @@ def make_prune_command(repo: Repo) -> tuple[str, ...]:
 def make_cat_lock_command(repo: Repo, lock_id: str) -> tuple[str, ...]:
     """Read one lock without taking one (a stale lock must not block its own inspection)."""
     return (*_base(repo), "--no-lock", "cat", "lock", lock_id)
+
+
+def make_ls_command(repo: Repo, snapshot_id: str) -> tuple[str, ...]:
+    return (*_base(repo), "ls", "--json", snapshot_id)

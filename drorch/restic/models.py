@@ -193,3 +193,24 @@ def parse_lock(text: str) -> LockFile:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ResticError(f"cannot read a restic lock: {exc}") from exc
+
+
+@dataclass
+class Listing:
+    """What `restic ls --json` says a snapshot holds: regular files and their bytes."""
+
+    files: int = 0
+    bytes: int = 0
+
+    def add_line(self, line: str) -> None:
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            return
+        if (
+            isinstance(item, dict)
+            and item.get("struct_type", "node") == "node"
+            and item.get("type") == "file"
+        ):
+            self.files += 1
+            self.bytes += int(item.get("size") or 0)

@@ -28,6 +28,7 @@ from drorch.restic.models import (
     BackupProgress,
     BackupSummary,
     ForgetGroup,
+    Listing,
     LockFile,
     SnapshotInfo,
     Version,
@@ -298,6 +299,17 @@ class Restic:
 
     def copy(self, dest: Repo, source: Repo, *, tags: Sequence[str], what: str) -> None:
         self._exec(commands.make_copy_command(dest, source, tags=tags), dest, what=what)
+
+    def ls(self, repo: Repo, snapshot_id: str) -> Listing:
+        """Count the snapshot's files and bytes, streaming (a listing can be millions long)."""
+        listing = Listing()
+        self._exec(
+            commands.make_ls_command(repo, snapshot_id),
+            repo,
+            what=f"listing snapshot {snapshot_id[:8]}",
+            on_stdout_line=listing.add_line,
+        )
+        return listing
 
     def lock_info(self, repo: Repo, lock_id: str) -> LockFile:
         argv = commands.make_cat_lock_command(repo, lock_id)

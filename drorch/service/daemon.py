@@ -23,6 +23,7 @@ from typing import Any
 
 from drorch import __version__
 from drorch.actions import ACTIONS, can_run, execute, request_for
+from drorch.actions.restore_test import remove_leftover_scratch
 from drorch.catalog import Catalog, RunStatus, open_catalog, utc_now
 from drorch.catalog.daemon import heartbeat, record_missed_slots, register_node
 from drorch.config import Config, load_config
@@ -94,6 +95,7 @@ class Daemon:
 
     def _recover(self) -> None:
         recovery.interrupt_dead_runs(self.catalog)
+        remove_leftover_scratch(self.config.state_dir)
         restic = Restic(
             binary=self.config.settings.restic.binary,
             cache_dir=self.config.state_dir / "cache",

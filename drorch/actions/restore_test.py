@@ -1,0 +1,283 @@
+"""restore-test: prove a copy can be restored, and keep the proof.
+
+Chooses a copy (rotating through the job's `restore_test.from`) and a snapshot (latest,
+or a random retained one with the seed recorded); restores it into a fresh scratch
+folder under the state dir (after checking free space), verifies it (restic's own
+--verify, the canary byte for byte, file count and bytes against `restic ls`, the job's
+command checks), times it, projects the full restore time against the policy's RTO,
+records the result as evidence, and always removes the scratch folder. A failed test is
+a FAILED run and evidence too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import secrets
+import shutil
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drorch import __version__, process
+from drorch.actions.context import ActionResult, RunContext
+from drorch.actions.restore import find_snapshot
+from drorch.catalog import RunStatus, SnapshotRecord
+from drorch.config.model import CommandCheck, DiskTarget
+from drorch.config.units import format_size
+from drorch.errors import DrorchError, TargetOffline, UnknownSnapshot
+from drorch.restic import Repo
+from drorch.targets import open_disk_repository
+from drorch.targets.disk import free_bytes
+
+log = logging.getLogger(__name__)
+
+SCRATCH = "scratch"
+SPACE_MARGIN = 1.10  # restore needs the snapshot's size, and some room to spare
+
+
+@dataclass(frozen=True)
+class RestoreTestOptions:
+    from_target: str | None = None
+    snapshot: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+
+
+@dataclass
+class Timings:
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def measure(self, phase: str, started: float) -> None:
+        self.phases[phase] = round(time.monotonic() - started, 3)
+
+
+def scratch_root(state_dir: Path) -> Path:
+    return state_dir / SCRATCH
+
+
+def remove_leftover_scratch(state_dir: Path) -> list[Path]:
+    """Scratch folders a killed test left behind; removed at daemon start."""
+    root = scratch_root(state_dir)
+    if not root.is_dir():
+        return []
+    leftovers = [p for p in root.iterdir() if p.name.startswith("restore-test-")]
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+        log.warning("removed scratch folder %s left by an interrupted restore test", path)
+    return leftovers
+
+
+def choose_source(ctx: RunContext, options: RestoreTestOptions) -> tuple[str, int]:
+    """The copy to test: given, or the next in the job's rotation; and its rotation index."""
+    spec = ctx.job.restore_test
+    rotation = list(spec.from_) if spec and spec.from_ else [ctx.job.snapshot.target]
+    if options.from_target:
+        return options.from_target, -1
+    earlier = len(ctx.catalog.runs(job=ctx.job_name, action="restore-test")) - 1
+    index = earlier % len(rotation)
+    return rotation[index], index
+
+
+def choose_snapshot(
+    ctx: RunContext, target: str, options: RestoreTestOptions
+) -> tuple[SnapshotRecord, int | None]:
+    """latest, a given id, or a random retained one (its seed returned, for the record)."""
+    spec = ctx.job.restore_test
+    if options.snapshot:
+        return find_snapshot(ctx.catalog, ctx.job_name, target, options.snapshot), None
+    if spec is not None and spec.snapshot == "random":
+        snapshots = ctx.catalog.snapshots(job=ctx.job_name, target=target)
+        if not snapshots:
+            raise UnknownSnapshot(f"job {ctx.job_name!r} has no snapshots on target {target!r}")
+        seed = secrets.randbits(63)
+        return random.Random(seed).choice(snapshots), seed  # noqa: S311 - choice, not secret
+    return find_snapshot(ctx.catalog, ctx.job_name, target, "latest"), None
+
+
+def run_restore_test(ctx: RunContext) -> ActionResult:
+    options: RestoreTestOptions = ctx.options or RestoreTestOptions()
+    policy = ctx.config.policy_of(ctx.job)
+    name, rotation_index = choose_source(ctx, options)
+    target = ctx.config.target(name)
+    record: dict[str, Any] = {
+        "job": ctx.job_name,
+        "policy": ctx.job.policy,
+        "actor": ctx.actor,
+        "run": ctx.run_id,
+        "target": {"name": name, "site": target.site, "jurisdiction": target.jurisdiction},
+        "selection": {"rotation_index": rotation_index},
+    }
+    timings = Timings()
+    checks: list[Check] = []
+    scratch = scratch_root(ctx.config.state_dir) / f"restore-test-{ctx.run_id}"
+    try:
+        if not isinstance(target, DiskTarget):
+            raise TargetOffline(
+                f"restore tests from {target.kind} target {name!r} are not supported yet"
+            )
+        snapshot, seed = choose_snapshot(ctx, name, options)
+        record["snapshot"] = {
+            "id": snapshot.snapshot_id,
+            "time": _iso(snapshot),
+            "size": snapshot.size,
+            "files": snapshot.files,
+        }
+        record["selection"]["seed"] = seed
+        repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
+        _check_space(scratch, snapshot)
+        checks = _restore_and_verify(ctx, repo, snapshot, scratch, timings)
+    except DrorchError as exc:
+        checks.append(Check("restore", False, str(exc)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    passed = bool(checks) and all(c.passed for c in checks)
+    restored = record.get("snapshot", {}).get("size") or 0
+    restore_s = timings.phases.get("restore")
+    throughput = restored / restore_s if restore_s and restored else None
+    projected = (restored / throughput + timings.phases.get("stage", 0.0)) if throughput else None
+    rto_s = int(policy.rto.total_seconds())
+    record.update(
+        {
+            "checks": [c.as_dict() for c in checks],
+            "result": "pass" if passed else "fail",
+            "reasons": [f"{c.name}: {c.detail}" for c in checks if not c.passed],
+            "durations_s": timings.phases,
+            "throughput_bytes_per_s": int(throughput) if throughput else None,
+            "rto": {
+                "target_s": rto_s,
+                "projected_s": round(projected, 3) if projected is not None else None,
+                "within": projected is not None and projected <= rto_s,
+            },
+            "versions": {"drorch": __version__, "restic": str(ctx.restic.version())},
+            "artifacts": _hash_artifacts(ctx.run_dir),
+        }
+    )
+    failed = [c for c in checks if not c.passed]
+    summary = (
+        f"restore test of {record.get('snapshot', {}).get('id', '?')[:8]} from {name}: "
+        f"{'pass' if passed else 'FAIL'} ({len(checks) - len(failed)}/{len(checks)} "
+        "checks)"
+    )
+    if projected is not None:
+        summary += f", projected full restore {projected:.1f}s vs RTO {rto_s}s"
+    return ActionResult(
+        status=RunStatus.SUCCEEDED if passed else RunStatus.FAILED,
+        target=name,
+        snapshot_id=record.get("snapshot", {}).get("id"),
+        summary=summary,
+        error="; ".join(record["reasons"]) or None,
+        details={"evidence": record},
+    )
+
+
+def _iso(snapshot: SnapshotRecord) -> str:
+    return snapshot.time.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_space(scratch: Path, snapshot: SnapshotRecord) -> None:
+    scratch.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if scratch.exists():
+        raise DrorchError(f"scratch folder {scratch} already exists; refusing to restore over it")
+    need = int((snapshot.size or 0) * SPACE_MARGIN)
+    free = free_bytes(scratch.parent)
+    if free < need:
+        raise DrorchError(
+            f"scratch space too small at {scratch.parent}: the snapshot needs "
+            f"{format_size(need)} and {format_size(free)} is free"
+        )
+
+
+def _restore_and_verify(
+    ctx: RunContext, repo: Repo, snapshot: SnapshotRecord, scratch: Path, timings: Timings
+) -> list[Check]:
+    scratch.mkdir(mode=0o700)
+    started = time.monotonic()
+    try:
+        ctx.restic.restore(repo, snapshot.snapshot_id, scratch, verify=True)
+    except DrorchError as exc:
+        timings.measure("restore", started)
+        return [Check("restic", False, str(exc))]
+    timings.measure("restore", started)
+    checks = [Check("restic", True, "restic restore --verify found no errors")]
+    started = time.monotonic()
+    checks.append(_canary(snapshot, scratch))
+    checks.append(_listing(ctx, repo, snapshot, scratch))
+    spec = ctx.job.restore_test
+    for item in spec.verify if spec else ():
+        if isinstance(item, CommandCheck):
+            checks.append(_command(item, scratch))
+    timings.measure("verify", started)
+    wanted = set(spec.verify) if spec else {"restic", "canary", "listing"}
+    return [c for c in checks if c.name in wanted or c.name.startswith("command")]
+
+
+def _canary(snapshot: SnapshotRecord, scratch: Path) -> Check:
+    if not snapshot.canary_path or not snapshot.canary_sha256:
+        return Check("canary", False, "the catalog has no canary for this snapshot")
+    restored = scratch / Path(snapshot.canary_path).relative_to("/")
+    try:
+        digest = hashlib.sha256(restored.read_bytes()).hexdigest()
+    except OSError as exc:
+        return Check("canary", False, f"canary missing from the restore: {exc.strerror}")
+    if digest != snapshot.canary_sha256:
+        return Check(
+            "canary",
+            False,
+            f"canary differs: sha256 {digest[:16]}…, expected {snapshot.canary_sha256[:16]}…",
+        )
+    return Check("canary", True, f"canary sha256 {digest[:16]}… matches")
+
+
+def _listing(ctx: RunContext, repo: Repo, snapshot: SnapshotRecord, scratch: Path) -> Check:
+    try:
+        listed = ctx.restic.ls(repo, snapshot.snapshot_id)
+    except DrorchError as exc:
+        return Check("listing", False, f"restic ls failed: {exc}")
+    files = size = 0
+    for folder, _dirs, names in os.walk(scratch):
+        for name in names:
+            info = os.lstat(os.path.join(folder, name))
+            if stat.S_ISREG(info.st_mode):
+                files += 1
+                size += info.st_size
+    detail = (
+        f"{files} files, {size} bytes restored; the snapshot lists {listed.files} files, "
+        f"{listed.bytes} bytes"
+    )
+    return Check("listing", (files, size) == (listed.files, listed.bytes), detail)
+
+
+def _command(check: CommandCheck, scratch: Path) -> Check:
+    argv = [arg.replace("{restore_dir}", str(scratch)) for arg in check.command]
+    name = f"command {check.command[0]}"
+    try:
+        done = process.run(argv, cwd=scratch, timeout=check.timeout.total_seconds(), grace=5)
+    except OSError as exc:
+        return Check(name, False, f"{argv[0]} could not start: {exc.strerror}")
+    if done.timed_out:
+        return Check(name, False, f"timed out after {check.timeout.total_seconds():.0f}s")
+    output = (done.stdout[-1] if done.stdout else "") or done.stderr_tail
+    return Check(name, done.returncode == 0, f"exit {done.returncode}: {output[:200]}")
+
+
+def _hash_artifacts(run_dir: Path) -> dict[str, str]:
+    if not run_dir.is_dir():
+        return {}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(run_dir.iterdir())
+        if p.is_file()
+    }

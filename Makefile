@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= var/demo
 
-.PHONY: install system-packages demo test lint typecheck unit bench clean
+.PHONY: install system-packages browser demo test lint typecheck unit bench clean
 
 install: system-packages $(VENV)/.installed
 
@@ -35,7 +35,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install lint typecheck
+# The report test renders report.html in Debian's chromium, headless (test-only).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "make test: chromium is missing and installing it needs root: run 'sudo make test' or 'apt-get install chromium'" >&2; exit 1; \
+	  fi; \
+	  echo "installing chromium from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: install browser lint typecheck
 	$(BIN)/pytest -q
 
 bench: install

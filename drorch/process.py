@@ -9,6 +9,7 @@ environment as names only.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import signal
@@ -153,15 +154,20 @@ def run(
 
 
 def _interrupt(proc: subprocess.Popen[str], grace: float) -> None:
-    """SIGINT, then SIGKILL after `grace` seconds if the process is still there."""
+    """SIGINT to the child's process group (a hook's `sh -c` and what it started), then,
+    once the child ended or `grace` passed, SIGKILL to whatever of the group remains."""
     if proc.poll() is not None:
         return
+    _signal_group(proc.pid, signal.SIGINT)
     try:
-        proc.send_signal(signal.SIGINT)
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         log.warning("pid %s ignored SIGINT for %.0fs; killing it", proc.pid, grace)
-        proc.kill()
-        proc.wait()
-    except ProcessLookupError:
-        pass
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    # The child leads its own session (start_new_session), so its pid is its group's id.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)

@@ -15,9 +15,17 @@ log = logging.getLogger(__name__)
 
 
 def run_hooks(
-    hooks: Sequence[HookSpec], *, when: str, cwd: Path, cancel: threading.Event | None = None
+    hooks: Sequence[HookSpec],
+    *,
+    when: str,
+    cwd: Path,
+    cancel: threading.Event | None = None,
+    succeeded: list[HookSpec] | None = None,
 ) -> None:
-    """Run hooks in order from cwd; the first failure raises HookFailed naming it."""
+    """Run hooks in order from cwd; the first failure raises HookFailed naming it.
+
+    `succeeded` collects the hooks that ran to success, so a caller knows what to undo.
+    """
     for number, hook in enumerate(hooks, start=1):
         try:
             completed = process.run(
@@ -45,3 +53,5 @@ def run_hooks(
                 f"{when} hook {number} ({' '.join(hook.command)}) failed with exit "
                 f"code {completed.returncode}: {completed.stderr_tail or 'no output'}"
             )
+        if succeeded is not None:
+            succeeded.append(hook)

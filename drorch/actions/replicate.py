@@ -72,12 +72,12 @@ def run_replicate(ctx: RunContext) -> ActionResult:
     )
     originals = {s.id: s for s in ctx.restic.snapshots(source, tags=(tag,))}
     copies = ctx.restic.snapshots(dest, tags=(tag,))
-    new = record_copies(ctx.catalog, ctx.job_name, name, originals, copies)
     subset = None
-    if spec.verify_read_subset:
+    if spec.verify_read_subset:  # before anything is recorded as a good copy
         earlier = len(ctx.catalog.runs(job=ctx.job_name, action=f"replicate:{name}")) - 1
         subset = rotating_subset(spec.verify_read_subset, earlier)
         ctx.restic.check(dest, read_data_subset=subset)
+    new = record_copies(ctx.catalog, ctx.job_name, name, originals, copies)
     held = sum(1 for c in copies if c.original in originals)
     return ActionResult(
         status=RunStatus.SUCCEEDED,

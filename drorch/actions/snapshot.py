@@ -16,7 +16,7 @@ from drorch.actions.canary import plant_canary
 from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.hooks import run_hooks
 from drorch.catalog import RunStatus, SnapshotRecord
-from drorch.config.model import DiskTarget
+from drorch.config.model import DiskTarget, HookSpec
 from drorch.config.units import format_size
 from drorch.errors import HookFailed, PartialSnapshot, SourceMissing, TargetOffline
 from drorch.restic import BackupSummary, Repo
@@ -39,18 +39,26 @@ def run_snapshot(ctx: RunContext) -> ActionResult:
     repo = open_disk_repository(
         name, target, ctx.catalog, ctx.restic, create=True, managed_roots=ctx.managed_roots
     )
-    # `after` hooks are not cancelable: they undo what `before` did (thaw, unlock).
-    run_hooks(job.source.before, when="before", cwd=ctx.config.root, cancel=ctx.cancel)
+    before_done: list[HookSpec] = []
+    after_failure: HookFailed | None = None
     try:
+        run_hooks(
+            job.source.before,
+            when="before",
+            cwd=ctx.config.root,
+            cancel=ctx.cancel,
+            succeeded=before_done,
+        )
         result = _backup(ctx, name, target, repo)
     finally:
-        try:
-            run_hooks(job.source.after, when="after", cwd=ctx.config.root)
-        except HookFailed as exc:
-            log.error("%s", exc)
-            after_failure: HookFailed | None = exc
-        else:
-            after_failure = None
+        # `after` hooks undo what `before` hooks did (thaw, unlock): they run once any before
+        # hook succeeded, even if a later one failed, and they are not cancelable.
+        if before_done or not job.source.before:
+            try:
+                run_hooks(job.source.after, when="after", cwd=ctx.config.root)
+            except HookFailed as exc:
+                log.error("%s", exc)
+                after_failure = exc
     if after_failure is not None:
         return replace(
             result,

@@ -73,7 +73,7 @@ def error_for(completed: Completed, *, what: str) -> ResticError | None:
     if code == 0:
         return None
     stderr = "\n".join(completed.stderr)
-    if code == 3:
+    if code == 3 and "backup" in completed.argv:  # only backup means "some files unreadable"
         return PartialSnapshot(
             f"{what}: snapshot is incomplete, some source files could not be read: "
             f"{_first_error_line(completed)}",

@@ -85,14 +85,25 @@ def _prepare_new(name: str, target: DiskTarget, managed_roots: tuple[Path, ...])
             "refusing to initialise a repository there"
         )
     parent = path.parent
+    managed = any(path.is_relative_to(root) for root in managed_roots)
     if not parent.is_dir():
-        if any(path.is_relative_to(root) for root in managed_roots):
-            parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        else:
+        if not managed:
             raise TargetOffline(
                 f"target {name!r} is offline: {parent} does not exist (is the disk mounted?)"
             )
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if target.require_mount and not managed and not on_mounted_filesystem(path):
+        raise TargetOffline(
+            f"target {name!r} is offline: neither {path} nor a folder above it is a mount "
+            "point, so the disk is probably not mounted; drorch will not create a repository "
+            "on the root filesystem in its place (set require_mount: false if it belongs there)"
+        )
     _check_writable(name, target)
+
+
+def on_mounted_filesystem(path: Path) -> bool:
+    """Whether path, or a folder above it other than /, is a mount point."""
+    return any(os.path.ismount(folder) for folder in (path, *path.parents) if folder != Path("/"))
 
 
 def _check_writable(name: str, target: DiskTarget) -> None:

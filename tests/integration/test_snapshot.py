@@ -11,6 +11,7 @@ from pathlib import Path
 
 from drorch.catalog import RunStatus
 from drorch.restic.models import parse_time
+from tests.conftest import DRORCH_YAML
 from tests.integration.conftest import Env
 
 
@@ -206,3 +207,50 @@ def test_excludes_are_applied(make_env) -> None:  # type: ignore[no-untyped-def]
     listing = restic(env, "ls", "latest").stdout
     assert "blob.bin" in listing
     assert "hello.txt" not in listing
+
+
+def test_after_hooks_undo_before_hooks_that_succeeded_before_one_failed(make_env) -> None:  # type: ignore[no-untyped-def]
+    env = make_env(
+        jobs={
+            "app": """\
+        policy: standard
+        source:
+          paths: [data]
+          before: [[touch, FROZEN], ["false"]]
+          after: [[rm, FROZEN]]
+        snapshot: {target: primary}
+        """
+        }
+    )
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert (run.error or "").startswith("before hook 2 (false) failed with exit code 1")
+    assert not (env.root / "FROZEN").exists(), "the first before hook was never undone"
+    assert env.catalog.snapshots() == []
+
+
+def test_no_repository_on_an_unmounted_mount_point(make_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mount_point = tmp_path / "mnt" / "backup1"  # /tmp is not a mount point here
+    mount_point.mkdir(parents=True)
+    yaml = DRORCH_YAML.replace("path: repos/primary", f"path: {mount_point}/drorch")
+    env = make_env(drorch=yaml)
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert (run.error or "").startswith("target 'primary' is offline: neither ")
+    assert list(mount_point.iterdir()) == []
+    allowed = make_env(
+        drorch=yaml.replace(
+            "min_free: 1MiB}", "min_free: 1MiB,\n            require_mount: false}", 1
+        )
+    )
+    assert allowed.run().status is RunStatus.SUCCEEDED
+    assert (mount_point / "drorch" / "config").is_file()
+
+
+def test_a_repository_on_a_mounted_filesystem_is_created(make_env) -> None:  # type: ignore[no-untyped-def]
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as mounted:  # tmpfs: a mount point
+        env = make_env(drorch=DRORCH_YAML.replace("path: repos/primary", f"path: {mounted}/drorch"))
+        run = env.run()
+        assert run.status is RunStatus.SUCCEEDED, run.error

@@ -77,3 +77,11 @@ def test_environment_drops_a_prefix_and_adds_ours(monkeypatch) -> None:  # type:
         unset_prefix="DRORCH_T",
     )
     assert done.stdout == ("['DRORCH_T1'] yes",)
+
+
+def test_timeout_reaches_what_a_shell_started() -> None:
+    started = time.monotonic()
+    done = process.run(["sh", "-c", "sleep 30; echo never"], timeout=0.5, grace=2)
+    assert done.timed_out
+    assert done.stdout == ()
+    assert time.monotonic() - started < 10, "the shell's child kept run() waiting"

@@ -31,7 +31,9 @@ HOOK_HINT = (
     "write [sh, -c, '...'] when you need a shell"
 )
 JOB_KEYS = "check, description, policy, prune, replicate, restore_test, snapshot, source"
-DISK_KEYS = "jurisdiction, kind, media, min_free, offline, password_file, path, site"
+DISK_KEYS = (
+    "jurisdiction, kind, media, min_free, offline, password_file, path, require_mount, site"
+)
 VAULT_VIRTUAL = (
     "  vault: {kind: tape, virtual: {path: vtl, capacity: 1MiB}, pool: weekly,\n"
     "          password_file: keys/vault.pass, site: dc1, jurisdiction: ML}\n"

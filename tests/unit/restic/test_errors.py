@@ -14,10 +14,14 @@ from drorch.restic.errors import error_for
 
 
 def completed(
-    code: int, *stderr: str, timed_out: bool = False, canceled: bool = False
+    code: int,
+    *stderr: str,
+    timed_out: bool = False,
+    canceled: bool = False,
+    command: str = "snapshots",
 ) -> Completed:
     return Completed(
-        argv=("restic", "snapshots"),
+        argv=("restic", command),
         returncode=code,
         stdout=(),
         stderr=stderr,
@@ -69,7 +73,7 @@ def test_restic_014_exit_1_is_told_apart_by_stderr(stderr: tuple[str, ...], expe
         (11, RepositoryLocked),
         (12, WrongPassword),
         (130, Interrupted),
-        (3, PartialSnapshot),
+        (3, ResticError),
         (2, ResticError),
         (99, ResticError),
     ],
@@ -129,3 +133,13 @@ def test_damaged_repository_keeps_the_message_short() -> None:
     assert str(error) == (
         "check: repository contains errors: " + "; ".join(lines[:3]) + " (and 7 more)"
     )
+
+
+def test_exit_3_is_a_partial_snapshot_only_for_backup() -> None:
+    assert (
+        type(
+            error_for(completed(3, "error: open /x: permission denied", command="backup"), what="b")
+        )
+        is PartialSnapshot
+    )
+    assert type(error_for(completed(3, "Fatal: x"), what="s")) is ResticError

@@ -128,6 +128,12 @@ class DiskTarget(Frozen):
         description="Refuse to write when the filesystem has less free space than this.",
         examples=["10GiB"],
     )
+    require_mount: bool = Field(
+        True,
+        description="Create the repository only on a mounted filesystem (the path or a parent "
+        "below / is a mount point), so an unmounted disk's empty mount point is never filled; "
+        "paths inside the config root or state dir are exempt.",
+    )
 
 
 class VirtualLibrary(Frozen):

@@ -71,6 +71,9 @@ def check_destination(to: Path, *, force: bool) -> Path:
         )
     if resolved.exists() and not resolved.is_dir():
         raise UsageError(f"restore destination {resolved} exists and is not a directory")
+    existing = next(p for p in (resolved, *resolved.parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"restore destination {resolved} cannot be made: {existing} is a file")
     if resolved.is_dir() and any(resolved.iterdir()) and not force:
         raise DestinationNotEmpty(
             f"restore destination {resolved} is not empty; choose an empty "

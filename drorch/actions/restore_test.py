@@ -11,6 +11,7 @@ a FAILED run and evidence too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -75,9 +76,28 @@ def remove_leftover_scratch(state_dir: Path) -> list[Path]:
         return []
     leftovers = [p for p in root.iterdir() if p.name.startswith("restore-test-")]
     for path in leftovers:
-        shutil.rmtree(path, ignore_errors=True)
-        log.warning("removed scratch folder %s left by an interrupted restore test", path)
+        if remove_tree(path):
+            log.warning("removed scratch folder %s left by an interrupted restore test", path)
+        else:
+            log.error("could not remove scratch folder %s left by a restore test", path)
     return leftovers
+
+
+def remove_tree(path: Path) -> bool:
+    """Remove a restored tree, even one with read-only folders (as restored from a
+    snapshot); True when it is gone."""
+
+    def writable_and_retry(function: Any, failed: str, _exc: Any) -> None:
+        for folder in (Path(failed).parent, Path(failed)):
+            with contextlib.suppress(OSError):
+                if folder.is_dir() and not folder.is_symlink():
+                    folder.chmod(0o700)
+        with contextlib.suppress(OSError):
+            function(failed)
+
+    if path.exists():
+        shutil.rmtree(path, onerror=writable_and_retry)
+    return not path.exists()
 
 
 def choose_source(ctx: RunContext, options: RestoreTestOptions) -> tuple[str, int]:
@@ -142,7 +162,14 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
     except DrorchError as exc:
         checks.append(Check("restore", False, str(exc)))
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not remove_tree(scratch):
+            checks.append(
+                Check(
+                    "cleanup",
+                    False,
+                    f"scratch folder {scratch} could not be removed; remove it by hand",
+                )
+            )
     passed = bool(checks) and all(c.passed for c in checks)
     restored = record.get("snapshot", {}).get("size") or 0
     restore_s = timings.phases.get("restore")

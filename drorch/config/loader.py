@@ -78,7 +78,13 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
     context = {"root": root}
     settings: Settings | None = None
     main = root / MAIN_FILE
-    if not main.is_file():
+    try:
+        present = main.is_file()
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigIssue(str(main), None, "", f"cannot read: {exc.strerror}")]
+        ) from exc
+    if not present:
         hint = "" if root.is_dir() else " (the directory does not exist)"
         raise ConfigError([ConfigIssue(str(main), None, "", f"missing: not a config root{hint}")])
     main_doc = _read(main, MAIN_FILE, issues)
@@ -90,10 +96,8 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
     for folder, model in (("jobs", Job), ("policies", Policy), ("runbooks", Runbook)):
         sections[folder] = {}
         invalid[folder] = set()
-        for path in sorted((root / folder).glob("*.y*ml")):
+        for path in _definitions(root / folder, issues):
             shown = f"{folder}/{path.name}"
-            if path.suffix not in (".yaml", ".yml"):
-                continue
             if not re.match(NAME_PATTERN, path.stem):
                 issues.append(ConfigIssue(shown, None, "", "a name uses letters, digits, _ . -"))
                 continue
@@ -125,6 +129,19 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
             {name: item for name, (item, _) in sections["runbooks"].items()}
         ),
     )
+
+
+def _definitions(folder: Path, issues: list[ConfigIssue]) -> list[Path]:
+    """The *.yaml / *.yml files of a folder; an unreadable folder is a problem, not empty."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        issues.append(ConfigIssue(f"{folder.name}/", None, "", f"cannot list: {exc.strerror}"))
+        return []
+    names = [e.name for e in entries if not e.name.startswith(".")]
+    return sorted(folder / name for name in names if name.endswith((".yaml", ".yml")))
 
 
 def _read(path: Path, shown: str, issues: list[ConfigIssue]) -> Document | None:

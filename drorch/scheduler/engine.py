@@ -38,13 +38,23 @@ class Engine:
             timezone=UTC,
         )
         self._scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
+        self._loaded: dict[str, Entry] = {}
 
     def load(self, entries: Sequence[Entry]) -> None:
-        """Replace the scheduled runs with these entries (internal jobs stay)."""
+        """Make the scheduled runs these entries (internal jobs stay).
+
+        An entry that did not change keeps its job, so a reload does not restart an
+        `every` interval (frequent reloads would otherwise keep pushing it back).
+        """
+        wanted = {entry.key: entry for entry in entries}
         for job in self._scheduler.get_jobs():
-            if job.id.startswith(RUN_PREFIX):
+            if job.id.startswith(RUN_PREFIX) and self._loaded.get(job.id) != wanted.get(job.id):
                 job.remove()
+                self._loaded.pop(job.id, None)
         for entry in entries:
+            if self._loaded.get(entry.key) == entry:
+                continue
+            self._loaded[entry.key] = entry
             self._scheduler.add_job(
                 calls.run_scheduled,
                 trigger_for(entry.schedule),

@@ -254,13 +254,16 @@ class Daemon:
         stopper = threading.Thread(target=self.engine.shutdown, kwargs={"wait": True}, daemon=True)
         stopper.start()
         stopper.join(STOP_TIMEOUT)
-        if stopper.is_alive():
-            log.error("runs did not stop within %.0fs; exiting anyway", STOP_TIMEOUT)
         try:
             heartbeat(self.catalog, self.node_id, stopped=True)
         except Exception:
             log.exception("could not record the stop")
         calls.bind(None)
+        if stopper.is_alive():
+            # Python would wait for the worker threads at exit; systemd would then kill us.
+            log.error("runs did not stop within %.0fs; exiting anyway", STOP_TIMEOUT)
+            logging.shutdown()
+            os._exit(0)
         log.info("stopped")
 
 

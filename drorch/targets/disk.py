@@ -79,6 +79,8 @@ def open_disk_repository(
 
 def _prepare_new(name: str, target: DiskTarget, managed_roots: tuple[Path, ...]) -> None:
     path = target.path
+    if path.exists() and not path.is_dir():
+        raise TargetOffline(f"target {name!r}: {path} is a file, not a folder")
     if path.exists() and any(path.iterdir()):
         raise TargetOffline(
             f"target {name!r}: {path} is not empty and not a restic repository; "

@@ -85,3 +85,9 @@ def test_restore_from_an_offline_target_fails_clearly(env: Env, tmp_path: Path) 
     assert run.status is RunStatus.FAILED
     assert (run.error or "").startswith("target 'primary' is offline")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_destination_below_a_file_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match=r"cannot be made: .*/file is a file"):
+        check_destination(tmp_path / "file" / "sub", force=False)

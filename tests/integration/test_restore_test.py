@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -162,3 +163,15 @@ def test_random_choice_records_its_seed(make_env: Callable[..., Env]) -> None:
 
     chosen = random.Random(seed).choice(env.catalog.snapshots(target="primary"))
     assert chosen.snapshot_id == run.snapshot_id
+
+
+def test_remove_tree_copes_with_read_only_folders(tmp_path: Path) -> None:
+    from drorch.actions.restore_test import remove_tree
+
+    tree = tmp_path / "restored" / "a" / "b"
+    tree.mkdir(parents=True)
+    (tree / "file").write_text("x")
+    (tmp_path / "restored" / "a").chmod(0o500)
+    tree.chmod(0o500)
+    assert remove_tree(tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()

@@ -31,9 +31,7 @@ HOOK_HINT = (
     "write [sh, -c, '...'] when you need a shell"
 )
 JOB_KEYS = "check, description, policy, prune, replicate, restore_test, snapshot, source"
-DISK_KEYS = (
-    "jurisdiction, kind, media, min_free, offline, password_file, path, require_mount, site"
-)
+DISK_KEYS = "jurisdiction, kind, media, min_free, offline, password_file, path, require_mount, site"
 VAULT_VIRTUAL = (
     "  vault: {kind: tape, virtual: {path: vtl, capacity: 1MiB}, pool: weekly,\n"
     "          password_file: keys/vault.pass, site: dc1, jurisdiction: ML}\n"
@@ -895,3 +893,20 @@ def test_unknown_target_lists_known_names(make_root: RootFactory) -> None:
         f"no target named 'vault' in {root}/drorch.yaml (known: primary, replica)"
     )
     assert caught.value.exit_code == EXIT_USAGE
+
+
+def test_a_definitions_folder_that_cannot_be_listed_is_a_problem(make_root: RootFactory) -> None:
+    root = make_root(keys=False)
+    import shutil
+
+    shutil.rmtree(root / "policies")
+    (root / "policies").write_text("not a folder")
+    with pytest.raises(ConfigError) as caught:
+        load_config(root, check_secrets=False)
+    assert "policies/: cannot list: Not a directory" in [str(i) for i in caught.value.issues]
+
+
+def test_hidden_files_are_not_definitions(make_root: RootFactory) -> None:
+    root = make_root(keys=False)
+    (root / "jobs" / ".#app.yaml").write_text("editor lock")
+    assert sorted(load_config(root, check_secrets=False).jobs) == ["app"]

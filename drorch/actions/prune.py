@@ -15,8 +15,9 @@ import logging
 from drorch.actions.context import ActionResult, RunContext
 from drorch.catalog import RunStatus
 from drorch.config.model import DiskTarget, Retention
-from drorch.errors import TargetOffline, UsageError
+from drorch.errors import ResticError, TargetOffline, UsageError
 from drorch.locks import repository_lock_name, resource_lock
+from drorch.restic import Repo
 from drorch.restic.commands import restic_duration
 from drorch.targets import open_disk_repository
 
@@ -56,17 +57,22 @@ def run_prune(ctx: RunContext) -> ActionResult:
         run_id=ctx.run_id,
     ):
         repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
-        groups = ctx.restic.forget(
-            repo,
-            tags=(f"job:{ctx.job_name}",),
-            keep_hourly=retention.hourly,
-            keep_daily=retention.daily,
-            keep_weekly=retention.weekly,
-            keep_monthly=retention.monthly,
-            keep_yearly=retention.yearly,
-            keep_within=retention.within,
-            dry_run=ctx.dry_run,
-        )
+        try:
+            groups = ctx.restic.forget(
+                repo,
+                tags=(f"job:{ctx.job_name}",),
+                keep_hourly=retention.hourly,
+                keep_daily=retention.daily,
+                keep_weekly=retention.weekly,
+                keep_monthly=retention.monthly,
+                keep_yearly=retention.yearly,
+                keep_within=retention.within,
+                dry_run=ctx.dry_run,
+            )
+        except ResticError:
+            if not ctx.dry_run:
+                _reconcile(ctx, name, repo)
+            raise
         removed = [snapshot.id for group in groups for snapshot in group.remove]
         kept = sum(len(group.keep) for group in groups)
         if not ctx.dry_run:
@@ -90,3 +96,22 @@ def run_prune(ctx: RunContext) -> ActionResult:
             "dry_run": ctx.dry_run,
         },
     )
+
+
+def _reconcile(ctx: RunContext, name: str, repo: Repo) -> None:
+    """After a forget that failed partway, drop from the catalog what restic no longer has."""
+    try:
+        present = {s.id for s in ctx.restic.snapshots(repo, tags=(f"job:{ctx.job_name}",))}
+    except ResticError as exc:
+        log.error("could not compare the catalog with %s after a failed forget: %s", name, exc)
+        return
+    gone = [
+        s.snapshot_id
+        for s in ctx.catalog.snapshots(job=ctx.job_name, target=name)
+        if s.snapshot_id not in present
+    ]
+    if gone:
+        ctx.catalog.remove_snapshots(target=name, snapshot_ids=gone)
+        log.warning(
+            "forget failed partway: %d forgotten snapshot(s) removed from the catalog", len(gone)
+        )

@@ -87,3 +87,46 @@ def test_password_never_appears_in_argv_logs_or_artifacts(
         assert not any(pw in text for pw in passwords), artifact
         if not artifact.name.endswith("-version.json"):  # the one call without a repository
             assert "RESTIC_PASSWORD_FILE" in json.loads(text)["env"]
+
+
+FORGET_FAILS_LATE = """\
+#!{python}
+# The real restic, except that forget fails after it has forgotten (as restic 0.17+ does
+# when removing some snapshot files fails after others were removed).
+import subprocess, sys
+done = subprocess.run([{real!r}, *sys.argv[1:]])
+if "forget" in sys.argv and done.returncode == 0:
+    print("Fatal: unable to remove <snapshot/x> from the repository", file=sys.stderr)
+    sys.exit(1)
+sys.exit(done.returncode)
+"""
+
+
+def test_a_forget_failing_partway_leaves_the_catalog_matching_restic(  # type: ignore[no-untyped-def]
+    make_env, tmp_path: Path, restic_bin: str
+) -> None:
+    import subprocess
+    import sys
+
+    fake = tmp_path / "fake-restic"
+    fake.write_text(FORGET_FAILS_LATE.format(python=sys.executable, real=restic_bin))
+    fake.chmod(0o755)
+    env: Env = make_env(
+        drorch=DRORCH_YAML + f"restic: {{binary: {fake}}}\n",
+        policies={"standard": "rpo: 1h\nrto: 4h\nresidency: [ML]\nretention: {daily: 1}\n"},
+    )
+    for _ in range(3):
+        assert env.run().status is RunStatus.SUCCEEDED
+    run = env.run(action="prune")
+    assert run.status is RunStatus.FAILED
+    spec = env.config.targets["primary"]
+    listed = subprocess.run(
+        [restic_bin, "--repo", str(spec.path), "snapshots", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "RESTIC_PASSWORD_FILE": str(spec.password_file)},
+    )
+    in_restic = {s["id"] for s in json.loads(listed.stdout)}
+    assert len(in_restic) == 1
+    assert {s.snapshot_id for s in env.catalog.snapshots(target="primary")} == in_restic

@@ -73,9 +73,10 @@ def acquire(
         with catalog.session() as session:
             current = session.get(models.Lock, name)
             if current is not None:
-                busy = current.expires_at > now and alive(
-                    current.host, current.pid, current.pid_started
-                )
+                # On this host a live holder keeps its lock whatever its lease says (a
+                # stalled renewer must not let a second run in); elsewhere the lease decides.
+                holder_alive = alive(current.host, current.pid, current.pid_started)
+                busy = holder_alive and (current.expires_at > now or current.host == owner.host)
                 if busy:
                     raise LockBusy(
                         _describe(current), holder_pid=current.pid, holder_run=current.run_id

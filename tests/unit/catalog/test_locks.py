@@ -60,10 +60,19 @@ def test_a_dead_holder_is_taken_over(catalog: Catalog) -> None:
     assert [i.pid for i in table.held_locks(catalog)] == [OTHER.pid]
 
 
-def test_an_expired_lease_is_taken_over_even_from_a_live_holder(catalog: Catalog) -> None:
-    table.acquire(catalog, "a", ME, lease=timedelta(seconds=-1), purpose="p", alive=alive_all)
+def test_an_expired_lease_of_another_host_is_taken_over(catalog: Catalog) -> None:
+    elsewhere = Owner(host="node2", pid=100, pid_started=1000.0)
+    table.acquire(
+        catalog, "a", elsewhere, lease=timedelta(seconds=-1), purpose="p", alive=alive_all
+    )
     mine = table.acquire(catalog, "a", OTHER, lease=LEASE, purpose="p", alive=alive_all)
     assert table.renew(catalog, mine, lease=LEASE)
+
+
+def test_a_live_holder_on_this_host_keeps_its_lock_past_its_lease(catalog: Catalog) -> None:
+    table.acquire(catalog, "a", ME, lease=timedelta(seconds=-1), purpose="p", alive=alive_all)
+    with pytest.raises(LockBusy):
+        table.acquire(catalog, "a", OTHER, lease=LEASE, purpose="p", alive=alive_all)
 
 
 def test_resource_lock_context_manager_across_two_catalog_handles(tmp_path: Path) -> None:

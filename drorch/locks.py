@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ import psutil
 from drorch.catalog import Catalog
 from drorch.catalog import locks as table
 from drorch.catalog.locks import Held, Owner
+from drorch.errors import LockBusy
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +85,18 @@ class _Renewer:
                 items = list(self._held.values())
             interval = min((lease for _, _, lease in items), default=DEFAULT_LEASE) / 3
             self._wake.wait(interval.total_seconds())
+            with self._lock:  # what is still held after the wait: short locks come and go
+                items = list(self._held.values())
             for catalog, held, lease in items:
                 try:
-                    if not table.renew(catalog, held, lease=lease):
+                    if not table.renew(catalog, held, lease=lease) and self._holds(held):
                         log.error("lost lock %s (its lease expired and another took it)", held.name)
                 except Exception:
                     log.exception("could not renew lock %s", held.name)
+
+    def _holds(self, held: Held) -> bool:
+        with self._lock:
+            return held.token in self._held
 
 
 _renewer = _Renewer()
@@ -102,16 +110,26 @@ def resource_lock(
     purpose: str,
     run_id: int | None = None,
     lease: timedelta = DEFAULT_LEASE,
+    wait: float = 0.0,
 ) -> Iterator[Held]:
-    held = table.acquire(
-        catalog,
-        name,
-        this_process(),
-        lease=lease,
-        purpose=purpose,
-        alive=process_alive,
-        run_id=run_id,
-    )
+    """Hold the lock for the block; with `wait`, retry that many seconds before LockBusy."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            held = table.acquire(
+                catalog,
+                name,
+                this_process(),
+                lease=lease,
+                purpose=purpose,
+                alive=process_alive,
+                run_id=run_id,
+            )
+            break
+        except LockBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
     _renewer.add(catalog, held, lease)
     try:
         yield held

@@ -18,9 +18,12 @@ from drorch.catalog import Catalog
 from drorch.config.model import DiskTarget
 from drorch.config.units import format_size
 from drorch.errors import TargetFull, TargetOffline
+from drorch.locks import resource_lock
 from drorch.restic import Repo, Restic
 
 log = logging.getLogger(__name__)
+
+INIT_WAIT = 600.0  # seconds a run waits while another one creates the repository
 
 
 def open_disk_repository(
@@ -36,8 +39,44 @@ def open_disk_repository(
     """Return the target's repository, ready to use; with create=True, initialise it once.
 
     `managed_roots` are folders drorch may create missing parents under (the config
-    root and state dir); elsewhere the parent must exist, like a mount point.
+    root and state dir); elsewhere the parent must exist, like a mount point. A first use
+    is serialised across processes, so that jobs starting together on a new target do
+    not race to create its repository.
     """
+    if catalog.repository(name) is not None:
+        return _open(
+            name,
+            target,
+            catalog,
+            restic,
+            create=create,
+            managed_roots=managed_roots,
+            chunker_from=chunker_from,
+        )
+    with resource_lock(
+        catalog, f"repository-init:{name}", purpose=f"first use of {name}", wait=INIT_WAIT
+    ):
+        return _open(
+            name,
+            target,
+            catalog,
+            restic,
+            create=create,
+            managed_roots=managed_roots,
+            chunker_from=chunker_from,
+        )
+
+
+def _open(
+    name: str,
+    target: DiskTarget,
+    catalog: Catalog,
+    restic: Restic,
+    *,
+    create: bool,
+    managed_roots: tuple[Path, ...],
+    chunker_from: Repo | None,
+) -> Repo:
     repo = Repo(str(target.path), target.password_file)
     known = catalog.repository(name)
     present = (target.path / "config").is_file()

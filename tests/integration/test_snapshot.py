@@ -254,3 +254,23 @@ def test_a_repository_on_a_mounted_filesystem_is_created(make_env) -> None:  # t
         env = make_env(drorch=DRORCH_YAML.replace("path: repos/primary", f"path: {mounted}/drorch"))
         run = env.run()
         assert run.status is RunStatus.SUCCEEDED, run.error
+
+
+def test_two_jobs_starting_together_on_a_new_target_share_one_repository(make_env) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from tests.conftest import JOB_YAML
+
+    env = make_env(jobs={"one": JOB_YAML, "two": JOB_YAML})
+    results: dict[str, RunStatus] = {}
+
+    def run(job: str) -> None:
+        results[job] = env.run(job=job).status
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {"one": RunStatus.SUCCEEDED, "two": RunStatus.SUCCEEDED}
+    assert len(env.catalog.snapshots(target="primary")) == 2

@@ -153,3 +153,13 @@ class LockBusy(DrorchError):
 
 class ResidencyViolation(DrorchError):
     """Data would go to a target outside its policy's allowed jurisdictions."""
+
+
+class EvidenceError(DrorchError):
+    """The evidence log cannot be written or read as asked (bad record, damaged log)."""
+
+
+class EvidenceKeyError(EvidenceError):
+    """The evidence signing key is missing, unreadable or not Ed25519: nothing can be signed."""
+
+    exit_code = EXIT_USAGE

@@ -177,3 +177,36 @@ class MissedSlot(Base):
     slot_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
     caught_up_by: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class EvidenceEntry(Base):
+    """One record of the evidence log. `body` holds the exact canonical JSON that was hashed
+    and signed and that is the record's Merkle leaf; the other columns are for queries."""
+
+    __tablename__ = "evidence_records"
+    __table_args__ = (
+        Index("ix_evidence_records_job", "job", "seq"),
+        Index("ix_evidence_records_at", "at"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(40))
+    job: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime]
+    body: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(16))
+
+
+class EvidenceCheckpoint(Base):
+    """A signed statement of the evidence log's Merkle tree: its size and root hash."""
+
+    __tablename__ = "checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    body: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(128))
+    key_id: Mapped[str] = mapped_column(String(16))

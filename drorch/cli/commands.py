@@ -424,3 +424,13 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     from drorch.service.daemon import run_daemon
 
     return run_daemon(resolve_root(args.config))
+
+
+# --- evidence (handlers in evidence_commands; main() finds them here) ------------------------
+
+from drorch.cli import evidence_commands as _evidence  # noqa: E402
+
+cmd_evidence_list = _evidence.cmd_evidence_list
+cmd_evidence_show = _evidence.cmd_evidence_show
+cmd_evidence_export = _evidence.cmd_evidence_export
+cmd_evidence_verify = _evidence.cmd_evidence_verify

@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="keys_export_public")
 
+    _evidence(sub, plain, listing)
+
     p = sub.add_parser(
         "demo",
         parents=[plain],
@@ -171,3 +173,66 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("daemon", parents=[plain], help="the scheduler (service.py runs this)")
     p.set_defaults(handler="daemon")
     return parser
+
+
+WHEN = "ISO 8601 date or time (UTC unless it has an offset), or a span ago like 7d"
+
+
+def _evidence(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    plain: argparse.ArgumentParser,
+    listing: argparse.ArgumentParser,
+) -> None:
+    evidence = sub.add_parser(
+        "evidence",
+        help="the signed evidence log: list, show, export and verify bundles",
+        description="The evidence log: signed records of restore tests and other events, "
+        "under signed Merkle checkpoints. Auditors verify exported bundles offline.",
+    )
+    cmds = evidence.add_subparsers(dest="evidence_command", metavar="SUBCOMMAND", required=True)
+    p = cmds.add_parser("list", parents=[listing], help="evidence records, oldest first")
+    p.add_argument("--job", metavar="J", help="only this job")
+    p.add_argument("--since", metavar="T", help=f"only records at or after T ({WHEN})")
+    p.add_argument("--until", metavar="T", help=f"only records at or before T ({WHEN})")
+    p.set_defaults(handler="evidence_list")
+
+    p = cmds.add_parser("show", parents=[listing], help="one record, as it was signed")
+    p.add_argument("seq", metavar="SEQ", type=int, help="the record's sequence number")
+    p.set_defaults(handler="evidence_show")
+
+    p = cmds.add_parser(
+        "export",
+        parents=[plain],
+        help="write a bundle for an auditor",
+        description="Write records, checkpoints, inclusion proofs, the public key, a "
+        "manifest and report.html into a new folder. --since/--until pick records by time "
+        "(every record between the first and last picked is included: no gaps).",
+    )
+    p.add_argument("--out", metavar="DIR", required=True, help="a new or empty folder")
+    p.add_argument("--since", metavar="T", help=f"records at or after T ({WHEN})")
+    p.add_argument("--until", metavar="T", help=f"records at or before T ({WHEN})")
+    p.add_argument(
+        "--from-checkpoint",
+        metavar="FILE",
+        help="a checkpoint you accepted before (a line of an earlier checkpoints.jsonl): "
+        "the bundle proves the log still extends it",
+    )
+    p.set_defaults(handler="evidence_export")
+
+    p = cmds.add_parser(
+        "verify",
+        parents=[listing],
+        help="check a bundle offline (exit 3 naming the first bad record)",
+        description="Check an exported bundle offline with your copy of the public key: "
+        "every leaf hash, record hash, signature, chain link, inclusion and consistency "
+        "proof, checkpoint signature, and that seq has no gap. Needs no config root. "
+        "Exit 0 when all holds, 3 naming the first bad record.",
+    )
+    p.add_argument("dir", metavar="DIR", help="the bundle folder")
+    p.add_argument(
+        "--key",
+        metavar="PUBKEY",
+        required=True,
+        help="the public key (PEM) you trust, from `drorch keys export-public`",
+    )
+    p.set_defaults(handler="evidence_verify")

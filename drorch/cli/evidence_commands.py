@@ -1,0 +1,168 @@
+"""Handlers of `drorch evidence ...`: list, show, export, verify (re-exported by commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from drorch.catalog import Catalog, open_catalog, utc_now
+from drorch.cli.render import local, print_json, print_table
+from drorch.config import Config, load_config, resolve_root
+from drorch.config.units import parse_duration
+from drorch.errors import EXIT_VIOLATION, UsageError
+
+
+def _open(args: argparse.Namespace) -> tuple[Config, Catalog]:
+    config = load_config(resolve_root(args.config), check_secrets=False)
+    return config, open_catalog(config.settings.catalog, config.state_dir)
+
+
+def parse_when(text: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """`2026-11-28`, `2026-11-28T15:00`, `2026-11-28T15:00+01:00` (UTC without an offset),
+    or a span ago (`7d`). A bare date as an end means the end of that day."""
+    if text is None:
+        return None
+    try:
+        return utc_now() - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{text!r} is not a time: write 2026-11-28, 2026-11-28T15:00Z or 7d"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if end_of_day and len(text) == 10:
+        value += timedelta(days=1, microseconds=-1)
+    return value.astimezone(UTC)
+
+
+def _summary(data: dict[str, Any]) -> str | None:
+    result = data.get("result")
+    if isinstance(result, dict):
+        result = result.get("status") or result.get("passed")
+    return None if result is None else str(result)
+
+
+def cmd_evidence_list(args: argparse.Namespace) -> int:
+    from drorch.catalog import evidence as table
+
+    since = parse_when(args.since)
+    until = parse_when(args.until, end_of_day=True)
+    config, catalog = _open(args)
+    if args.job:
+        config.job(args.job)
+    records = table.records(catalog, job=args.job, since=since, until=until)
+    if args.json:
+        print_json(
+            [
+                {
+                    "seq": r.seq,
+                    "id": r.id,
+                    "kind": r.kind,
+                    "job": r.job,
+                    "at": r.data["at"],
+                    "result": r.data.get("result"),
+                    "hash": r.hash,
+                }
+                for r in records
+            ]
+        )
+        return 0
+    print_table(
+        ["seq", "at", "kind", "job", "result", "id"],
+        [(r.seq, local(r.at), r.kind, r.job, _summary(r.data), r.id[:8]) for r in records],
+        empty="no evidence records",
+    )
+    return 0
+
+
+def cmd_evidence_show(args: argparse.Namespace) -> int:
+    from drorch.catalog import evidence as table
+
+    _, catalog = _open(args)
+    record = table.record(catalog, args.seq)
+    if record is None:
+        held = table.count(catalog)
+        raise UsageError(
+            f"no evidence record {args.seq} (the log holds "
+            + (f"records 1–{held})" if held else "no records yet)")
+        )
+    if args.json:
+        print_json(record.data)
+        return 0
+    print(f"record {record.seq}: {record.kind} at {local(record.at)}, hash {record.hash}")
+    sys.stdout.write(json.dumps(record.data, indent=2, sort_keys=True, ensure_ascii=False))
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_evidence_export(args: argparse.Namespace) -> int:
+    from drorch.evidence.bundle import export
+    from drorch.evidence.verify import MANIFEST, REPORT
+
+    since = parse_when(args.since)
+    until = parse_when(args.until, end_of_day=True)
+    config, catalog = _open(args)
+    out = export(
+        catalog,
+        Path(args.out),
+        key_path=config.settings.evidence_key,
+        since=since,
+        until=until,
+        from_checkpoint=Path(args.from_checkpoint) if args.from_checkpoint else None,
+    )
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    span = (
+        f"records {manifest['first_seq']}–{manifest['last_seq']} ({manifest['records']})"
+        if manifest["records"]
+        else "no records in that window"
+    )
+    mark = manifest["checkpoint"]
+    print(f"exported {span} to {out}")
+    print(f"checkpoint {mark['tree_size']}: root {mark['root_hash']}")
+    if manifest["from_checkpoint"]:
+        print(
+            f"with a consistency proof from checkpoint {manifest['from_checkpoint']['tree_size']}"
+        )
+    if (out / REPORT).exists():
+        print(f"report: {out / REPORT}")
+    return 0
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    from drorch.evidence.bundle import verify
+
+    result = verify(Path(args.dir), Path(args.key))
+    if args.json:
+        problem = result.problem
+        print_json(
+            {
+                "ok": result.ok,
+                "records": result.records,
+                "first_seq": result.first_seq,
+                "last_seq": result.last_seq,
+                "tree_size": result.tree_size,
+                "root_hash": result.root_hash,
+                "from_size": result.from_size,
+                "key_id": result.key_id,
+                "problem": None
+                if problem is None
+                else {
+                    "seq": problem.seq,
+                    "what": problem.what,
+                    "detail": problem.detail,
+                    "file": problem.file,
+                    "line": problem.line,
+                },
+            }
+        )
+    else:
+        print(result.message())
+    return 0 if result.ok else EXIT_VIOLATION

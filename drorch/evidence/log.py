@@ -1,0 +1,196 @@
+"""The evidence log: append-only, hash-chained, signed records under signed checkpoints.
+
+    log = EvidenceLog(catalog, settings.evidence_key)   # EvidenceKeyError if unusable
+    log.append("restore-test", {"job": "payroll", "result": "pass", ...})
+
+Only the holder of the `evidence:writer` lock appends; records and the checkpoint covering
+them are written in one transaction, so the log never has a record no checkpoint signs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from drorch.catalog import Catalog, utc_now
+from drorch.catalog import evidence as table
+from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord
+from drorch.errors import EvidenceError
+from drorch.evidence.audit import Damage, find_damage
+from drorch.evidence.canonical import parsed_canonical, utc_iso
+from drorch.evidence.envelope import GENESIS, check_fields, checkpoint_body, record_digest
+from drorch.evidence.merkle import CompactTree, leaf_hash
+from drorch.evidence.signing import key_id, load_private_key, public_pem
+from drorch.locks import resource_lock
+
+log = logging.getLogger(__name__)
+
+WRITER_LOCK = "evidence:writer"
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class _Tip:
+    """What this process knows of the log's end, reused while nobody else appends."""
+
+    last_hash: str
+    tree: CompactTree
+    root_hash: str
+
+
+class EvidenceLog:
+    def __init__(
+        self,
+        catalog: Catalog,
+        key_path: Path,
+        *,
+        host: str | None = None,
+        clock: Clock = utc_now,
+        lock_wait: float = 30.0,
+    ) -> None:
+        self._catalog = catalog
+        self._key = load_private_key(key_path)
+        self._public = self._key.public_key()
+        self.key_id = key_id(self._public)
+        self._host = host or socket.gethostname()
+        self._clock = clock
+        self._lock_wait = lock_wait
+        self._tip: _Tip | None = None
+
+    @property
+    def public_key_pem(self) -> bytes:
+        return public_pem(self._public)
+
+    def append(self, kind: str, fields: Mapping[str, Any]) -> EvidenceRecord:
+        """Sign and store one record, then a checkpoint covering it."""
+        return self.append_many([(kind, fields)])[0]
+
+    def append_many(self, entries: Iterable[tuple[str, Mapping[str, Any]]]) -> list[EvidenceRecord]:
+        """Sign and store several records in one transaction, with one checkpoint."""
+        items = [(kind, dict(fields)) for kind, fields in entries]
+        for kind, fields in items:
+            check_fields(kind, fields)
+        if not items:
+            return []
+        with self._writer():
+            tip = self._current_tip()
+            tree = tip.tree.copy()
+            prev = tip.last_hash
+            written = []
+            for kind, fields in items:
+                record = self._seal(kind, fields, seq=tree.size + 1, prev=prev)
+                tree.append(leaf_hash(record.body.encode("utf-8")))
+                written.append(record)
+                prev = record.hash
+            checkpoint = self._checkpoint(tree)
+            table.append(self._catalog, written, checkpoint)
+            self._tip = _Tip(prev, tree, checkpoint.root_hash)
+        log.debug("evidence %s..%s appended", written[0].seq, written[-1].seq)
+        return written
+
+    def self_check(self, *, signatures: bool = True) -> int | None:
+        """The first seq whose record is not as appended (logged with the reason), or None.
+        About 0.1 ms a record on two CPUs; signatures=False is about a third of that."""
+        damage = self.find_damage(signatures=signatures)
+        if damage is not None:
+            log.error("the evidence log is damaged: %s", damage)
+            return damage.seq
+        return None
+
+    def find_damage(self, *, signatures: bool = True) -> Damage | None:
+        with self._writer():
+            return find_damage(table.view(self._catalog), self._public, signatures=signatures)
+
+    # -- inside the writer lock -----------------------------------------------------------
+
+    def _seal(self, kind: str, fields: dict[str, Any], *, seq: int, prev: str) -> EvidenceRecord:
+        at = self._clock()
+        record = {
+            **fields,
+            "seq": seq,
+            "id": str(uuid.uuid4()),
+            "kind": kind,
+            "at": utc_iso(at),
+            "host": self._host,
+            "prev": prev,
+        }
+        digest = record_digest(record)  # fields were checked by check_fields
+        record["hash"] = digest.hex()
+        record["signature"] = self._key.sign(digest).hex()
+        record["key_id"] = self.key_id
+        return EvidenceRecord(
+            seq=seq,
+            id=record["id"],
+            kind=kind,
+            job=fields.get("job"),
+            at=at,
+            hash=record["hash"],
+            key_id=self.key_id,
+            body=parsed_canonical(record).decode("utf-8"),
+        )
+
+    def _checkpoint(self, tree: CompactTree) -> CheckpointRecord:
+        at = self._clock()
+        root = tree.root().hex()
+        body = checkpoint_body(
+            tree_size=tree.size, root_hash=root, at=utc_iso(at), key_id=self.key_id
+        )
+        return CheckpointRecord(
+            tree_size=tree.size,
+            root_hash=root,
+            at=at,
+            body=body.decode("utf-8"),
+            signature=self._key.sign(body).hex(),
+            key_id=self.key_id,
+        )
+
+    def _current_tip(self) -> _Tip:
+        """The cached tip when the catalog's end is still the one this process wrote;
+        otherwise rebuilt from every leaf and checked against the newest checkpoint."""
+        head = table.head(self._catalog)
+        tip = self._tip
+        if (
+            tip is not None
+            and head.checkpoint is not None
+            and head.last_seq == tip.tree.size == head.checkpoint.tree_size
+            and head.last_hash == tip.last_hash
+            and head.checkpoint.root_hash == tip.root_hash
+        ):
+            return tip
+        tree = CompactTree()
+        for seq, body in table.leaves(self._catalog):
+            if seq != tree.size + 1:
+                raise self._damaged(f"record {tree.size + 1} is missing")
+            tree.append(leaf_hash(body.encode("utf-8")))
+        if head.checkpoint is None:
+            if tree.size:
+                raise self._damaged("records exist but no signed checkpoint covers them")
+            return _Tip(GENESIS, tree, tree.root().hex())
+        if head.checkpoint.tree_size != tree.size:
+            raise self._damaged(
+                f"the newest checkpoint covers {head.checkpoint.tree_size} records, "
+                f"the log holds {tree.size}"
+            )
+        if head.checkpoint.root_hash != tree.root().hex():
+            raise self._damaged("its records no longer match the newest checkpoint's root")
+        assert head.last_hash is not None
+        return _Tip(head.last_hash, tree, head.checkpoint.root_hash)
+
+    def _damaged(self, why: str) -> EvidenceError:
+        return EvidenceError(
+            f"the evidence log in the catalog is damaged ({why}); nothing was appended. "
+            "`drorch evidence export` and `drorch evidence verify` name the bad record."
+        )
+
+    def _writer(self) -> contextlib.AbstractContextManager[object]:
+        """The writer lock, waiting up to lock_wait seconds for another appender."""
+        return resource_lock(
+            self._catalog, WRITER_LOCK, purpose="evidence writer", wait=self._lock_wait
+        )

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 
 from drorch.actions.check import rotating_subset
 from drorch.actions.context import ActionResult, RunContext
+from drorch.actions.evidence import record_evidence
 from drorch.catalog import Catalog, RunStatus, SnapshotRecord
 from drorch.config.model import DiskTarget
-from drorch.errors import ResidencyViolation, ResticError, TargetOffline
+from drorch.errors import DrorchError, ResidencyViolation, ResticError, TargetOffline
 from drorch.restic import SnapshotInfo
 from drorch.targets import open_disk_repository
 
@@ -79,6 +80,31 @@ def run_replicate(ctx: RunContext) -> ActionResult:
         ctx.restic.check(dest, read_data_subset=subset)
     new = record_copies(ctx.catalog, ctx.job_name, name, originals, copies)
     held = sum(1 for c in copies if c.original in originals)
+    proof = {
+        "job": ctx.job_name,
+        "policy": job.policy,
+        "actor": ctx.actor,
+        "run": ctx.run_id,
+        "from": {
+            "name": source_name,
+            "site": source_target.site,
+            "jurisdiction": source_target.jurisdiction,
+        },
+        "target": {
+            "name": name,
+            "site": dest_target.site,
+            "jurisdiction": dest_target.jurisdiction,
+        },
+        "copied": [{"id": c.id, "original": c.original, "tree": c.tree} for c in new],
+        "held": held,
+        "verified_read_subset": subset,
+        "result": "pass",
+    }
+    try:
+        seq: int | None = record_evidence(ctx, "replication", proof)
+    except DrorchError as exc:
+        log.error("replication done, but not recorded as evidence: %s", exc)
+        seq = None
     return ActionResult(
         status=RunStatus.SUCCEEDED,
         target=name,
@@ -91,6 +117,7 @@ def run_replicate(ctx: RunContext) -> ActionResult:
             "from": source_name,
             "copied": [c.id for c in new],
             "verified_read_subset": subset,
+            "evidence_seq": seq,
         },
     )
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from drorch import __version__, process
 from drorch.actions.context import ActionResult, RunContext
+from drorch.actions.evidence import record_evidence
 from drorch.actions.restore import find_snapshot
 from drorch.catalog import RunStatus, SnapshotRecord
 from drorch.config.model import CommandCheck, DiskTarget
@@ -192,6 +193,15 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
             "artifacts": _hash_artifacts(ctx.run_dir),
         }
     )
+    status = RunStatus.SUCCEEDED if passed else RunStatus.FAILED
+    error = "; ".join(record["reasons"]) or None
+    try:
+        seq: int | None = record_evidence(ctx, "restore-test", record)
+    except DrorchError as exc:  # an unprovable test is not a passed test
+        seq, status = None, RunStatus.FAILED
+        error = "; ".join(
+            filter(None, [error, f"the result could not be recorded as evidence: {exc}"])
+        )
     failed = [c for c in checks if not c.passed]
     summary = (
         f"restore test of {record.get('snapshot', {}).get('id', '?')[:8]} from {name}: "
@@ -200,13 +210,15 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
     )
     if projected is not None:
         summary += f", projected full restore {projected:.1f}s vs RTO {rto_s}s"
+    if seq is not None:
+        summary += f"; evidence #{seq}"
     return ActionResult(
-        status=RunStatus.SUCCEEDED if passed else RunStatus.FAILED,
+        status=status,
         target=name,
         snapshot_id=record.get("snapshot", {}).get("id"),
         summary=summary,
-        error="; ".join(record["reasons"]) or None,
-        details={"evidence": record},
+        error=error,
+        details={"evidence": record, "evidence_seq": seq},
     )
 
 

@@ -29,6 +29,7 @@ from drorch.catalog.daemon import heartbeat, record_missed_slots, register_node
 from drorch.config import Config, load_config
 from drorch.config.model import DiskTarget
 from drorch.errors import ConfigError, DrorchError, LockBusy
+from drorch.evidence.log import EvidenceLog
 from drorch.restic import Restic
 from drorch.scheduler import calls
 from drorch.scheduler.engine import Engine
@@ -48,6 +49,8 @@ class Daemon:
         self.root = root
         self.config: Config = load_config(root)  # ConfigError: exit 2 before READY
         self.catalog: Catalog = open_catalog(self.config.settings.catalog, self.config.state_dir)
+        # A daemon that cannot sign must not run tests it cannot prove: EvidenceKeyError, exit 2.
+        self.evidence = EvidenceLog(self.catalog, self.config.settings.evidence_key)
         self.node_id = register_node(
             self.catalog, host=socket.gethostname(), pid=os.getpid(), version=__version__
         )
@@ -83,6 +86,7 @@ class Daemon:
         self.engine.start()
         notify("READY=1", f"STATUS={self._status_line()}")
         log.info("drorch %s ready: %s", __version__, self._status_line())
+        threading.Thread(target=self._self_check, name="evidence-self-check", daemon=True).start()
         try:
             while not self._stop.is_set():
                 self._stop.wait(0.5)
@@ -194,6 +198,19 @@ class Daemon:
             run.status.value,
             f": {run.error}" if run.error else "",
         )
+
+    def _self_check(self) -> None:
+        """Recompute the evidence log (hashes, chain, signatures, checkpoint) once at start:
+        a catalog edited by hand is reported, loudly, while protection goes on."""
+        try:
+            damaged = self.evidence.self_check()
+        except Exception:
+            log.exception("the evidence self-check could not run")
+            return
+        if damaged is not None:
+            notify(f"STATUS=evidence log damaged at record {damaged}; {self._status_line()}")
+        else:
+            log.info("evidence self-check: the log is intact")
 
     def housekeeping(self) -> None:
         try:

@@ -315,3 +315,43 @@ def test_a_second_run_of_the_same_job_is_refused_naming_the_first(make_root) -> 
         )[0]["status"]
         == "SUCCEEDED"
     )
+
+
+def test_an_unreadable_evidence_key_stops_the_daemon_before_ready(
+    make_root, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": EVERY_2S})
+    (root / "keys" / "evidence.ed25519").write_text("not a key\n")
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        assert daemon.proc.wait(30) == 2
+    finally:
+        daemon.close()
+    assert "evidence" in daemon.output()
+    assert daemon.notify.count("READY=1") == 0
+
+
+def test_a_hand_edited_evidence_log_is_reported_at_start(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = make_root(jobs={"app": HOURLY})
+    cli = [sys.executable, "-m", "drorch", "--config", str(root), "run", "app"]
+    assert subprocess.run(cli, capture_output=True, check=False).returncode == 0
+    done = subprocess.run([*cli, "restore-test"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    catalog = catalog_of(root)
+    with catalog.session() as session, session.begin():
+        row = session.get(models.EvidenceEntry, 1)
+        assert row is not None
+        row.body = row.body.replace('"result":"pass"', '"result":"fail"')
+    catalog.close()
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        daemon.wait_ready()
+        wait_for(
+            lambda: "the evidence log is damaged" in daemon.output(),
+            20,
+            "the self-check to report the edit",
+        )
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    assert "evidence record 1" in daemon.output()

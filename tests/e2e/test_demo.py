@@ -26,6 +26,16 @@ def test_demo_runs_end_to_end_and_restic_accepts_its_repository(cli: Cli, tmp_pa
     assert (
         "target 'paris' is in jurisdiction FR, outside policy 'critical' residency" in done.stdout
     )
+    # restore tests became evidence; the exported bundle verifies offline, a tampered copy not
+    public = demo / "var" / "evidence" / "evidence-public.pem"
+    bundle = demo / "var" / "evidence" / "bundle"
+    verified = cli("evidence", "verify", bundle, "--key", public, check_rc=0)
+    assert "verified: records 1–5 (5)" in verified.stdout
+    tampered = cli(
+        "evidence", "verify", demo / "var" / "evidence" / "tampered", "--key", public, check_rc=3
+    )
+    assert "record 1: modified" in tampered.stdout + tampered.stderr
+    assert (bundle / "report.html").is_file()
     primary = demo / "var" / "repos" / "primary"
     env = {**os.environ, "RESTIC_PASSWORD_FILE": str(demo / "keys" / "primary.pass")}
     check = subprocess.run(

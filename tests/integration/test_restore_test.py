@@ -67,6 +67,18 @@ def test_a_good_copy_passes_every_check(make_env: Callable[..., Env]) -> None:
     assert record["versions"]["restic"].startswith("0.")
     assert any(name.endswith("-restore.json") for name in record["artifacts"])
     assert list((env.config.state_dir / "scratch").iterdir()) == []
+    # the result is signed evidence: the log holds exactly what the run assembled
+    from drorch.evidence.log import EvidenceLog
+
+    assert run.details is not None and run.details["evidence_seq"] == 1
+    evidence_log = EvidenceLog(env.catalog, env.config.settings.evidence_key)
+    assert evidence_log.self_check() is None
+    from drorch.catalog import evidence as table
+
+    entry = table.record(env.catalog, 1)
+    assert entry is not None and entry.kind == "restore-test"
+    assert entry.data["checks"] == record["checks"]
+    assert entry.data["result"] == "pass" and entry.data["job"] == "app"
 
 
 def test_rotation_goes_through_the_copies(make_env: Callable[..., Env]) -> None:

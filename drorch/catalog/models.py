@@ -102,6 +102,9 @@ class Repository(Base):
     repo_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     restic_version: Mapped[str] = mapped_column(String(40))
+    # SHA-256 of the repository's `config` file: written once by restic init, unique to the
+    # repository, so a different repository at the same path is told apart without restic.
+    config_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class Snapshot(Base):

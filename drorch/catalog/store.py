@@ -90,6 +90,7 @@ class RepositoryRecord:
     repo_id: str
     created_at: datetime
     restic_version: str
+    config_sha256: str | None
 
 
 def _record(cls: Any, row: Any) -> Any:
@@ -212,7 +213,13 @@ class Catalog:
             return None if row is None else _record(RepositoryRecord, row)
 
     def record_repository(
-        self, *, target: str, location: str, repo_id: str, restic_version: str
+        self,
+        *,
+        target: str,
+        location: str,
+        repo_id: str,
+        restic_version: str,
+        config_sha256: str | None = None,
     ) -> RepositoryRecord:
         with self.session() as session, session.begin():
             row = models.Repository(
@@ -221,10 +228,19 @@ class Catalog:
                 repo_id=repo_id,
                 created_at=utc_now(),
                 restic_version=restic_version,
+                config_sha256=config_sha256,
             )
             session.add(row)
             record: RepositoryRecord = _record(RepositoryRecord, row)
         return record
+
+    def set_repository_config_hash(self, target: str, config_sha256: str) -> None:
+        with self.session() as session, session.begin():
+            session.execute(
+                update(models.Repository)
+                .where(models.Repository.target == target)
+                .values(config_sha256=config_sha256)
+            )
 
     # -- snapshots --------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ empty repository in its place.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -87,6 +88,7 @@ def _open(
                 f"{target.path} (is the disk mounted?); drorch will not create a new empty "
                 "repository in its place"
             )
+        _check_identity(name, target, catalog, restic, repo, known.repo_id, known.config_sha256)
         if create:
             _check_writable(name, target)
         return repo
@@ -98,6 +100,7 @@ def _open(
             location=repo.location,
             repo_id=repo_id,
             restic_version=str(restic.version()),
+            config_sha256=config_hash(target.path),
         )
         if create:
             _check_writable(name, target)
@@ -111,9 +114,45 @@ def _open(
     repo_id = restic.init(repo, chunker_from=chunker_from)
     log.info("target %s: initialised repository %s at %s", name, repo_id[:10], target.path)
     catalog.record_repository(
-        target=name, location=repo.location, repo_id=repo_id, restic_version=str(restic.version())
+        target=name,
+        location=repo.location,
+        repo_id=repo_id,
+        restic_version=str(restic.version()),
+        config_sha256=config_hash(target.path),
     )
     return repo
+
+
+def config_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256((path / "config").read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _check_identity(
+    name: str,
+    target: DiskTarget,
+    catalog: Catalog,
+    restic: Restic,
+    repo: Repo,
+    repo_id: str,
+    known_hash: str | None,
+) -> None:
+    """The repository at the path is the one the catalog knows, not another one mounted or
+    restored there: its config file is unchanged, or restic confirms the id."""
+    current = config_hash(target.path)
+    if current is not None and current == known_hash:
+        return
+    found = restic.repository_id(repo)  # a rewritten config (restic migrate), or a first check
+    if not found.startswith(repo_id):
+        raise TargetOffline(
+            f"target {name!r}: the repository at {target.path} is {found[:10]}, not "
+            f"{repo_id[:10]} which the catalog knows; refusing to use another repository "
+            "(a different disk mounted there?)"
+        )
+    if current is not None:
+        catalog.set_repository_config_hash(name, current)
 
 
 def _prepare_new(name: str, target: DiskTarget, managed_roots: tuple[Path, ...]) -> None:

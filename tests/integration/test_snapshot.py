@@ -274,3 +274,27 @@ def test_two_jobs_starting_together_on_a_new_target_share_one_repository(make_en
         thread.join()
     assert results == {"one": RunStatus.SUCCEEDED, "two": RunStatus.SUCCEEDED}
     assert len(env.catalog.snapshots(target="primary")) == 2
+
+
+def test_another_repository_at_the_same_path_is_refused(env: Env) -> None:
+    first = env.run()
+    assert first.status is RunStatus.SUCCEEDED
+    repo = env.root / "repos" / "primary"
+    repo.rename(env.root / "repos" / "the-real-one")
+    assert restic(env, "init").returncode == 0  # another disk, same password, same place
+    run = env.run()
+    assert run.status is RunStatus.FAILED
+    assert "which the catalog knows; refusing to use another repository" in (run.error or "")
+    assert json.loads(restic(env, "snapshots", "--json").stdout) == []
+    assert len(env.catalog.snapshots()) == 1
+
+
+def test_a_known_repository_costs_no_extra_restic_call(env: Env) -> None:
+    assert env.run().status is RunStatus.SUCCEEDED
+    second = env.run()
+    calls = sorted(
+        p.name.split("-", 1)[1]
+        for p in Path(second.artifacts or "").iterdir()
+        if not p.name.endswith("-version.json")
+    )
+    assert calls == ["backup.json"]

@@ -6,11 +6,13 @@
    repositories with fresh caches. Target: median wall-time ratio drorch/bare <= 1.05.
 2. Start-up: `drorch --help` (target 0.3 s, next to `python -c pass` as a floor)
    and `drorch status` on a catalog holding a few runs (target 1 s).
-3. The daemon with 2,000 jobs (bench/daemon.py, also runnable alone): READY=1 within
+3. A restore test (bench/restore.py, also runnable alone): `drorch run JOB restore-test`
+   within 1.15x bare `restic restore --verify` plus hashing the restored tree in Python.
+4. The daemon with 2,000 jobs (bench/daemon.py, also runnable alone): READY=1 within
    5 s, RSS within 250 MB, scheduled runs starting within 1 s of their slot at p99.
 
-Usage: .venv/bin/python bench/run.py [--rounds N] [--skip-daemon | --daemon-only]
-       [--write-results]
+Usage: .venv/bin/python bench/run.py [--rounds N] [--skip-daemon] [--skip-restore]
+       [--daemon-only | --restore-only] [--write-results]
 Only the standard library (and psutil for the daemon's memory); drorch itself runs as a
 subprocess, as an operator runs it.
 """
@@ -522,16 +524,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"replace today's section in {RESULTS.relative_to(REPO_ROOT)}",
     )
+    parser.add_argument("--skip-daemon", action="store_true", help="not the daemon figures")
+    parser.add_argument("--skip-restore", action="store_true", help="not the restore-test figures")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument(
-        "--skip-daemon", action="store_true", help="only the snapshot and start-up figures"
-    )
     which.add_argument(
         "--daemon-only", action="store_true", help="only the daemon figures (bench/daemon.py)"
     )
-    import daemon  # bench/daemon.py, beside this file; it imports this module's helpers
+    which.add_argument(
+        "--restore-only",
+        action="store_true",
+        help="only the restore-test figures (bench/restore.py)",
+    )
+    # bench/daemon.py and bench/restore.py, beside this file; they import this module's helpers
+    import daemon
+    import restore
 
     daemon.add_arguments(parser.add_argument_group("daemon benchmark"), prefix="daemon-")
+    restore.add_arguments(parser.add_argument_group("restore-test benchmark"), prefix="restore-")
     return parser.parse_args(argv)
 
 
@@ -539,10 +548,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not DRORCH.exists():
         sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
+    only = args.daemon_only or args.restore_only
     ok = True
-    if not args.daemon_only:
+    if not only:
         ok = bench_main(args)
-    if not args.skip_daemon:
+    if not args.skip_restore and not args.daemon_only:
+        import restore
+
+        print(flush=True)
+        ok = restore.run_bench(args, prefix="restore-")[1] and ok
+    if not args.skip_daemon and not args.restore_only:
         import daemon
 
         print(flush=True)

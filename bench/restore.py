@@ -1,0 +1,523 @@
+"""drorch's restore-test benchmark (part of `make bench`): a restore test against bare restic.
+
+Target (from the issue): a restore test (restore + every check) costs <= 1.15x bare
+`restic restore --verify` plus hashing the restored tree in Python, side by side in one run.
+
+What it does:
+1. Generates a tree once (300 MiB in 3,000 files by default, bench/run.py's generator), a
+   config root with one disk target and one job whose restore test checks restic, canary
+   and listing; keys by `drorch keys init`; one snapshot by `drorch run JOB` (untimed).
+2. Warm-up (untimed): one bare restore and one restore test, so that restic's cache
+   (state/cache, shared by both) and the page cache hold the repository for both.
+3. N rounds (5), in alternating order:
+   bare:   `restic restore ID --target FRESH --verify` (drorch's environment: the password
+           file, RESTIC_CACHE_DIR=ROOT/state/cache, RESTIC_PROGRESS_FPS, TZ=UTC), then a
+           Python subprocess hashing every restored file with hashlib.sha256; the two are
+           timed as one; deleting the folder afterwards is timed but not counted;
+   drorch: `drorch --config ROOT run JOB restore-test`, which must exit 0.
+4. Attributes drorch's time from what its run leaves: the catalog's run times, the
+   artifact of every restic call (state/runs/ID/NN-NAME.json, duration_s), and the
+   evidence record's durations_s (restore, verify).
+
+Usage: .venv/bin/python bench/restore.py [--rounds N] [--size-mb M] [--files F] [--write-results]
+Only the standard library; drorch runs as a subprocess, as an operator runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from run import (
+    DRORCH,
+    JOB,
+    PROGRESS_FPS,
+    PYTHON,
+    REPO_ROOT,
+    RESULTS,
+    MiB,
+    base_env,
+    generate_tree,
+    machine,
+    make_root,
+    median,
+    settle,
+    timed,
+    verdict,
+    write_results,
+)
+from run import run as run_command
+
+TARGET_RATIO = 1.15
+PART = "restore test"
+RESTORE_TEST = "restore_test: {from: [primary], verify: [restic, canary, listing]}\n"
+
+# The bare side's checks: sha256 of every regular file under argv[1]; prints the count.
+HASH_SCRIPT = """\
+import hashlib, os, stat, sys
+count = 0
+for folder, _dirs, names in os.walk(sys.argv[1]):
+    for name in names:
+        path = os.path.join(folder, name)
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            with open(path, "rb") as handle:
+                hashlib.file_digest(handle, "sha256").hexdigest()
+            count += 1
+print(count)
+"""
+
+
+# --- the setup --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setup:
+    root: Path
+    restic: str
+    repo: Path
+    snapshot_id: str
+    env: dict[str, str]  # what drorch gives restic
+
+
+def prepare(work: Path, tree: Path, restic: str) -> Setup:
+    root = make_root(work / "root", tree)  # one disk target, one job, keys by `keys init`
+    with (root / "jobs" / f"{JOB}.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(RESTORE_TEST)
+    run_command([DRORCH, "--config", root, "run", JOB], what="drorch run (the snapshot)")
+    env = {
+        **base_env(),
+        "RESTIC_PASSWORD_FILE": str(root / "keys" / "primary.pass"),
+        "RESTIC_CACHE_DIR": str(root / "state" / "cache"),
+        "RESTIC_PROGRESS_FPS": PROGRESS_FPS,
+        "TZ": "UTC",
+    }
+    repo = root / "repos" / "primary"
+    listed = run_command(
+        [restic, "--repo", repo, "snapshots", "--json"], env=env, what="restic snapshots"
+    )
+    snapshots = json.loads(listed.stdout)
+    if len(snapshots) != 1:
+        sys.exit(f"bench: expected one snapshot, restic lists {len(snapshots)}")
+    return Setup(root, restic, repo, str(snapshots[0]["id"]), env)
+
+
+def remove(path: Path) -> None:
+    """Remove a restored tree, making read-only folders writable on the way."""
+
+    def writable_and_retry(function: Any, failed: str, _exc: Any) -> None:
+        for folder in (Path(failed).parent, Path(failed)):
+            with contextlib.suppress(OSError):
+                folder.chmod(0o700)
+        function(failed)
+
+    shutil.rmtree(path, onerror=writable_and_retry)
+
+
+# --- bare restic ------------------------------------------------------------------------------
+
+
+@dataclass
+class Bare:
+    restore: float
+    hashing: float
+    total: float
+    removal: float  # deleting the restored tree afterwards; not part of total
+
+
+def bare_restore(setup: Setup, target: Path, files: int) -> Bare:
+    settle()
+    started = time.perf_counter()
+    restore, _ = timed(
+        [
+            setup.restic,
+            "--repo",
+            setup.repo,
+            "restore",
+            setup.snapshot_id,
+            "--target",
+            target,
+            "--verify",
+        ],
+        env=setup.env,
+        what="restic restore --verify",
+    )
+    hashing, hashed = timed([PYTHON, "-c", HASH_SCRIPT, target], what="hashing the restore")
+    total = time.perf_counter() - started
+    if int(hashed.stdout) < files:
+        sys.exit(f"bench: the bare restore holds {hashed.stdout.strip()} files, not {files}")
+    started = time.perf_counter()
+    remove(target)
+    return Bare(restore, hashing, total, time.perf_counter() - started)
+
+
+# --- drorch -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Drorch:
+    total: float  # the subprocess, wall time
+    run_id: int = 0
+    in_run: float = float("nan")  # the catalog's started_at -> finished_at
+    phases: dict[str, float] = field(default_factory=dict)  # evidence durations_s
+    calls: dict[str, float] = field(default_factory=dict)  # restic call -> duration_s
+    after_evidence: float = float("nan")  # evidence record's time -> run finished
+
+    @property
+    def outside_run(self) -> float:
+        """Python start-up, imports, config and catalog before the run; exit after it."""
+        return self.total - self.in_run
+
+    @property
+    def walk(self) -> float:
+        """The verify phase without restic ls: canary hash and the walk of the tree."""
+        return self.phases.get("verify", float("nan")) - self.calls.get("ls", 0.0)
+
+    @property
+    def rest(self) -> float:
+        """The run outside restore, verify and restic version: choosing the snapshot,
+        opening the repository, the space check, removing the scratch folder, hashing
+        the artifacts, the evidence append and the catalog."""
+        return (
+            self.in_run
+            - self.phases.get("restore", float("nan"))
+            - self.phases.get("verify", float("nan"))
+            - self.calls.get("version", 0.0)
+        )
+
+
+def _json(argv: Sequence[str | Path], what: str) -> Any:
+    return json.loads(run_command(argv, what=what).stdout)
+
+
+def _seconds(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def drorch_restore_test(setup: Setup) -> Drorch:
+    root = setup.root
+    settle()
+    total, _ = timed(
+        [DRORCH, "--config", root, "run", JOB, "restore-test"], what="drorch run restore-test"
+    )
+    result = Drorch(total=total)
+    # The run's details, untimed: its id and status, its times (the catalog's, to the
+    # microsecond; `runs --json` prints whole seconds), its restic calls and its evidence.
+    newest = _json([DRORCH, "--config", root, "runs", "--json", "--limit", "1"], "drorch runs")[0]
+    if newest["action"] != "restore-test" or newest["status"] != "SUCCEEDED":
+        sys.exit(f"bench: the restore test did not succeed: {newest}")
+    result.run_id = int(newest["id"])
+    catalog = root / "state" / "catalog.sqlite"
+    with contextlib.closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as db:
+        row = db.execute(
+            "SELECT started_at, finished_at FROM runs WHERE id = ?", (result.run_id,)
+        ).fetchone()
+    started_at, finished_at = (datetime.fromisoformat(value) for value in row)
+    result.in_run = (finished_at - started_at).total_seconds()
+    for artifact in sorted((root / "state" / "runs" / str(result.run_id)).glob("*-*.json")):
+        name = artifact.stem.split("-", 1)[1]
+        seconds = float(json.loads(artifact.read_text(encoding="utf-8"))["duration_s"])
+        result.calls[name] = result.calls.get(name, 0.0) + seconds
+    records = _json([DRORCH, "--config", root, "evidence", "list", "--json"], "evidence list")
+    record = _json(
+        [DRORCH, "--config", root, "evidence", "show", str(records[-1]["seq"]), "--json"],
+        "evidence show",
+    )
+    if record.get("run") != result.run_id or record.get("result") != "pass":
+        sys.exit(f"bench: the newest evidence record is not this run's pass: {record}")
+    result.phases = {k: float(v) for k, v in record["durations_s"].items()}
+    at = _seconds(record["at"]).replace(tzinfo=None)
+    result.after_evidence = (finished_at - at).total_seconds()
+    return result
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    tree_bytes: int
+    tree_files: int
+    snapshot_id: str = ""
+    where: str = ""
+    rounds: list[tuple[str, Bare, Drorch]] = field(default_factory=list)
+    python_runs: list[float] = field(default_factory=list)
+    help_runs: list[float] = field(default_factory=list)
+    runs_runs: list[float] = field(default_factory=list)
+
+    def med(self, pick: Callable[[Bare, Drorch], float]) -> float:
+        return median([pick(b, d) for _, b, d in self.rounds])
+
+    @property
+    def ratio_median(self) -> float:
+        return self.med(lambda b, d: d.total / b.total)
+
+    def passed(self) -> bool:
+        return self.ratio_median <= TARGET_RATIO
+
+
+def bench_restore(report: Report, setup: Setup, work: Path, rounds: int) -> None:
+    files = report.tree_files
+    print("warm-up (untimed): one bare restore and one restore test", flush=True)
+    bare_restore(setup, work / "bare-warmup", files)
+    drorch_restore_test(setup)
+    print(
+        f"{'round':>5}  {'order':<12}  {'bare s':>7}  {'(restore':>8}  {'hash)':>6}  "
+        f"{'drorch s':>8}  {'ratio':>6}"
+    )
+    for number in range(1, rounds + 1):
+        order = "bare,drorch" if number % 2 else "drorch,bare"
+        steps: dict[str, Callable[[], object]] = {
+            "bare": lambda n=number: bare_restore(setup, work / f"bare-{n}", files),
+            "drorch": lambda: drorch_restore_test(setup),
+        }
+        results = {name: steps[name]() for name in order.split(",")}
+        bare, drorch = results["bare"], results["drorch"]
+        assert isinstance(bare, Bare)
+        assert isinstance(drorch, Drorch)
+        report.rounds.append((order, bare, drorch))
+        print(
+            f"{number:>5}  {order:<12}  {bare.total:7.3f}  {bare.restore:8.3f}  "
+            f"{bare.hashing:6.3f}  {drorch.total:8.3f}  {drorch.total / bare.total:6.3f}",
+            flush=True,
+        )
+
+
+def bench_startup(report: Report, root: Path, runs: int = 7) -> None:
+    """Floors for drorch's time outside its run: the interpreter, drorch's imports, and a
+    command that loads the config and opens the catalog."""
+    commands = {
+        "python": [PYTHON, "-c", "pass"],
+        "help": [DRORCH, "--help"],
+        "runs": [DRORCH, "--config", root, "runs", "--json", "--limit", "1"],
+    }
+    for argv in commands.values():
+        run_command(argv, what=str(argv[1]))
+    for _ in range(runs):
+        report.python_runs.append(timed(commands["python"], what="python -c pass")[0])
+        report.help_runs.append(timed(commands["help"], what="drorch --help")[0])
+        report.runs_runs.append(timed(commands["runs"], what="drorch runs")[0])
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def summary_line(report: Report) -> str:
+    ratios = [d.total / b.total for _, b, d in report.rounds] or [float("nan")]
+    return (
+        f"restore test ({report.tree_bytes / MiB:.0f} MiB in {report.tree_files} files, "
+        f"{len(report.rounds)} rounds): bare restore --verify + hashing median "
+        f"{report.med(lambda b, d: b.total):.3f} s, drorch restore-test median "
+        f"{report.med(lambda b, d: d.total):.3f} s, median ratio {report.ratio_median:.3f} "
+        f"(per round {min(ratios):.2f}-{max(ratios):.2f}; target <= {TARGET_RATIO}) "
+        f"{verdict(report.passed())}"
+    )
+
+
+def breakdown_lines(report: Report) -> list[str]:
+    """Where drorch's time goes, medians over the rounds."""
+    m = report.med
+    bare_total = m(lambda b, d: b.total)
+    bare_restore_s = m(lambda b, d: b.restore)
+    hashing = m(lambda b, d: b.hashing)
+    drorch_total = m(lambda b, d: d.total)
+    restic_restore = m(lambda b, d: d.calls.get("restore", 0.0))
+    parts = [
+        ("restic restore --verify (its artifact)", restic_restore, bare_restore_s),
+        (
+            "  drorch around it (restore phase - restic)",
+            m(lambda b, d: d.phases.get("restore", 0.0) - d.calls.get("restore", 0.0)),
+            None,
+        ),
+        ("restic ls --json (the listing check)", m(lambda b, d: d.calls.get("ls", 0.0)), None),
+        ("walk of the tree + canary sha256 (verify - ls)", m(lambda b, d: d.walk), None),
+        ("restic version (for the evidence record)", m(lambda b, d: d.calls["version"]), None),
+        (
+            "rest of the run: snapshot choice, repo open, space check, scratch removal, "
+            "artifact hashes, evidence append, catalog",
+            m(lambda b, d: d.rest),
+            None,
+        ),
+        (
+            "outside the run: python start-up, imports, config, catalog open, exit",
+            m(lambda b, d: d.outside_run),
+            None,
+        ),
+    ]
+    lines = [f"medians over {len(report.rounds)} rounds, seconds:"]
+    lines.append(
+        f"  bare total {bare_total:.3f} = restore --verify {bare_restore_s:.3f} + hashing "
+        f"{hashing:.3f} (python subprocess: start-up, walk, sha256 of every file)"
+    )
+    lines.append(
+        f"  (bare, not counted: deleting the restored tree "
+        f"{m(lambda b, d: b.removal):.3f}; drorch's run does delete its scratch folder)"
+    )
+    lines.append(f"  drorch total {drorch_total:.3f}:")
+    for label, value, bare in parts:
+        extra = f"   (bare: {bare:.3f}, difference {value - bare:+.3f})" if bare is not None else ""
+        lines.append(f"    {value:7.3f}  {label}{extra}")
+    removal = m(lambda b, d: b.removal)
+    lines.append(
+        f"  of the rest of the run, removing the scratch tree takes about what bare's removal "
+        f"takes ({removal:.3f}), leaving {m(lambda b, d: d.rest) - removal:.3f} for the others"
+    )
+    lines.append(
+        f"  the run in the catalog (started_at -> finished_at) {m(lambda b, d: d.in_run):.3f};"
+        f" the evidence record's time -> finished_at {m(lambda b, d: d.after_evidence):.3f}"
+    )
+    lines.append(
+        f"  start-up floors (median of {len(report.python_runs)}): python -c pass "
+        f"{median(report.python_runs):.3f}, drorch --help {median(report.help_runs):.3f}, "
+        f"drorch runs --json (config + catalog) {median(report.runs_runs):.3f}"
+    )
+    overhead = drorch_total - bare_total
+    own = drorch_total - restic_restore
+    lines.append(
+        f"  overhead drorch - bare (medians) {overhead:+.3f}; drorch's run outside restic "
+        f"restore {own:.3f} vs the bare side's hashing {hashing:.3f}: with restic's restore "
+        f"as bare ran it, a ratio of {(bare_restore_s + own) / bare_total:.3f}"
+    )
+    allowed = (TARGET_RATIO - 1) * bare_total
+    lines.append(
+        f"  budget at {TARGET_RATIO}x: {TARGET_RATIO * bare_total:.3f} s, i.e. "
+        f"{allowed + hashing:.3f} s for everything drorch does besides restic restore"
+    )
+    return lines
+
+
+def results_part(report: Report) -> str:
+    info = machine()
+    setup = [
+        f"machine: `{info['uname']}`; nproc: {info['nproc']}; restic: {info['restic']}; "
+        f"python {info['python']}; drorch: commit {info['code']}",
+        f"data: {report.tree_bytes / MiB:.0f} MiB in {report.tree_files} files of seeded "
+        f"random bytes (bench/run.py's generator), one snapshot "
+        f"{report.snapshot_id[:8]} by `drorch run`, work folder under {report.where}",
+        "job: `" + RESTORE_TEST.strip() + "`; one disk target",
+        "bare: `restic restore ID --target FRESH --verify` with drorch's restic environment "
+        "(password file, RESTIC_CACHE_DIR=ROOT/state/cache, RESTIC_PROGRESS_FPS, TZ) then "
+        "`python -c` hashing every restored file with hashlib.sha256, timed as one; deleting "
+        "the folder is not counted. drorch: `drorch --config ROOT run JOB restore-test` "
+        "(exit 0, run SUCCEEDED, evidence record `pass`). One untimed warm-up of each; "
+        "rounds alternate the order; dirty pages are flushed before each timed step",
+    ]
+    rows = [
+        f"| {n} | {order} | {b.restore:.3f} | {b.hashing:.3f} | {b.total:.3f} | "
+        f"{d.total:.3f} | {d.calls.get('restore', 0.0):.3f} | {d.calls.get('ls', 0.0):.3f} | "
+        f"{d.walk:.3f} | {d.rest:.3f} | {d.outside_run:.3f} | {d.total / b.total:.3f} |"
+        for n, (order, b, d) in enumerate(report.rounds, start=1)
+    ]
+    return "\n".join(
+        [
+            f"### {PART}",
+            "",
+            "Written by `bench/restore.py` (`make bench` runs it after the snapshot figures).",
+            "",
+            *(f"- {line}" for line in setup),
+            "",
+            "| round | order | bare restore s | bare hash s | bare s | drorch s | its restic "
+            "restore s | its restic ls s | walk s | rest of run s | outside run s | ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "Verdict:",
+            "",
+            f"- {summary_line(report)}",
+            "",
+            "Breakdown:",
+            "",
+            "```",
+            *breakdown_lines(report),
+            "```",
+            "",
+        ]
+    )
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: Any, prefix: str = "") -> None:
+    """The restore benchmark's options; bench/run.py adds them with prefix 'restore-'."""
+    parser.add_argument(f"--{prefix}rounds", type=int, default=5, help="timed rounds (5)")
+    parser.add_argument(f"--{prefix}size-mb", type=int, default=300, help="tree size in MiB (300)")
+    parser.add_argument(f"--{prefix}files", type=int, default=3000, help="files in the tree (3000)")
+
+
+def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]:
+    """Run the restore benchmark with the parsed options; return the report and success."""
+    option = {
+        name: getattr(args, f"{prefix}{name}".replace("-", "_"))
+        for name in ("rounds", "size-mb", "files")
+    }
+    restic = shutil.which("restic")
+    if restic is None:
+        sys.exit("bench: restic is not installed: run 'make install'")
+    if option["rounds"] < 1:
+        sys.exit(f"bench: --{prefix}rounds must be at least 1")
+    report = Report(tree_bytes=option["size-mb"] * MiB, tree_files=option["files"], where=args.tmp)
+    work = Path(tempfile.mkdtemp(prefix="drorch-bench-restore-", dir=args.tmp))
+    try:
+        tree = work / "tree"
+        print(f"generating {option['size-mb']} MiB in {option['files']} files under {tree}")
+        generate_tree(tree, total_bytes=report.tree_bytes, files=report.tree_files)
+        print("config root, keys and one snapshot (untimed)", flush=True)
+        setup = prepare(work, tree, restic)
+        report.snapshot_id = setup.snapshot_id
+        bench_restore(report, setup, work, option["rounds"])
+        bench_startup(report, setup.root)
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    print("\n".join(breakdown_lines(report)))
+    print()
+    print(summary_line(report))
+    if args.write_results:
+        today = datetime.now().astimezone().strftime("%Y-%m-%d")
+        write_results(results_part(report), today, part=PART)
+    return report, report.passed()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser)
+    parser.add_argument(
+        "--tmp",
+        default=tempfile.gettempdir(),
+        help="where the work folder goes (default: the system temp dir)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--write-results",
+        action="store_true",
+        help=f"replace the {PART} part of today's section in {RESULTS.relative_to(REPO_ROOT)}",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not DRORCH.exists():
+        sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
+    _, ok = run_bench(args)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

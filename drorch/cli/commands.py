@@ -434,3 +434,7 @@ cmd_evidence_list = _evidence.cmd_evidence_list
 cmd_evidence_show = _evidence.cmd_evidence_show
 cmd_evidence_export = _evidence.cmd_evidence_export
 cmd_evidence_verify = _evidence.cmd_evidence_verify
+
+# --- compliance (handler in compliance_commands) ----------------------------------------------
+
+from drorch.cli.compliance_commands import cmd_compliance as cmd_compliance  # noqa: E402

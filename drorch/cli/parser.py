@@ -158,6 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="keys_export_public")
 
+    p = sub.add_parser(
+        "compliance",
+        parents=[listing],
+        help="every job against its policy (exit 3 on a violation)",
+        description="Evaluate every job against its policy from the catalog alone: RPO per "
+        "copy, verified RPO, RTO, restore-test cadence, the copy rule (3-2-1-1-0), residency, "
+        "check cadence and failed runs. Exit 3 when any rule is violated.",
+    )
+    p.add_argument("--job", metavar="J", help="only this job")
+    p.set_defaults(handler="compliance")
+
     _evidence(sub, plain, listing)
 
     p = sub.add_parser(

@@ -1,0 +1,240 @@
+"""The compliance rules: pure functions from a job, its policy and its catalog facts
+to results. No I/O here; `evaluate` in drorch.policy reads the facts and calls these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from drorch.catalog import RunStatus
+from drorch.catalog.facts import RESTORE_TEST, JobFacts
+from drorch.config.model import Job, Policy, Target
+from drorch.config.schedule import next_fire
+
+NEVER_RAN = "never ran"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    ok: bool
+    value: Any = None
+    limit: Any = None
+    since: datetime | None = None  # when it became violated, as far as the catalog tells
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class JobCompliance:
+    job: str
+    ok: bool
+    rules: list[RuleResult]
+
+
+def _s(delta: timedelta) -> int:
+    return int(delta.total_seconds())
+
+
+def copies_of(job: Job) -> list[str]:
+    """The targets the job keeps copies on: its snapshot target, then replicate targets."""
+    names = [job.snapshot.target]
+    names += [r.to for r in job.replicate if r.to not in names]
+    return names
+
+
+def rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> list[RuleResult]:
+    """Per copy: the age of the newest snapshot on it against the policy's RPO."""
+    results = []
+    for i, target in enumerate(copies_of(job)):
+        newest = facts.newest_on.get(target)
+        name = f"rpo:{target}"
+        if newest is None:
+            action = "snapshot" if i == 0 else f"replicate:{target}"
+            detail = NEVER_RAN if action not in facts.last_finished else f"no snapshot on {target}"
+            results.append(RuleResult(name, False, None, _s(policy.rpo), None, detail))
+            continue
+        age = now - newest
+        ok = age <= policy.rpo
+        results.append(
+            RuleResult(
+                name,
+                ok,
+                _s(age),
+                _s(policy.rpo),
+                None if ok else newest + policy.rpo,
+                f"newest snapshot on {target} is {_s(age)}s old",
+            )
+        )
+    return results
+
+
+def verified_rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> RuleResult:
+    """Age of the newest snapshot a restore test passed on. Tests run every
+    `restore_test_every`, so the limit is the RPO plus that cadence."""
+    limit = policy.rpo + (policy.restore_test_every or timedelta(0))
+    at = facts.verified_snapshot_at
+    if at is None:
+        detail = NEVER_RAN if RESTORE_TEST not in facts.last_finished else "no restore test passed"
+        return RuleResult("verified_rpo", False, None, _s(limit), None, detail)
+    age = now - at
+    ok = age <= limit
+    return RuleResult(
+        "verified_rpo",
+        ok,
+        _s(age),
+        _s(limit),
+        None if ok else at + limit,
+        f"newest restore-tested snapshot is from {at:%Y-%m-%dT%H:%M:%SZ}",
+    )
+
+
+def rto(policy: Policy, facts: JobFacts) -> RuleResult:
+    """The projected full-restore time of the latest passed restore test against the RTO."""
+    limit = _s(policy.rto)
+    test = facts.last_success.get(RESTORE_TEST)
+    if test is None:
+        detail = NEVER_RAN if RESTORE_TEST not in facts.last_finished else "no restore test passed"
+        return RuleResult("rto", False, None, limit, None, detail)
+    evidence = (test.details or {}).get("evidence") or {}
+    projected = (evidence.get("rto") or {}).get("projected_s")
+    if projected is None:
+        return RuleResult(
+            "rto", False, None, limit, test.at, f"restore test run {test.id} has no projection"
+        )
+    ok = float(projected) <= limit
+    return RuleResult(
+        "rto",
+        ok,
+        projected,
+        limit,
+        None if ok else test.at,
+        f"projected by restore test run {test.id}",
+    )
+
+
+def restore_test(policy: Policy, facts: JobFacts, now: datetime) -> RuleResult:
+    """A passed restore test inside the policy's `restore_test_every`."""
+    every = policy.restore_test_every
+    if every is None:
+        return RuleResult("restore_test", True, None, None, None, "the policy sets no cadence")
+    test = facts.last_success.get(RESTORE_TEST)
+    if test is None:
+        detail = NEVER_RAN if RESTORE_TEST not in facts.last_finished else "no restore test passed"
+        return RuleResult("restore_test", False, None, _s(every), None, detail)
+    age = now - test.at
+    ok = age <= every
+    return RuleResult(
+        "restore_test",
+        ok,
+        _s(age),
+        _s(every),
+        None if ok else test.at + every,
+        f"last passed restore test: run {test.id}",
+    )
+
+
+def copies(job: Job, policy: Policy, facts: JobFacts, targets: Mapping[str, Target]) -> RuleResult:
+    """3-2-1-1-0 over the targets holding at least one snapshot of the job."""
+    rule = policy.copies
+    limit = {"min": rule.min, "media": rule.media, "offsite": rule.offsite}
+    limit |= {"offline": rule.offline, "failed": 0}
+    if not facts.newest_on:
+        return RuleResult("copies", False, None, limit, None, NEVER_RAN)
+    primary = targets.get(job.snapshot.target)
+    held = [targets[t] for t in sorted(facts.newest_on) if t in targets]
+    verifications = [facts.failures.get(a) for a in (RESTORE_TEST, "check")]
+    failed = [f for f in verifications if f is not None]
+    value = {
+        "min": len(facts.newest_on),
+        "media": len({t.media for t in held}),
+        "offsite": sum(1 for t in held if primary is None or t.site != primary.site),
+        "offline": sum(1 for t in held if t.offline),
+        "failed": sum(f.count for f in failed),
+    }
+    short = [k for k in limit if (value[k] > limit[k] if k == "failed" else value[k] < limit[k])]
+    detail = "holders: " + ", ".join(sorted(facts.newest_on))
+    if short:
+        detail = "short of " + ", ".join(short) + "; " + detail
+    since = min((f.first_at for f in failed), default=None) if short == ["failed"] else None
+    return RuleResult("copies", not short, value, limit, since, detail)
+
+
+def residency(policy: Policy, facts: JobFacts, targets: Mapping[str, Target]) -> RuleResult:
+    """Every target holding a copy is in one of the policy's jurisdictions."""
+    allowed = list(policy.residency)
+    if not facts.newest_on:
+        return RuleResult("residency", False, None, allowed, None, NEVER_RAN)
+    places = {
+        name: (targets[name].jurisdiction if name in targets else None)
+        for name in sorted(facts.newest_on)
+    }
+    outside = [f"{n} ({j or 'unknown'})" for n, j in places.items() if j not in allowed]
+    value = sorted({j for j in places.values() if j is not None})
+    detail = ("outside: " + ", ".join(outside)) if outside else "every copy inside"
+    return RuleResult("residency", not outside, value, allowed, None, detail)
+
+
+def check(job: Job, facts: JobFacts, now: datetime, grace: timedelta) -> RuleResult:
+    """The newest integrity check passed, and the next scheduled one is not overdue."""
+    schedule = job.check.schedule if job.check else None
+    if schedule is None:
+        return RuleResult("check", True, None, None, None, "no check scheduled")
+    last = facts.last_finished.get("check")
+    if last is None:
+        return RuleResult("check", False, None, str(schedule), None, NEVER_RAN)
+    if last.status is not RunStatus.SUCCEEDED:
+        failure = facts.failures.get("check")
+        return RuleResult(
+            "check",
+            False,
+            str(last.status),
+            str(schedule),
+            failure.first_at if failure else last.at,
+            f"check run {last.id} {last.status.lower()}",
+        )
+    due = next_fire(schedule, after=last.at, last=last.at)
+    ok = now <= due + grace
+    return RuleResult(
+        "check",
+        ok,
+        _s(now - last.at),
+        str(schedule),
+        None if ok else due + grace,
+        f"last check passed (run {last.id}); next due {due:%Y-%m-%dT%H:%M:%SZ}",
+    )
+
+
+def failed_runs(facts: JobFacts) -> RuleResult:
+    """Failed or interrupted runs since the last success, per action."""
+    if not facts.ran:
+        return RuleResult("failed_runs", False, None, 0, None, NEVER_RAN)
+    items = sorted(facts.failures.items())
+    count = sum(f.count for _, f in items)
+    since = min((f.first_at for _, f in items), default=None)
+    detail = "; ".join(f"{a}: {f.count} since last success" for a, f in items) or "none"
+    return RuleResult("failed_runs", count == 0, count, 0, since, detail)
+
+
+def evaluate_job(
+    name: str,
+    job: Job,
+    policy: Policy,
+    facts: JobFacts,
+    targets: Mapping[str, Target],
+    now: datetime,
+    grace: timedelta = timedelta(0),
+) -> JobCompliance:
+    results = [
+        *rpo(job, policy, facts, now),
+        verified_rpo(job, policy, facts, now),
+        rto(policy, facts),
+        restore_test(policy, facts, now),
+        copies(job, policy, facts, targets),
+        residency(policy, facts, targets),
+        check(job, facts, now, grace),
+        failed_runs(facts),
+    ]
+    return JobCompliance(name, all(r.ok for r in results), results)

@@ -8,6 +8,7 @@ empty repository in its place.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -44,19 +45,15 @@ def open_disk_repository(
     is serialised across processes, so that jobs starting together on a new target do
     not race to create its repository.
     """
-    if catalog.repository(name) is not None:
-        return _open(
-            name,
-            target,
-            catalog,
-            restic,
-            create=create,
-            managed_roots=managed_roots,
-            chunker_from=chunker_from,
+    first_use = catalog.repository(name) is None
+    lock = (
+        resource_lock(
+            catalog, f"repository-init:{name}", purpose=f"first use of {name}", wait=INIT_WAIT
         )
-    with resource_lock(
-        catalog, f"repository-init:{name}", purpose=f"first use of {name}", wait=INIT_WAIT
-    ):
+        if first_use
+        else contextlib.nullcontext()
+    )
+    with lock:
         return _open(
             name,
             target,

@@ -53,7 +53,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from run import DRORCH, PYTHON, REPO_ROOT, RESULTS, base_env, machine, verdict, write_results
+from run import (
+    DRORCH,
+    PYTHON,
+    REPO_ROOT,
+    base_env,
+    machine,
+    standalone_main,
+    verdict,
+    write_results,
+)
 from run import run as run_command
 
 TARGET_READY_S = 5.0
@@ -936,31 +945,10 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[DaemonReport,
     return report, all(report.verdicts().values()) and report.clean()
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_arguments(parser)
-    parser.add_argument(
-        "--tmp",
-        default=tempfile.gettempdir(),
-        help="where the work folder goes (default: the system temp dir)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument(
-        "--write-results",
-        action="store_true",
-        help=f"replace the daemon part of today's section in {RESULTS.relative_to(REPO_ROOT)}",
-    )
-    return parser.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if not DRORCH.exists():
-        sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
-    _, ok = run_bench(args)
-    return 0 if ok else 1
+    return standalone_main(
+        argv, doc=__doc__ or "", part=PART, add_arguments=add_arguments, run_bench=run_bench
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,6 @@ from run import (
     JOB,
     PROGRESS_FPS,
     PYTHON,
-    REPO_ROOT,
-    RESULTS,
     MiB,
     base_env,
     generate_tree,
@@ -53,6 +51,7 @@ from run import (
     make_root,
     median,
     settle,
+    standalone_main,
     timed,
     verdict,
     write_results,
@@ -492,31 +491,10 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]
     return report, report.passed()
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_arguments(parser)
-    parser.add_argument(
-        "--tmp",
-        default=tempfile.gettempdir(),
-        help="where the work folder goes (default: the system temp dir)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument(
-        "--write-results",
-        action="store_true",
-        help=f"replace the {PART} part of today's section in {RESULTS.relative_to(REPO_ROOT)}",
-    )
-    return parser.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if not DRORCH.exists():
-        sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
-    _, ok = run_bench(args)
-    return 0 if ok else 1
+    return standalone_main(
+        argv, doc=__doc__ or "", part=PART, add_arguments=add_arguments, run_bench=run_bench
+    )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -591,6 +592,37 @@ def bench_main(args: argparse.Namespace) -> bool:
         today = datetime.now().astimezone().strftime("%Y-%m-%d")
         write_results(results_section(report, today, args.tmp), today)
     return all(report.verdicts().values())
+
+
+def standalone_main(
+    argv: Sequence[str] | None,
+    *,
+    doc: str,
+    part: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run_bench: Callable[[argparse.Namespace], tuple[Any, bool]],
+) -> int:
+    """`python bench/PART.py`: the part's own options, the common ones, one run."""
+    parser = argparse.ArgumentParser(
+        description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser)
+    parser.add_argument(
+        "--tmp",
+        default=tempfile.gettempdir(),
+        help="where the work folder goes (default: the system temp dir)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--write-results",
+        action="store_true",
+        help=f"replace the {part} part of today's section in {RESULTS.relative_to(REPO_ROOT)}",
+    )
+    args = parser.parse_args(argv)
+    if not DRORCH.exists():
+        sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
+    _, ok = run_bench(args)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

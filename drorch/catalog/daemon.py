@@ -12,6 +12,9 @@ from drorch.catalog import models
 from drorch.catalog.models import RunStatus
 from drorch.catalog.store import Catalog, RunRecord, _record, utc_now
 
+HEARTBEAT = timedelta(seconds=10)  # how often a daemon writes its heartbeat
+UP_WITHIN = 3 * HEARTBEAT  # a daemon silent for longer is not up
+
 
 @dataclass(frozen=True)
 class NodeRecord:

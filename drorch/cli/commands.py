@@ -237,6 +237,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from drorch.catalog.daemon import UP_WITHIN, live_nodes
     from drorch.config.schedule import next_fire
     from drorch.scheduler.plan import schedules_of
 
@@ -244,8 +245,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     catalog = _catalog(config)
     last = catalog.last_runs()
     running = catalog.runs(status=[RunStatus.RUNNING])
+    nodes = live_nodes(catalog, within=UP_WITHIN)
     now = utc_now()
-    rows: list[dict[str, Any]] = []
+    rows = []  # (job, action, schedule, last run, next time, replication lag in seconds)
     for name, job in sorted(config.jobs.items()):
         for action, schedule in schedules_of(job).items():
             run = last.get((name, action))
@@ -256,86 +258,79 @@ def cmd_status(args: argparse.Namespace) -> int:
                 if schedule is not None
                 else None
             )
-            rows.append(
-                {
-                    "job": name,
-                    "action": action,
-                    "schedule": str(schedule) if schedule else None,
-                    "last_run": _run_json(run) if run else None,
-                    "last_duration_s": run.duration if run else None,
-                    "next_at": iso_utc(upcoming),
-                    "replication_lag_s": _lag(catalog, name, job.snapshot.target, action, now),
-                }
-            )
-    now_running: list[dict[str, Any]] = [
-        {
-            "id": r.id,
-            "job": r.job,
-            "action": r.action,
-            "pid": r.pid,
-            "host": r.host,
-            "started_at": iso_utc(r.started_at),
-        }
-        for r in running
-    ]
-    from drorch.catalog.daemon import live_nodes
-    from drorch.service.daemon import HEARTBEAT
-
-    daemons: list[dict[str, Any]] = [
-        {
-            "host": n.host,
-            "pid": n.pid,
-            "started_at": iso_utc(n.started_at),
-            "heartbeat_at": iso_utc(n.heartbeat_at),
-            "version": n.version,
-        }
-        for n in live_nodes(catalog, within=3 * HEARTBEAT)
-    ]
+            lag = _lag(catalog, name, job.snapshot.target, action, now)
+            rows.append((name, action, schedule, run, upcoming, lag))
     if args.json:
         print_json(
             {
                 "root": str(config.root),
-                "daemon": {"up": bool(daemons), "nodes": daemons},
-                "jobs": rows,
-                "running": now_running,
+                "daemon": {
+                    "up": bool(nodes),
+                    "nodes": [
+                        {
+                            "host": n.host,
+                            "pid": n.pid,
+                            "started_at": iso_utc(n.started_at),
+                            "heartbeat_at": iso_utc(n.heartbeat_at),
+                            "version": n.version,
+                        }
+                        for n in nodes
+                    ],
+                },
+                "jobs": [
+                    {
+                        "job": name,
+                        "action": action,
+                        "schedule": str(schedule) if schedule else None,
+                        "last_run": _run_json(run) if run else None,
+                        "last_duration_s": run.duration if run else None,
+                        "next_at": iso_utc(upcoming),
+                        "replication_lag_s": lag,
+                    }
+                    for name, action, schedule, run, upcoming, lag in rows
+                ],
+                "running": [
+                    {
+                        "id": r.id,
+                        "job": r.job,
+                        "action": r.action,
+                        "pid": r.pid,
+                        "host": r.host,
+                        "started_at": iso_utc(r.started_at),
+                    }
+                    for r in running
+                ],
             }
         )
         return 0
     print(f"config root: {config.root}")
-    if daemons:
-        for node in daemons:
-            print(
-                f"daemon: up on {node['host']} (pid {node['pid']}, drorch {node['version']}), "
-                f"since {local(_parse(node['started_at']))}"
-            )
-    else:
+    for n in nodes:
         print(
-            f"daemon: not running (no heartbeat in the last {int(3 * HEARTBEAT.total_seconds())}s)"
+            f"daemon: up on {n.host} (pid {n.pid}, drorch {n.version}), since {local(n.started_at)}"
         )
+    if not nodes:
+        print(f"daemon: not running (no heartbeat in the last {int(UP_WITHIN.total_seconds())}s)")
     print_table(
         ["job", "action", "schedule", "last", "when", "duration", "next", "lag"],
         [
             (
-                r["job"],
-                r["action"],
-                r["schedule"],
-                r["last_run"]["status"] if r["last_run"] else "never",
-                local(last[(r["job"], r["action"])].started_at) if r["last_run"] else None,
-                duration(r["last_duration_s"]),
-                local(_parse(r["next_at"])) if r["next_at"] else None,
-                duration(r["replication_lag_s"]) if r["replication_lag_s"] is not None else None,
+                name,
+                action,
+                schedule,
+                run.status.value if run else "never",
+                local(run.started_at) if run else None,
+                duration(run.duration if run else None),
+                local(upcoming) if upcoming else None,
+                duration(lag) if lag is not None else None,
             )
-            for r in rows
+            for name, action, schedule, run, upcoming, lag in rows
         ],
         empty="no jobs",
     )
     print()
     print_table(
         ["run", "job", "action", "pid", "host", "since"],
-        [
-            (r["id"], r["job"], r["action"], r["pid"], r["host"], local(_parse(r["started_at"])))
-            for r in now_running
-        ],
+        [(r.id, r.job, r.action, r.pid, r.host, local(r.started_at)) for r in running],
         empty="nothing running",
     )
     return 0
@@ -350,12 +345,6 @@ def _lag(catalog: Catalog, job: str, source: str, action: str, now: Any) -> floa
 
     lag = replication_lag(catalog, job, source, to, now)
     return None if lag is None else lag.total_seconds()
-
-
-def _parse(text: str | None) -> Any:
-    from datetime import UTC, datetime
-
-    return None if text is None else datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 # --- restore --------------------------------------------------------------------------------

@@ -14,9 +14,8 @@ import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,7 +24,7 @@ from drorch import __version__
 from drorch.actions import ACTIONS, can_run, execute, request_for
 from drorch.actions.restore_test import remove_leftover_scratch
 from drorch.catalog import Catalog, RunStatus, open_catalog, utc_now
-from drorch.catalog.daemon import heartbeat, record_missed_slots, register_node
+from drorch.catalog.daemon import HEARTBEAT, heartbeat, record_missed_slots, register_node
 from drorch.config import Config, load_config
 from drorch.config.model import DiskTarget
 from drorch.errors import ConfigError, DrorchError, LockBusy
@@ -36,11 +35,18 @@ from drorch.scheduler.engine import Engine
 from drorch.scheduler.plan import Entry, make_plan
 from drorch.scheduler.timing import slots_between
 from drorch.service import recovery
-from drorch.service.notify import notify, watchdog_interval
+from drorch.service.notify import (
+    READY,
+    STOPPING,
+    WATCHDOG,
+    notify,
+    reloading,
+    status,
+    watchdog_interval,
+)
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT = timedelta(seconds=10)
 STOP_TIMEOUT = float(os.environ.get("DRORCH_STOP_TIMEOUT", "600"))
 
 
@@ -84,7 +90,7 @@ class Daemon:
             self.engine.every(calls.watchdog, interval, "internal:watchdog")
         self.engine.every(calls.housekeeping, HEARTBEAT.total_seconds(), "internal:heartbeat")
         self.engine.start()
-        notify("READY=1", f"STATUS={self._status_line()}")
+        notify(READY, status(self._status_line()))
         log.info("drorch %s ready: %s", __version__, self._status_line())
         threading.Thread(target=self._self_check, name="evidence-self-check", daemon=True).start()
         try:
@@ -208,7 +214,7 @@ class Daemon:
             log.exception("the evidence self-check could not run")
             return
         if damaged is not None:
-            notify(f"STATUS=evidence log damaged at record {damaged}; {self._status_line()}")
+            notify(status(f"evidence log damaged at record {damaged}; {self._status_line()}"))
         else:
             log.info("evidence self-check: the log is intact")
 
@@ -219,7 +225,7 @@ class Daemon:
             log.exception("could not write the heartbeat")
 
     def watchdog(self) -> None:
-        notify("WATCHDOG=1", f"STATUS={self._status_line()}")
+        notify(WATCHDOG, status(self._status_line()))
 
     def _missed(self, job: str, action: str, slot: datetime) -> None:
         try:
@@ -246,7 +252,7 @@ class Daemon:
         self._reload.set()
 
     def _do_reload(self) -> None:
-        notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        notify(*reloading())
         try:
             config = load_config(self.root)
         except ConfigError as exc:
@@ -261,10 +267,10 @@ class Daemon:
             self.config = config
             self._load_plan(config)
             log.info("reloaded %s", self.root)
-        notify("READY=1", f"STATUS={self._status_line()}")
+        notify(READY, status(self._status_line()))
 
     def _shutdown(self) -> None:
-        notify("STOPPING=1", "STATUS=stopping: interrupting running restic")
+        notify(STOPPING, status("stopping: interrupting running restic"))
         log.info("stopping: no new runs; interrupting running ones")
         self.engine.pause()
         self.cancel.set()  # restic gets SIGINT; its runs end CANCELED

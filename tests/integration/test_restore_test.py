@@ -177,13 +177,52 @@ def test_random_choice_records_its_seed(make_env: Callable[..., Env]) -> None:
     assert chosen.snapshot_id == run.snapshot_id
 
 
-def test_remove_tree_copes_with_read_only_folders(tmp_path: Path) -> None:
+def test_remove_tree_copes_with_read_only_folders() -> None:
+    """As the unprivileged service user would: root deletes anything, so the removal runs
+    in a child that has become nobody (uid 65534), on a tree that nobody owns."""
+    import os
+    import shutil
+    import tempfile
+
     from drorch.actions.restore_test import remove_tree
 
-    tree = tmp_path / "restored" / "a" / "b"
-    tree.mkdir(parents=True)
-    (tree / "file").write_text("x")
-    (tmp_path / "restored" / "a").chmod(0o500)
-    tree.chmod(0o500)
-    assert remove_tree(tmp_path / "restored")
-    assert not (tmp_path / "restored").exists()
+    base = Path(tempfile.mkdtemp())
+    try:
+        base.chmod(0o755)
+        restored = base / "restored"
+        tree = restored / "a" / "b"
+        tree.mkdir(parents=True)
+        (tree / "file").write_text("x")
+        for path in (base, restored, restored / "a", tree, tree / "file"):  # its scratch root too
+            os.chown(path, 65534, 65534)
+        (restored / "a").chmod(0o500)  # as restored from a snapshot of read-only folders
+        tree.chmod(0o500)
+        pid = os.fork()
+        if pid == 0:  # the child: drop to nobody, remove, report by exit code
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                os._exit(0 if remove_tree(restored) else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert not restored.exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_only_the_checks_the_job_asks_for_are_run(make_env: Callable[..., Env]) -> None:
+    env = make_env(
+        jobs={
+            "app": job().replace(
+                'verify: [restic, canary, listing, {command: [sh, -c, "test -s {restore_dir}/"]}]',
+                "verify: [restic, canary]",
+            )
+        }
+    )
+    env.run()
+    run = restore_test(env)
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert [c["name"] for c in evidence(run)["checks"]] == ["restic", "canary"]
+    assert not any(name.endswith("-ls.json") for name in evidence(run)["artifacts"])

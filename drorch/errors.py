@@ -136,10 +136,6 @@ class ResticTimeout(ResticError):
     pass
 
 
-class ProcessFailed(DrorchError):
-    """A process other than restic (a hook, a verify command) failed or timed out."""
-
-
 class LockBusy(DrorchError):
     """A lock is held by another live process; the message names the holder."""
 

@@ -64,7 +64,6 @@ def run(
     on_stdout_line: Callable[[str], None] | None = None,
     secrets: Iterable[str] = (),
     grace: float = 30.0,
-    on_start: Callable[[int], None] | None = None,
 ) -> Completed:
     """Run argv to completion and return what happened; never raises for a non-zero exit.
 
@@ -93,8 +92,6 @@ def run(
         errors="replace",
         start_new_session=True,
     )
-    if on_start is not None:
-        on_start(proc.pid)
     stderr_lines: collections.deque[str] = collections.deque(maxlen=STDERR_KEEP_LINES)
     stdout_lines: list[str] = []
     outcome = {"timed_out": False, "canceled": False}

@@ -20,11 +20,6 @@ class Version:
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}.{self.patch}"
 
-    @property
-    def has_exit_codes(self) -> bool:
-        """restic 0.17 introduced exit codes 10 (no repository), 11 (locked), 12 (password)."""
-        return (self.major, self.minor) >= (0, 17)
-
 
 _VERSION = re.compile(r"restic (\d+)\.(\d+)\.(\d+)")
 

@@ -104,7 +104,6 @@ class Restic:
         *,
         what: str,
         on_stdout_line: Callable[[str], None] | None = None,
-        check: bool = True,
     ) -> process.Completed:
         real = (self._resolve(), *argv[1:])
         completed = process.run(
@@ -131,10 +130,9 @@ class Restic:
             )
         if (completed.canceled or completed.timed_out) and repo is not None:
             self._remove_own_locks(repo, completed.pid)
-        if check:
-            error = error_for(completed, what=what)
-            if error is not None:
-                raise error
+        error = error_for(completed, what=what)
+        if error is not None:
+            raise error
         return completed
 
     def _remove_own_locks(self, repo: Repo, pid: int) -> None:

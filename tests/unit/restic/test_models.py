@@ -15,8 +15,8 @@ from drorch.restic.models import (
 def test_parse_version_of_debian_restic() -> None:
     text = "restic 0.14.0 compiled with go1.19.8 on linux/amd64"
     assert parse_version(text) == Version(0, 14, 0)
-    assert not parse_version(text).has_exit_codes
-    assert parse_version("restic 0.17.3 compiled with go1.23").has_exit_codes
+    assert parse_version("restic 0.17.3 compiled with go1.23") == Version(0, 17, 3)
+    assert Version(0, 14, 0) < Version(0, 17, 3)
 
 
 def test_parse_version_rejects_garbage() -> None:

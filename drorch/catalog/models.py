@@ -213,3 +213,48 @@ class EvidenceCheckpoint(Base):
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(128))
     key_id: Mapped[str] = mapped_column(String(16))
+
+
+class RuleState(Base):
+    """The last evaluated state of one compliance rule of one job.
+
+    Transitions are found against it, so each is recorded and notified once, across
+    restarts and across daemons sharing the catalog (the update is compare-and-swap on
+    `ok`). `recorded_seq` is the evidence record of the latest transition: NULL until it
+    is written (a crash in between is retried), 0 for a rule first seen ok (nothing to say).
+    """
+
+    __tablename__ = "rule_states"
+
+    job: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(300), primary_key=True)
+    ok: Mapped[bool]
+    since: Mapped[datetime]  # when the rule entered this state, as far as drorch saw
+    checked_at: Mapped[datetime]
+    result: Mapped[dict[str, Any]]  # the RuleResult of the transition, as JSON
+    recorded_seq: Mapped[int | None]
+
+
+class Delivery(Base):
+    """A notification waiting in the outbox (a webhook POST or a healthchecks ping).
+
+    Written in the same breath as what it reports; sent by the daemon's sender thread,
+    never by a run. A failed attempt is retried later with backoff, and one that keeps
+    failing is given up on only after `give_up` and logged, never dropped silently.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "gave_up_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # webhook | ping
+    url: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(40))
+    job: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    gave_up_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

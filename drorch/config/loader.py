@@ -330,6 +330,16 @@ def _job_references(
             issues.append(
                 doc.issue(("restore_test", "from", i), f"target {source!r} holds no copy of {name}")
             )
+    actions = ["snapshot", *(f"replicate:{r.to}" for r in job.replicate)]
+    actions += [a for a in ("restore-test", "prune", "check") if getattr(job, a.replace("-", "_"))]
+    for i, action in enumerate(job.ping.actions if job.ping else ()):
+        if action not in actions:
+            issues.append(
+                doc.issue(
+                    ("ping", "actions", i),
+                    f"{name} has no action {action!r} (its actions: {', '.join(actions)})",
+                )
+            )
     return issues
 
 
@@ -363,6 +373,11 @@ def _check_secrets(settings: Settings, doc: Document) -> list[ConfigIssue]:
     problem = secret_file_problem(settings.evidence_key)
     if problem:
         issues.append(doc.issue(("evidence_key",), problem))
+    for i, hook in enumerate(settings.notify):
+        for header, path in hook.header_files.items():
+            problem = secret_file_problem(path)
+            if problem:
+                issues.append(doc.issue(("notify", i, "header_files", header), problem))
     return issues
 
 

@@ -120,7 +120,7 @@ class DiskTarget(Frozen):
     site: str = Field(description="The site (room, building) holding this copy.", examples=["dc1"])
     jurisdiction: Jurisdiction = Field(description="ISO 3166 code of where the copy lives.")
     media: Literal["disk", "ssd", "removable-disk", "optical"] = Field(
-        "disk", description="Media class, for the copy rule's distinct media count."
+        "disk", description="Media class, for the copy rule's media counts."
     )
     offline: bool = Field(False, description="The media is kept offline or immutable.")
     min_free: Size = Field(
@@ -166,10 +166,73 @@ class TapeTarget(Frozen):
 Target = Annotated[DiskTarget | TapeTarget, Field(discriminator="kind")]
 
 
+def _http_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"an http:// or https:// URL is expected, not {value!r}")
+    return value
+
+
+def _loopback(value: str) -> str:
+    import ipaddress
+
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"HOST:PORT is expected, such as 127.0.0.1:9480, not {value!r}")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"metrics are served on loopback only (127.0.0.1, ::1 or localhost), not {host!r}; "
+            "let a local Prometheus or node-exporter's textfile collector carry them further"
+        )
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Event = Literal["policy-violation", "policy-restored"]
+EVENTS: tuple[Event, ...] = ("policy-violation", "policy-restored")
+MediaClass = Literal["disk", "ssd", "removable-disk", "optical", "tape"]
+
+
 class Notify(Frozen):
-    webhook: str = Field(
+    webhook: HttpUrl = Field(
         description="URL receiving a JSON POST per event.",
         examples=["http://127.0.0.1:9000/hooks/drorch"],
+    )
+    header_files: dict[str, RootPath] = Field(
+        {},
+        description="HTTP headers whose values are secrets, each read from a file (mode 0600) "
+        "when sending; the file's content, stripped, is the value.",
+        examples=[{"Authorization": "keys/webhook.auth"}],
+    )
+    events: tuple[Event, ...] = Field(
+        EVENTS, min_length=1, description="The events sent to this webhook."
+    )
+    timeout: Duration = Field(
+        timedelta(seconds=5), description="Longest one delivery attempt may take."
+    )
+    retries: int = Field(
+        3, ge=0, le=10, description="Immediate retries, with backoff, before trying later."
+    )
+
+
+class MetricsSettings(Frozen):
+    textfile: RootPath | None = Field(
+        None,
+        description="Prometheus text file rewritten (atomically) every minute, for "
+        "node-exporter's textfile collector.",
+        examples=["/var/lib/prometheus/node-exporter/drorch.prom"],
+    )
+    listen: Annotated[str, AfterValidator(_loopback)] | None = Field(
+        None,
+        description="Serve /metrics over HTTP on this loopback address.",
+        examples=["127.0.0.1:9480"],
     )
 
 
@@ -210,7 +273,10 @@ class Settings(Frozen):
         description="Ed25519 private key signing evidence (drorch keys init creates it).",
     )
     targets: dict[Name, Target] = Field(min_length=1, description="Where backup data lives.")
-    notify: tuple[Notify, ...] = Field((), description="Where events are sent.")
+    notify: tuple[Notify, ...] = Field((), description="Webhooks receiving policy events.")
+    metrics: MetricsSettings = Field(
+        MetricsSettings(), description="Prometheus metrics: a text file, an HTTP endpoint."
+    )
     restic: ResticSettings = Field(ResticSettings(), description="How restic is run.")
     daemon: DaemonSettings = Field(DaemonSettings(), description="How the scheduler runs.")
 
@@ -293,6 +359,23 @@ class CheckSpec(Frozen):
     )
 
 
+def _ping(value: Any) -> Any:
+    return {"url": value} if isinstance(value, str) else value
+
+
+class PingSpec(Frozen):
+    url: HttpUrl = Field(
+        description="A healthchecks-style check URL: pinged at URL/start when a run starts, "
+        "URL on success and URL/fail on failure.",
+        examples=["https://hc.example.org/ping/5f1c0e1e-0d1a-4bb7-9a1f-8f5b1c1f2d3e"],
+    )
+    actions: tuple[str, ...] = Field(
+        ("snapshot",),
+        min_length=1,
+        description="The scheduled actions pinged (snapshot, replicate:TARGET, ...).",
+    )
+
+
 class Job(Frozen):
     description: str = Field("", description="What this dataset is.")
     policy: Name = Field(description="Name of the policy in policies/.")
@@ -302,6 +385,9 @@ class Job(Frozen):
     restore_test: RestoreTestSpec | None = Field(None, description="Proving restores.")
     prune: PruneSpec | None = Field(None, description="Applying retention.")
     check: CheckSpec | None = Field(None, description="Verifying repository integrity.")
+    ping: Annotated[PingSpec, BeforeValidator(_ping)] | None = Field(
+        None, description="A dead man's switch pinged at the start and end of scheduled runs."
+    )
 
     def timeout_of(self, action: str) -> timedelta | None:
         """The job's own limit for one run of `action`, if it sets one."""
@@ -329,6 +415,12 @@ class CopyRule(Frozen):
     media: int = Field(1, ge=1, description="Distinct media classes (the 2).")
     offsite: int = Field(0, ge=0, description="Copies at another site (the 1).")
     offline: int = Field(0, ge=0, description="Offline or immutable copies (the other 1).")
+    media_classes: tuple[MediaClass, ...] = Field(
+        (),
+        description="Media classes that must each hold a copy (disk, ssd, removable-disk, "
+        "optical, tape).",
+        examples=[["disk", "tape"]],
+    )
 
 
 class Policy(Frozen):

@@ -139,7 +139,7 @@ def restore_test(policy: Policy, facts: JobFacts, now: datetime) -> RuleResult:
 def copies(job: Job, policy: Policy, facts: JobFacts, targets: Mapping[str, Target]) -> RuleResult:
     """3-2-1-1-0 over the targets holding at least one snapshot of the job."""
     rule = policy.copies
-    limit = {"min": rule.min, "media": rule.media, "offsite": rule.offsite}
+    limit: dict[str, Any] = {"min": rule.min, "media": rule.media, "offsite": rule.offsite}
     limit |= {"offline": rule.offline, "failed": 0}
     if not facts.newest_on:
         return RuleResult("copies", False, None, limit, None, NEVER_RAN)
@@ -147,7 +147,7 @@ def copies(job: Job, policy: Policy, facts: JobFacts, targets: Mapping[str, Targ
     held = [targets[t] for t in sorted(facts.newest_on) if t in targets]
     verifications = [facts.failures.get(a) for a in (RESTORE_TEST, "check")]
     failed = [f for f in verifications if f is not None]
-    value = {
+    value: dict[str, Any] = {
         "min": len(facts.newest_on),
         "media": len({t.media for t in held}),
         "offsite": sum(1 for t in held if primary is None or t.site != primary.site),
@@ -155,6 +155,12 @@ def copies(job: Job, policy: Policy, facts: JobFacts, targets: Mapping[str, Targ
         "failed": sum(f.count for f in failed),
     }
     short = [k for k in limit if (value[k] > limit[k] if k == "failed" else value[k] < limit[k])]
+    if rule.media_classes:
+        held_classes = sorted({t.media for t in held})
+        limit["media_classes"], value["media_classes"] = list(rule.media_classes), held_classes
+        missing = [c for c in rule.media_classes if c not in held_classes]
+        if missing:
+            short.append("media_classes (no copy on " + ", ".join(missing) + ")")
     detail = "holders: " + ", ".join(sorted(facts.newest_on))
     if short:
         detail = "short of " + ", ".join(short) + "; " + detail

@@ -30,7 +30,7 @@ HOOK_HINT = (
     "a hook is an argument list such as [pg_dump, -f, /srv/db.sql], not a string; "
     "write [sh, -c, '...'] when you need a shell"
 )
-JOB_KEYS = "check, description, policy, prune, replicate, restore_test, snapshot, source"
+JOB_KEYS = "check, description, ping, policy, prune, replicate, restore_test, snapshot, source"
 DISK_KEYS = "jurisdiction, kind, media, min_free, offline, password_file, path, require_mount, site"
 VAULT_VIRTUAL = (
     "  vault: {kind: tape, virtual: {path: vtl, capacity: 1MiB}, pool: weekly,\n"
@@ -793,7 +793,7 @@ def test_invalid_drorch_yaml_and_invalid_job_together(make_root: RootFactory) ->
     root = make_root(keys=False, drorch=drorch, jobs=job(JOB_YAML + "extra: 1\n"))
     assert problems(root) == [
         "drorch.yaml:2: site_name: unknown key (did you mean 'site'? known: catalog, daemon, "
-        "evidence_key, jurisdiction, notify, restic, site, state_dir, targets)",
+        "evidence_key, jurisdiction, metrics, notify, restic, site, state_dir, targets)",
         f"jobs/app.yaml:4: extra: unknown key (known: {JOB_KEYS})",
     ]
 

@@ -287,3 +287,43 @@ def test_policy_without_cadences(tmp_path: Path) -> None:
     got = rules(config, catalog)
     assert got["restore_test"].ok and got["check"].ok
     assert list(got)[:1] == ["rpo:primary"]
+
+
+def test_copies_requires_each_media_class(tmp_path: Path) -> None:
+    policy = POLICY.replace("offline: 1}", "offline: 1, media_classes: [disk, tape]}")
+    root = write_root(
+        tmp_path / "r", drorch=DRORCH, jobs={"app": JOB}, policies={"strict": policy}
+    )
+    config = load_config(root, check_secrets=False)
+    catalog = open_catalog(None, config.state_dir)
+    healthy(catalog)
+    got = rules(config, catalog)["copies"]
+    assert not got.ok
+    assert got.value["media_classes"] == ["disk", "ssd"]
+    assert got.limit["media_classes"] == ["disk", "tape"]
+    assert got.detail.startswith("short of media_classes (no copy on tape)")
+    (root / "policies" / "strict.yaml").write_text(
+        POLICY.replace("offline: 1}", "offline: 1, media_classes: [ssd, disk]}"), encoding="utf-8"
+    )
+    assert rules(load_config(root, check_secrets=False), catalog)["copies"].ok
+
+
+def test_a_policy_naming_an_unknown_media_class_or_jurisdiction_is_invalid(
+    tmp_path: Path,
+) -> None:
+    from drorch.errors import ConfigError
+
+    policy = POLICY.replace("offline: 1}", "offline: 1, media_classes: [floppy]}")
+    policy = policy.replace("residency: [ML]", "residency: [ML, XX]")
+    root = write_root(
+        tmp_path / "r", drorch=DRORCH, jobs={"app": JOB}, policies={"strict": policy}
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(root, check_secrets=False)
+    text = "\n".join(str(issue) for issue in caught.value.issues)
+    assert text.splitlines() == [
+        "policies/strict.yaml:4: copies.media_classes[0]: must be 'disk', 'ssd', "
+        "'removable-disk', 'optical' or 'tape' (got 'floppy')",
+        "policies/strict.yaml:5: residency[1]: 'XX' is not an ISO 3166-1 alpha-2 country code "
+        "(such as ML, FR)",
+    ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.http_sink import Sink, sink
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,3 +123,9 @@ def restic_bin() -> str:
     found = shutil.which("restic")
     assert found, "restic is not installed: run 'make install'"
     return found
+
+
+@pytest.fixture
+def http_sink() -> Iterator[Sink]:
+    """A real HTTP server on loopback recording what it receives (webhooks, pings)."""
+    yield from sink()

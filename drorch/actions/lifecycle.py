@@ -41,6 +41,7 @@ class Request:
     cancel: threading.Event | None = None
     on_progress: Callable[[BackupProgress], None] | None = None
     details: Mapping[str, Any] = field(default_factory=dict)  # added to the run's details
+    on_start: Callable[[RunRecord], None] | None = None  # once the run is recorded
 
 
 def default_actor() -> str:
@@ -73,6 +74,8 @@ def execute(
             actor=request.actor or default_actor(),
         )
         set_run(catalog, held, run.id)
+        if request.on_start is not None:
+            request.on_start(run)
         # "replicate:replica" is the replicate action towards replica: one lock, one history
         return _perform(config, catalog, request, actions[request.action.partition(":")[0]], run)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any
 
 from drorch.catalog import open_catalog, utc_now
@@ -10,6 +11,7 @@ from drorch.cli.render import duration, iso_utc, print_json, print_table
 from drorch.config import load_config, resolve_root
 from drorch.errors import EXIT_VIOLATION
 from drorch.policy import JobCompliance, RuleResult, evaluate
+from drorch.policy.transitions import State, states
 
 _SECONDS = {"rpo", "verified_rpo", "rto", "restore_test"}
 
@@ -44,6 +46,21 @@ def _shown(rule: RuleResult, value: Any) -> str:
     return str(value)
 
 
+def with_seen_since(
+    results: list[JobCompliance], seen: dict[tuple[str, str], State]
+) -> list[JobCompliance]:
+    """Where the catalog cannot date a violation (a job that never ran), the time the
+    daemon first saw it violated, if it did."""
+
+    def dated(job: str, rule: RuleResult) -> RuleResult:
+        ok, since = seen.get((job, rule.rule), (True, None))
+        if rule.ok or rule.since is not None or ok or since is None:
+            return rule
+        return replace(rule, since=since)
+
+    return [replace(r, rules=[dated(r.job, rule) for rule in r.rules]) for r in results]
+
+
 def cmd_compliance(args: argparse.Namespace) -> int:
     config = load_config(resolve_root(args.config), check_secrets=False)
     if args.job:
@@ -51,6 +68,7 @@ def cmd_compliance(args: argparse.Namespace) -> int:
     catalog = open_catalog(config.settings.catalog, config.state_dir)
     try:
         results = evaluate(config, catalog, utc_now(), jobs=[args.job] if args.job else None)
+        results = with_seen_since(results, states(catalog, args.job))
     finally:
         catalog.close()
     if args.json:

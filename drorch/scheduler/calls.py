@@ -16,6 +16,8 @@ class Runtime(Protocol):
 
     def watchdog(self) -> None: ...
 
+    def compliance(self) -> None: ...
+
 
 _runtime: Runtime | None = None
 
@@ -41,3 +43,7 @@ def housekeeping() -> None:
 
 def watchdog() -> None:
     _bound().watchdog()
+
+
+def compliance() -> None:
+    _bound().compliance()

@@ -28,7 +28,8 @@ class Engine:
         self._scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(workers),  # runs: bounded
-                "internal": ThreadPoolExecutor(2),  # watchdog and heartbeat: never starved
+                # watchdog, heartbeat and compliance: never starved by runs
+                "internal": ThreadPoolExecutor(3),
             },
             job_defaults={
                 "coalesce": True,

@@ -23,12 +23,15 @@ from typing import Any
 from drorch import __version__
 from drorch.actions import ACTIONS, can_run, execute, request_for
 from drorch.actions.restore_test import remove_leftover_scratch
-from drorch.catalog import Catalog, RunStatus, open_catalog, utc_now
+from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, utc_now
 from drorch.catalog.daemon import HEARTBEAT, heartbeat, record_missed_slots, register_node
 from drorch.config import Config, load_config
 from drorch.config.model import DiskTarget
 from drorch.errors import ConfigError, DrorchError, LockBusy
 from drorch.evidence.log import EvidenceLog
+from drorch.notify import outbox
+from drorch.notify.sender import Sender, endpoints
+from drorch.policy.watch import Watch
 from drorch.restic import Restic
 from drorch.scheduler import calls
 from drorch.scheduler.engine import Engine
@@ -48,6 +51,7 @@ from drorch.service.notify import (
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = float(os.environ.get("DRORCH_STOP_TIMEOUT", "600"))
+COMPLIANCE_EVERY = float(os.environ.get("DRORCH_COMPLIANCE_EVERY", "60"))  # seconds
 
 
 class Daemon:
@@ -65,6 +69,8 @@ class Daemon:
         self._reload = threading.Event()
         self._running: dict[str, datetime] = {}
         self._running_lock = threading.Lock()
+        self.sender = Sender(self.catalog, lambda: endpoints(self.config.settings.notify))
+        self.watch = Watch(self.catalog, self.evidence, self.sender.wake)
         self.engine = Engine(
             workers=self.config.settings.daemon.workers,
             misfire_grace=self.config.settings.daemon.misfire_grace.total_seconds(),
@@ -89,6 +95,8 @@ class Daemon:
         if interval is not None:
             self.engine.every(calls.watchdog, interval, "internal:watchdog")
         self.engine.every(calls.housekeeping, HEARTBEAT.total_seconds(), "internal:heartbeat")
+        self.engine.every(calls.compliance, COMPLIANCE_EVERY, "internal:compliance")
+        self.sender.start()
         self.engine.start()
         notify(READY, status(self._status_line()))
         log.info("drorch %s ready: %s", __version__, self._status_line())
@@ -182,7 +190,14 @@ class Daemon:
             run = execute(
                 config,
                 self.catalog,
-                request_for(job, action, actor="scheduler", cancel=self.cancel, details=details),
+                request_for(
+                    job,
+                    action,
+                    actor="scheduler",
+                    cancel=self.cancel,
+                    details=details,
+                    on_start=lambda run: self._ping(config, job, action, "start"),
+                ),
                 ACTIONS,
             )
         except LockBusy as exc:
@@ -204,6 +219,38 @@ class Daemon:
             run.status.value,
             f": {run.error}" if run.error else "",
         )
+        self._ended(config, job, action, run)
+
+    def _ended(self, config: Config, job: str, action: str, run: RunRecord) -> None:
+        """Ping the job's check, then look at its compliance again: the run may change it."""
+        if run.status is not RunStatus.CANCELED:  # a stop is not the job's failure
+            ok = run.status is RunStatus.SUCCEEDED
+            body = f"run {run.id}: {action} {run.status.value}" + (
+                f": {run.error}" if run.error else ""
+            )
+            self._ping(config, job, action, "success" if ok else "fail", body)
+        try:
+            self.watch.run(config, utc_now(), jobs=[job])
+        except Exception:
+            log.exception("could not evaluate the compliance of %s after run %d", job, run.id)
+
+    def _ping(self, config: Config, job: str, action: str, event: str, body: str = "") -> None:
+        spec = config.jobs[job].ping
+        if spec is None or action not in spec.actions:
+            return
+        try:
+            outbox.enqueue_now(self.catalog, [outbox.ping(spec.url, event, job, body)], utc_now())
+        except Exception:
+            log.exception("could not enqueue the %s ping of %s", event, job)
+            return
+        self.sender.wake()
+
+    def compliance(self) -> None:
+        """Every minute: every job against its policy; transitions recorded and announced."""
+        try:
+            self.watch.run(self.config, utc_now())
+        except Exception:
+            log.exception("the compliance evaluation failed")
 
     def _self_check(self) -> None:
         """Recompute the evidence log (hashes, chain, signatures, checkpoint) once at start:
@@ -282,6 +329,7 @@ class Daemon:
         except Exception:
             log.exception("could not record the stop")
         calls.bind(None)
+        self.sender.stop()
         if stopper.is_alive():
             # Python would wait for the worker threads at exit; systemd would then kill us.
             log.error("runs did not stop within %.0fs; exiting anyway", STOP_TIMEOUT)

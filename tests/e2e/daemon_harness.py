@@ -62,7 +62,14 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> obje
 
 
 class DaemonProcess:
-    def __init__(self, root: Path, tmp: Path, *, watchdog_usec: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        root: Path,
+        tmp: Path,
+        *,
+        watchdog_usec: int = 1_000_000,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.root = root
         self.notify = Notifications(tmp / f"notify-{time.monotonic_ns()}.sock")
         self.log = tmp / f"daemon-{time.monotonic_ns()}.log"
@@ -72,6 +79,7 @@ class DaemonProcess:
             "WATCHDOG_USEC": str(watchdog_usec),
             "DRORCH_STOP_TIMEOUT": "60",
             "INVOCATION_ID": "test",
+            **(env or {}),
         }
         env.pop("WATCHDOG_PID", None)
         self._log = self.log.open("w")

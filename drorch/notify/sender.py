@@ -1,0 +1,116 @@
+"""The daemon's sender: a thread of its own draining the outbox, so that no backup ever
+waits on a webhook or a ping endpoint that is down or slow."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+
+import requests
+
+from drorch.catalog import Catalog, utc_now
+from drorch.config.model import Notify
+from drorch.notify import outbox
+from drorch.notify.outbox import Claimed, Kind
+from drorch.notify.send import DeliveryFailed, Endpoint, deliver
+
+log = logging.getLogger(__name__)
+
+PING = Endpoint(timeout=10.0, retries=2)
+IDLE = 15.0  # seconds between looks at the outbox when nobody wakes the sender
+
+
+def endpoints(hooks: tuple[Notify, ...]) -> dict[str, Endpoint]:
+    """Each configured webhook's URL and how to reach it."""
+    return {
+        hook.webhook: Endpoint(
+            timeout=hook.timeout.total_seconds(),
+            retries=hook.retries,
+            header_files=dict(hook.header_files),
+        )
+        for hook in hooks
+    }
+
+
+class Sender:
+    def __init__(
+        self,
+        catalog: Catalog,
+        hooks: Callable[[], Mapping[str, Endpoint]],
+        *,
+        idle: float = IDLE,
+    ) -> None:
+        self._catalog = catalog
+        self._hooks = hooks
+        self._idle = idle
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._session = requests.Session()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="notify-sender", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Something was enqueued: look now rather than at the next idle tick."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop looking; a delivery in flight is left to its lease and retried later."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._session.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._idle)
+            self._wake.clear()
+            try:
+                while not self._stop.is_set() and self.drain() > 0:
+                    pass
+            except Exception:
+                log.exception("the notification sender failed; trying again shortly")
+
+    def drain(self) -> int:
+        """Deliver one batch of due deliveries; how many were handled."""
+        batch = outbox.claim(self._catalog, utc_now())
+        for item in batch:
+            if self._stop.is_set():
+                break  # the rest keep their lease and come back after it
+            self._send(item)
+        return len(batch)
+
+    def _send(self, item: Claimed) -> None:
+        if item.kind is Kind.PING:
+            endpoint, body = PING, (item.payload or {}).get("body", "")
+        else:
+            hooks = self._hooks()
+            endpoint, body = hooks.get(item.url, Endpoint()), item.payload or {}
+        error: str | None = None
+        try:
+            deliver(self._session, item.url, body, endpoint)
+        except DeliveryFailed as exc:
+            error = str(exc)
+        outcome = outbox.settle(self._catalog, item, utc_now(), error)
+        what = f"{item.kind} {item.event}" + (f" of {item.job}" if item.job else "")
+        if outcome == "delivered":
+            log.info("delivered %s to %s", what, item.url)
+        elif outcome == "retry":
+            log.warning(
+                "could not deliver %s (attempt %d): %s; retrying later",
+                what,
+                item.attempts + 1,
+                error,
+            )
+        else:
+            log.error(
+                "gave up delivering %s after %d attempts over %s: %s",
+                what,
+                item.attempts + 1,
+                outbox.GIVE_UP,
+                error,
+            )

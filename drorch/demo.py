@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import filecmp
 import fnmatch
+import json
+import logging
 import random
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from drorch.actions import ACTIONS, Request, RestoreOptions, execute, request_for
-from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog
+from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, utc_now
 from drorch.config import Config, load_config
-from drorch.errors import EXIT_FAILED, ConfigError, DrorchError, UsageError
+from drorch.errors import EXIT_FAILED, EXIT_VIOLATION, ConfigError, DrorchError, UsageError
 from drorch.keys import init_keys
 
 MARKER = ".drorch-demo"
@@ -154,6 +157,10 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
         failed += _show(execute(config, catalog, Request(job=job, action="prune"), ACTIONS))
 
     say()
+    say("8. compliance: every job against its policy, from the catalog alone")
+    failed += _compliance(config, catalog)
+
+    say()
     say("The scheduler daemon runs the same actions on the jobs' schedules (Ctrl-C stops it):")
     say(f"   python service.py --config {root}      (or: drorch --config {root} daemon)")
     say()
@@ -161,6 +168,8 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
     prefix = f"drorch --config {root}"
     for command in (
         "status",
+        "compliance",
+        "metrics",
         "runs",
         "snapshots --job payroll",
         "run registry",
@@ -300,3 +309,119 @@ def _evidence(root: Path, config: Config, catalog: Catalog) -> int:
     caught = verify(tampered, public)
     say(f"   the same bundle with one word changed: {caught.message()}")
     return int(not result.ok) + int(caught.ok)
+
+
+def _compliance(config: Config, catalog: Catalog) -> int:
+    """Show each job's rules, then make one job stale and show what follows: a red rule,
+    exit 3, exactly one webhook, and the metric."""
+    from drorch.policy import evaluate
+
+    for result in evaluate(config, catalog, utc_now()):
+        violated = [r for r in result.rules if not r.ok]
+        say(
+            f"   {result.job}: {len(result.rules) - len(violated)} of {len(result.rules)} "
+            f"rules ok" + ("" if violated else " - compliant")
+        )
+        for rule in result.rules:
+            state = "ok      " if rule.ok else "VIOLATED"
+            say(f"      {state} {rule.rule}: {rule.detail}")
+    say("   (the vault copy waits for tape support, so payroll's 3-2-1-1-0 is short of its")
+    say("   offline copy: compliance says so rather than pretending)")
+    quiet = logging.getLogger("drorch.policy.watch")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the demo prints the transitions itself
+    try:
+        failed = _stale(config, catalog)
+    finally:
+        quiet.setLevel(level)
+    say("   to see it on your own: write 'rpo: 1s' in policies/standard.yaml, then run")
+    say("   'drorch compliance' (exit 3) or leave the daemon running (webhook, metrics)")
+    return failed
+
+
+def _stale(config: Config, catalog: Catalog) -> int:
+    """Registry's policy RPO set to 1 s in memory, with a webhook to a local receiver."""
+    import dataclasses
+    import threading
+    from datetime import timedelta
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from drorch.config.model import Notify
+    from drorch.evidence.log import EvidenceLog
+    from drorch.metrics import collect, render
+    from drorch.notify.sender import Sender, endpoints
+    from drorch.policy.watch import Watch
+
+    received: list[dict[str, object]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks/drorch"
+    try:
+        hook = Notify(webhook=url)
+        settings = config.settings.model_copy(update={"notify": (hook,)})
+        standard = config.policies["standard"]
+        stale = standard.model_copy(update={"rpo": timedelta(seconds=1)})
+        policies = {**config.policies, "standard": stale}
+        config = dataclasses.replace(config, settings=settings, policies=policies)
+        sender = Sender(catalog, lambda: endpoints((hook,)))
+        watch = Watch(catalog, EvidenceLog(catalog, config.settings.evidence_key), lambda: None)
+        as_written = dataclasses.replace(config, policies={**policies, "standard": standard})
+        baseline = {
+            (r.job, rule.rule): rule.ok
+            for r in watch.run(as_written, utc_now())
+            for rule in r.rules
+        }
+        while sender.drain():
+            pass
+        before = len(received)
+        time.sleep(1.1)  # registry's newest snapshot is now older than 1 s
+        say(f"   a webhook receiver listens on {url}")
+        say("   registry's policy RPO set to 1s, shorter than its newest snapshot's age:")
+        results = watch.run(config, utc_now())
+        for _ in range(3):  # evaluated again and again: the violation is told once
+            watch.run(config, utc_now())
+        while sender.drain():
+            pass
+        [registry] = [r for r in results if r.job == "registry"]
+        rpo = next(r for r in registry.rules if r.rule == "rpo:primary")
+        say(
+            f"      drorch compliance: rpo:primary {'ok' if rpo.ok else 'VIOLATED'} - "
+            f"{rpo.detail} (limit {rpo.limit}s); exit {EXIT_VIOLATION}"
+        )
+        new = [hook for hook in received[before:] if hook.get("job") == "registry"]
+        for event in new:
+            say(
+                f"      webhook received: {event['event']} {event['rule']} of {event['job']} "
+                f"(evidence record {event['evidence_seq']})"
+            )
+        text = render(collect(config, catalog, utc_now(), results)).decode()
+        shown = [
+            line
+            for line in text.splitlines()
+            if line.startswith("drorch_compliance_rule_ok{")
+            and 'drorch_job="registry"' in line
+            and 'rule="rpo:primary"' in line
+        ]
+        for line in shown:
+            say(f"      metrics: {line}")
+        turned = sorted(
+            rule.rule
+            for rule in registry.rules
+            if baseline[("registry", rule.rule)] and not rule.ok
+        )
+        say(f"      one webhook per rule that turned violated: {', '.join(turned)}")
+        return int(rpo.ok or sorted(str(e["rule"]) for e in new) != turned or not shown)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -151,6 +151,10 @@ class ResidencyViolation(DrorchError):
     """Data would go to a target outside its policy's allowed jurisdictions."""
 
 
+class MetricsError(DrorchError):
+    """The metrics could not be published (the text file cannot be written)."""
+
+
 class EvidenceError(DrorchError):
     """The evidence log cannot be written or read as asked (bad record, damaged log)."""
 

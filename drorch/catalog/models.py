@@ -68,6 +68,7 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_job_action", "job", "action", "id"),
         Index("ix_runs_status", "status"),
+        Index("ix_runs_action_status", "action", "status"),  # metrics: runs by status
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -427,3 +427,6 @@ cmd_evidence_verify = _evidence.cmd_evidence_verify
 # --- compliance (handler in compliance_commands) ----------------------------------------------
 
 from drorch.cli.compliance_commands import cmd_compliance as cmd_compliance  # noqa: E402
+
+# --- metrics (handler in metrics_commands) ----------------------------------------------------
+from drorch.cli.metrics_commands import cmd_metrics as cmd_metrics  # noqa: E402

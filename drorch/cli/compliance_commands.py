@@ -7,11 +7,11 @@ from dataclasses import replace
 from typing import Any
 
 from drorch.catalog import open_catalog, utc_now
-from drorch.cli.render import duration, iso_utc, print_json, print_table
+from drorch.catalog.rule_states import State, states
+from drorch.cli.render import GREEN, RED, duration, iso_utc, print_json, print_table
 from drorch.config import load_config, resolve_root
 from drorch.errors import EXIT_VIOLATION
 from drorch.policy import JobCompliance, RuleResult, evaluate
-from drorch.policy.transitions import State, states
 
 _SECONDS = {"rpo", "verified_rpo", "rto", "restore_test"}
 
@@ -88,6 +88,9 @@ def cmd_compliance(args: argparse.Namespace) -> int:
             for rule in r.rules
         ]
         print_table(
-            ["job", "rule", "state", "value", "limit", "since", "detail"], rows, empty="no jobs"
+            ["job", "rule", "state", "value", "limit", "since", "detail"],
+            rows,
+            empty="no jobs",
+            colors={"VIOLATED": RED, "ok": GREEN},
         )
     return EXIT_VIOLATION if any(not r.ok for r in results) else 0

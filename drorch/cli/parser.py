@@ -169,6 +169,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job", metavar="J", help="only this job")
     p.set_defaults(handler="compliance")
 
+    p = sub.add_parser(
+        "metrics",
+        parents=[plain],
+        help="the Prometheus metrics, once",
+        description="Compute the Prometheus metrics from the catalog and the policies (the "
+        "ones the daemon publishes; each is documented in contrib/prometheus/README.md) and "
+        "print them to stdout in the text exposition format; only with --textfile are they "
+        "written to a file (metrics.textfile in drorch.yaml is the daemon's, not used here). "
+        "Exit 0 even when a job violates its policy: the metrics say so.",
+    )
+    p.add_argument(
+        "--textfile",
+        metavar="PATH",
+        help="write to PATH atomically (mode 0644) instead of stdout; name it *.prom for "
+        "node-exporter's textfile collector",
+    )
+    p.set_defaults(handler="metrics")
+
     _evidence(sub, plain, listing)
 
     p = sub.add_parser(

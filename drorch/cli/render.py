@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -36,18 +37,36 @@ def print_json(data: Any, out: TextIO = sys.stdout) -> None:
     out.write("\n")
 
 
+RED, GREEN = "31", "32"
+
+
+def colors_on(out: TextIO) -> bool:
+    """Colour for a terminal only, and never when NO_COLOR is set (no-color.org)."""
+    return out.isatty() and not os.environ.get("NO_COLOR")
+
+
 def print_table(
     headers: Sequence[str],
     rows: Sequence[Sequence[Any]],
     out: TextIO = sys.stdout,
     empty: str = "nothing to show",
+    colors: Mapping[str, str] | None = None,
 ) -> None:
+    """Aligned columns; a cell whose whole text is a key of `colors` is painted with that
+    SGR code (RED, GREEN) on a terminal."""
     if not rows:
         out.write(f"({empty})\n")
         return
     cells = [[("-" if c is None else str(c)) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    paint = colors if colors and colors_on(out) else {}
+
+    def cell(text: str, width: int) -> str:
+        padded = text.ljust(width)
+        code = paint.get(text)
+        return f"\033[{code}m{text}\033[0m{padded[len(text) :]}" if code else padded
+
     out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     out.write("\n")
     for row in cells:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        out.write("  ".join(cell(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")

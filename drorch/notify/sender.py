@@ -9,10 +9,9 @@ from collections.abc import Callable, Mapping
 
 import requests
 
-from drorch.catalog import Catalog, utc_now
+from drorch.catalog import Catalog, outbox, utc_now
+from drorch.catalog.outbox import Claimed, Kind
 from drorch.config.model import Notify
-from drorch.notify import outbox
-from drorch.notify.outbox import Claimed, Kind
 from drorch.notify.send import DeliveryFailed, Endpoint, deliver
 
 log = logging.getLogger(__name__)

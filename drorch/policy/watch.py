@@ -17,14 +17,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from drorch.catalog import Catalog
+from drorch.catalog import Catalog, outbox, rule_states
+from drorch.catalog.rule_states import Transition, pending
 from drorch.config import Config
 from drorch.evidence.canonical import utc_iso
 from drorch.evidence.log import EvidenceLog
-from drorch.notify import outbox
 from drorch.policy import evaluate
 from drorch.policy.rules import JobCompliance
-from drorch.policy.transitions import Transition, find, mark_recorded, pending
+from drorch.policy.transitions import find
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,8 @@ class Watch:
                 "host": self._host,
                 "evidence_seq": record.seq,
             }
-            with self._catalog.session() as session, session.begin():
-                if mark_recorded(session, transition, record.seq):
-                    outbox.enqueue(
-                        session,
-                        [outbox.webhook(h.webhook, transition.kind, payload) for h in hooks],
-                        transition.noticed_at,
-                    )
+            sends = [outbox.webhook(h.webhook, transition.kind, payload) for h in hooks]
+            rule_states.record(self._catalog, transition, record.seq, sends)
             level = logging.INFO if transition.ok else logging.WARNING
             log.log(
                 level,

@@ -23,13 +23,13 @@ from typing import Any
 from drorch import __version__
 from drorch.actions import ACTIONS, can_run, execute, request_for
 from drorch.actions.restore_test import remove_leftover_scratch
-from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, utc_now
+from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, outbox, utc_now
 from drorch.catalog.daemon import HEARTBEAT, heartbeat, record_missed_slots, register_node
 from drorch.config import Config, load_config
 from drorch.config.model import DiskTarget
 from drorch.errors import ConfigError, DrorchError, LockBusy
 from drorch.evidence.log import EvidenceLog
-from drorch.notify import outbox
+from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
 from drorch.policy.watch import Watch
 from drorch.restic import Restic
@@ -71,6 +71,8 @@ class Daemon:
         self._running_lock = threading.Lock()
         self.sender = Sender(self.catalog, lambda: endpoints(self.config.settings.notify))
         self.watch = Watch(self.catalog, self.evidence, self.sender.wake)
+        # An endpoint address that cannot be bound is a ConfigError: exit 2 before READY.
+        self.publisher = Publisher(self.config.settings.metrics)
         self.engine = Engine(
             workers=self.config.settings.daemon.workers,
             misfire_grace=self.config.settings.daemon.misfire_grace.total_seconds(),
@@ -246,11 +248,21 @@ class Daemon:
         self.sender.wake()
 
     def compliance(self) -> None:
-        """Every minute: every job against its policy; transitions recorded and announced."""
+        """Every minute: every job against its policy; transitions recorded and announced;
+        the metrics published from the same evaluation."""
+        config, now = self.config, utc_now()
         try:
-            self.watch.run(self.config, utc_now())
+            results = self.watch.run(config, now)
         except Exception:
             log.exception("the compliance evaluation failed")
+            return
+        metrics = config.settings.metrics
+        if metrics.textfile is None and metrics.listen is None:
+            return
+        try:
+            self.publisher.publish(collect(config, self.catalog, now, results))
+        except Exception:
+            log.exception("could not publish the metrics")
 
     def _self_check(self) -> None:
         """Recompute the evidence log (hashes, chain, signatures, checkpoint) once at start:
@@ -311,10 +323,21 @@ class Daemon:
                 len(exc.issues),
             )
         else:
+            if config.settings.metrics != self.config.settings.metrics:
+                self._restart_publisher(config)
             self.config = config
             self._load_plan(config)
             log.info("reloaded %s", self.root)
         notify(READY, status(self._status_line()))
+
+    def _restart_publisher(self, config: Config) -> None:
+        self.publisher.close()
+        try:
+            self.publisher = Publisher(config.settings.metrics)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                log.error("reload: %s; metrics are not served over HTTP", issue)
+            self.publisher = Publisher(config.settings.metrics.model_copy(update={"listen": None}))
 
     def _shutdown(self) -> None:
         notify(STOPPING, status("stopping: interrupting running restic"))
@@ -330,6 +353,7 @@ class Daemon:
             log.exception("could not record the stop")
         calls.bind(None)
         self.sender.stop()
+        self.publisher.close()
         if stopper.is_alive():
             # Python would wait for the worker threads at exit; systemd would then kill us.
             log.error("runs did not stop within %.0fs; exiting anyway", STOP_TIMEOUT)

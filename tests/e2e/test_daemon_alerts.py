@@ -4,10 +4,14 @@ restic, and a real HTTP server on loopback receiving the webhooks and pings."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from drorch.catalog.evidence import records
 from drorch.catalog.models import Delivery
@@ -56,10 +60,34 @@ def settle(sink: Sink, count: int, quiet: float = 3.0) -> list[tuple[str, str]]:
     return events(sink.received)
 
 
-def test_one_webhook_per_transition(
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rpo_ok(text: str) -> float | None:
+    """drorch_compliance_rule_ok of app's rpo:primary in an exposition text."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "drorch_compliance_rule_ok" and sample.labels == {
+                "drorch_job": "app",
+                "rule": "rpo:primary",
+            }:
+                return float(sample.value)
+    return None
+
+
+def test_one_webhook_per_transition_and_the_metrics_show_it(
     make_root: RootFactory, tmp_path: Path, http_sink: Sink
 ) -> None:
-    root = make_root(drorch=with_webhook(http_sink.url + "/hook"), jobs={"app": UNSCHEDULED})
+    port = free_port()
+    config = with_webhook(http_sink.url + "/hook")
+    config += f"metrics: {{textfile: metrics/drorch.prom, listen: '127.0.0.1:{port}'}}\n"
+    root = make_root(drorch=config, jobs={"app": UNSCHEDULED})
+    (root / "metrics").mkdir()
+    textfile = root / "metrics" / "drorch.prom"
+    endpoint = f"http://127.0.0.1:{port}/metrics"
     assert drorch(root, "run", "app").returncode == 0
     policy = root / "policies" / "standard.yaml"
     daemon = DaemonProcess(root, tmp_path, env=FAST)
@@ -75,10 +103,13 @@ def test_one_webhook_per_transition(
         assert settle(http_sink, 3)[2:] == [("policy-violation", "rpo:primary")]
         stale = drorch(root, "compliance", "--json")
         assert stale.returncode == 3
+        wait_for(lambda: rpo_ok(textfile.read_text()) == 0, 10, "the text file to show it")
+        assert rpo_ok(requests.get(endpoint, timeout=5).text) == 0
 
         policy.write_text(POLICY_YAML, encoding="utf-8")
         daemon.signal(signal.SIGHUP)
         assert settle(http_sink, 4)[3:] == [("policy-restored", "rpo:primary")]
+        wait_for(lambda: rpo_ok(requests.get(endpoint, timeout=5).text) == 1, 10, "rpo ok")
         assert daemon.stop() == 0
     finally:
         daemon.close()
@@ -106,9 +137,7 @@ def test_a_hanging_webhook_never_delays_a_backup(
 ) -> None:
     http_sink.delay = 20.0  # every request hangs for 20 s
     job = EVERY_2S_PINGED.replace("PING", http_sink.url + "/ping/app")
-    root = make_root(
-        drorch=with_webhook(http_sink.url + "/hook", timeout="30s"), jobs={"app": job}
-    )
+    root = make_root(drorch=with_webhook(http_sink.url + "/hook", timeout="30s"), jobs={"app": job})
     daemon = DaemonProcess(root, tmp_path, env=FAST)
     try:
         daemon.wait_ready()

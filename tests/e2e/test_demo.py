@@ -36,6 +36,13 @@ def test_demo_runs_end_to_end_and_restic_accepts_its_repository(cli: Cli, tmp_pa
     )
     assert "record 1: modified" in tampered.stdout + tampered.stderr
     assert (bundle / "report.html").is_file()
+    # compliance: every rule of every job; registry made stale turns red, once per rule
+    assert "   registry: 9 of 9 rules ok - compliant" in done.stdout
+    assert "VIOLATED copies: short of min, media, offline" in done.stdout
+    assert "webhook received: policy-violation rpo:primary of registry" in done.stdout
+    assert 'drorch_compliance_rule_ok{drorch_job="registry",rule="rpo:primary"} 0.0' in done.stdout
+    report = as_json(cli("compliance", "--json", root=demo, check_rc=3))
+    assert {j["job"]: j["ok"] for j in report} == {"payroll": False, "registry": True}
     primary = demo / "var" / "repos" / "primary"
     env = {**os.environ, "RESTIC_PASSWORD_FILE": str(demo / "keys" / "primary.pass")}
     check = subprocess.run(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drorch.catalog import open_catalog, utc_now
+from drorch.catalog import open_catalog, outbox, utc_now
 from drorch.config.model import Notify
-from drorch.notify import outbox
 from drorch.notify.sender import Sender, endpoints
 from tests.http_sink import Sink
 

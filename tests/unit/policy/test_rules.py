@@ -5,13 +5,13 @@ from __future__ import annotations
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from drorch.catalog import Catalog, RunStatus, SnapshotRecord, open_catalog
+from drorch.catalog import Catalog, RunStatus, open_catalog
 from drorch.config import Config, load_config
 from drorch.policy import JobCompliance, RuleResult, evaluate
+from tests.catalog_rows import run, snapshot
 from tests.conftest import write_root
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -57,43 +57,6 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 def catalog(config: Config) -> Catalog:
     return open_catalog(None, config.state_dir)
-
-
-def run(
-    catalog: Catalog,
-    action: str,
-    status: RunStatus,
-    at: datetime,
-    *,
-    job: str = "app",
-    **fields: Any,
-) -> int:
-    record = catalog.create_run(job=job, action=action, target=None, host="h", pid=1, actor="t")
-    catalog.transition(record.id, status, created_at=at, started_at=at, finished_at=at, **fields)
-    return record.id
-
-
-def snapshot(
-    catalog: Catalog, target: str, snapshot_id: str, at: datetime, *, original: str | None = None
-) -> None:
-    catalog.record_snapshot(
-        SnapshotRecord(
-            job="app",
-            target=target,
-            snapshot_id=snapshot_id,
-            time=at,
-            tree=None,
-            hostname="h",
-            paths=("/data",),
-            tags=(),
-            size=1,
-            files=1,
-            original_id=original,
-            run_id=None,
-            canary_path=None,
-            canary_sha256=None,
-        )
-    )
 
 
 def restore_test(
@@ -291,9 +254,7 @@ def test_policy_without_cadences(tmp_path: Path) -> None:
 
 def test_copies_requires_each_media_class(tmp_path: Path) -> None:
     policy = POLICY.replace("offline: 1}", "offline: 1, media_classes: [disk, tape]}")
-    root = write_root(
-        tmp_path / "r", drorch=DRORCH, jobs={"app": JOB}, policies={"strict": policy}
-    )
+    root = write_root(tmp_path / "r", drorch=DRORCH, jobs={"app": JOB}, policies={"strict": policy})
     config = load_config(root, check_secrets=False)
     catalog = open_catalog(None, config.state_dir)
     healthy(catalog)
@@ -315,9 +276,7 @@ def test_a_policy_naming_an_unknown_media_class_or_jurisdiction_is_invalid(
 
     policy = POLICY.replace("offline: 1}", "offline: 1, media_classes: [floppy]}")
     policy = policy.replace("residency: [ML]", "residency: [ML, XX]")
-    root = write_root(
-        tmp_path / "r", drorch=DRORCH, jobs={"app": JOB}, policies={"strict": policy}
-    )
+    root = write_root(tmp_path / "r", drorch=DRORCH, jobs={"app": JOB}, policies={"strict": policy})
     with pytest.raises(ConfigError) as caught:
         load_config(root, check_secrets=False)
     text = "\n".join(str(issue) for issue in caught.value.issues)

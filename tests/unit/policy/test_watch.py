@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from drorch.catalog import Catalog, RunStatus, open_catalog
+from drorch.catalog import Catalog, RunStatus, open_catalog, outbox
 from drorch.catalog.models import Delivery
+from drorch.catalog.rule_states import pending, states
 from drorch.config import Config, load_config
 from drorch.evidence.log import EvidenceLog
-from drorch.notify import outbox
 from drorch.policy import evaluate
-from drorch.policy.transitions import find, pending, states
+from drorch.policy.transitions import find
 from drorch.policy.watch import Watch
+from tests.catalog_rows import run, snapshot
 from tests.conftest import write_root
-from tests.unit.policy.test_rules import DRORCH, JOB, NOW, POLICY, healthy, run
+from tests.unit.policy.test_rules import DRORCH, JOB, NOW, POLICY, healthy
 
 HOOK = "http://127.0.0.1:9/hooks/drorch"
 
@@ -102,8 +103,6 @@ def test_one_record_and_one_webhook_per_transition(
     # a fresh snapshot on primary restores its rule: one more record and one more webhook
     later = stale + timedelta(minutes=5)
     run(catalog, "snapshot", RunStatus.SUCCEEDED, later)
-    from tests.unit.policy.test_rules import snapshot
-
     snapshot(catalog, "primary", "c" * 64, later)
     watcher.run(config, later, jobs=["app"])
     assert [d.event for d in webhooks(catalog)][2:] == ["policy-restored"]

@@ -1,4 +1,5 @@
-"""Compliance rule states (transitions found once) and the notification outbox.
+"""Compliance rule states (transitions found once), the notification outbox, and an
+index for counting runs by action and status (metrics).
 
 Revision ID: 0005
 Revises: 0004
@@ -45,9 +46,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_pending", "outbox", ["delivered_at", "gave_up_at", "next_attempt_at"]
     )
+    op.create_index("ix_runs_action_status", "runs", ["action", "status"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_runs_action_status", table_name="runs")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("rule_states")

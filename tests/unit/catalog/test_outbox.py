@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from drorch.catalog import Catalog, open_catalog
-from drorch.notify import outbox
-from drorch.notify.outbox import Kind
+from drorch.catalog import Catalog, open_catalog, outbox
+from drorch.catalog.outbox import Kind
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

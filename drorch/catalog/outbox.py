@@ -1,4 +1,5 @@
-"""The outbox: deliveries waiting in the catalog, claimed and settled compare-and-swap.
+"""The outbox of notifications: deliveries waiting in the catalog, claimed and settled
+compare-and-swap. drorch.notify's sender drains it; anything may fill it.
 
     enqueue(session, [webhook(...), ping(...)], now)   # in the caller's transaction
     batch = claim(catalog, now)                       # due deliveries, leased to us

@@ -1,0 +1,165 @@
+"""The last state of every compliance rule of every job, and its transitions.
+
+A rule that goes from ok to violated, or back, is written compare-and-swap on its old
+state, so two daemons evaluating at once record it once, and a restart does not record
+it again. A rule seen for the first time counts as a transition only when it is
+violated: a job that never ran is news; one that is fine is not.
+
+A row keeps `recorded_seq` NULL until the transition's evidence record is written and
+its notifications enqueued (`record`), so a crash in between is picked up again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from drorch.catalog import Catalog
+from drorch.catalog.models import RuleState
+from drorch.catalog.outbox import Outgoing, enqueue
+
+VIOLATION = "policy-violation"
+RESTORED = "policy-restored"
+
+State = tuple[bool, datetime]  # ok, since
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One rule of one job as an evaluation found it."""
+
+    job: str
+    rule: str
+    ok: bool
+    since: datetime | None
+    result: dict[str, Any]  # JSON-ready, kept with the transition
+
+
+@dataclass(frozen=True)
+class Transition:
+    job: str
+    rule: str
+    ok: bool
+    noticed_at: datetime
+    result: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return RESTORED if self.ok else VIOLATION
+
+
+def known(catalog: Catalog) -> dict[tuple[str, str], bool]:
+    """(job, rule) -> ok, for every rule ever evaluated."""
+    query = select(RuleState.job, RuleState.rule, RuleState.ok)
+    with catalog.session() as session:
+        return {(job, rule): ok for job, rule, ok in session.execute(query)}
+
+
+def write(catalog: Catalog, observed: Iterable[Observed], now: datetime) -> int:
+    """Write the states that changed; how many transitions this call found."""
+    before = known(catalog)
+    first: list[Observed] = []
+    found = 0
+    for item in observed:
+        was = before.get((item.job, item.rule))
+        if was is None:
+            first.append(item)
+        elif was != item.ok:
+            found += _change(catalog, item, was, now)
+    return found + _first(catalog, first, now)
+
+
+def _first(catalog: Catalog, items: Sequence[Observed], now: datetime) -> int:
+    """Insert rules seen for the first time, in one transaction (thousands on a first start);
+    one by one when another daemon inserted some of them meanwhile."""
+    rows = [
+        {
+            "job": item.job,
+            "rule": item.rule,
+            "ok": item.ok,
+            "since": item.since or now,
+            "checked_at": now,
+            "result": item.result,
+            "recorded_seq": 0 if item.ok else None,
+        }
+        for item in items
+    ]
+    if not rows:
+        return 0
+    try:
+        with catalog.session() as session, session.begin():
+            session.execute(insert(RuleState), rows)
+        return sum(1 for row in rows if not row["ok"])
+    except IntegrityError:
+        pass
+    found = 0
+    for row in rows:
+        try:
+            with catalog.session() as session, session.begin():
+                session.execute(insert(RuleState).values(**row))
+        except IntegrityError:
+            continue  # another daemon wrote it first, and records it
+        found += not row["ok"]
+    return found
+
+
+def _change(catalog: Catalog, item: Observed, before: bool, now: datetime) -> int:
+    with catalog.session() as session, session.begin():
+        changed = session.execute(
+            update(RuleState)
+            .where(RuleState.job == item.job, RuleState.rule == item.rule, RuleState.ok == before)
+            .values(
+                ok=item.ok,
+                since=item.since or now,
+                checked_at=now,
+                result=item.result,
+                recorded_seq=None,
+            )
+        )
+    return int(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def pending(catalog: Catalog) -> list[Transition]:
+    """Transitions whose evidence and notifications are not written yet, oldest first."""
+    with catalog.session() as session:
+        rows = session.execute(
+            select(RuleState)
+            .where(RuleState.recorded_seq.is_(None))
+            .order_by(RuleState.checked_at, RuleState.job, RuleState.rule)
+        ).scalars()
+        return [Transition(r.job, r.rule, r.ok, r.checked_at, dict(r.result)) for r in rows]
+
+
+def record(catalog: Catalog, transition: Transition, seq: int, sends: Sequence[Outgoing]) -> bool:
+    """In one transaction: note the evidence record of `transition` and enqueue its
+    notifications; nothing when the rule changed again since (its own turn comes)."""
+    with catalog.session() as session, session.begin():
+        done = session.execute(
+            update(RuleState)
+            .where(
+                RuleState.job == transition.job,
+                RuleState.rule == transition.rule,
+                RuleState.ok == transition.ok,
+                RuleState.checked_at == transition.noticed_at,
+                RuleState.recorded_seq.is_(None),
+            )
+            .values(recorded_seq=seq)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        enqueue(session, sends, transition.noticed_at)
+    return True
+
+
+def states(catalog: Catalog, job: str | None = None) -> dict[tuple[str, str], State]:
+    """(job, rule) -> (ok, since) as the daemon last saw them."""
+    query = select(RuleState.job, RuleState.rule, RuleState.ok, RuleState.since)
+    if job is not None:
+        query = query.where(RuleState.job == job)
+    with catalog.session() as session:
+        return {(j, r): (ok, since) for j, r, ok, since in session.execute(query)}

@@ -1,0 +1,135 @@
+"""Where the metrics go: the exposition text, a node-exporter text file written
+atomically, and an optional HTTP endpoint on loopback serving the latest families.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.metrics_core import Metric
+
+from drorch.config.loader import MAIN_FILE
+from drorch.config.model import MetricsSettings
+from drorch.errors import ConfigError, ConfigIssue
+
+log = logging.getLogger(__name__)
+
+TEXTFILE_MODE = 0o644  # node-exporter runs as its own user and must read it
+
+
+class _Families:
+    """A collector returning the families it holds; swapped whole, never edited."""
+
+    def __init__(self, families: Sequence[Metric] = ()) -> None:
+        self.families = tuple(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def render(families: Sequence[Metric]) -> bytes:
+    """The Prometheus text exposition format (0.0.4) of `families`."""
+    return generate_latest(_Families(families))
+
+
+def write_textfile(path: Path, text: bytes) -> None:
+    """Replace `path` with `text` atomically: a temporary file in the same folder (hidden and
+    not *.prom, so the textfile collector never reads it half written), fsync, rename."""
+    folder = path.parent
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(text)
+            out.flush()
+            os.fchmod(out.fileno(), TEXTFILE_MODE)
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power loss
+    finally:
+        os.close(directory)
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """("127.0.0.1", 9480) from "127.0.0.1:9480"; "[::1]:9480" gives "::1"."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class Publisher:
+    """Publishes the families the daemon computes: rewrites `settings.textfile` and, when
+    `settings.listen` is set, serves them on that loopback address at /metrics.
+
+    The HTTP server starts here; an address that cannot be bound (in use, no such
+    interface) is a ConfigError naming `metrics.listen`.
+    """
+
+    def __init__(self, settings: MetricsSettings) -> None:
+        self.settings = settings
+        self._latest = _Families()
+        self._server: WSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        if settings.listen is None:
+            return
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self._latest)
+        host, port = split_listen(settings.listen)
+        try:
+            self._server, self._thread = start_http_server(port, host, registry)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            message = f"cannot serve metrics on {settings.listen}: {reason}"
+            raise ConfigError([ConfigIssue(MAIN_FILE, None, "metrics.listen", message)]) from exc
+        log.info("serving metrics on http://%s/metrics", settings.listen)
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """The (host, port) the endpoint listens on (the real port when 0 was asked)."""
+        if self._server is None:
+            return None
+        return str(self._server.server_address[0]), self._server.server_port
+
+    def publish(self, families: Sequence[Metric]) -> None:
+        """Serve `families` from now on and rewrite the text file with them.
+
+        The endpoint is switched first, so a text file that cannot be written (its OSError
+        names the path) leaves the endpoint current.
+        """
+        self._latest.families = tuple(families)
+        if self.settings.textfile is not None:
+            write_textfile(self.settings.textfile, render(families))
+
+    def close(self) -> None:
+        """Stop the endpoint, if any; the text file stays (node-exporter keeps reading it)."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

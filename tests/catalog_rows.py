@@ -1,0 +1,56 @@
+"""Rows written straight into a real catalog, for tests of what reads it (compliance,
+metrics): a run with chosen times and status, a snapshot on a target."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord
+
+
+def run(
+    catalog: Catalog,
+    action: str,
+    status: RunStatus,
+    at: datetime,
+    *,
+    took: timedelta = timedelta(0),
+    job: str = "app",
+    **fields: Any,
+) -> int:
+    """A run of `job` created and started at `at`, ended `took` later with `status`."""
+    record = catalog.create_run(job=job, action=action, target=None, host="h", pid=1, actor="t")
+    catalog.transition(
+        record.id, status, created_at=at, started_at=at, finished_at=at + took, **fields
+    )
+    return record.id
+
+
+def snapshot(
+    catalog: Catalog,
+    target: str,
+    snapshot_id: str,
+    at: datetime,
+    *,
+    job: str = "app",
+    original: str | None = None,
+) -> None:
+    catalog.record_snapshot(
+        SnapshotRecord(
+            job=job,
+            target=target,
+            snapshot_id=snapshot_id,
+            time=at,
+            tree=None,
+            hostname="h",
+            paths=("/data",),
+            tags=(),
+            size=1,
+            files=1,
+            original_id=original,
+            run_id=None,
+            canary_path=None,
+            canary_sha256=None,
+        )
+    )

@@ -164,3 +164,20 @@ def test_a_hanging_webhook_never_delays_a_backup(
     kinds = {(d.kind, d.event) for d in queued}
     assert ("ping", "start") in kinds and ("ping", "success") in kinds
     assert ("webhook", "policy-violation") in kinds
+
+
+def test_scheduled_runs_ping_their_check(
+    make_root: RootFactory, tmp_path: Path, http_sink: Sink
+) -> None:
+    job = EVERY_2S_PINGED.replace("PING", http_sink.url + "/ping/app")
+    root = make_root(jobs={"app": job})
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        daemon.wait_ready()
+        got = http_sink.wait_for(4, timeout=30)
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    paths = [r.path for r in got]
+    assert paths[:4] == ["/ping/app/start", "/ping/app", "/ping/app/start", "/ping/app"]
+    assert got[1].body.startswith(b"run ") and b"snapshot SUCCEEDED" in got[1].body

@@ -47,6 +47,7 @@ class JobFacts:
     last_finished: dict[str, LastRun] = field(default_factory=dict)  # action -> run
     last_success: dict[str, LastRun] = field(default_factory=dict)  # action -> run
     failures: dict[str, Failures] = field(default_factory=dict)  # action -> since last success
+    missed: dict[str, Failures] = field(default_factory=dict)  # action -> slots since success
     verified_snapshot_at: datetime | None = None  # newest snapshot a restore test passed
 
     @property
@@ -95,6 +96,8 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
         .where(run.action == RESTORE_TEST, run.status == RunStatus.SUCCEEDED)
         .group_by(run.job),
     )
+    gap = m.MissedSlot
+    missed = only(gap.job, select(gap.job, gap.action, gap.slot_at))
     snap = m.Snapshot
     on_targets = only(
         snap.job,
@@ -128,6 +131,13 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
                 of(job).failures[action] = Failures(count, _at(row))
         for job, at in session.execute(verified):
             of(job).verified_snapshot_at = at
+        slots: dict[tuple[str, str], list[datetime]] = {}
+        for job, action, slot in session.execute(missed):
+            success = facts.get(job, JobFacts()).last_success.get(action)
+            if success is None or slot > success.at:
+                slots.setdefault((job, action), []).append(slot)
+        for (job, action), found in slots.items():
+            of(job).missed[action] = Failures(len(found), min(found))
         for job, target, at in session.execute(on_targets):
             of(job).newest_on[target] = at
     return facts

@@ -214,14 +214,22 @@ def check(job: Job, facts: JobFacts, now: datetime, grace: timedelta) -> RuleRes
 
 
 def failed_runs(facts: JobFacts) -> RuleResult:
-    """Failed or interrupted runs since the last success, per action."""
+    """Failed or interrupted runs, and slots missed while no daemon ran or the pool was
+    full, since the last success of each action."""
     if not facts.ran:
         return RuleResult("failed_runs", False, None, 0, None, NEVER_RAN)
-    items = sorted(facts.failures.items())
-    count = sum(f.count for _, f in items)
-    since = min((f.first_at for _, f in items), default=None)
-    detail = "; ".join(f"{a}: {f.count} since last success" for a, f in items) or "none"
-    return RuleResult("failed_runs", count == 0, count, 0, since, detail)
+    actions = sorted(set(facts.failures) | set(facts.missed))
+    count = sum(f.count for f in facts.failures.values())
+    count += sum(m.count for m in facts.missed.values())
+    firsts = [f.first_at for f in (*facts.failures.values(), *facts.missed.values())]
+    parts = []
+    for action in actions:
+        failed, missed = facts.failures.get(action), facts.missed.get(action)
+        said = [f"{failed.count} failed"] if failed else []
+        said += [f"{missed.count} slots missed"] if missed else []
+        parts.append(f"{action}: {' and '.join(said)} since last success")
+    detail = "; ".join(parts) or "none"
+    return RuleResult("failed_runs", count == 0, count, 0, min(firsts, default=None), detail)
 
 
 def evaluate_job(

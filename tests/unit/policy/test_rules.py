@@ -286,3 +286,20 @@ def test_a_policy_naming_an_unknown_media_class_or_jurisdiction_is_invalid(
         "policies/strict.yaml:5: residency[1]: 'XX' is not an ISO 3166-1 alpha-2 country code "
         "(such as ML, FR)",
     ]
+
+
+def test_missed_slots_since_the_last_success_count(config: Config, catalog: Catalog) -> None:
+    from drorch.catalog.daemon import record_missed_slots
+
+    healthy(catalog)
+    before = NOW - timedelta(minutes=30)  # before the last snapshot: caught up since
+    record_missed_slots(catalog, "app", "snapshot", [before])
+    assert rules(config, catalog)["failed_runs"].ok
+    late = [NOW - timedelta(minutes=15), NOW - timedelta(minutes=5)]
+    record_missed_slots(catalog, "app", "snapshot", late)
+    run(catalog, "check", RunStatus.FAILED, NOW - timedelta(minutes=1))
+    got = rules(config, catalog)["failed_runs"]
+    assert not got.ok and got.value == 3 and got.since == late[0]
+    assert got.detail == (
+        "check: 1 failed since last success; snapshot: 2 slots missed since last success"
+    )

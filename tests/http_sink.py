@@ -1,5 +1,6 @@
 """A real HTTP server on loopback that records what it receives: a webhook endpoint or a
-healthchecks ping server for tests. It can answer with chosen statuses or slowly."""
+healthchecks ping server for tests. It can answer with chosen statuses, slowly, or not
+at all until it is closed (`hang`). A request is recorded when it arrives."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Sink:
         self.received: list[Received] = []
         self.statuses: list[int] = []  # answered in turn, then 200
         self.delay = 0.0  # seconds before answering
+        self.hang = False  # answer nothing until close()
+        self._released = threading.Event()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         sink = self
@@ -36,13 +39,15 @@ class Sink:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                time.sleep(sink.delay)
                 with sink._lock:
                     status = sink.statuses.pop(0) if sink.statuses else 200
                     sink.received.append(
                         Received("POST", self.path, dict(self.headers.items()), body)
                     )
                     sink._arrived.notify_all()
+                if sink.hang:
+                    sink._released.wait()
+                time.sleep(sink.delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -73,6 +78,7 @@ class Sink:
             return list(self.received)
 
     def close(self) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
 

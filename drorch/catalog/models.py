@@ -222,7 +222,8 @@ class RuleState(Base):
     Transitions are found against it, so each is recorded and notified once, across
     restarts and across daemons sharing the catalog (the update is compare-and-swap on
     `ok`). `recorded_seq` is the evidence record of the latest transition: NULL until it
-    is written (a crash in between is retried), 0 for a rule first seen ok (nothing to say).
+    is written (a crash in between is retried), 0 for a rule first seen ok (nothing to say),
+    -1 when it was announced while the evidence log could not be written.
     """
 
     __tablename__ = "rule_states"

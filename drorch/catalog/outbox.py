@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -70,8 +71,10 @@ def webhook(url: str, event: str, payload: Mapping[str, Any]) -> Outgoing:
 def ping(url: str, event: str, job: str, body: str = "") -> Outgoing:
     """A healthchecks-style ping: URL/start, URL (success) or URL/fail, the body a log line."""
     suffix = {"start": "/start", "success": "", "fail": "/fail"}[event]
+    parts = urlsplit(url)
+    address = urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
     payload = {"body": body} if body else None
-    return Outgoing(Kind.PING, url.rstrip("/") + suffix, event, job, payload)
+    return Outgoing(Kind.PING, address, event, job, payload)
 
 
 def enqueue(session: Session, items: Iterable[Outgoing], now: datetime) -> int:
@@ -103,14 +106,15 @@ def _pending() -> Any:
 
 
 def claim(catalog: Catalog, now: datetime, *, limit: int = 20) -> list[Claimed]:
-    """Due deliveries, oldest first, each leased to this process for LEASE."""
+    """Due deliveries, each leased to this process for LEASE: pings first (a late ping is a
+    false alarm), then webhooks, each kind oldest first."""
     lease_until = now + LEASE
     claimed: list[Claimed] = []
     with catalog.session() as session, session.begin():
         due = session.execute(
             select(Delivery)
             .where(_pending(), Delivery.next_attempt_at <= now)
-            .order_by(Delivery.id)
+            .order_by(Delivery.kind, Delivery.id)  # "ping" sorts before "webhook"
             .limit(limit)
         ).scalars()
         for row in list(due):
@@ -142,23 +146,35 @@ def retry_at(attempts: int, now: datetime) -> datetime:
     return now + min(wait, LONGEST_WAIT)
 
 
-def settle(catalog: Catalog, item: Claimed, now: datetime, error: str | None = None) -> str:
-    """Record the outcome of one attempt: 'delivered', 'retry' or 'gave-up'."""
+def settle(
+    catalog: Catalog, item: Claimed, now: datetime, error: str | None = None, *, final: bool = False
+) -> str:
+    """Record the outcome of one attempt: 'delivered', 'retry' or 'gave-up' (after GIVE_UP,
+    or at once when `final`); 'lost' when the lease ran out and another sender took it."""
     attempts = item.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "last_error": error}
     if error is None:
         outcome, values["delivered_at"] = "delivered", now
-    elif now - item.created_at >= GIVE_UP:
+    elif final or now - item.created_at >= GIVE_UP:
         outcome, values["gave_up_at"] = "gave-up", now
     else:
         outcome, values["next_attempt_at"] = "retry", retry_at(attempts, now)
+    return outcome if _update(catalog, item, values) else "lost"
+
+
+def postpone(catalog: Catalog, item: Claimed, until: datetime) -> bool:
+    """Hand a claimed delivery back untried, due again at `until`."""
+    return _update(catalog, item, {"next_attempt_at": until})
+
+
+def _update(catalog: Catalog, item: Claimed, values: dict[str, Any]) -> bool:
     with catalog.session() as session, session.begin():
-        session.execute(
+        done = session.execute(
             update(Delivery)
             .where(Delivery.id == item.id, Delivery.next_attempt_at == item.lease_until)
             .values(**values)
         )
-    return outcome
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ it again. A rule seen for the first time counts as a transition only when it is
 violated: a job that never ran is news; one that is fine is not.
 
 A row keeps `recorded_seq` NULL until the transition's evidence record is written and
-its notifications enqueued (`record`), so a crash in between is picked up again.
+its notifications enqueued (`record`), so a crash in between is picked up again. While a
+transition is pending its row does not change: a rule that flips back before it was
+recorded is recorded twice (violated, then restored), never lost. An evaluation older
+than the row's (`now` before `checked_at`) never overwrites it.
 """
 
 from __future__ import annotations
@@ -113,6 +116,7 @@ def _change(catalog: Catalog, item: Observed, before: bool, now: datetime) -> in
         changed = session.execute(
             update(RuleState)
             .where(RuleState.job == item.job, RuleState.rule == item.rule, RuleState.ok == before)
+            .where(RuleState.recorded_seq.is_not(None), RuleState.checked_at <= now)
             .values(
                 ok=item.ok,
                 since=item.since or now,
@@ -124,20 +128,31 @@ def _change(catalog: Catalog, item: Observed, before: bool, now: datetime) -> in
     return int(changed.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def pending(catalog: Catalog) -> list[Transition]:
+def pending(
+    catalog: Catalog, *, jobs: Sequence[str] | None = None, limit: int | None = None
+) -> list[Transition]:
     """Transitions whose evidence and notifications are not written yet, oldest first."""
+    query = select(RuleState).where(RuleState.recorded_seq.is_(None))
+    if jobs is not None:
+        query = query.where(RuleState.job.in_(sorted(jobs)))
+    query = query.order_by(RuleState.checked_at, RuleState.job, RuleState.rule).limit(limit)
     with catalog.session() as session:
-        rows = session.execute(
-            select(RuleState)
-            .where(RuleState.recorded_seq.is_(None))
-            .order_by(RuleState.checked_at, RuleState.job, RuleState.rule)
-        ).scalars()
+        rows = session.execute(query).scalars()
         return [Transition(r.job, r.rule, r.ok, r.checked_at, dict(r.result)) for r in rows]
 
 
-def record(catalog: Catalog, transition: Transition, seq: int, sends: Sequence[Outgoing]) -> bool:
-    """In one transaction: note the evidence record of `transition` and enqueue its
-    notifications; nothing when the rule changed again since (its own turn comes)."""
+NO_EVIDENCE = -1  # recorded_seq of a transition announced while evidence could not be written
+
+
+def record(
+    catalog: Catalog,
+    transition: Transition,
+    seq: int,
+    sends: Sequence[Outgoing],
+    now: datetime,
+) -> bool:
+    """In one transaction: note the evidence record of `transition` (or NO_EVIDENCE) and
+    enqueue its notifications; False when another recorder did it first."""
     with catalog.session() as session, session.begin():
         done = session.execute(
             update(RuleState)
@@ -152,7 +167,7 @@ def record(catalog: Catalog, transition: Transition, seq: int, sends: Sequence[O
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        enqueue(session, sends, transition.noticed_at)
+        enqueue(session, sends, now)
     return True
 
 

@@ -194,6 +194,13 @@ def _loopback(value: str) -> str:
     return value
 
 
+def _at_most_30s(value: timedelta) -> timedelta:
+    # With 5 retries, a delivery then ends well within the outbox's 5-minute lease.
+    if value > timedelta(seconds=30):
+        raise ValueError("at most 30s: a slow endpoint must not hold the notifications back")
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Event = Literal["policy-violation", "policy-restored"]
 EVENTS: tuple[Event, ...] = ("policy-violation", "policy-restored")
@@ -214,11 +221,11 @@ class Notify(Frozen):
     events: tuple[Event, ...] = Field(
         EVENTS, min_length=1, description="The events sent to this webhook."
     )
-    timeout: Duration = Field(
-        timedelta(seconds=5), description="Longest one delivery attempt may take."
+    timeout: Annotated[Duration, AfterValidator(_at_most_30s)] = Field(
+        timedelta(seconds=5), description="Longest one delivery attempt may take (30s at most)."
     )
     retries: int = Field(
-        3, ge=0, le=10, description="Immediate retries, with backoff, before trying later."
+        3, ge=0, le=5, description="Immediate retries, with backoff, before trying later."
     )
 
 

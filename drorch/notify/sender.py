@@ -75,27 +75,40 @@ class Sender:
                 log.exception("the notification sender failed; trying again shortly")
 
     def drain(self) -> int:
-        """Deliver one batch of due deliveries; how many were handled."""
+        """Deliver one batch of due deliveries; how many were handled. After a failure, the
+        rest of the batch for the same URL is postponed untried: one endpoint that is down
+        costs one timeout per pass, not one per delivery."""
         batch = outbox.claim(self._catalog, utc_now())
+        failing: set[str] = set()
         for item in batch:
             if self._stop.is_set():
                 break  # the rest keep their lease and come back after it
-            self._send(item)
+            if item.url in failing:
+                outbox.postpone(self._catalog, item, utc_now() + outbox.FIRST_RETRY)
+            elif not self._send(item):
+                failing.add(item.url)
         return len(batch)
 
-    def _send(self, item: Claimed) -> None:
+    def _send(self, item: Claimed) -> bool:
+        """One delivery, settled in the outbox; whether it arrived."""
+        what = f"{item.kind} {item.event}" + (f" of {item.job}" if item.job else "")
         if item.kind is Kind.PING:
             endpoint, body = PING, (item.payload or {}).get("body", "")
         else:
-            hooks = self._hooks()
-            endpoint, body = hooks.get(item.url, Endpoint()), item.payload or {}
+            configured = self._hooks().get(item.url)
+            if configured is None:  # removed from drorch.yaml: its secrets with it
+                outbox.settle(self._catalog, item, utc_now(), "no longer configured", final=True)
+                log.warning(
+                    "dropped %s to %s: that webhook is no longer configured", what, item.url
+                )
+                return True
+            endpoint, body = configured, item.payload or {}
         error: str | None = None
         try:
             deliver(self._session, item.url, body, endpoint)
         except DeliveryFailed as exc:
             error = str(exc)
         outcome = outbox.settle(self._catalog, item, utc_now(), error)
-        what = f"{item.kind} {item.event}" + (f" of {item.job}" if item.job else "")
         if outcome == "delivered":
             log.info("delivered %s to %s", what, item.url)
         elif outcome == "retry":
@@ -105,7 +118,7 @@ class Sender:
                 item.attempts + 1,
                 error,
             )
-        else:
+        elif outcome == "gave-up":
             log.error(
                 "gave up delivering %s after %d attempts over %s: %s",
                 what,
@@ -113,3 +126,6 @@ class Sender:
                 outbox.GIVE_UP,
                 error,
             )
+        else:
+            log.warning("%s took longer than its lease; another sender has it now", what)
+        return error is None

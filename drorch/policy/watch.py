@@ -13,20 +13,26 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from drorch.catalog import Catalog, outbox, rule_states
+from drorch.catalog import Catalog, outbox, rule_states, utc_now
 from drorch.catalog.rule_states import Transition, pending
 from drorch.config import Config
+from drorch.errors import DrorchError, LockBusy
 from drorch.evidence.canonical import utc_iso
 from drorch.evidence.log import EvidenceLog
+from drorch.locks import resource_lock
 from drorch.policy import evaluate
 from drorch.policy.rules import JobCompliance
 from drorch.policy.transitions import find
 
 log = logging.getLogger(__name__)
+
+RECORDER = "policy:recorder"  # the lock: one recorder of transitions at a time
+BATCH = 200  # transitions signed in one evidence transaction
+MAX_BATCHES = 50
 
 
 class Watch:
@@ -43,39 +49,68 @@ class Watch:
     ) -> list[JobCompliance]:
         results = evaluate(config, self._catalog, now, jobs=list(jobs) if jobs else None)
         find(self._catalog, results, now)
-        self.record(config)
+        self.record(config, jobs=jobs)
         return results
 
-    def record(self, config: Config) -> int:
-        """Write the evidence and enqueue the webhooks of every pending transition."""
-        done = 0
-        for transition in pending(self._catalog):
-            fields = self._fields(config, transition)
-            record = self._evidence.append(transition.kind, fields)
+    def record(self, config: Config, *, jobs: Sequence[str] | None = None) -> int:
+        """Write the evidence and enqueue the webhooks of the pending transitions (of `jobs`,
+        or all). One recorder at a time, across threads and daemons: when another holds
+        the turn this returns 0 and the transitions wait for the next pass."""
+        try:
+            with resource_lock(self._catalog, RECORDER, purpose="recording policy transitions"):
+                done = sum(self._record(config, batch) for batch in self._batches(jobs))
+        except LockBusy:
+            return 0
+        if done and config.settings.notify:
+            self._enqueued()
+        return done
+
+    def _batches(self, jobs: Sequence[str] | None) -> Iterator[list[Transition]]:
+        for _ in range(MAX_BATCHES):  # a bound: each batch leaves pending what it records
+            batch = pending(self._catalog, jobs=jobs, limit=BATCH)
+            if not batch:
+                return
+            yield batch
+
+    def _record(self, config: Config, batch: list[Transition]) -> int:
+        fields = [self._fields(config, transition) for transition in batch]
+        seqs: list[int | None]
+        try:
+            records = self._evidence.append_many(
+                [(t.kind, f) for t, f in zip(batch, fields, strict=True)]
+            )
+            seqs = [r.seq for r in records]
+        except DrorchError as exc:
+            # Alerts matter most when the evidence log is in trouble: announce anyway.
+            log.error(
+                "could not record %d policy transition(s) as evidence: %s; announcing them without",
+                len(batch),
+                exc,
+            )
+            seqs = [None] * len(batch)
+        now = utc_now()
+        for transition, body, seq in zip(batch, fields, seqs, strict=True):
             hooks = [h for h in config.settings.notify if transition.kind in h.events]
             payload = {
                 "event": transition.kind,
-                **fields,
+                **body,
                 "noticed_at": utc_iso(transition.noticed_at),
                 "host": self._host,
-                "evidence_seq": record.seq,
+                "evidence_seq": seq,
             }
             sends = [outbox.webhook(h.webhook, transition.kind, payload) for h in hooks]
-            rule_states.record(self._catalog, transition, record.seq, sends)
-            level = logging.INFO if transition.ok else logging.WARNING
+            recorded = seq if seq is not None else rule_states.NO_EVIDENCE
+            rule_states.record(self._catalog, transition, recorded, sends, now)
             log.log(
-                level,
-                "%s: %s of %s (%s); evidence record %d",
+                logging.INFO if transition.ok else logging.WARNING,
+                "%s: %s of %s (%s); evidence record %s",
                 transition.kind,
                 transition.rule,
                 transition.job,
                 transition.result.get("detail", ""),
-                record.seq,
+                seq if seq is not None else "NOT WRITTEN",
             )
-            done += 1
-        if done and config.settings.notify:
-            self._enqueued()
-        return done
+        return len(batch)
 
     def _fields(self, config: Config, transition: Transition) -> dict[str, Any]:
         job = config.jobs.get(transition.job)

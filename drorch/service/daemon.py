@@ -188,6 +188,12 @@ class Daemon:
         key = f"{job}:{action}"
         with self._running_lock:
             self._running[key] = utc_now()
+        started: list[RunRecord] = []
+
+        def on_start(run: RunRecord) -> None:
+            started.append(run)
+            self._ping(config, job, action, "start")
+
         try:
             run = execute(
                 config,
@@ -198,15 +204,17 @@ class Daemon:
                     actor="scheduler",
                     cancel=self.cancel,
                     details=details,
-                    on_start=lambda run: self._ping(config, job, action, "start"),
+                    on_start=on_start,
                 ),
                 ACTIONS,
             )
         except LockBusy as exc:
             log.warning("%s of %s skipped: %s", action, job, exc)
             return
-        except Exception:
+        except Exception as exc:
             log.exception("%s of %s could not run", action, job)
+            if started:  # the check heard "start": it must hear how it ended
+                self._ping(config, job, action, "fail", f"{action} could not run: {exc}")
             return
         finally:
             with self._running_lock:
@@ -251,15 +259,15 @@ class Daemon:
         """Every minute: every job against its policy; transitions recorded and announced;
         the metrics published from the same evaluation."""
         config, now = self.config, utc_now()
+        results = None
         try:
             results = self.watch.run(config, now)
         except Exception:
             log.exception("the compliance evaluation failed")
-            return
         metrics = config.settings.metrics
         if metrics.textfile is None and metrics.listen is None:
             return
-        try:
+        try:  # on their own: a watch in trouble must not also blind the metrics
             self.publisher.publish(collect(config, self.catalog, now, results))
         except Exception:
             log.exception("could not publish the metrics")

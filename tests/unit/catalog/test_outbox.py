@@ -69,6 +69,16 @@ def test_retry_waits_double_up_to_an_hour() -> None:
 
 def test_ping_urls_follow_healthchecks() -> None:
     assert outbox.ping("https://hc/ping/u/", "start", "a").url == "https://hc/ping/u/start"
+    assert outbox.ping("https://hc/p/u?rid=1", "fail", "a").url == "https://hc/p/u/fail?rid=1"
     assert outbox.ping("https://hc/ping/u", "success", "a").url == "https://hc/ping/u"
     failed = outbox.ping("https://hc/ping/u", "fail", "a", "run 3 FAILED")
     assert failed.url == "https://hc/ping/u/fail" and failed.payload == {"body": "run 3 FAILED"}
+
+
+def test_an_outcome_after_the_lease_ran_out_is_lost_not_written(catalog: Catalog) -> None:
+    outbox.enqueue_now(catalog, [outbox.webhook("http://h/x", "policy-violation", {})], NOW)
+    [slow] = outbox.claim(catalog, NOW)
+    [other] = outbox.claim(catalog, NOW + outbox.LEASE)
+    assert outbox.settle(catalog, slow, NOW + outbox.LEASE, None) == "lost"
+    assert outbox.backlog(catalog).pending == 1  # the other sender's lease still stands
+    assert outbox.settle(catalog, other, NOW + outbox.LEASE) == "delivered"

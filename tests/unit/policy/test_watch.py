@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -134,3 +135,87 @@ def test_without_webhooks_transitions_are_still_recorded(tmp_path: Path) -> None
     assert len(kinds) == len(evaluate(config, catalog, NOW)[0].rules)
     assert {k for k, _ in kinds} == {"policy-violation"}
     assert outbox.backlog(catalog).pending == 0
+
+
+def test_a_rule_that_flips_back_before_it_was_recorded_is_recorded_both_ways(
+    config: Config, catalog: Catalog, watch: tuple[Watch, list[int]]
+) -> None:
+    watcher, _ = watch
+    healthy(catalog)
+    watcher.run(config, NOW)
+    stale = NOW + timedelta(hours=2)
+    find(catalog, evaluate(config, catalog, stale), stale)  # violated, not yet recorded
+    later = stale + timedelta(seconds=1)
+    run(catalog, "snapshot", RunStatus.SUCCEEDED, later)
+    snapshot(catalog, "primary", "c" * 64, later)
+    assert find(catalog, evaluate(config, catalog, later), later) == 0  # waits its turn
+    watcher.record(config)
+    watcher.run(config, later + timedelta(seconds=1))
+    kinds = [(k, r) for k, r in evidence_kinds(catalog) if r == "rpo:primary"]
+    assert kinds == [("policy-violation", "rpo:primary"), ("policy-restored", "rpo:primary")]
+
+
+def test_an_older_evaluation_never_overwrites_a_newer_one(
+    config: Config, catalog: Catalog, watch: tuple[Watch, list[int]]
+) -> None:
+    watcher, _ = watch
+    healthy(catalog)
+    watcher.run(config, NOW)
+    stale = NOW + timedelta(hours=2)
+    watcher.run(config, stale)  # rpo violated, recorded
+    slow_pass = evaluate(config, catalog, stale + timedelta(minutes=1))  # a full pass starts
+    fresh = stale + timedelta(minutes=1, seconds=1)
+    run(catalog, "snapshot", RunStatus.SUCCEEDED, fresh)
+    snapshot(catalog, "primary", "c" * 64, fresh)
+    snapshot(catalog, "replica", "d" * 64, fresh, original="c" * 64)
+    watcher.run(config, fresh, jobs=["app"])  # the run's own pass: restored
+    # the full pass ends with what it saw before the snapshot: not written over the news
+    assert find(catalog, slow_pass, stale + timedelta(minutes=1)) == 0
+    assert all(ok for ok, _ in states(catalog).values())
+    assert [k for k, _ in evidence_kinds(catalog)] == [
+        "policy-violation",
+        "policy-violation",
+        "policy-restored",
+        "policy-restored",
+    ]
+
+
+def test_concurrent_recorders_sign_each_transition_once(config: Config, catalog: Catalog) -> None:
+    import threading
+
+    healthy(catalog)
+    key = config.settings.evidence_key
+    watchers = [Watch(catalog, EvidenceLog(catalog, key), lambda: None) for _ in range(4)]
+    watchers[0].run(config, NOW)
+    stale = NOW + timedelta(hours=2)
+    find(catalog, evaluate(config, catalog, stale), stale)
+    threads = [threading.Thread(target=w.record, args=(config,)) for w in watchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    watchers[0].record(config)  # whatever a busy turn left is recorded by the next pass
+    assert sorted(evidence_kinds(catalog)) == [
+        ("policy-violation", "rpo:primary"),
+        ("policy-violation", "rpo:replica"),
+    ]
+    assert len(webhooks(catalog)) == 2
+
+
+def test_without_evidence_the_transition_is_still_announced(
+    config: Config, catalog: Catalog
+) -> None:
+    from drorch.errors import EvidenceError
+
+    class Broken(EvidenceLog):
+        def append_many(self, entries: object) -> list[Any]:
+            raise EvidenceError("evidence log damaged at record 3")
+
+    healthy(catalog)
+    watcher = Watch(catalog, Broken(catalog, config.settings.evidence_key), lambda: None)
+    watcher.run(config, NOW)
+    watcher.run(config, NOW + timedelta(hours=2))
+    sent = webhooks(catalog)
+    assert [d.payload["rule"] for d in sent if d.payload] == ["rpo:primary", "rpo:replica"]
+    assert all(d.payload and d.payload["evidence_seq"] is None for d in sent)
+    assert pending(catalog) == []  # announced once, not again every minute

@@ -10,11 +10,15 @@
    within 1.15x bare `restic restore --verify` plus hashing the restored tree in Python.
 4. The daemon with 2,000 jobs (bench/daemon.py, also runnable alone): READY=1 within
    5 s, RSS within 250 MB, scheduled runs starting within 1 s of their slot at p99.
+5. Compliance (bench/compliance.py, also runnable alone): evaluating 2,000 jobs over
+   1,000,000 runs in the catalog within 2 s.
 
 Usage: .venv/bin/python bench/run.py [--rounds N] [--skip-daemon] [--skip-restore]
-       [--daemon-only | --restore-only] [--write-results]
+       [--skip-compliance] [--daemon-only | --restore-only | --compliance-only]
+       [--write-results]
 Only the standard library (and psutil for the daemon's memory); drorch itself runs as a
-subprocess, as an operator runs it.
+subprocess, as an operator runs it, except for the compliance figures, which time
+drorch.policy.evaluate in-process.
 """
 
 from __future__ import annotations
@@ -527,6 +531,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-daemon", action="store_true", help="not the daemon figures")
     parser.add_argument("--skip-restore", action="store_true", help="not the restore-test figures")
+    parser.add_argument("--skip-compliance", action="store_true", help="not the compliance figures")
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
         "--daemon-only", action="store_true", help="only the daemon figures (bench/daemon.py)"
@@ -536,12 +541,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the restore-test figures (bench/restore.py)",
     )
-    # bench/daemon.py and bench/restore.py, beside this file; they import this module's helpers
+    which.add_argument(
+        "--compliance-only",
+        action="store_true",
+        help="only the compliance figures (bench/compliance.py)",
+    )
+    # bench/daemon.py, bench/restore.py and bench/compliance.py, beside this file; they
+    # import this module's helpers
+    import compliance
     import daemon
     import restore
 
     daemon.add_arguments(parser.add_argument_group("daemon benchmark"), prefix="daemon-")
     restore.add_arguments(parser.add_argument_group("restore-test benchmark"), prefix="restore-")
+    compliance.add_arguments(
+        parser.add_argument_group("compliance benchmark"), prefix="compliance-"
+    )
     return parser.parse_args(argv)
 
 
@@ -549,20 +564,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not DRORCH.exists():
         sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
-    only = args.daemon_only or args.restore_only
+    only = args.daemon_only or args.restore_only or args.compliance_only
     ok = True
     if not only:
         ok = bench_main(args)
-    if not args.skip_restore and not args.daemon_only:
+    if not args.skip_restore and (not only or args.restore_only):
         import restore
 
         print(flush=True)
         ok = restore.run_bench(args, prefix="restore-")[1] and ok
-    if not args.skip_daemon and not args.restore_only:
+    if not args.skip_daemon and (not only or args.daemon_only):
         import daemon
 
         print(flush=True)
         ok = daemon.run_bench(args, prefix="daemon-")[1] and ok
+    if not args.skip_compliance and (not only or args.compliance_only):
+        import compliance
+
+        print(flush=True)
+        ok = compliance.run_bench(args, prefix="compliance-")[1] and ok
     return 0 if ok else 1
 
 

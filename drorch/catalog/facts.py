@@ -64,7 +64,8 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
     facts: dict[str, JobFacts] = {}
 
     def of(job: str) -> JobFacts:
-        return facts.setdefault(job, JobFacts())
+        found = facts.get(job)
+        return found if found is not None else facts.setdefault(job, JobFacts())
 
     def only(column: Any, query: Any) -> Any:
         return query if jobs is None else query.where(column.in_(sorted(jobs)))

@@ -68,7 +68,9 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_job_action", "job", "action", "id"),
         Index("ix_runs_status", "status"),
-        Index("ix_runs_action_status", "action", "status"),  # metrics: runs by status
+        # Runs by status (metrics), and newest success per (job, action): three equality
+        # columns, so SQLite never prefers it wrongly over ix_runs_job_action or the reverse.
+        Index("ix_runs_action_status", "action", "status", "job"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -115,6 +117,7 @@ class Snapshot(Base):
     __table_args__ = (
         UniqueConstraint("target", "snapshot_id"),
         Index("ix_snapshots_job_time", "job", "time"),
+        Index("ix_snapshots_job_target_time", "job", "target", "time"),  # newest per copy
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

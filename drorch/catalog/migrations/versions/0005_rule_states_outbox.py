@@ -1,5 +1,6 @@
-"""Compliance rule states (transitions found once), the notification outbox, and an
-index for counting runs by action and status (metrics).
+"""Compliance rule states (transitions found once), the notification outbox, and indexes
+for compliance and metrics over millions of runs (runs by action and status; the newest
+snapshot of a job per copy).
 
 Revision ID: 0005
 Revises: 0004
@@ -46,10 +47,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_pending", "outbox", ["delivered_at", "gave_up_at", "next_attempt_at"]
     )
-    op.create_index("ix_runs_action_status", "runs", ["action", "status"])
+    op.create_index("ix_runs_action_status", "runs", ["action", "status", "job"])
+    op.create_index("ix_snapshots_job_target_time", "snapshots", ["job", "target", "time"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_snapshots_job_target_time", table_name="snapshots")
     op.drop_index("ix_runs_action_status", table_name="runs")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")

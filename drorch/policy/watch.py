@@ -56,6 +56,8 @@ class Watch:
         """Write the evidence and enqueue the webhooks of the pending transitions (of `jobs`,
         or all). One recorder at a time, across threads and daemons: when another holds
         the turn this returns 0 and the transitions wait for the next pass."""
+        if not pending(self._catalog, jobs=jobs, limit=1):
+            return 0  # the usual case: a read, not the two writes of taking the lock
         try:
             with resource_lock(self._catalog, RECORDER, purpose="recording policy transitions"):
                 done = sum(self._record(config, batch) for batch in self._batches(jobs))

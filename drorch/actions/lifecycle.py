@@ -18,7 +18,6 @@ from typing import Any
 from drorch import logs
 from drorch.actions.context import ActionResult, RunContext
 from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
-from drorch.catalog.locks import set_run
 from drorch.config import Config
 from drorch.errors import DrorchError, Interrupted, ResticNotFound
 from drorch.locks import job_lock_name, resource_lock
@@ -72,8 +71,9 @@ def execute(
             host=socket.gethostname(),
             pid=os.getpid(),
             actor=request.actor or default_actor(),
+            artifacts_root=config.state_dir / "runs",
+            lock=(held.name, held.token),
         )
-        set_run(catalog, held, run.id)
         if request.on_start is not None:
             request.on_start(run)
         # "replicate:replica" is the replicate action towards replica: one lock, one history
@@ -84,7 +84,6 @@ def _perform(
     config: Config, catalog: Catalog, request: Request, action: Action, run: RunRecord
 ) -> RunRecord:
     run_dir = config.state_dir / "runs" / str(run.id)
-    catalog.update_run(run.id, artifacts=str(run_dir))
     limit = config.job(request.job).timeout_of(request.action) or config.settings.restic.timeout
     restic = Restic(
         binary=config.settings.restic.binary,

@@ -105,15 +105,6 @@ def _describe(row: models.Lock) -> str:
     return f"{row.purpose}: already running ({run}pid {row.pid} on {row.host})"
 
 
-def set_run(catalog: Catalog, held: Held, run_id: int) -> None:
-    with catalog.session() as session, session.begin():
-        session.execute(
-            update(models.Lock)
-            .where(models.Lock.name == held.name, models.Lock.token == held.token)
-            .values(run_id=run_id)
-        )
-
-
 def renew(catalog: Catalog, held: Held, *, lease: timedelta) -> bool:
     """Extend the lease; False when the lock is no longer ours."""
     with catalog.session() as session, session.begin():

@@ -56,16 +56,25 @@ class Transition:
         return RESTORED if self.ok else VIOLATION
 
 
-def known(catalog: Catalog) -> dict[tuple[str, str], bool]:
-    """(job, rule) -> ok, for every rule ever evaluated."""
+def known(catalog: Catalog, jobs: Sequence[str] | None = None) -> dict[tuple[str, str], bool]:
+    """(job, rule) -> ok, for every rule ever evaluated (of `jobs`, or all)."""
     query = select(RuleState.job, RuleState.rule, RuleState.ok)
+    if jobs is not None:
+        query = query.where(RuleState.job.in_(sorted(jobs)))
     with catalog.session() as session:
         return {(job, rule): ok for job, rule, ok in session.execute(query)}
 
 
-def write(catalog: Catalog, observed: Iterable[Observed], now: datetime) -> int:
-    """Write the states that changed; how many transitions this call found."""
-    before = known(catalog)
+def write(
+    catalog: Catalog,
+    observed: Iterable[Observed],
+    now: datetime,
+    *,
+    jobs: Sequence[str] | None = None,
+) -> int:
+    """Write the states that changed (`observed` covers all jobs, or only `jobs`); how many
+    transitions this call found."""
+    before = known(catalog, jobs)
     first: list[Observed] = []
     found = 0
     for item in observed:
@@ -144,31 +153,31 @@ def pending(
 NO_EVIDENCE = -1  # recorded_seq of a transition announced while evidence could not be written
 
 
-def record(
-    catalog: Catalog,
-    transition: Transition,
-    seq: int,
-    sends: Sequence[Outgoing],
-    now: datetime,
-) -> bool:
-    """In one transaction: note the evidence record of `transition` (or NO_EVIDENCE) and
-    enqueue its notifications; False when another recorder did it first."""
+Recorded = tuple[Transition, int, Sequence[Outgoing]]  # the transition, its seq, its sends
+
+
+def record(catalog: Catalog, recorded: Sequence[Recorded], now: datetime) -> int:
+    """In one transaction (thousands at a first start, one fsync): note the evidence record
+    of each transition (or NO_EVIDENCE) and enqueue its notifications. A transition another
+    recorder already noted is skipped; how many this call noted."""
+    noted = 0
     with catalog.session() as session, session.begin():
-        done = session.execute(
-            update(RuleState)
-            .where(
-                RuleState.job == transition.job,
-                RuleState.rule == transition.rule,
-                RuleState.ok == transition.ok,
-                RuleState.checked_at == transition.noticed_at,
-                RuleState.recorded_seq.is_(None),
+        for transition, seq, sends in recorded:
+            done = session.execute(
+                update(RuleState)
+                .where(
+                    RuleState.job == transition.job,
+                    RuleState.rule == transition.rule,
+                    RuleState.ok == transition.ok,
+                    RuleState.checked_at == transition.noticed_at,
+                    RuleState.recorded_seq.is_(None),
+                )
+                .values(recorded_seq=seq)
             )
-            .values(recorded_seq=seq)
-        )
-        if done.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        enqueue(session, sends, now)
-    return True
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                enqueue(session, sends, now)
+                noted += 1
+    return noted
 
 
 def states(catalog: Catalog, job: str | None = None) -> dict[tuple[str, str], State]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
@@ -124,7 +125,12 @@ class Catalog:
         pid: int,
         actor: str,
         status: RunStatus = RunStatus.RUNNING,
+        artifacts_root: Path | None = None,
+        lock: tuple[str, str] | None = None,
     ) -> RunRecord:
+        """Record a run. In the same transaction (one fsync, not three: the daemon starts
+        many runs at a slot): its artifacts folder `artifacts_root/ID`, and the id on the
+        lock (name, token) it runs under."""
         now = utc_now()
         row = models.Run(
             job=job,
@@ -139,6 +145,16 @@ class Catalog:
         )
         with self.session() as session, session.begin():
             session.add(row)
+            session.flush()
+            if artifacts_root is not None:
+                row.artifacts = str(artifacts_root / str(row.id))
+            if lock is not None:
+                name, token = lock
+                session.execute(
+                    update(models.Lock)
+                    .where(models.Lock.name == name, models.Lock.token == token)
+                    .values(run_id=row.id)
+                )
             session.flush()
             record: RunRecord = _record(RunRecord, row)
         return record

@@ -23,8 +23,15 @@ def result_json(result: RuleResult) -> dict[str, Any]:
     }
 
 
-def find(catalog: Catalog, results: Sequence[JobCompliance], now: datetime) -> int:
-    """Write the rule states that changed; how many transitions this call found."""
+def find(
+    catalog: Catalog,
+    results: Sequence[JobCompliance],
+    now: datetime,
+    *,
+    jobs: Sequence[str] | None = None,
+) -> int:
+    """Write the rule states that changed (`results` of all jobs, or of `jobs`); how many
+    transitions this call found."""
     return write(
         catalog,
         (
@@ -33,4 +40,5 @@ def find(catalog: Catalog, results: Sequence[JobCompliance], now: datetime) -> i
             for rule in job.rules
         ),
         now,
+        jobs=jobs,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 RECORDER = "policy:recorder"  # the lock: one recorder of transitions at a time
 BATCH = 200  # transitions signed in one evidence transaction
 MAX_BATCHES = 50
+AFTER_RUNS_DELAY = 5.0  # seconds a run's end waits for others before its job is evaluated
+LOGGED_ONE_BY_ONE = 20  # transitions in a batch logged a line each; more: one summary
 
 
 class Watch:
@@ -48,7 +51,7 @@ class Watch:
         self, config: Config, now: datetime, *, jobs: Sequence[str] | None = None
     ) -> list[JobCompliance]:
         results = evaluate(config, self._catalog, now, jobs=list(jobs) if jobs else None)
-        find(self._catalog, results, now)
+        find(self._catalog, results, now, jobs=jobs)
         self.record(config, jobs=jobs)
         return results
 
@@ -91,6 +94,7 @@ class Watch:
             )
             seqs = [None] * len(batch)
         now = utc_now()
+        recorded: list[rule_states.Recorded] = []
         for transition, body, seq in zip(batch, fields, seqs, strict=True):
             hooks = [h for h in config.settings.notify if transition.kind in h.events]
             payload = {
@@ -101,17 +105,9 @@ class Watch:
                 "evidence_seq": seq,
             }
             sends = [outbox.webhook(h.webhook, transition.kind, payload) for h in hooks]
-            recorded = seq if seq is not None else rule_states.NO_EVIDENCE
-            rule_states.record(self._catalog, transition, recorded, sends, now)
-            log.log(
-                logging.INFO if transition.ok else logging.WARNING,
-                "%s: %s of %s (%s); evidence record %s",
-                transition.kind,
-                transition.rule,
-                transition.job,
-                transition.result.get("detail", ""),
-                seq if seq is not None else "NOT WRITTEN",
-            )
+            recorded.append((transition, rule_states.NO_EVIDENCE if seq is None else seq, sends))
+        rule_states.record(self._catalog, recorded, now)
+        _log(batch, seqs)
         return len(batch)
 
     def _fields(self, config: Config, transition: Transition) -> dict[str, Any]:
@@ -123,3 +119,78 @@ class Watch:
             "site": config.settings.site,
             **transition.result,
         }
+
+
+def _log(batch: Sequence[Transition], seqs: Sequence[int | None]) -> None:
+    """A line per transition; a summary for a flood (a first start with many new jobs)."""
+    if len(batch) > LOGGED_ONE_BY_ONE:
+        violated = sum(1 for t in batch if not t.ok)
+        log.warning(
+            "%d policy transitions (%d violations, %d restored) over %d jobs; evidence "
+            "records %s; 'drorch compliance' lists them",
+            len(batch),
+            violated,
+            len(batch) - violated,
+            len({t.job for t in batch}),
+            f"{seqs[0]}-{seqs[-1]}" if seqs[0] is not None else "NOT WRITTEN",
+        )
+        return
+    for transition, seq in zip(batch, seqs, strict=True):
+        log.log(
+            logging.INFO if transition.ok else logging.WARNING,
+            "%s: %s of %s (%s); evidence record %s",
+            transition.kind,
+            transition.rule,
+            transition.job,
+            transition.result.get("detail", ""),
+            seq if seq is not None else "NOT WRITTEN",
+        )
+
+
+class AfterRuns:
+    """Evaluates the jobs whose runs just ended, together and shortly after, on a thread of
+    its own: a slot's burst of a hundred runs costs one evaluation of their jobs rather than
+    a hundred, and no worker waits for it."""
+
+    def __init__(
+        self, watch: Watch, config: Callable[[], Config], *, delay: float = AFTER_RUNS_DELAY
+    ) -> None:
+        self._watch = watch
+        self._config = config
+        self._delay = delay
+        self._jobs: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name="compliance-after-runs", daemon=True
+        )
+
+    def ended(self, job: str) -> None:
+        with self._lock:
+            self._jobs.add(job)
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.wait(self._delay):  # let the burst gather
+                return
+            self._wake.clear()
+            with self._lock:
+                jobs, self._jobs = sorted(self._jobs), set()
+            if not jobs:
+                continue
+            try:
+                self._watch.run(self._config(), utc_now(), jobs=jobs)
+            except Exception:
+                log.exception(
+                    "could not evaluate the compliance of %d job(s) after their runs", len(jobs)
+                )

@@ -10,6 +10,8 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from drorch.scheduler import calls
 from drorch.scheduler.plan import Entry
@@ -78,15 +80,30 @@ class Engine:
             misfire_grace_time=None,
         )
 
-    def every(self, func: Callable[[], None], seconds: float, job_id: str) -> None:
+    def every(
+        self, func: Callable[[], None], seconds: float, job_id: str, *, between_slots: bool = False
+    ) -> None:
+        """Call `func` now, then every `seconds`. With `between_slots`, the calls after the
+        first fall half a period off the clock's (mid-minute for 60 s), away from the
+        bursts of runs that cron slots start on the minute."""
+        now = datetime.now(UTC)
+        if not between_slots:
+            self._internal(func, IntervalTrigger(seconds=seconds, timezone=UTC), job_id, now)
+            return
+        # APScheduler counts an interval from the previous call: the first call, now, is a
+        # job of its own, so the interval keeps its phase.
+        self._internal(func, DateTrigger(now, timezone=UTC), f"{job_id}:first", now)
+        offset = (now.timestamp() // seconds) * seconds + seconds / 2
+        start = datetime.fromtimestamp(offset, UTC)
+        trigger = IntervalTrigger(seconds=seconds, start_date=start, timezone=UTC)
+        self._internal(func, trigger, job_id, None)
+
+    def _internal(
+        self, func: Callable[[], None], trigger: Any, job_id: str, first: datetime | None
+    ) -> None:
+        options: dict[str, Any] = {"next_run_time": first} if first is not None else {}
         self._scheduler.add_job(
-            func,
-            "interval",
-            seconds=seconds,
-            id=job_id,
-            executor="internal",
-            replace_existing=True,
-            next_run_time=datetime.now(UTC),
+            func, trigger, id=job_id, executor="internal", replace_existing=True, **options
         )
 
     def next_runs(self) -> list[tuple[str, datetime | None]]:

@@ -31,7 +31,7 @@ from drorch.errors import ConfigError, DrorchError, LockBusy
 from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
-from drorch.policy.watch import Watch
+from drorch.policy.watch import AfterRuns, Watch
 from drorch.restic import Restic
 from drorch.scheduler import calls
 from drorch.scheduler.engine import Engine
@@ -71,6 +71,7 @@ class Daemon:
         self._running_lock = threading.Lock()
         self.sender = Sender(self.catalog, lambda: endpoints(self.config.settings.notify))
         self.watch = Watch(self.catalog, self.evidence, self.sender.wake)
+        self.after_runs = AfterRuns(self.watch, lambda: self.config)
         # An endpoint address that cannot be bound is a ConfigError: exit 2 before READY.
         self.publisher = Publisher(self.config.settings.metrics)
         self.engine = Engine(
@@ -97,8 +98,11 @@ class Daemon:
         if interval is not None:
             self.engine.every(calls.watchdog, interval, "internal:watchdog")
         self.engine.every(calls.housekeeping, HEARTBEAT.total_seconds(), "internal:heartbeat")
-        self.engine.every(calls.compliance, COMPLIANCE_EVERY, "internal:compliance")
+        self.engine.every(
+            calls.compliance, COMPLIANCE_EVERY, "internal:compliance", between_slots=True
+        )
         self.sender.start()
+        self.after_runs.start()
         self.engine.start()
         notify(READY, status(self._status_line()))
         log.info("drorch %s ready: %s", __version__, self._status_line())
@@ -232,17 +236,15 @@ class Daemon:
         self._ended(config, job, action, run)
 
     def _ended(self, config: Config, job: str, action: str, run: RunRecord) -> None:
-        """Ping the job's check, then look at its compliance again: the run may change it."""
+        """Ping the job's check; its compliance is looked at again shortly (with the other
+        jobs whose runs end meanwhile): the run may change it."""
         if run.status is not RunStatus.CANCELED:  # a stop is not the job's failure
             ok = run.status is RunStatus.SUCCEEDED
             body = f"run {run.id}: {action} {run.status.value}" + (
                 f": {run.error}" if run.error else ""
             )
             self._ping(config, job, action, "success" if ok else "fail", body)
-        try:
-            self.watch.run(config, utc_now(), jobs=[job])
-        except Exception:
-            log.exception("could not evaluate the compliance of %s after run %d", job, run.id)
+        self.after_runs.ended(job)
 
     def _ping(self, config: Config, job: str, action: str, event: str, body: str = "") -> None:
         spec = config.jobs[job].ping
@@ -360,6 +362,7 @@ class Daemon:
         except Exception:
             log.exception("could not record the stop")
         calls.bind(None)
+        self.after_runs.stop()
         self.sender.stop()
         self.publisher.close()
         if stopper.is_alive():

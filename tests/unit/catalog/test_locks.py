@@ -30,13 +30,21 @@ def test_second_holder_is_refused_with_the_first_named(catalog: Catalog) -> None
     held = table.acquire(
         catalog, "job:a:snapshot", ME, lease=LEASE, purpose="snapshot of a", alive=alive_all
     )
-    table.set_run(catalog, held, 7)
+    run = catalog.create_run(
+        job="a",
+        action="snapshot",
+        target=None,
+        host="node1",
+        pid=100,
+        actor="t",
+        lock=(held.name, held.token),
+    )  # the run's id goes on the lock it runs under, in the same transaction
     with pytest.raises(LockBusy) as caught:
         table.acquire(
             catalog, "job:a:snapshot", OTHER, lease=LEASE, purpose="snapshot of a", alive=alive_all
         )
-    assert str(caught.value) == "snapshot of a: already running (run 7, pid 100 on node1)"
-    assert (caught.value.holder_pid, caught.value.holder_run) == (100, 7)
+    assert str(caught.value) == f"snapshot of a: already running (run {run.id}, pid 100 on node1)"
+    assert (caught.value.holder_pid, caught.value.holder_run) == (100, run.id)
 
 
 def test_release_frees_and_other_names_are_independent(catalog: Catalog) -> None:

@@ -30,3 +30,23 @@ def test_reload_keeps_unchanged_entries_and_replaces_changed_ones() -> None:
         assert [key for key, _ in engine.next_runs()] == ["run:app:snapshot"]
     finally:
         engine.shutdown(wait=False)
+
+
+def test_between_slots_falls_mid_minute_after_the_first_call() -> None:
+    import threading
+
+    called = threading.Event()
+    engine = Engine(workers=1, misfire_grace=600, on_missed=lambda *a: None)
+    engine.every(called.set, 60, "internal:compliance", between_slots=True)
+    engine.start()
+    try:
+        assert called.wait(5)  # the first call is at once
+        job = engine._scheduler.get_job("internal:compliance")
+        deadline = time.monotonic() + 5
+        while job.next_run_time is None or job.next_run_time.timestamp() < time.time():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+            job = engine._scheduler.get_job("internal:compliance")
+        assert job.next_run_time.second == 30 and job.next_run_time.microsecond == 0
+    finally:
+        engine.shutdown(wait=False)

@@ -178,11 +178,6 @@ class Catalog:
             record: RunRecord = _record(RunRecord, row)
         return record
 
-    def update_run(self, run_id: int, **fields: Any) -> None:
-        """Set facts of a run (artifacts folder, bytes) without changing its status."""
-        with self.session() as session, session.begin():
-            session.execute(update(models.Run).where(models.Run.id == run_id).values(**fields))
-
     def run(self, run_id: int) -> RunRecord | None:
         with self.session() as session:
             row = session.get(models.Run, run_id)

@@ -50,9 +50,10 @@ class Watch:
     def run(
         self, config: Config, now: datetime, *, jobs: Sequence[str] | None = None
     ) -> list[JobCompliance]:
-        results = evaluate(config, self._catalog, now, jobs=list(jobs) if jobs else None)
-        find(self._catalog, results, now, jobs=jobs)
-        self.record(config, jobs=jobs)
+        chosen = list(jobs) if jobs is not None else None
+        results = evaluate(config, self._catalog, now, jobs=chosen)
+        find(self._catalog, results, now, jobs=chosen)
+        self.record(config, jobs=chosen)
         return results
 
     def record(self, config: Config, *, jobs: Sequence[str] | None = None) -> int:

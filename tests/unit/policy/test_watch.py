@@ -219,3 +219,11 @@ def test_without_evidence_the_transition_is_still_announced(
     assert [d.payload["rule"] for d in sent if d.payload] == ["rpo:primary", "rpo:replica"]
     assert all(d.payload and d.payload["evidence_seq"] is None for d in sent)
     assert pending(catalog) == []  # announced once, not again every minute
+
+
+def test_a_pass_over_no_jobs_writes_nothing(
+    config: Config, catalog: Catalog, watch: tuple[Watch, list[int]]
+) -> None:
+    watcher, _ = watch
+    assert watcher.run(config, NOW, jobs=[]) == []  # not "every job"
+    assert states(catalog) == {} and evidence_kinds(catalog) == []

@@ -45,6 +45,10 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# The catalog's tests run on SQLite and on PostgreSQL: the local server unless told otherwise.
+DRORCH_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export DRORCH_TEST_PG_URL
+
 test: install browser lint typecheck
 	$(BIN)/pytest -q
 

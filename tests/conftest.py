@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from drorch.catalog import Catalog, open_catalog
 from tests.http_sink import Sink, sink
+from tests.pg import pg_schema_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,3 +131,23 @@ def restic_bin() -> str:
 def http_sink() -> Iterator[Sink]:
     """A real HTTP server on loopback recording what it receives (webhooks, pings)."""
     yield from sink()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty catalog, on each backend: SQLite in tmp_path, and PostgreSQL (a
+    schema of its own; skipped with the reason when no server is reachable, outside CI)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state' / 'catalog.sqlite'}"
+    else:
+        yield from pg_schema_url()
+
+
+@pytest.fixture
+def any_catalog(catalog_url: str, tmp_path: Path) -> Iterator[Catalog]:
+    """An open catalog on each backend, closed after the test."""
+    catalog = open_catalog(catalog_url, tmp_path / "state")
+    try:
+        yield catalog
+    finally:
+        catalog.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from drorch.catalog.database import create_catalog_engine, default_url, migrate
-from drorch.catalog.models import RunStatus
+from drorch.catalog.models import RunStatus, SnapshotStatus
 from drorch.catalog.store import Catalog, RepositoryRecord, RunRecord, SnapshotRecord, utc_now
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "SnapshotRecord",
+    "SnapshotStatus",
     "open_catalog",
     "utc_now",
 ]

@@ -16,7 +16,7 @@ from drorch.errors import CatalogError
 
 log = logging.getLogger(__name__)
 
-HEAD = "0005"  # the newest revision in migrations/versions; a test keeps them in step
+HEAD = "0006"  # the newest revision in migrations/versions; a test keeps them in step
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

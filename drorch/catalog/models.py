@@ -59,6 +59,15 @@ class RunStatus(enum.StrEnum):
         return self not in (RunStatus.PENDING, RunStatus.RUNNING)
 
 
+class SnapshotStatus(enum.StrEnum):
+    """What drorch knows of a snapshot it lists. Only a COMPLETE one satisfies an RPO or is
+    what `latest` means; the others are listed, never counted as good."""
+
+    COMPLETE = "COMPLETE"  # its run saw restic finish and read every source file
+    PARTIAL = "PARTIAL"  # restic exit 3: some source files could not be read
+    ORPHANED = "ORPHANED"  # found in the repository, written by a run that never finished
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
@@ -136,6 +145,12 @@ class Snapshot(Base):
     canary_path: Mapped[str | None] = mapped_column(Text)
     canary_sha256: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
+    # A copy made by replication carries the status of its original.
+    status: Mapped[SnapshotStatus] = mapped_column(
+        Enum(SnapshotStatus, native_enum=False, length=20, validate_strings=True),
+        default=SnapshotStatus.COMPLETE,
+        server_default=SnapshotStatus.COMPLETE.value,
+    )
 
 
 class Lock(Base):

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from drorch.catalog import models
-from drorch.catalog.models import RunStatus
+from drorch.catalog.models import RunStatus, SnapshotStatus
 from drorch.errors import CatalogError
 
 ALLOWED = {
@@ -78,6 +78,11 @@ class SnapshotRecord:
     run_id: int | None
     canary_path: str | None
     canary_sha256: str | None
+    status: SnapshotStatus = SnapshotStatus.COMPLETE
+
+    @property
+    def complete(self) -> bool:
+        return self.status is SnapshotStatus.COMPLETE
 
     @property
     def short_id(self) -> str:

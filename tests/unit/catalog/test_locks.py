@@ -22,8 +22,9 @@ def dead_all(host: str, pid: int, started: float) -> bool:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    return open_catalog(None, tmp_path)
+def catalog(any_catalog: Catalog) -> Catalog:
+    """Each test runs on SQLite and on PostgreSQL."""
+    return any_catalog
 
 
 def test_second_holder_is_refused_with_the_first_named(catalog: Catalog) -> None:

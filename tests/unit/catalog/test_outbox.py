@@ -1,21 +1,22 @@
-"""The outbox on a real SQLite catalog: enqueue, claim once, settle, back off, give up."""
+"""The outbox on a real catalog, SQLite and PostgreSQL: enqueue, claim once, settle, back off,
+give up."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from drorch.catalog import Catalog, open_catalog, outbox
+from drorch.catalog import Catalog, outbox
 from drorch.catalog.outbox import Kind
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    return open_catalog(None, tmp_path)
+def catalog(any_catalog: Catalog) -> Catalog:
+    """Each test runs on SQLite and on PostgreSQL."""
+    return any_catalog
 
 
 def test_a_delivery_is_claimed_once_then_settled(catalog: Catalog) -> None:

@@ -4,14 +4,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from drorch.catalog import Catalog, RunStatus, SnapshotRecord, open_catalog
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus, open_catalog
 from drorch.catalog.database import HEAD, create_catalog_engine, migrate
 from drorch.errors import CatalogError
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    return open_catalog(None, tmp_path / "state")
+def catalog(any_catalog: Catalog) -> Catalog:
+    """Each test runs on SQLite and on PostgreSQL."""
+    return any_catalog
 
 
 def test_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
@@ -111,21 +112,74 @@ def test_snapshots_round_trip_in_time_order(catalog: Catalog) -> None:
     assert catalog.snapshots(job="other") == []
 
 
-def test_migrations_build_the_same_schema_as_the_models(tmp_path: Path) -> None:
-    """Alembic's migrations (as an old database upgrades) and the models agree."""
+def test_migrations_build_the_same_schema_as_the_models(catalog_url: str) -> None:
+    """Alembic's migrations (as an old database upgrades) and the models agree, on SQLite
+    and on PostgreSQL."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from drorch.catalog.database import _alembic_upgrade
     from drorch.catalog.models import Base
 
-    engine = create_catalog_engine(f"sqlite:///{tmp_path / 'migrated.sqlite'}")
-    with engine.begin() as connection:
-        _alembic_upgrade(connection)
-    with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert diff == []
+    engine = create_catalog_engine(catalog_url)
+    try:
+        with engine.begin() as connection:
+            _alembic_upgrade(connection)
+        with engine.connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert version.scalar() == HEAD
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_migration_0006_marks_partial_snapshots_and_their_copies(catalog_url: str) -> None:
+    """A catalog from before snapshot statuses: the snapshot of a PARTIAL run, and its copy on
+    another target, come out PARTIAL; the others COMPLETE."""
+    from alembic import command
+    from alembic.config import Config
+
+    from drorch.catalog.database import MIGRATIONS
+
+    engine = create_catalog_engine(catalog_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0005")
+            connection.execute(
+                text(
+                    "INSERT INTO runs (id, job, action, status, created_at, host, actor) VALUES "
+                    "(1, 'a', 'snapshot', 'PARTIAL', '2026-01-01', 'h', 't'), "
+                    "(2, 'a', 'snapshot', 'SUCCEEDED', '2026-01-02', 'h', 't')"
+                )
+            )
+            for target, snap, original, run in (
+                ("primary", "p1", None, 1),
+                ("replica", "r1", "p1", None),
+                ("primary", "p2", None, 2),
+                ("replica", "r2", "p2", None),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO snapshots (job, target, snapshot_id, time, hostname, paths, "
+                        "tags, original_id, run_id, recorded_at) VALUES ('a', :t, :s, "
+                        "'2026-01-01', 'h', '[]', '[]', :o, :r, '2026-01-01')"
+                    ),
+                    {"t": target, "s": snap, "o": original, "r": run},
+                )
+        migrate(engine)
+        statuses = {s.snapshot_id: s.status for s in Catalog(engine).snapshots()}
+    finally:
+        engine.dispose()
+    assert statuses == {
+        "p1": SnapshotStatus.PARTIAL,
+        "r1": SnapshotStatus.PARTIAL,
+        "p2": SnapshotStatus.COMPLETE,
+        "r2": SnapshotStatus.COMPLETE,
+    }
 
 
 def test_head_is_the_newest_migration() -> None:

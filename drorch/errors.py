@@ -120,6 +120,12 @@ class RepositoryLocked(ResticError):
     pass
 
 
+class RepositoryFull(ResticError, TargetFull):
+    """restic could not write to a repository: its filesystem is full (or over its quota).
+
+    A TargetFull too, like drorch's own min_free check before it writes."""
+
+
 class PartialSnapshot(ResticError):
     """restic wrote a snapshot but could not read some source files (exit 3)."""
 

@@ -18,7 +18,7 @@ from drorch.actions.hooks import run_hooks
 from drorch.catalog import RunStatus, SnapshotRecord
 from drorch.config.model import DiskTarget, HookSpec
 from drorch.config.units import format_size
-from drorch.errors import HookFailed, PartialSnapshot, SourceMissing, TargetOffline
+from drorch.errors import HookFailed, PartialSnapshot, ResticError, SourceMissing, TargetOffline
 from drorch.restic import BackupSummary, Repo
 from drorch.targets import open_disk_repository
 from drorch.targets.disk import full_snapshot_id
@@ -93,15 +93,18 @@ def _backup(ctx: RunContext, name: str, target: DiskTarget, repo: Repo) -> Actio
             raise
         status, error, reported, summary = RunStatus.PARTIAL, str(exc), exc.snapshot_id, None
     assert reported is not None
-    snapshot_id, tree = full_snapshot_id(target.path, reported), None
-    if snapshot_id is None:  # not a plain local layout: ask restic
+    # restic's word is not proof: the snapshot is recorded only once the repository holds it.
+    try:
+        snapshot_id, tree = full_snapshot_id(target.path, reported), None
+    except OSError:  # its snapshots folder cannot be listed here: ask restic
         infos = ctx.restic.snapshots(repo, snapshot_ids=[reported])
-        if len(infos) != 1:
-            raise TargetOffline(
-                f"snapshot {reported} was reported written but restic does not "
-                f"list it in target {name!r}"
-            )
-        snapshot_id, tree = infos[0].id, infos[0].tree
+        snapshot_id, tree = (infos[0].id, infos[0].tree) if len(infos) == 1 else (None, None)
+    if snapshot_id is None:
+        raise ResticError(
+            f"snapshot of job {ctx.job_name} to target {name}: restic reported snapshot "
+            f"{reported} as written, but target {name!r} holds no such snapshot; nothing was "
+            "recorded"
+        )
     ctx.catalog.record_snapshot(
         SnapshotRecord(
             job=ctx.job_name,

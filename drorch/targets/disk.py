@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 from pathlib import Path
 
 import psutil
@@ -26,6 +27,9 @@ from drorch.restic import Repo, Restic
 log = logging.getLogger(__name__)
 
 INIT_WAIT = 600.0  # seconds a run waits while another one creates the repository
+
+_HEX_ID = re.compile(r"[0-9a-f]{1,64}")
+_FULL_ID = re.compile(r"[0-9a-f]{64}")  # not a "<id>-tmp-<n>" file restic left mid-write
 
 
 def open_disk_repository(
@@ -200,20 +204,19 @@ def free_bytes(path: Path) -> int:
 
 
 def full_snapshot_id(repo_path: Path, snapshot_id: str) -> str | None:
-    """The full id of a snapshot from its (short) id, by the file name restic stores it under.
+    """The full id of a snapshot the repository holds, from its short or full id.
 
-    restic 0.14 reports only a short id after a backup; its snapshot files are named by the
-    full id, so a local directory listing answers without another restic call (each costs a
-    key derivation). None when no single file matches.
+    restic 0.14 reports only a short id after a backup, newer ones the full id; either way
+    the file restic stores the snapshot under, named by its full id, proves it is there. A
+    local directory listing answers without another restic call (each costs a key
+    derivation). None when no single snapshot file matches, also for an id that is not hex;
+    OSError when the snapshots folder cannot be listed.
     """
-    if len(snapshot_id) == 64:
-        return snapshot_id
-    try:
-        names = [
-            entry.name
-            for entry in os.scandir(repo_path / "snapshots")
-            if entry.name.startswith(snapshot_id)
-        ]
-    except OSError:
+    if not _HEX_ID.fullmatch(snapshot_id):
         return None
+    names = [
+        entry.name
+        for entry in os.scandir(repo_path / "snapshots")
+        if entry.name.startswith(snapshot_id) and _FULL_ID.fullmatch(entry.name)
+    ]
     return names[0] if len(names) == 1 else None

@@ -1,8 +1,9 @@
 """`drorch demo`: a sandbox config root with sample data, and one full cycle on it.
 
-It writes drorch.yaml, copies the shipped jobs/, policies/ and runbooks/,
-creates keys and a few MB of sample data, then runs every action drorch has,
-printing what it did and how to explore further.
+It writes drorch.yaml, copies the shipped jobs/, policies/ and runbooks/ (package
+data in drorch/examples/, so an installed wheel has them; the repository root links
+its own folders there), creates keys and a few MB of sample data, then runs every
+action drorch has, printing what it did and how to explore further.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 from drorch.actions import ACTIONS, Request, RestoreOptions, execute, request_for
@@ -25,7 +27,7 @@ from drorch.errors import EXIT_FAILED, EXIT_VIOLATION, ConfigError, DrorchError,
 from drorch.keys import init_keys
 
 MARKER = ".drorch-demo"
-SHIPPED = Path(__file__).resolve().parent.parent  # the repository root: jobs/, policies/, ...
+EXAMPLES = ("jobs", "policies", "runbooks")  # folders of drorch/examples/, package data
 
 DRORCH_YAML = """\
 # Written by `drorch demo`. Relative paths resolve against this folder.
@@ -70,8 +72,7 @@ def run_demo(directory: Path) -> int:
     say()
     say("1. config root: drorch.yaml, jobs/, policies/, runbooks/ and sample data")
     (root / "drorch.yaml").write_text(DRORCH_YAML, encoding="utf-8")
-    for folder in ("jobs", "policies", "runbooks"):
-        shutil.copytree(SHIPPED / folder, root / folder)
+    copy_examples(root)
     sizes = write_sample_data(root / "data")
     for name, (files, size) in sizes.items():
         say(f"   data/{name}: {files} files, {size / 1e6:.1f} MB")
@@ -207,6 +208,22 @@ def _prepare(root: Path) -> None:
     (root / MARKER).write_text(
         "made by drorch demo; removed and rebuilt by the next one\n", encoding="utf-8"
     )
+
+
+def copy_examples(root: Path) -> None:
+    """Write the shipped jobs/, policies/ and runbooks/ into root, read as package data
+    (importlib.resources), so that an installed drorch finds them as a checkout does."""
+    examples = resources.files("drorch") / "examples"
+    for folder in EXAMPLES:
+        shipped = examples / folder
+        if not shipped.is_dir():
+            raise DrorchError(
+                f"the shipped examples are missing: no {folder}/ in {examples}; reinstall drorch"
+            )
+        (root / folder).mkdir()
+        for item in shipped.iterdir():
+            if item.name.endswith(".yaml"):
+                (root / folder / item.name).write_bytes(item.read_bytes())
 
 
 def write_sample_data(folder: Path, seed: int = 2026) -> dict[str, tuple[int, int]]:

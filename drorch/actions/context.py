@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from drorch.catalog import Catalog, RunStatus
 from drorch.config import Config
 from drorch.config.model import Job
+from drorch.config.units import format_duration
 from drorch.restic import Restic
 from drorch.restic.models import BackupProgress
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a run must be over: its start plus the action's timeout, on a monotonic clock.
+
+    `source` says which setting the limit comes from, for the message when it fires.
+    """
+
+    limit: timedelta
+    source: str
+    at: float
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+    @classmethod
+    def after(
+        cls, limit: timedelta, source: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> Deadline:
+        return cls(limit, source, clock() + limit.total_seconds(), clock)
+
+    def remaining(self) -> float:
+        """Seconds left, 0 once the deadline passed."""
+        return max(0.0, self.at - self.clock())
+
+    def __str__(self) -> str:
+        return f"{format_duration(self.limit)} ({self.source})"
 
 
 @dataclass(frozen=True)
@@ -33,6 +61,7 @@ class RunContext:
     cancel: threading.Event | None = None
     on_progress: Callable[[BackupProgress], None] | None = None
     dry_run: bool = False
+    deadline: Deadline | None = None  # the action's timeout, counted from the run's start
 
     @property
     def managed_roots(self) -> tuple[Path, ...]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drorch import logs
-from drorch.actions.context import ActionResult, RunContext
+from drorch.actions.context import ActionResult, Deadline, RunContext
 from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
 from drorch.config import Config
 from drorch.errors import DrorchError, Interrupted, ResticNotFound
@@ -84,7 +84,14 @@ def _perform(
     config: Config, catalog: Catalog, request: Request, action: Action, run: RunRecord
 ) -> RunRecord:
     run_dir = config.state_dir / "runs" / str(run.id)
-    limit = config.job(request.job).timeout_of(request.action) or config.settings.restic.timeout
+    own = config.job(request.job).timeout_of(request.action)
+    limit = own or config.settings.restic.timeout
+    deadline = Deadline.after(
+        limit,
+        f"{request.action} timeout of job {request.job}"
+        if own
+        else f"restic.timeout; job {request.job} sets no {request.action} timeout",
+    )
     restic = Restic(
         binary=config.settings.restic.binary,
         cache_dir=config.state_dir / "cache",
@@ -105,6 +112,7 @@ def _perform(
         options=request.options,
         cancel=request.cancel,
         on_progress=request.on_progress,
+        deadline=deadline,
     )
     with logs.context(job=request.job, run=run.id):
         log.info("%s started", request.action)

@@ -48,11 +48,14 @@ def run_snapshot(ctx: RunContext) -> ActionResult:
             cwd=ctx.config.root,
             cancel=ctx.cancel,
             succeeded=before_done,
+            deadline=ctx.deadline,
         )
         result = _backup(ctx, name, target, repo)
     finally:
         # `after` hooks undo what `before` hooks did (thaw, unlock): they run once any before
-        # hook succeeded, even if a later one failed, and they are not cancelable.
+        # hook succeeded, even if a later one failed, and they are not cancelable. Nor are
+        # they held to the run's deadline (a thaw must not be skipped because the backup
+        # used the time up): each runs within its own timeout.
         if before_done or not job.source.before:
             try:
                 run_hooks(job.source.after, when="after", cwd=ctx.config.root)

@@ -6,15 +6,52 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import JOB_YAML
 from tests.e2e.conftest import Cli, as_json
+from tests.e2e.help_text import commands_listed, options_listed
+
+# every command, in the order `drorch --help` lists them, with the options that are its own
+COMMANDS = {
+    "validate": {"--json"},
+    "run": {"--to", "--from", "--snapshot", "--json"},
+    "runs": {"--job", "--limit", "--json"},
+    "status": {"--json"},
+    "snapshots": {"--job", "--target", "--json"},
+    "restore": {"--to", "--snapshot", "--from", "--include", "--force", "--verify", "--json"},
+    "keys": set(),
+    "compliance": {"--job", "--json"},
+    "metrics": {"--textfile"},
+    "evidence": set(),
+    "demo": {"--dir"},
+    "daemon": set(),
+}
 
 
-def test_help_names_every_command(cli: Cli) -> None:
+def test_help_lists_every_command_as_an_entry(cli: Cli) -> None:
     done = cli("--help", check_rc=0)
-    for command in ("validate", "run", "runs", "status", "snapshots", "restore", "keys", "demo"):
-        assert command in done.stdout
+    assert commands_listed(done.stdout) == list(COMMANDS)
+    assert options_listed(done.stdout) == {
+        "-h",
+        "--help",
+        "--config",
+        "-v",
+        "--verbose",
+        "--version",
+    }
     assert "Exit codes: 0 success, 1 a failed operation, 2 bad usage" in done.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_its_own_help_with_its_options(cli: Cli, command: str) -> None:
+    done = cli(command, "--help", check_rc=0)
+    assert done.stdout.startswith(f"usage: drorch {command} ")
+    assert COMMANDS[command] <= options_listed(done.stdout)
+
+
+def test_keys_help_lists_its_subcommands(cli: Cli) -> None:
+    assert commands_listed(cli("keys", "--help", check_rc=0).stdout) == ["init", "export-public"]
 
 
 def test_no_command_is_usage_error(cli: Cli) -> None:

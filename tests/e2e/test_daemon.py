@@ -224,18 +224,27 @@ def test_catch_up_after_downtime_runs_exactly_once(make_root, tmp_path: Path) ->
     catalog.close()
     daemon = DaemonProcess(root, tmp_path)
     try:
-        daemon.wait_ready()
+        daemon.wait_ready()  # every catch-up is decided before READY, and due at once
         wait_for(
             lambda: len([r for r in runs_of(root) if r.status.finished]) >= 2,
             30,
             "the catch-up run",
         )
-        time.sleep(3)  # long enough for a second (wrong) catch-up to show
+        # a reload must not catch up again: wait until it is done, then stop, which waits
+        # for every run started; from then on the log and the catalog are complete
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: f"reloaded {root}" in daemon.output(), 30, "the reload")
         assert daemon.stop() == 0
     finally:
         daemon.close()
+    log = daemon.output()
+    # one decision; a second one would also be in the log and double the missed slots
+    assert log.count("while no daemon ran; running it once now") == 1, log
+    # a second catch-up run meeting the first is refused, and the refusal is logged
+    assert "snapshot of app skipped" not in log
     runs = runs_of(root)
     assert len(runs) == 2
+    assert [run.id for run in runs if (run.details or {}).get("catch_up")] == [runs[1].id]
     assert runs[1].status is RunStatus.SUCCEEDED
     # four quarter-hours in the hour of downtime, five when one more began before the
     # daemon came up: what the clock says, not a constant

@@ -1,18 +1,113 @@
-"""`drorch demo` end to end: it must always run, and its repository must pass restic check."""
+"""`drorch demo` end to end, from drorch installed as a wheel: it must always run, and its
+repository must pass restic check."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
+import sysconfig
+import zipfile
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import Cli, as_json
 
+EXAMPLES = ("jobs", "policies", "runbooks")
+PIP = (sys.executable, "-m", "pip", "-q", "--disable-pip-version-check")  # offline: --no-index
 
-def test_demo_runs_end_to_end_and_restic_accepts_its_repository(cli: Cli, tmp_path: Path) -> None:
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """drorch built into a wheel from a copy of this checkout (the build writes beside its
+    source), offline, with the venv's setuptools."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    shutil.copytree(
+        REPO_ROOT / "drorch", source / "drorch", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO_ROOT / name, source / name)
+    dist = str(work / "dist")
+    built = subprocess.run(
+        [
+            *PIP,
+            "wheel",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            dist,
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    [found] = (work / "dist").glob("drorch-*.whl")
+    return found
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path) -> Path:
+    """The wheel installed into a folder of its own, as on a host without the source."""
+    site = wheel.parent.parent / "site"
+    subprocess.run(
+        [*PIP, "install", "--no-index", "--no-deps", "--target", str(site), str(wheel)],
+        capture_output=True,
+        check=True,
+    )
+    return site
+
+
+def installed_python(site: Path, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` importing drorch from `site` only: -S keeps the venv's editable
+    install (a .pth file) out; the dependencies come from its site-packages."""
+    path = os.pathsep.join((str(site), sysconfig.get_paths()["purelib"]))
+    return subprocess.run(
+        [sys.executable, "-S", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+
+
+def test_the_wheel_ships_the_examples(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for folder in EXAMPLES:
+        shipped = sorted(p.name for p in (REPO_ROOT / folder).glob("*.yaml"))
+        assert shipped
+        assert {f"drorch/examples/{folder}/{name}" for name in shipped} <= names
+
+
+def test_demo_runs_end_to_end_and_restic_accepts_its_repository(
+    cli: Cli, installed: Path, tmp_path: Path
+) -> None:
+    # from the installed wheel, in a folder far from the checkout: nothing of the source
+    # tree can stand in for what the package lacks
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    where = installed_python(installed, "-c", "import drorch; print(drorch.__file__)", cwd=away)
+    assert where.stdout.startswith(f"{installed}/drorch/"), (where.stdout, where.stderr)
     demo = tmp_path / "demo"
-    done = cli("demo", "--dir", demo, check_rc=0)
+    done = installed_python(installed, "-m", "drorch", "demo", "--dir", demo, cwd=away)
+    assert done.returncode == 0, (done.stdout, done.stderr)
     assert "demo complete" in done.stdout
+    for folder in EXAMPLES:
+        written = {p.name: p.read_bytes() for p in (demo / folder).iterdir()}
+        packaged = {
+            p.name: p.read_bytes() for p in (installed / "drorch" / "examples" / folder).iterdir()
+        }
+        assert written == packaged != {}
     assert "13 files identical, 0 different" in done.stdout
     assert cli("validate", root=demo, check_rc=0).stdout.startswith(f"{demo}: valid")
     snapshots = as_json(cli("snapshots", "--json", root=demo, check_rc=0))

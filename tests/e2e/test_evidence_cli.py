@@ -12,6 +12,7 @@ from drorch.catalog import open_catalog
 from drorch.config import load_config
 from drorch.evidence.log import EvidenceLog
 from tests.e2e.conftest import Cli, as_json
+from tests.e2e.help_text import commands_listed, options_listed
 
 # Forty days ago at 09:00 UTC: the records are in the past whatever the machine's date.
 START = (datetime.now(UTC) - timedelta(days=40)).replace(hour=9, minute=0, second=0, microsecond=0)
@@ -56,11 +57,19 @@ def pubkey(cli: Cli, root: Path, tmp_path: Path) -> Path:
     return path
 
 
-def test_help_names_the_evidence_commands(cli: Cli) -> None:
-    assert "evidence" in cli("--help", check_rc=0).stdout
+def test_help_lists_the_evidence_commands_with_their_options(cli: Cli) -> None:
+    assert "evidence" in commands_listed(cli("--help", check_rc=0).stdout)
     done = cli("evidence", "--help", check_rc=0)
-    for command in ("list", "show", "export", "verify"):
-        assert command in done.stdout
+    assert commands_listed(done.stdout) == ["list", "show", "export", "verify"]
+    for command, options in (
+        ("list", {"--job", "--since", "--until", "--json"}),
+        ("show", {"--json"}),
+        ("export", {"--out", "--since", "--until", "--from-checkpoint"}),
+        ("verify", {"--key", "--json"}),
+    ):
+        help_text = cli("evidence", command, "--help", check_rc=0).stdout
+        assert help_text.startswith(f"usage: drorch evidence {command} ")
+        assert options <= options_listed(help_text)
     assert cli("evidence").returncode == 2
 
 

@@ -1,4 +1,6 @@
-"""The repository root is the shipped example config root: it must stay valid."""
+"""The repository root is the shipped example config root: it must stay valid. Its jobs/,
+policies/ and runbooks/ are links to drorch/examples/, the package data `drorch demo`
+copies: one copy of each file, the same in a checkout and in an installed wheel."""
 
 from __future__ import annotations
 
@@ -15,6 +17,12 @@ from tests.conftest import REPO_ROOT
 @pytest.fixture(scope="module")
 def shipped() -> Config:
     return load_config(REPO_ROOT, check_secrets=False)
+
+
+def test_the_root_folders_are_the_package_examples() -> None:
+    for folder in ("jobs", "policies", "runbooks"):
+        assert (REPO_ROOT / folder).is_symlink()
+        assert (REPO_ROOT / folder).resolve() == REPO_ROOT / "drorch" / "examples" / folder
 
 
 def test_every_shipped_file_is_loaded(shipped: Config) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 import requests
 
@@ -39,10 +40,14 @@ class Sender:
         hooks: Callable[[], Mapping[str, Endpoint]],
         *,
         idle: float = IDLE,
+        clock: Callable[[], datetime] = utc_now,
+        ping: Endpoint = PING,
     ) -> None:
         self._catalog = catalog
         self._hooks = hooks
         self._idle = idle
+        self._clock = clock
+        self._ping = ping
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -78,13 +83,13 @@ class Sender:
         """Deliver one batch of due deliveries; how many were handled. After a failure, the
         rest of the batch for the same URL is postponed untried: one endpoint that is down
         costs one timeout per pass, not one per delivery."""
-        batch = outbox.claim(self._catalog, utc_now())
+        batch = outbox.claim(self._catalog, self._clock())
         failing: set[str] = set()
         for item in batch:
             if self._stop.is_set():
                 break  # the rest keep their lease and come back after it
             if item.url in failing:
-                outbox.postpone(self._catalog, item, utc_now() + outbox.FIRST_RETRY)
+                outbox.postpone(self._catalog, item, self._clock() + outbox.FIRST_RETRY)
             elif not self._send(item):
                 failing.add(item.url)
         return len(batch)
@@ -93,11 +98,13 @@ class Sender:
         """One delivery, settled in the outbox; whether it arrived."""
         what = f"{item.kind} {item.event}" + (f" of {item.job}" if item.job else "")
         if item.kind is Kind.PING:
-            endpoint, body = PING, (item.payload or {}).get("body", "")
+            endpoint, body = self._ping, (item.payload or {}).get("body", "")
         else:
             configured = self._hooks().get(item.url)
             if configured is None:  # removed from drorch.yaml: its secrets with it
-                outbox.settle(self._catalog, item, utc_now(), "no longer configured", final=True)
+                outbox.settle(
+                    self._catalog, item, self._clock(), "no longer configured", final=True
+                )
                 log.warning(
                     "dropped %s to %s: that webhook is no longer configured", what, item.url
                 )
@@ -108,7 +115,7 @@ class Sender:
             deliver(self._session, item.url, body, endpoint)
         except DeliveryFailed as exc:
             error = str(exc)
-        outcome = outbox.settle(self._catalog, item, utc_now(), error)
+        outcome = outbox.settle(self._catalog, item, self._clock(), error)
         if outcome == "delivered":
             log.info("delivered %s to %s", what, item.url)
         elif outcome == "retry":

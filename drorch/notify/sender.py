@@ -80,27 +80,30 @@ class Sender:
                 log.exception("the notification sender failed; trying again shortly")
 
     def drain(self) -> int:
-        """Deliver one batch of due deliveries; how many were handled. After a failure, the
-        rest of the batch for the same URL is postponed untried: one endpoint that is down
-        costs one timeout per pass, not one per delivery."""
+        """Deliver one batch: the head of each endpoint that is due (the outbox keeps each
+        endpoint's order, across senders too), so an endpoint that is down costs one
+        timeout per pass; how many were handled."""
+        hooks = self._hooks()
         batch = outbox.claim(self._catalog, self._clock())
-        failing: set[str] = set()
         for item in batch:
             if self._stop.is_set():
                 break  # the rest keep their lease and come back after it
-            if item.url in failing:
-                outbox.postpone(self._catalog, item, self._clock() + outbox.FIRST_RETRY)
-            elif not self._send(item):
-                failing.add(item.url)
+            self._send(item, hooks)
         return len(batch)
 
-    def _send(self, item: Claimed) -> bool:
-        """One delivery, settled in the outbox; whether it arrived."""
+    def _send(self, item: Claimed, hooks: Mapping[str, Endpoint]) -> None:
+        """One delivery, settled in the outbox."""
         what = f"{item.kind} {item.event}" + (f" of {item.job}" if item.job else "")
+        if item.superseded:
+            log.info(
+                "%s goes in place of %d older state(s) of that check: superseded, not sent",
+                what,
+                item.superseded,
+            )
         if item.kind is Kind.PING:
             endpoint, body = self._ping, (item.payload or {}).get("body", "")
         else:
-            configured = self._hooks().get(item.url)
+            configured = hooks.get(item.url)
             if configured is None:  # removed from drorch.yaml: its secrets with it
                 outbox.settle(
                     self._catalog, item, self._clock(), "no longer configured", final=True
@@ -108,7 +111,7 @@ class Sender:
                 log.warning(
                     "dropped %s to %s: that webhook is no longer configured", what, item.url
                 )
-                return True
+                return
             endpoint, body = configured, item.payload or {}
         error: str | None = None
         try:
@@ -135,4 +138,3 @@ class Sender:
             )
         else:
             log.warning("%s took longer than its lease; another sender has it now", what)
-        return error is None

@@ -82,9 +82,12 @@ class Sender:
     def drain(self) -> int:
         """Deliver one batch: the head of each endpoint that is due (the outbox keeps each
         endpoint's order, across senders too), so an endpoint that is down costs one
-        timeout per pass; how many were handled."""
+        timeout per pass; how many were handled. A delivery reached too late to be through
+        within its lease is handed back untried: sent after its lease, it could arrive
+        after a newer one that another sender took meanwhile."""
         hooks = self._hooks()
-        batch = outbox.claim(self._catalog, self._clock())
+        longest = max(e.longest for e in (self._ping, *hooks.values()))
+        batch = outbox.claim(self._catalog, self._clock(), lease=max(outbox.LEASE, 2 * longest))
         for item in batch:
             if self._stop.is_set():
                 break  # the rest keep their lease and come back after it
@@ -92,7 +95,7 @@ class Sender:
         return len(batch)
 
     def _send(self, item: Claimed, hooks: Mapping[str, Endpoint]) -> None:
-        """One delivery, settled in the outbox."""
+        """One delivery, settled in the outbox (or handed back untried)."""
         what = f"{item.kind} {item.event}" + (f" of {item.job}" if item.job else "")
         if item.superseded:
             log.info(
@@ -113,6 +116,10 @@ class Sender:
                 )
                 return
             endpoint, body = configured, item.payload or {}
+        if self._clock() + endpoint.longest >= item.lease_until:
+            outbox.postpone(self._catalog, item, self._clock())
+            log.info("%s handed back untried: its lease would end before it is through", what)
+            return
         error: str | None = None
         try:
             deliver(self._session, item.url, body, endpoint)

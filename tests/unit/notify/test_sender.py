@@ -189,3 +189,25 @@ def test_two_senders_on_one_catalog_never_break_the_order(
         clock.at += timedelta(seconds=30)
         drain_all(b, a)
     assert arrived(http_sink, 2) == ([0, 1, 2], ["/ping/app"])
+
+
+def test_a_delivery_whose_lease_would_run_out_is_handed_back_unsent(
+    http_sink: Sink, tmp_path: Path
+) -> None:
+    """A sender that reaches a delivery too late to finish it within its lease leaves it to
+    the next claim: sent after its lease, it could arrive after a newer one another
+    sender sent meanwhile."""
+    catalog = open_catalog(None, tmp_path)
+    hook = Notify(webhook=http_sink.url + "/hook", retries=0)
+    outbox.enqueue_now(catalog, [outbox.webhook(hook.webhook, "v", {"n": 0})], T0)
+    late = T0 + outbox.LEASE - timedelta(seconds=5)
+    stamps = [T0, late]  # the claim, then the moment it would be sent
+    sender = Sender(
+        catalog,
+        lambda: endpoints((hook,)),
+        clock=lambda: stamps.pop(0) if len(stamps) > 1 else stamps[0],
+    )
+    assert sender.drain() == 1
+    assert http_sink.received == []
+    [item] = outbox.claim(catalog, late)  # due again at once, for whoever comes next
+    assert item.attempts == 0

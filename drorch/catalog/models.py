@@ -261,6 +261,10 @@ class Delivery(Base):
     Written in the same breath as what it reports; sent by the daemon's sender thread,
     never by a run. A failed attempt is retried later with backoff, and one that keeps
     failing is given up on only after `give_up` and logged, never dropped silently.
+    Deliveries to one endpoint (a URL; for pings, the job's check) go out oldest first.
+    A ping whose check was sent a newer state instead is settled unsent as superseded:
+    `gave_up_at` set and `last_error` "superseded by #<id>" (outbox.SUPERSEDED), which
+    is no loss and is counted apart from those given up.
     """
 
     __tablename__ = "outbox"

@@ -77,6 +77,10 @@ CHECKPOINT_SIZE = Spec(
 )
 OUTBOX_PENDING = Spec("drorch_outbox_pending", "Notifications waiting to be delivered.")
 OUTBOX_GIVEN_UP = Spec("drorch_outbox_given_up", "Notifications given up on, never delivered.")
+OUTBOX_SUPERSEDED = Spec(
+    "drorch_outbox_superseded",
+    "Pings not sent because a newer state of the same check was sent in their place.",
+)
 OUTBOX_OLDEST = Spec(
     "drorch_outbox_oldest_pending_age_seconds",
     "Age of the oldest notification waiting to be delivered; 0 when none waits.",
@@ -163,6 +167,7 @@ def outbox_families(outbox: Backlog, now: datetime) -> list[Metric]:
     return [
         OUTBOX_PENDING.family([((), float(outbox.pending))]),
         OUTBOX_GIVEN_UP.family([((), float(outbox.gave_up))]),
+        OUTBOX_SUPERSEDED.family([((), float(outbox.superseded))]),
         OUTBOX_OLDEST.family([((), age)]),
     ]
 

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,14 @@ class Endpoint:
     retries: int = 2
     header_files: Mapping[str, Path] = field(default_factory=dict)
     backoff: float = 0.5  # seconds before the first immediate retry, doubling
+
+    @property
+    def longest(self) -> timedelta:
+        """The longest one delivery takes, its immediate retries included, when each attempt
+        connects and is answered within `timeout` (requests' limit applies to each)."""
+        attempts = self.retries + 1
+        waits = self.backoff * (2**self.retries - 1)
+        return timedelta(seconds=attempts * 2 * self.timeout + waits)
 
 
 def _headers(endpoint: Endpoint) -> dict[str, str]:

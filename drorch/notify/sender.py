@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 import requests
 
@@ -39,10 +40,14 @@ class Sender:
         hooks: Callable[[], Mapping[str, Endpoint]],
         *,
         idle: float = IDLE,
+        clock: Callable[[], datetime] = utc_now,
+        ping: Endpoint = PING,
     ) -> None:
         self._catalog = catalog
         self._hooks = hooks
         self._idle = idle
+        self._clock = clock
+        self._ping = ping
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,40 +80,52 @@ class Sender:
                 log.exception("the notification sender failed; trying again shortly")
 
     def drain(self) -> int:
-        """Deliver one batch of due deliveries; how many were handled. After a failure, the
-        rest of the batch for the same URL is postponed untried: one endpoint that is down
-        costs one timeout per pass, not one per delivery."""
-        batch = outbox.claim(self._catalog, utc_now())
-        failing: set[str] = set()
+        """Deliver one batch: the head of each endpoint that is due (the outbox keeps each
+        endpoint's order, across senders too), so an endpoint that is down costs one
+        timeout per pass; how many were handled. A delivery reached too late to be through
+        within its lease is handed back untried: sent after its lease, it could arrive
+        after a newer one that another sender took meanwhile."""
+        hooks = self._hooks()
+        longest = max(e.longest for e in (self._ping, *hooks.values()))
+        batch = outbox.claim(self._catalog, self._clock(), lease=max(outbox.LEASE, 2 * longest))
         for item in batch:
             if self._stop.is_set():
                 break  # the rest keep their lease and come back after it
-            if item.url in failing:
-                outbox.postpone(self._catalog, item, utc_now() + outbox.FIRST_RETRY)
-            elif not self._send(item):
-                failing.add(item.url)
+            self._send(item, hooks)
         return len(batch)
 
-    def _send(self, item: Claimed) -> bool:
-        """One delivery, settled in the outbox; whether it arrived."""
+    def _send(self, item: Claimed, hooks: Mapping[str, Endpoint]) -> None:
+        """One delivery, settled in the outbox (or handed back untried)."""
         what = f"{item.kind} {item.event}" + (f" of {item.job}" if item.job else "")
+        if item.superseded:
+            log.info(
+                "%s goes in place of %d older state(s) of that check: superseded, not sent",
+                what,
+                item.superseded,
+            )
         if item.kind is Kind.PING:
-            endpoint, body = PING, (item.payload or {}).get("body", "")
+            endpoint, body = self._ping, (item.payload or {}).get("body", "")
         else:
-            configured = self._hooks().get(item.url)
+            configured = hooks.get(item.url)
             if configured is None:  # removed from drorch.yaml: its secrets with it
-                outbox.settle(self._catalog, item, utc_now(), "no longer configured", final=True)
+                outbox.settle(
+                    self._catalog, item, self._clock(), "no longer configured", final=True
+                )
                 log.warning(
                     "dropped %s to %s: that webhook is no longer configured", what, item.url
                 )
-                return True
+                return
             endpoint, body = configured, item.payload or {}
+        if self._clock() + endpoint.longest >= item.lease_until:
+            outbox.postpone(self._catalog, item, self._clock())
+            log.info("%s handed back untried: its lease would end before it is through", what)
+            return
         error: str | None = None
         try:
             deliver(self._session, item.url, body, endpoint)
         except DeliveryFailed as exc:
             error = str(exc)
-        outcome = outbox.settle(self._catalog, item, utc_now(), error)
+        outcome = outbox.settle(self._catalog, item, self._clock(), error)
         if outcome == "delivered":
             log.info("delivered %s to %s", what, item.url)
         elif outcome == "retry":
@@ -128,4 +145,3 @@ class Sender:
             )
         else:
             log.warning("%s took longer than its lease; another sender has it now", what)
-        return error is None

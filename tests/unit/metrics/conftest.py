@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from drorch.catalog import Catalog, RunStatus, open_catalog
+from drorch.catalog import Catalog, RunStatus, open_catalog, outbox
 from drorch.catalog import models as m
 from drorch.config import Config, load_config
 from drorch.evidence.log import EvidenceLog
@@ -148,6 +148,13 @@ def filled(config: Config, catalog: Catalog) -> Catalog:
     delivery(catalog, NOW - timedelta(hours=2))
     delivery(catalog, NOW - timedelta(minutes=5))
     delivery(catalog, NOW - timedelta(days=1), gave_up_at=NOW - timedelta(hours=20))
+    superseded = f"{outbox.SUPERSEDED} #9"
+    delivery(
+        catalog,
+        NOW - timedelta(hours=7),
+        gave_up_at=NOW - timedelta(hours=6),
+        last_error=superseded,
+    )
     node(catalog, "a", NOW - timedelta(days=1), stopped_at=NOW - timedelta(days=1))
     node(catalog, "a", NOW - timedelta(seconds=5))
     node(catalog, "b", NOW - timedelta(hours=2), stopped_at=NOW - timedelta(hours=2))

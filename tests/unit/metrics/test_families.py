@@ -30,6 +30,7 @@ FAMILIES = {
     "drorch_evidence_checkpoint_tree_size",
     "drorch_outbox_pending",
     "drorch_outbox_given_up",
+    "drorch_outbox_superseded",
     "drorch_outbox_oldest_pending_age_seconds",
     "drorch_node_heartbeat_timestamp_seconds",
     "drorch_metrics_generated_timestamp_seconds",
@@ -101,7 +102,8 @@ def test_evidence_outbox_and_daemon(config: Config, filled: Catalog) -> None:
     assert value(samples, "drorch_evidence_checkpoint_tree_size") == 3
     assert value(samples, "drorch_evidence_checkpoint_timestamp_seconds") == T
     assert value(samples, "drorch_outbox_pending") == 2
-    assert value(samples, "drorch_outbox_given_up") == 1
+    assert value(samples, "drorch_outbox_given_up") == 1  # the superseded ping is not lost
+    assert value(samples, "drorch_outbox_superseded") == 1
     assert value(samples, "drorch_outbox_oldest_pending_age_seconds") == 2 * 3600
     assert samples["drorch_node_heartbeat_timestamp_seconds"] == {
         (("host", "a"),): T - 5,  # the newest of the host's daemons

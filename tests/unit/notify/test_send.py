@@ -72,3 +72,9 @@ def test_an_unreadable_header_file_names_it(http_sink: Sink, tmp_path: Path) -> 
     with requests.Session() as session, pytest.raises(DeliveryFailed, match="missing"):
         deliver(session, http_sink.url, {}, endpoint, sleep=no_sleep)
     assert http_sink.received == []
+
+
+def test_the_longest_a_delivery_takes_counts_every_attempt_and_wait() -> None:
+    """What the sender checks against a delivery's lease before it starts it."""
+    assert Endpoint(timeout=5.0, retries=3).longest.total_seconds() == 4 * 2 * 5 + 0.5 + 1 + 2
+    assert Endpoint(timeout=10.0, retries=0).longest.total_seconds() == 20

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from drorch.catalog import Catalog, RunStatus, SnapshotRecord
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus
 
 
 def run(
@@ -35,6 +35,8 @@ def snapshot(
     *,
     job: str = "app",
     original: str | None = None,
+    status: SnapshotStatus = SnapshotStatus.COMPLETE,
+    run_id: int | None = None,
 ) -> None:
     catalog.record_snapshot(
         SnapshotRecord(
@@ -49,8 +51,9 @@ def snapshot(
             size=1,
             files=1,
             original_id=original,
-            run_id=None,
+            run_id=run_id,
             canary_path=None,
             canary_sha256=None,
+            status=status,
         )
     )

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from drorch.actions.check import rotating_subset
 from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.evidence import record_evidence
-from drorch.catalog import Catalog, RunStatus, SnapshotRecord
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus
 from drorch.config.model import DiskTarget
 from drorch.errors import DrorchError, ResidencyViolation, ResticError, TargetOffline
 from drorch.restic import SnapshotInfo
@@ -130,7 +130,9 @@ def record_copies(
     copies: list[SnapshotInfo],
 ) -> list[SnapshotInfo]:
     """Record the copies the catalog does not know yet; a copy whose tree differs from its
-    source's is an error, never recorded as a good copy."""
+    source's is an error, never recorded as a good copy. A copy has its original's status
+    (a copy of a PARTIAL snapshot is PARTIAL); the copy of a snapshot the catalog does not
+    know (its run never recorded it) is ORPHANED, never taken for complete."""
     known = {s.snapshot_id for s in catalog.snapshots(job=job, target=target)}
     sizes = {s.snapshot_id: s for s in catalog.snapshots(job=job)}
     new = []
@@ -162,6 +164,7 @@ def record_copies(
                 run_id=None,
                 canary_path=origin.canary_path if origin else None,
                 canary_sha256=origin.canary_sha256 if origin else None,
+                status=origin.status if origin else SnapshotStatus.ORPHANED,
             )
         )
         new.append(copy)

@@ -1,7 +1,8 @@
 """restore: an operator's restore of a job's snapshot into a folder.
 
 Refuses `/` and system folders, refuses a non-empty destination unless forced,
-and never guesses a snapshot: `latest` or an id (prefix) known to the catalog.
+and never guesses a snapshot: `latest` (the newest complete one) or an id (prefix) known
+to the catalog, a copy's own or its source's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drorch.actions.context import ActionResult, RunContext
-from drorch.catalog import Catalog, RunStatus, SnapshotRecord
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus
 from drorch.config.model import DiskTarget
 from drorch.errors import DestinationNotEmpty, TargetOffline, UnknownSnapshot, UsageError
 from drorch.targets import open_disk_repository
@@ -51,6 +52,14 @@ SYSTEM_DIRS = frozenset(
 )
 
 
+# What an operator is told when a snapshot that is not complete is restored.
+INCOMPLETE = {
+    SnapshotStatus.PARTIAL: "a PARTIAL snapshot lacks the files restic could not read when "
+    "it was taken",
+    SnapshotStatus.ORPHANED: "an ORPHANED snapshot was written by a run that never finished",
+}
+
+
 @dataclass(frozen=True)
 class RestoreOptions:
     to: Path
@@ -83,22 +92,50 @@ def check_destination(to: Path, *, force: bool) -> Path:
 
 
 def find_snapshot(catalog: Catalog, job: str, target: str, wanted: str) -> SnapshotRecord:
+    """The snapshot `wanted` names on `target`: `latest` is the newest COMPLETE one (a
+    PARTIAL or ORPHANED snapshot lacks files: it is restored only when named); an id, or a
+    prefix of 4 or more hex digits, is the snapshot's own id there or, for a copy, its
+    source's id, and resolves to the copy on that target."""
     snapshots = catalog.snapshots(job=job, target=target)
     if not snapshots:
         raise UnknownSnapshot(f"job {job!r} has no snapshots on target {target!r}")
     if wanted == "latest":
-        return snapshots[-1]
-    matches = [s for s in snapshots if s.snapshot_id.startswith(wanted.lower())]
+        complete = [s for s in snapshots if s.complete]
+        if complete:
+            return complete[-1]
+        by_status = ", ".join(
+            f"{len(of)} {status.value}: {', '.join(s.short_id for s in of[-3:])}"
+            for status in SnapshotStatus
+            if (of := [s for s in snapshots if s.status is status])
+        )
+        raise UnknownSnapshot(
+            f"job {job!r} has no complete snapshot on target {target!r} ({by_status}); "
+            "to restore what one of them holds, name it with --snapshot ID"
+        )
+    prefix = wanted.lower()
+    matches = [
+        s
+        for s in snapshots
+        if s.snapshot_id.startswith(prefix) or (s.original_id or "").startswith(prefix)
+    ]
     if not matches or len(wanted) < 4:
         raise UnknownSnapshot(
             f"no snapshot {wanted!r} of job {job!r} on target {target!r} "
-            f"(list them with: drorch snapshots --job {job})"
+            f"(list them with: drorch snapshots --job {job} --target {target})"
         )
     if len(matches) > 1:
         raise UnknownSnapshot(
-            f"snapshot id {wanted!r} is ambiguous: {', '.join(m.short_id for m in matches)}"
+            f"snapshot id {wanted!r} is ambiguous on target {target!r}: "
+            + ", ".join(describe(m) for m in matches)
         )
     return matches[0]
+
+
+def describe(snapshot: SnapshotRecord) -> str:
+    """1a2b3c4d, or 5e6f7a8b (copy of 1a2b3c4d, PARTIAL)"""
+    notes = [f"copy of {snapshot.original_id[:8]}"] if snapshot.original_id else []
+    notes += [] if snapshot.complete else [snapshot.status.value]
+    return snapshot.short_id + (f" ({', '.join(notes)})" if notes else "")
 
 
 def run_restore(ctx: RunContext) -> ActionResult:
@@ -121,15 +158,20 @@ def run_restore(ctx: RunContext) -> ActionResult:
     ctx.restic.restore(
         repo, snapshot.snapshot_id, destination, includes=options.includes, verify=options.verify
     )
+    summary = (
+        f"restored snapshot {describe(snapshot)} of {ctx.job_name} from {name} into {destination}"
+    )
+    if not snapshot.complete:
+        summary += f"; {INCOMPLETE[snapshot.status]}"
     return ActionResult(
         status=RunStatus.SUCCEEDED,
         target=name,
         snapshot_id=snapshot.snapshot_id,
-        summary=f"restored snapshot {snapshot.short_id} of {ctx.job_name} from {name} "
-        f"into {destination}",
+        summary=summary,
         details={
             "to": str(destination),
             "includes": list(options.includes),
             "verified": options.verify,
+            "snapshot_status": snapshot.status.value,
         },
     )

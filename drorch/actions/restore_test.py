@@ -155,6 +155,7 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
             "time": _iso(snapshot),
             "size": snapshot.size,
             "files": snapshot.files,
+            "status": snapshot.status.value,  # a test of a PARTIAL one proves no RPO
         }
         record["selection"]["seed"] = seed
         repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
@@ -203,8 +204,10 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
             filter(None, [error, f"the result could not be recorded as evidence: {exc}"])
         )
     failed = [c for c in checks if not c.passed]
+    tested = record.get("snapshot", {})
+    kind = "" if tested.get("status", "COMPLETE") == "COMPLETE" else f" ({tested['status']})"
     summary = (
-        f"restore test of {record.get('snapshot', {}).get('id', '?')[:8]} from {name}: "
+        f"restore test of {tested.get('id', '?')[:8]}{kind} from {name}: "
         f"{'pass' if passed else 'FAIL'} ({len(checks) - len(failed)}/{len(checks)} "
         "checks)"
     )

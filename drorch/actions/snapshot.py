@@ -15,7 +15,7 @@ from dataclasses import replace
 from drorch.actions.canary import plant_canary
 from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.hooks import run_hooks
-from drorch.catalog import RunStatus, SnapshotRecord
+from drorch.catalog import RunStatus, SnapshotRecord, SnapshotStatus
 from drorch.config.model import DiskTarget, HookSpec
 from drorch.config.units import format_size
 from drorch.errors import HookFailed, PartialSnapshot, ResticError, SourceMissing, TargetOffline
@@ -24,6 +24,9 @@ from drorch.targets import open_disk_repository
 from drorch.targets.disk import full_snapshot_id
 
 log = logging.getLogger(__name__)
+
+# restic exit 3 (a PARTIAL run) wrote the snapshot without the files it could not read.
+KEPT = {RunStatus.PARTIAL: SnapshotStatus.PARTIAL}
 
 
 def run_snapshot(ctx: RunContext) -> ActionResult:
@@ -124,6 +127,7 @@ def _backup(ctx: RunContext, name: str, target: DiskTarget, repo: Repo) -> Actio
             run_id=ctx.run_id,
             canary_path=str(canary.path),
             canary_sha256=canary.sha256,
+            status=KEPT.get(status, SnapshotStatus.COMPLETE),
         )
     )
     return ActionResult(

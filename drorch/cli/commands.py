@@ -191,6 +191,11 @@ def _short(text: str | None, width: int = 70) -> str | None:
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
+    """One row per snapshot on each target, with its own id there: a copy made by
+    replication has an id of its own (restic's), shown beside the id of its source."""
+    from drorch.catalog import SnapshotStatus
+    from drorch.cli.render import RED
+
     config = _config(args, check_secrets=False)
     if args.job:
         config.job(args.job)
@@ -203,35 +208,37 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         print_json(
             [
                 {
-                    "id": s.snapshot_id,
+                    "id": s.snapshot_id,  # its own id on `target`
                     "time": iso_utc(s.time),
                     "job": s.job,
                     "target": s.target,
                     "size": s.size,
-                    "original": s.original_id,
+                    "files": s.files,
+                    "original": s.original_id,  # a copy's source id; null for an original
+                    "status": s.status.value,
                     "targets": holders[s.original_id or s.snapshot_id],
                 }
                 for s in snapshots
             ]
         )
         return 0
-    shown: dict[str, Any] = {}
-    for s in snapshots:
-        shown.setdefault(s.original_id or s.snapshot_id, s)
     print_table(
-        ["id", "time", "job", "targets", "files", "size"],
+        ["id", "time", "job", "target", "copy of", "status", "files", "size"],
         [
             (
-                key[:8],
+                s.short_id,
                 local(s.time),
                 s.job,
-                ", ".join(holders[key]),
+                s.target,
+                s.original_id[:8] if s.original_id else None,
+                s.status.value,
                 s.files,
                 format_size(s.size) if s.size is not None else None,
             )
-            for key, s in shown.items()
+            for s in snapshots
         ],
         empty="no snapshots yet",
+        colors={s.value: RED for s in SnapshotStatus if s is not SnapshotStatus.COMPLETE},
     )
     return 0
 

@@ -58,7 +58,9 @@ RULE_OK = Spec(
     "drorch_compliance_rule_ok", "1 when the rule holds, else 0.", ("drorch_job", "rule")
 )
 RPO_AGE = Spec(
-    "drorch_rpo_age_seconds", "Age of the newest snapshot on the copy.", ("drorch_job", "target")
+    "drorch_rpo_age_seconds",
+    "Age of the newest complete snapshot on the copy (PARTIAL and ORPHANED ones never count).",
+    ("drorch_job", "target"),
 )
 RPO_LIMIT = Spec("drorch_rpo_limit_seconds", "The RPO of the job's policy.", ("drorch_job",))
 RTO_PROJECTED = Spec(

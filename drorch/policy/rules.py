@@ -4,13 +4,13 @@ to results. No I/O here; `evaluate` in drorch.policy reads the facts and calls t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from drorch.catalog import RunStatus
-from drorch.catalog.facts import RESTORE_TEST, JobFacts
+from drorch.catalog import RunStatus, SnapshotStatus
+from drorch.catalog.facts import RESTORE_TEST, Incomplete, JobFacts
 from drorch.config.model import Job, Policy, Target
 from drorch.config.schedule import next_fire
 
@@ -46,38 +46,81 @@ def copies_of(job: Job) -> list[str]:
 
 
 def rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> list[RuleResult]:
-    """Per copy: the age of the newest snapshot on it against the policy's RPO."""
+    """Per copy: the age of the newest COMPLETE snapshot on it against the policy's RPO.
+    Newer snapshots that are not complete (PARTIAL, ORPHANED) never count; the detail
+    names them."""
     results = []
     for i, target in enumerate(copies_of(job)):
         newest = facts.newest_on.get(target)
+        incomplete = facts.incomplete.get(target, [])
         name = f"rpo:{target}"
         if newest is None:
             action = "snapshot" if i == 0 else f"replicate:{target}"
-            detail = NEVER_RAN if action not in facts.last_finished else f"no snapshot on {target}"
+            if incomplete:
+                detail = f"no complete snapshot on {target}; {_incomplete(incomplete)}"
+            elif action not in facts.last_finished:
+                detail = NEVER_RAN
+            else:
+                detail = f"no snapshot on {target}"
             results.append(RuleResult(name, False, None, _s(policy.rpo), None, detail))
             continue
         age = now - newest
         ok = age <= policy.rpo
+        detail = f"newest snapshot on {target} is {_s(age)}s old"
+        if incomplete:
+            detail = (
+                f"newest complete snapshot on {target} is {_s(age)}s old; "
+                f"{_incomplete(incomplete, newer=True)}"
+            )
         results.append(
             RuleResult(
-                name,
-                ok,
-                _s(age),
-                _s(policy.rpo),
-                None if ok else newest + policy.rpo,
-                f"newest snapshot on {target} is {_s(age)}s old",
+                name, ok, _s(age), _s(policy.rpo), None if ok else newest + policy.rpo, detail
             )
         )
     return results
 
 
+def _named(ids: Sequence[int], others: Sequence[str] = (), most: int = 3) -> str:
+    """' (run 12)', ' (runs 12, 13, 14 and 2 more)', ' (snapshot 1a2b3c4d)'"""
+    names = [f"run {i}" for i in ids] + [f"snapshot {o}" for o in others]
+    if not names:
+        return ""
+    if not others and len(ids) > 1:
+        names = [f"runs {ids[0]}", *map(str, ids[1:])]
+    shown = ", ".join(names[:most])
+    return f" ({shown}{f' and {len(names) - most} more' if len(names) > most else ''})"
+
+
+def _incomplete(snapshots: list[Incomplete], *, newer: bool = False) -> str:
+    """'1 newer snapshot is PARTIAL (run 12)', '2 snapshots are PARTIAL (runs 3, 4)',
+    '2 newer snapshots are not complete: 1 PARTIAL (run 12), 1 ORPHANED (run 14)'"""
+    parts = []
+    for status in SnapshotStatus:
+        of = [x for x in snapshots if x.status is status]
+        if of:
+            ids = [x.run_id for x in of if x.run_id is not None]
+            others = [x.snapshot_id[:8] for x in of if x.run_id is None]
+            parts.append((len(of), f"{status.value}{_named(ids, others)}"))
+    what = ("newer " if newer else "") + ("snapshot is" if len(snapshots) == 1 else "snapshots are")
+    if len(parts) == 1:
+        return f"{len(snapshots)} {what} {parts[0][1]}"
+    listed = ", ".join(f"{n} {text}" for n, text in parts)
+    return f"{len(snapshots)} {what} not complete: {listed}"
+
+
 def verified_rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> RuleResult:
-    """Age of the newest snapshot a restore test passed on. Tests run every
-    `restore_test_every`, so the limit is the RPO plus that cadence."""
+    """Age of the newest COMPLETE snapshot a restore test passed on. Tests run every
+    `restore_test_every`, so the limit is the RPO plus that cadence. A test of a PARTIAL
+    snapshot proves the restore (restore_test, rto), not the RPO: files are missing."""
     limit = policy.rpo + (policy.restore_test_every or timedelta(0))
     at = facts.verified_snapshot_at
     if at is None:
-        detail = NEVER_RAN if RESTORE_TEST not in facts.last_finished else "no restore test passed"
+        if RESTORE_TEST not in facts.last_finished:
+            detail = NEVER_RAN
+        elif RESTORE_TEST in facts.last_success:
+            detail = "no restore test passed on a complete snapshot"
+        else:
+            detail = "no restore test passed"
         return RuleResult("verified_rpo", False, None, _s(limit), None, detail)
     age = now - at
     ok = age <= limit
@@ -137,11 +180,11 @@ def restore_test(policy: Policy, facts: JobFacts, now: datetime) -> RuleResult:
 
 
 def copies(job: Job, policy: Policy, facts: JobFacts, targets: Mapping[str, Target]) -> RuleResult:
-    """3-2-1-1-0 over the targets holding at least one snapshot of the job."""
+    """3-2-1-1-0 over the targets holding at least one COMPLETE snapshot of the job."""
     rule = policy.copies
     limit: dict[str, Any] = {"min": rule.min, "media": rule.media, "offsite": rule.offsite}
     limit |= {"offline": rule.offline, "failed": 0}
-    if not facts.newest_on:
+    if not facts.held_on:
         return RuleResult("copies", False, None, limit, None, NEVER_RAN)
     primary = targets.get(job.snapshot.target)
     held = [targets[t] for t in sorted(facts.newest_on) if t in targets]
@@ -161,21 +204,25 @@ def copies(job: Job, policy: Policy, facts: JobFacts, targets: Mapping[str, Targ
         missing = [c for c in rule.media_classes if c not in held_classes]
         if missing:
             short.append("media_classes (no copy on " + ", ".join(missing) + ")")
-    detail = "holders: " + ", ".join(sorted(facts.newest_on))
+    detail = "holders: " + (", ".join(sorted(facts.newest_on)) or "none")
     if short:
         detail = "short of " + ", ".join(short) + "; " + detail
+    uncounted = sorted(set(facts.held_on) - set(facts.newest_on))
+    if uncounted:
+        detail += f"; not counted: {', '.join(uncounted)} (only snapshots that are not complete)"
     since = min((f.first_at for f in failed), default=None) if short == ["failed"] else None
     return RuleResult("copies", not short, value, limit, since, detail)
 
 
 def residency(policy: Policy, facts: JobFacts, targets: Mapping[str, Target]) -> RuleResult:
-    """Every target holding a copy is in one of the policy's jurisdictions."""
+    """Every target holding a copy, complete or not, is in one of the policy's
+    jurisdictions."""
     allowed = list(policy.residency)
-    if not facts.newest_on:
+    if not facts.held_on:
         return RuleResult("residency", False, None, allowed, None, NEVER_RAN)
     places = {
         name: (targets[name].jurisdiction if name in targets else None)
-        for name in sorted(facts.newest_on)
+        for name in sorted(facts.held_on)
     }
     outside = [f"{n} ({j or 'unknown'})" for n, j in places.items() if j not in allowed]
     value = sorted({j for j in places.values() if j is not None})
@@ -214,8 +261,8 @@ def check(job: Job, facts: JobFacts, now: datetime, grace: timedelta) -> RuleRes
 
 
 def failed_runs(facts: JobFacts) -> RuleResult:
-    """Failed or interrupted runs, and slots missed while no daemon ran or the pool was
-    full, since the last success of each action."""
+    """Failed, interrupted or PARTIAL runs, and slots missed while no daemon ran or the
+    pool was full, since the last success of each action."""
     if not facts.ran:
         return RuleResult("failed_runs", False, None, 0, None, NEVER_RAN)
     actions = sorted(set(facts.failures) | set(facts.missed))
@@ -225,7 +272,11 @@ def failed_runs(facts: JobFacts) -> RuleResult:
     parts = []
     for action in actions:
         failed, missed = facts.failures.get(action), facts.missed.get(action)
-        said = [f"{failed.count} failed"] if failed else []
+        said = []
+        if failed and failed.count > len(failed.partial):
+            said.append(f"{failed.count - len(failed.partial)} failed")
+        if failed and failed.partial:
+            said.append(f"{len(failed.partial)} PARTIAL{_named(failed.partial)}")
         said += [f"{missed.count} slots missed"] if missed else []
         parts.append(f"{action}: {' and '.join(said)} since last success")
     detail = "; ".join(parts) or "none"

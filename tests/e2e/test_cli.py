@@ -155,7 +155,7 @@ def test_run_runs_snapshots_restore_round_trip(cli: Cli, make_root, tmp_path: Pa
     assert runs[0]["started_at"].endswith("Z")
     snapshots = as_json(cli("snapshots", "--json", "--job", "app", root=root, check_rc=0))
     assert [set(s) for s in snapshots] == [
-        {"id", "time", "job", "target", "size", "original", "targets"}
+        {"id", "time", "job", "target", "size", "files", "original", "status", "targets"}
     ]
     assert snapshots[0]["targets"] == ["primary"] and snapshots[0]["original"] is None
     assert snapshots[0]["target"] == "primary" and len(snapshots[0]["id"]) == 64

@@ -207,7 +207,8 @@ def test_cli_replicates_and_lists_both_targets(make_root: Callable[..., Path]) -
     assert done.returncode == 0, done.stderr
     assert "copied 1 new snapshot(s) to replica (dc2, ML)" in done.stdout
     table = subprocess.run([*cli, "snapshots"], capture_output=True, text=True, check=True).stdout
-    assert "primary, replica" in table
+    [original, copy] = [line.split() for line in table.splitlines()[1:]]
+    assert (original[4], copy[4], copy[5]) == ("primary", "replica", original[0])  # copy of
     bad = subprocess.run(
         [*cli, "run", "app", "replicate", "--to", "nowhere"],
         capture_output=True,

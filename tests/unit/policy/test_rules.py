@@ -1,4 +1,5 @@
-"""Every compliance rule, ok and violated, on a real SQLite catalog with a frozen `now`."""
+"""Every compliance rule, ok and violated, on a real catalog (SQLite and PostgreSQL: the
+`config` and `catalog` fixtures are in conftest.py) with a frozen `now`."""
 
 from __future__ import annotations
 
@@ -44,19 +45,6 @@ restore_test_every: 7d
 copies: {min: 2, media: 2, offsite: 1, offline: 1}
 residency: [ML]
 """
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Config:
-    root = write_root(
-        tmp_path / "root", drorch=DRORCH, jobs={"app": JOB}, policies={"strict": POLICY}
-    )
-    return load_config(root, check_secrets=False)
-
-
-@pytest.fixture
-def catalog(config: Config) -> Catalog:
-    return open_catalog(None, config.state_dir)
 
 
 def restore_test(

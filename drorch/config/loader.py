@@ -79,7 +79,7 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
     settings: Settings | None = None
     main = root / MAIN_FILE
     try:
-        present = main.is_file()
+        present = main.exists()  # anything but a regular file is refused when it is read
     except OSError as exc:
         raise ConfigError(
             [ConfigIssue(str(main), None, "", f"cannot read: {exc.strerror}")]

@@ -2,10 +2,16 @@
 
 Errors downstream name `file:line: field.path: message`, so every mapping key
 and sequence item keeps the line it was written on.
+
+A config file is read defensively, since the daemon and `validate` read whatever the
+folders hold: only a regular file (a symlink to one is fine) is read, never a FIFO or a
+device, and at most MAX_FILE_BYTES of it.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,8 @@ except ImportError:  # pragma: no cover - libyaml is in Debian's and PyPI's buil
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 FieldPath = tuple[str | int, ...]
+
+MAX_FILE_BYTES = 1024**2  # a config file is a few kilobytes
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,10 @@ class YamlProblem(Exception):
 
 
 def load_document(path: Path, shown_as: str) -> Document:
-    """Parse one YAML file; raise YamlProblem naming file and line on any syntax error."""
+    """Parse one YAML file; raise YamlProblem naming file and line on any problem."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_regular_file(path, shown_as).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise YamlProblem(ConfigIssue(shown_as, None, "", f"cannot read: {exc}")) from exc
     loader = _Loader(text)
     try:
@@ -74,6 +82,50 @@ def load_document(path: Path, shown_as: str) -> Document:
     lines: dict[FieldPath, int] = {}
     data = _Converter(loader, shown_as, lines).convert(node, ()) if node is not None else None
     return Document(shown_as, data, lines)
+
+
+def read_regular_file(path: Path, shown_as: str) -> bytes:
+    """The content of `path` if it is a regular file of at most MAX_FILE_BYTES.
+
+    Opened non-blocking (a FIFO nobody writes to would block a plain open forever) and
+    checked on the open descriptor, so nothing can be swapped in between check and read.
+    """
+
+    def problem(message: str) -> YamlProblem:
+        return YamlProblem(ConfigIssue(shown_as, None, "", message))
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise problem(f"cannot read: {exc.strerror}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a file")
+            raise problem(f"not a regular file ({kind}); drorch reads only files")
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise problem(f"cannot read: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        raise problem(
+            f"{max(size, info.st_size)} bytes, more than the {MAX_FILE_BYTES // 1024**2} MiB "
+            "a config file may have"
+        )
+    return b"".join(chunks)
+
+
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from drorch.config.model import NAME_PATTERN, Job, Policy, Runbook, Settings, Target
+from drorch.config.places import source_overlaps
 from drorch.config.references import JobFile, cross_check, known
 from drorch.config.yamlsource import Document, FieldPath, YamlProblem, load_document
 from drorch.errors import ConfigError, ConfigIssue, UnknownJob, UnknownTarget
@@ -118,6 +119,8 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
     policies = {name: item for name, (item, _) in sections["policies"].items()}
     targets = settings.targets if settings is not None else None
     issues.extend(cross_check(targets, job_files, policies, invalid["policies"]))
+    if settings is not None:
+        issues.extend(source_overlaps(settings, job_files))
     if settings is not None and main_doc is not None and check_secrets:
         issues.extend(_check_secrets(settings, main_doc))
     if issues:

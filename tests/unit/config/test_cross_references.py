@@ -3,22 +3,11 @@ at once, each named once."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from drorch.config import load_config
-from drorch.errors import ConfigError
 from tests.conftest import DRORCH_YAML, JOB_YAML, RootFactory
+from tests.unit.config.conftest import problems
 
 JOB_KEYS = "check, description, ping, policy, prune, replicate, restore_test, snapshot, source"
 KNOWN = "(known: primary, replica)"
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(root, check_secrets=False)
-    return [str(issue) for issue in caught.value.issues]
 
 
 def test_an_unknown_key_does_not_hide_an_unknown_target(make_root: RootFactory) -> None:

@@ -18,14 +18,8 @@ import pytest
 
 from drorch.config import load_config
 from drorch.config.yamlsource import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_FILE_BYTES
-from drorch.errors import ConfigError
 from tests.conftest import JOB_YAML, RootFactory
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(root, check_secrets=False)
-    return [str(issue) for issue in caught.value.issues]
+from tests.unit.config.conftest import problems
 
 
 @pytest.fixture

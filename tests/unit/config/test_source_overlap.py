@@ -3,21 +3,11 @@ snapshot) nor drorch's state dir; symlinks are resolved before comparing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from drorch.config import load_config
-from drorch.errors import ConfigError
 from tests.conftest import DRORCH_YAML, JOB_YAML, RootFactory
+from tests.unit.config.conftest import problems
 
 LOOP = "the repository would back itself up"
-
-
-def problems(root: Path) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(root, check_secrets=False)
-    return [str(issue) for issue in caught.value.issues]
 
 
 def test_a_source_holding_a_repository_is_refused(make_root: RootFactory) -> None:

@@ -113,3 +113,14 @@ def test_a_taken_port_is_a_config_error_naming_the_field() -> None:
 )
 def test_split_listen(listen: str, expected: tuple[str, int]) -> None:
     assert split_listen(listen) == expected
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/favicon.ico", "/metrics/", "/metricsx"])
+def test_the_endpoint_serves_only_metrics(served: Publisher, path: str) -> None:
+    served.publish(gauge(3))
+    assert served.address is not None
+    host, port = served.address
+    done = requests.get(f"http://{host}:{port}{path}", timeout=5)
+    assert done.status_code == 404
+    assert done.text == "not found: drorch serves its metrics at /metrics\n"
+    assert parse(scrape(served).text) == {"drorch_test_value": {(): 3}}  # still there

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from drorch.config.model import NAME_PATTERN, Job, Policy, Runbook, Settings, Target
-from drorch.config.places import source_overlaps
+from drorch.config.places import source_overlaps, textfile_problem
 from drorch.config.references import JobFile, cross_check, known
 from drorch.config.yamlsource import Document, FieldPath, YamlProblem, load_document
 from drorch.errors import ConfigError, ConfigIssue, UnknownJob, UnknownTarget
@@ -69,7 +69,12 @@ def resolve_root(option: str | None) -> Path:
 
 
 def load_config(root: Path, *, check_secrets: bool = True) -> Config:
-    """Parse and validate the config root; raise ConfigError listing every problem."""
+    """Parse and validate the config root; raise ConfigError listing every problem.
+
+    `check_secrets` also checks what the host must provide for the daemon: the secret
+    files, and a folder the metrics text file can be written in. Commands that only read
+    the catalog pass False.
+    """
     root = root.absolute()
     issues: list[ConfigIssue] = []
     context = {"root": root}
@@ -123,6 +128,10 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
         issues.extend(source_overlaps(settings, job_files))
     if settings is not None and main_doc is not None and check_secrets:
         issues.extend(_check_secrets(settings, main_doc))
+        textfile = settings.metrics.textfile
+        problem = textfile_problem(textfile) if textfile is not None else None
+        if problem:
+            issues.append(main_doc.issue(("metrics", "textfile"), problem))
     if issues:
         raise ConfigError(issues)
     assert settings is not None

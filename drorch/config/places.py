@@ -1,6 +1,7 @@
-"""Where the config points on disk, checked against each other: a job's source must not
-hold a repository (the repository would back itself up, growing with every snapshot) nor
-drorch's state dir. Paths are compared after resolving symlinks.
+"""Where the config points on disk. A job's source must not hold a repository (the
+repository would back itself up, growing with every snapshot) nor drorch's state dir;
+paths are compared after resolving symlinks. The metrics text file must be writable
+where it is named.
 
 A repository inside a source is fine when the job excludes it: an exclude pattern that
 restic would match against the repository's folder or a folder above it (a glob per path
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -89,3 +91,24 @@ def _excluded(path: Path, patterns: Iterable[str]) -> bool:
             if len(window) == len(globs) and all(map(fnmatch.fnmatchcase, window, globs)):
                 return True
     return False
+
+
+def textfile_problem(path: Path) -> str | None:
+    """Why the daemon could not write the metrics text file `path`, or None."""
+    folder = path.parent
+    try:
+        mode = folder.stat().st_mode
+    except FileNotFoundError:
+        return (
+            f"the folder {folder} does not exist; create it "
+            "(node-exporter's textfile collector reads it)"
+        )
+    except OSError as exc:
+        return f"the folder {folder} cannot be read: {exc.strerror}"
+    if not stat.S_ISDIR(mode):
+        return f"{folder} is not a folder"
+    if os.path.isdir(path):
+        return f"{path} is a folder, not a file"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable by this user"
+    return None

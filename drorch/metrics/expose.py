@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 TEXTFILE_MODE = 0o644  # node-exporter runs as its own user and must read it
 PATH = "/metrics"
 NOT_FOUND = b"not found: drorch serves its metrics at /metrics\n"
+RETRYING = "trying again at each publication, logged again only if the reason changes"
 
 
 class _Families:
@@ -123,6 +124,7 @@ class Publisher:
         self._latest = _Families()
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._textfile_problem: str | None = None  # logged once, until it changes or ends
         if settings.listen is None:
             return
         registry = CollectorRegistry(auto_describe=False)
@@ -146,12 +148,26 @@ class Publisher:
     def publish(self, families: Sequence[Metric]) -> None:
         """Serve `families` from now on and rewrite the text file with them.
 
-        The endpoint is switched first, so a text file that cannot be written (its OSError
-        names the path) leaves the endpoint current.
+        The endpoint is switched first, so a text file that cannot be written leaves the
+        endpoint current. That failure is one log line, not one per publication (the
+        daemon publishes every minute): logged again only when its reason changes, and
+        its end is logged too. Nothing is raised for it.
         """
         self._latest.families = tuple(families)
-        if self.settings.textfile is not None:
-            write_textfile(self.settings.textfile, render(families))
+        path = self.settings.textfile
+        if path is None:
+            return
+        try:
+            write_textfile(path, render(families))
+        except OSError as exc:
+            problem = f"cannot write the metrics text file {path}: {exc.strerror or exc}"
+            if problem != self._textfile_problem:
+                log.error("%s; %s", problem, RETRYING)
+            self._textfile_problem = problem
+            return
+        if self._textfile_problem is not None:
+            log.info("the metrics text file %s is written again", path)
+            self._textfile_problem = None
 
     def close(self) -> None:
         """Stop the endpoint, if any; the text file stays (node-exporter keeps reading it)."""

@@ -17,6 +17,7 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from drorch.config.model import DiskTarget, Job, Settings, Target
 from drorch.config.references import JobFile
@@ -26,19 +27,29 @@ from drorch.errors import ConfigIssue
 LOOP = "the repository would back itself up"
 
 
+class _Place(NamedTuple):
+    shown: Path  # as configured (resolved against the root)
+    real: Path  # symlinks resolved: what is compared
+
+
 def source_overlaps(settings: Settings, jobs: Mapping[str, JobFile]) -> list[ConfigIssue]:
     """Every source path of every valid job that holds a target, lies inside one, or holds
     the state dir."""
-    places = {name: path for name, target in settings.targets.items() if (path := _place(target))}
+    places = {
+        name: _Place(path, _real(path))
+        for name, target in settings.targets.items()
+        if (path := _place(target)) is not None
+    }
+    state = _Place(settings.state_dir, _real(settings.state_dir))
     issues: list[ConfigIssue] = []
     for file in jobs.values():
         if file.job is not None:
-            issues.extend(_job_overlaps(file.job, file.doc, places, settings.state_dir))
+            issues.extend(_job_overlaps(file.job, file.doc, places, state))
     return issues
 
 
 def _job_overlaps(
-    job: Job, doc: Document, places: Mapping[str, Path], state_dir: Path
+    job: Job, doc: Document, places: Mapping[str, _Place], state: _Place
 ) -> list[ConfigIssue]:
     issues = []
     for i, source in enumerate(job.source.paths):
@@ -48,21 +59,20 @@ def _job_overlaps(
             issues.append(doc.issue(("source", "paths", i), message))
 
         for name, place in places.items():
-            target = _real(place)
-            if target.is_relative_to(real):
-                seen = source / target.relative_to(real)  # the path restic meets
+            if place.real.is_relative_to(real):
+                seen = source / place.real.relative_to(real)  # the path restic meets
                 if not _excluded(seen, job.source.exclude):
                     problem(
-                        f"{source} contains target {name!r} ({place}): {LOOP}; "
+                        f"{source} contains target {name!r} ({place.shown}): {LOOP}; "
                         f"move one of them, or exclude it (exclude: [{seen}])"
                     )
-            elif real.is_relative_to(target):
-                problem(f"{source} is inside target {name!r} ({place}): {LOOP}")
-        if _real(state_dir).is_relative_to(real):
+            elif real.is_relative_to(place.real):
+                problem(f"{source} is inside target {name!r} ({place.shown}): {LOOP}")
+        if state.real.is_relative_to(real):
             problem(
-                f"{source} contains the state dir ({state_dir}): the catalog, restic's cache and "
-                "the restore tests' scratch space would be backed up; move the state dir out "
-                "of the source"
+                f"{source} contains the state dir ({state.shown}): the catalog, restic's cache "
+                "and the restore tests' scratch space would be backed up; move the state dir "
+                "out of the source"
             )
     return issues
 

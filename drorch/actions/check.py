@@ -1,20 +1,22 @@
 """check: verify the integrity of a job's primary repository with `restic check`.
 
-With `read_data_subset`, each check reads one part of the pack data, in turn: "k/N" and
-"p%" (N = 100/p) become n/N with n rotating over the job's earlier checks, so that N runs
-read the whole repository. A size ("500MiB") is a random subset of that size. Damage
-fails the run with restic's own words. The repository's lock is held throughout.
+With `read_data_subset`, each check reads one part of the pack data, in turn, so that N
+checks read the whole repository: "n/N" reads part n first (as restic would), then n+1,
+and so on round; "p%" is N = floor(100/p) parts, each at least the p% asked. A size
+("500MiB") is a random subset of that size. The config accepts only shares that read
+something and at most everything (0 < p <= 100, 1 <= n <= N, a size > 0). Damage fails
+the run with restic's own words. The repository's lock is held throughout.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import math
 
 from drorch.actions.context import ActionResult, RunContext
 from drorch.catalog import RunStatus
 from drorch.config.model import DiskTarget
-from drorch.config.units import parse_size
+from drorch.config.units import parse_data_subset
 from drorch.errors import TargetOffline, UsageError
 from drorch.locks import repository_lock_name, resource_lock
 from drorch.restic.commands import restic_size
@@ -22,28 +24,22 @@ from drorch.targets import open_disk_repository
 
 log = logging.getLogger(__name__)
 
-_PART = re.compile(r"\s*\d+\s*/\s*(\d+)\s*")
-_PERCENT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
-
 
 def rotating_subset(read_data_subset: str | None, earlier_checks: int) -> str | None:
-    """The subset this check reads: part n of N after `earlier_checks` checks, or a size."""
+    """The subset this check reads: the part due after `earlier_checks` checks, or a size."""
     if not read_data_subset:
         return None
-    part, percent = _PART.fullmatch(read_data_subset), _PERCENT.fullmatch(read_data_subset)
-    if part:
-        parts = int(part.group(1))
-    elif percent:
-        share = float(percent.group(1))
-        parts = max(1, round(100 / share)) if share > 0 else 0
-    else:  # a size: restic reads a random subset of that size, written in its own units
-        size = parse_size(read_data_subset)
-        if size <= 0:
-            raise UsageError(f"read_data_subset {read_data_subset!r} reads nothing")
-        return restic_size(size)
-    if parts < 1:
-        raise UsageError(f"read_data_subset {read_data_subset!r} reads nothing")
-    return f"{earlier_checks % parts + 1}/{parts}"
+    try:
+        subset = parse_data_subset(read_data_subset)
+    except ValueError as exc:  # the config refuses it first; a model built in code may not
+        raise UsageError(f"read_data_subset {read_data_subset!r}: {exc}") from exc
+    if subset.size is not None:  # restic reads a random subset of that size, in its units
+        return restic_size(subset.size)
+    if subset.percent is not None:
+        first, parts = 1, math.floor(100 / subset.percent)
+    else:
+        first, parts = subset.n, subset.parts
+    return f"{(first - 1 + earlier_checks) % parts + 1}/{parts}"
 
 
 def run_check(ctx: RunContext) -> ActionResult:

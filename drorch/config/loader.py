@@ -12,14 +12,16 @@ import re
 import stat
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from drorch.config.model import NAME_PATTERN, DiskTarget, Job, Policy, Runbook, Settings, Target
+from drorch.config.model import NAME_PATTERN, Job, Policy, Runbook, Settings, Target
+from drorch.config.places import source_overlaps, textfile_problem
+from drorch.config.references import JobFile, cross_check, known
 from drorch.config.yamlsource import Document, FieldPath, YamlProblem, load_document
 from drorch.errors import ConfigError, ConfigIssue, UnknownJob, UnknownTarget
 
@@ -46,23 +48,18 @@ class Config:
 
     def job(self, name: str) -> Job:
         if name not in self.jobs:
-            raise UnknownJob(f"no job named {name!r} in {self.root / 'jobs'}{_known(self.jobs)}")
+            raise UnknownJob(f"no job named {name!r} in {self.root / 'jobs'}{known(self.jobs)}")
         return self.jobs[name]
 
     def target(self, name: str) -> Target:
         if name not in self.targets:
             raise UnknownTarget(
-                f"no target named {name!r} in {self.root / MAIN_FILE}{_known(self.targets)}"
+                f"no target named {name!r} in {self.root / MAIN_FILE}{known(self.targets)}"
             )
         return self.targets[name]
 
     def policy_of(self, job: Job) -> Policy:
         return self.policies[job.policy]
-
-
-def _known(names: Iterable[str]) -> str:
-    listed = ", ".join(sorted(names))
-    return f" (known: {listed})" if listed else " (none defined)"
 
 
 def resolve_root(option: str | None) -> Path:
@@ -72,14 +69,19 @@ def resolve_root(option: str | None) -> Path:
 
 
 def load_config(root: Path, *, check_secrets: bool = True) -> Config:
-    """Parse and validate the config root; raise ConfigError listing every problem."""
+    """Parse and validate the config root; raise ConfigError listing every problem.
+
+    `check_secrets` also checks what the host must provide for the daemon: the secret
+    files, and a folder the metrics text file can be written in. Commands that only read
+    the catalog pass False.
+    """
     root = root.absolute()
     issues: list[ConfigIssue] = []
     context = {"root": root}
     settings: Settings | None = None
     main = root / MAIN_FILE
     try:
-        present = main.is_file()
+        present = main.exists()  # anything but a regular file is refused when it is read
     except OSError as exc:
         raise ConfigError(
             [ConfigIssue(str(main), None, "", f"cannot read: {exc.strerror}")]
@@ -93,6 +95,7 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
 
     sections: dict[str, dict[str, tuple[Any, Document]]] = {}
     invalid: dict[str, set[str]] = {}  # defined, but already reported as invalid
+    job_files: dict[str, JobFile] = {}  # valid or not: their references are checked
     for folder, model in (("jobs", Job), ("policies", Policy), ("runbooks", Runbook)):
         sections[folder] = {}
         invalid[folder] = set()
@@ -105,7 +108,13 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
                 issues.append(ConfigIssue(shown, None, "", f"{path.stem!r} is defined twice"))
                 continue
             doc = _read(path, shown, issues)
+            before = len(issues)
             parsed = _validate(model, doc, context, issues) if doc is not None else None
+            if folder == "jobs" and doc is not None:
+                refused = {issue.field for issue in issues[before:]}
+                job_files[path.stem] = JobFile(
+                    doc, parsed if isinstance(parsed, Job) else None, refused
+                )
             if parsed is None or doc is None:
                 invalid[folder].add(path.stem)
                 continue
@@ -113,10 +122,16 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
 
     jobs = {name: item for name, (item, _) in sections["jobs"].items()}
     policies = {name: item for name, (item, _) in sections["policies"].items()}
-    if settings is not None and main_doc is not None:
-        issues.extend(_cross_check(settings, sections["jobs"], policies, invalid["policies"]))
-        if check_secrets:
-            issues.extend(_check_secrets(settings, main_doc))
+    targets = settings.targets if settings is not None else None
+    issues.extend(cross_check(targets, job_files, policies, invalid["policies"]))
+    if settings is not None:
+        issues.extend(source_overlaps(settings, job_files))
+    if settings is not None and main_doc is not None and check_secrets:
+        issues.extend(_check_secrets(settings, main_doc))
+        textfile = settings.metrics.textfile
+        problem = textfile_problem(textfile) if textfile is not None else None
+        if problem:
+            issues.append(main_doc.issue(("metrics", "textfile"), problem))
     if issues:
         raise ConfigError(issues)
     assert settings is not None
@@ -272,96 +287,6 @@ def _pick_model(current: Any, node: Any) -> Any:
                 return member
         return members[0] if len(members) == 1 else None
     return current
-
-
-def _cross_check(
-    settings: Settings,
-    jobs: dict[str, tuple[Job, Document]],
-    policies: Mapping[str, Policy],
-    invalid_policies: set[str],
-) -> list[ConfigIssue]:
-    issues: list[ConfigIssue] = []
-    for name, (job, doc) in jobs.items():
-        issues.extend(_job_references(name, job, doc, settings.targets))
-        if job.policy not in policies and job.policy not in invalid_policies:
-            issues.append(
-                doc.issue(("policy",), f"no policy named {job.policy!r}{_known(policies)}")
-            )
-        policy = policies.get(job.policy)
-        if policy is not None:
-            issues.extend(_residency(doc, policy, job, settings.targets))
-    return issues
-
-
-def _job_references(
-    name: str, job: Job, doc: Document, targets: Mapping[str, Target]
-) -> list[ConfigIssue]:
-    """Targets a job names must exist, hold a copy once, and snapshots go to disk."""
-    issues: list[ConfigIssue] = []
-
-    def missing(ref: str, path: FieldPath) -> bool:
-        if ref in targets:
-            return False
-        issues.append(doc.issue(path, f"no target named {ref!r}{_known(targets)}"))
-        return True
-
-    path: FieldPath = ("snapshot", "target")
-    primary = job.snapshot.target
-    if not missing(primary, path) and not isinstance(targets[primary], DiskTarget):
-        issues.append(
-            doc.issue(
-                path,
-                f"target {primary!r} is {targets[primary].kind}; "
-                "snapshots are written to a disk target",
-            )
-        )
-    seen = {primary}
-    for i, replica in enumerate(job.replicate):
-        missing(replica.to, ("replicate", i, "to"))
-        if replica.to in seen:
-            issues.append(
-                doc.issue(
-                    ("replicate", i, "to"), f"target {replica.to!r} already holds a copy of {name}"
-                )
-            )
-        seen.add(replica.to)
-    for i, source in enumerate(job.restore_test.from_ if job.restore_test else ()):
-        if not missing(source, ("restore_test", "from", i)) and source not in seen:
-            issues.append(
-                doc.issue(("restore_test", "from", i), f"target {source!r} holds no copy of {name}")
-            )
-    actions = ["snapshot", *(f"replicate:{r.to}" for r in job.replicate)]
-    actions += [a for a in ("restore-test", "prune", "check") if getattr(job, a.replace("-", "_"))]
-    for i, action in enumerate(job.ping.actions if job.ping else ()):
-        if action not in actions:
-            issues.append(
-                doc.issue(
-                    ("ping", "actions", i),
-                    f"{name} has no action {action!r} (its actions: {', '.join(actions)})",
-                )
-            )
-    return issues
-
-
-def _residency(
-    doc: Document, policy: Policy, job: Job, targets: Mapping[str, Target]
-) -> list[ConfigIssue]:
-    uses: list[tuple[str, FieldPath]] = [(job.snapshot.target, ("snapshot", "target"))]
-    uses += [(r.to, ("replicate", i, "to")) for i, r in enumerate(job.replicate)]
-    issues = []
-    for ref, path in uses:
-        target = targets.get(ref)
-        if target is not None and target.jurisdiction not in policy.residency:
-            issues.append(
-                doc.issue(
-                    path,
-                    (
-                        f"target {ref!r} is in jurisdiction {target.jurisdiction}, outside policy "
-                        f"{job.policy!r} residency ({', '.join(policy.residency)})"
-                    ),
-                )
-            )
-    return issues
 
 
 def _check_secrets(settings: Settings, doc: Document) -> list[ConfigIssue]:

@@ -25,7 +25,7 @@ from pydantic import (
 
 from drorch.config.jurisdictions import ISO_3166_ALPHA2
 from drorch.config.schedule import Schedule, parse_schedule
-from drorch.config.units import parse_duration, parse_size
+from drorch.config.units import parse_data_subset, parse_duration, parse_size
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -69,12 +69,7 @@ def _hook(value: Any) -> Any:
 
 
 def _subset(value: str) -> str:
-    import re
-
-    if re.fullmatch(r"\d+(\.\d+)?%|\d+/\d+|\d+(\.\d+)?\s*[KMGT]i?B?", value, flags=re.I) is None:
-        raise ValueError(
-            f"read_data_subset is a percentage (5%), n/N (1/10) or a size, not {value!r}"
-        )
+    parse_data_subset(value)  # kept as written: the check action turns it into restic's form
     return value
 
 
@@ -326,7 +321,8 @@ class ReplicateSpec(Frozen):
     schedule: ScheduleSpec | None = Field(None, description="When to replicate.")
     verify_read_subset: Annotated[str, AfterValidator(_subset)] | None = Field(
         None,
-        description="After a copy, let restic check read this share of the destination.",
+        description="After a copy, let restic check read this share of the destination "
+        "(as check.read_data_subset: each time the next part in turn).",
         examples=["1%"],
     )
     timeout: Duration | None = Field(None, description="Longest a replication may take.")
@@ -362,7 +358,11 @@ class CheckSpec(Frozen):
     schedule: ScheduleSpec | None = Field(None, description="When to check the repository.")
     timeout: Duration | None = Field(None, description="Longest a check run may take.")
     read_data_subset: Annotated[str, AfterValidator(_subset)] | None = Field(
-        None, description="Share of pack data read per check.", examples=["5%", "1/10"]
+        None,
+        description="Share of pack data read per check, each check the next part in turn: "
+        "a percentage (more than 0%, at most 100%), part n of N (1 <= n <= N, the first "
+        "check reads part n) or a size (more than 0).",
+        examples=["5%", "1/10", "500MiB"],
     )
 
 

@@ -1,9 +1,12 @@
-"""Durations (`15m`, `1d`, `1h30m`) and sizes (`200MiB`, `5GB`), parsed strictly."""
+"""Durations (`15m`, `1d`, `1h30m`), sizes (`200MiB`, `5GB`) and shares of a repository's
+data (`5%`, `1/10`, `500MiB`), parsed strictly."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
+from fractions import Fraction
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^(?:\d+[smhdw])+$")
@@ -63,6 +66,48 @@ def parse_size(text: object) -> int:
     if not match or unit not in _SIZE_UNITS:
         raise ValueError(f"a size is written like 500MiB or 2GB, not {text!r}")
     return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+_PART = re.compile(r"^(\d+)\s*/\s*(\d+)$")
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+
+
+@dataclass(frozen=True)
+class DataSubset:
+    """A share of a repository's pack data, as `read_data_subset` says it: part `n` of
+    `parts` equal parts, `percent` per cent of it, or `size` bytes of it. One is set."""
+
+    n: int = 0
+    parts: int = 0
+    percent: Fraction | None = None
+    size: int | None = None
+
+
+def parse_data_subset(text: object) -> DataSubset:
+    """`1/10`, `5%`, `500MiB` -> DataSubset; a share that reads nothing or more than all of
+    the data (`0%`, `150%`, `1/0`, `5/3`, `0MiB`) raises ValueError with the reason."""
+    value = str(text).strip()
+    if part := _PART.match(value):
+        n, parts = int(part.group(1)), int(part.group(2))
+        if not 1 <= n <= parts:
+            raise ValueError(f"n/N is part n of N parts, 1 <= n <= N, not {value!r}")
+        return DataSubset(n=n, parts=parts)
+    if percent := _PERCENT.match(value):
+        share = Fraction(percent.group(1))
+        if not 0 < share <= 100:
+            raise ValueError(f"a percentage is more than 0% and at most 100%, not {value!r}")
+        return DataSubset(percent=share)
+    try:
+        size = parse_size(value) if re.search(r"[A-Za-z]", value) else None
+    except ValueError:
+        size = None
+    if size is None:
+        raise ValueError(
+            f"read_data_subset is a percentage (5%), n/N (1/10) or a size, not {value!r}"
+        )
+    if size <= 0:
+        raise ValueError(f"a size reads more than nothing, not {value!r}")
+    return DataSubset(size=size)
 
 
 def format_size(size: int) -> str:

@@ -25,6 +25,7 @@ from drorch.config.model import (
 from drorch.config.schedule import Schedule
 from drorch.errors import EXIT_USAGE, ConfigError, ConfigIssue, UnknownJob, UnknownTarget
 from tests.conftest import DRORCH_YAML, JOB_YAML, POLICY_YAML, RootFactory
+from tests.unit.config.conftest import problems
 
 HOOK_HINT = (
     "a hook is an argument list such as [pg_dump, -f, /srv/db.sql], not a string; "
@@ -40,16 +41,6 @@ VAULT_DRIVE = (
     "  vault: {kind: tape, drive: /dev/nst0, changer: /dev/sg3, pool: weekly,\n"
     "          password_file: keys/vault.pass, site: dc1, jurisdiction: ML}\n"
 )
-
-
-def problems(root: Path, *, check_secrets: bool = False) -> list[str]:
-    """The issues load_config reports, as the user sees them."""
-    with pytest.raises(ConfigError) as caught:
-        load_config(root, check_secrets=check_secrets)
-    assert caught.value.exit_code == EXIT_USAGE
-    shown = [str(issue) for issue in caught.value.issues]
-    assert str(caught.value) == "\n".join(shown)
-    return shown
 
 
 def job(text: str) -> dict[str, str]:

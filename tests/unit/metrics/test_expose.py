@@ -113,3 +113,46 @@ def test_a_taken_port_is_a_config_error_naming_the_field() -> None:
 )
 def test_split_listen(listen: str, expected: tuple[str, int]) -> None:
     assert split_listen(listen) == expected
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/favicon.ico", "/metrics/", "/metricsx"])
+def test_the_endpoint_serves_only_metrics(served: Publisher, path: str) -> None:
+    served.publish(gauge(3))
+    assert served.address is not None
+    host, port = served.address
+    done = requests.get(f"http://{host}:{port}{path}", timeout=5)
+    assert done.status_code == 404
+    assert done.text == "not found: drorch serves its metrics at /metrics\n"
+    assert parse(scrape(served).text) == {"drorch_test_value": {(): 3}}  # still there
+
+
+def test_a_textfile_that_cannot_be_written_is_one_log_line_until_it_can(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon publishes every minute: a missing folder is one clear line (no
+    traceback, nothing raised), not one per minute; the endpoint stays current; and the
+    recovery is said once too."""
+    folder = tmp_path / "gone"
+    path = folder / "drorch.prom"
+    publisher = Publisher(MetricsSettings(textfile=path, listen=f"127.0.0.1:{free_port()}"))
+    caplog.set_level("INFO", logger="drorch.metrics.expose")
+    caplog.clear()
+    try:
+        for value in (1, 2, 3):
+            publisher.publish(gauge(value))
+        assert parse(scrape(publisher).text) == {"drorch_test_value": {(): 3}}
+        folder.mkdir()
+        publisher.publish(gauge(4))
+        publisher.publish(gauge(5))
+    finally:
+        publisher.close()
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
+        (
+            "ERROR",
+            f"cannot write the metrics text file {path}: No such file or directory; "
+            "trying again at each publication, logged again only if the reason changes",
+            None,
+        ),
+        ("INFO", f"the metrics text file {path} is written again", None),
+    ]
+    assert parse(path.read_bytes()) == {"drorch_test_value": {(): 5}}

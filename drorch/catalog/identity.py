@@ -21,10 +21,11 @@ Once lost, every later use of the catalog by that process fails.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,9 @@ from drorch.errors import CatalogError, CatalogLost
 log = logging.getLogger(__name__)
 
 RECORD = "catalog.id"  # in the state dir: the UUID of the catalog it uses
+LOCK = "catalog.lock"  # in the state dir: held shared by daemons, exclusively by a rebuild
 REBUILD = "drorch catalog rebuild"
+SQLITE_PARTS = ("", "-wal", "-shm")  # a SQLite catalog is these files together
 
 
 @dataclass(frozen=True)
@@ -100,11 +103,16 @@ def write_record(state_dir: Path, identity: Identity) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     partial.replace(path)
-    directory = os.open(state_dir, os.O_RDONLY)
+    fsync_dir(state_dir)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in folder durable."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(fd)
     finally:
-        os.close(directory)
+        os.close(fd)
 
 
 def traces_of_use(state_dir: Path, repositories: Sequence[Path] = ()) -> list[str]:
@@ -206,6 +214,14 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
+def _fd_id(fd: int) -> tuple[int, int] | None:
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 class Anchor:
     """What a process opened: the catalog's identity and, for SQLite, its file."""
 
@@ -218,16 +234,14 @@ class Anchor:
         self.lost: str | None = None
 
     def install(self, engine: Engine) -> None:
-        """Check before each use of a connection: a new one (which would create an empty
-        file where the catalog was) and one from the pool (which would write into a
-        deleted file)."""
-        event.listen(engine, "do_connect", self._on_connect)
-        event.listen(engine, "checkout", self._on_checkout)
+        """Check before a new connection (which would create an empty file where the catalog
+        was) and before each statement (which would write into a deleted file). Not at
+        checkout: a failed checkout closes the connection, and SQLite's last close deletes
+        PATH-wal by name, which may be another catalog's by then."""
+        event.listen(engine, "do_connect", self._guard_event)
+        event.listen(engine, "before_cursor_execute", self._guard_event)
 
-    def _on_connect(self, *_args: Any) -> None:
-        self._guard()
-
-    def _on_checkout(self, *_args: Any) -> None:
+    def _guard_event(self, *_args: Any) -> None:
         self._guard()
 
     def _guard(self) -> None:
@@ -249,21 +263,53 @@ class Anchor:
             return f"the catalog {self.path} was replaced by another file after it was opened"
         return None
 
-    def _removed_handles(self) -> str | None:
-        """A file of the catalog (-wal, -shm) removed while this process holds it open."""
+    def _handles(self) -> dict[str, int]:
+        """This process's open descriptors on the catalog's files, by what they point to
+        (`PATH-wal`, or `PATH-wal (deleted)` once removed)."""
         if self._real is None:
-            return None
-        names = {f"{self._real}{suffix} (deleted)": suffix for suffix in ("", "-wal", "-shm")}
+            return {}
+        found = {}
         try:
             fds = os.listdir("/proc/self/fd")
         except OSError:
-            return None
+            return {}
         for fd in fds:
             with contextlib.suppress(OSError):
-                suffix = names.get(os.readlink(f"/proc/self/fd/{fd}"))
-                if suffix is not None:
-                    return f"{self.path}{suffix} was removed while the catalog was open"
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if target.startswith(self._real):
+                    found[target] = int(fd)
+        return found
+
+    def _removed_handles(self) -> str | None:
+        """A file of the catalog (-wal, -shm) removed while this process holds it open."""
+        handles = self._handles()
+        for suffix in SQLITE_PARTS:
+            if f"{self._real}{suffix} (deleted)" in handles:
+                return f"{self.path}{suffix} was removed while the catalog was open"
         return None
+
+    def set_aside(self) -> list[Path]:
+        """After the catalog's file was replaced or removed: move the -wal and -shm this
+        process holds (checked by inode) out of the way, to PATH.lost-STAMP-wal, so that
+        they never pair with a file now or later at PATH: SQLite would apply the old log to
+        it. Nothing is deleted."""
+        if self.path is None or self._file_changed() is None:
+            return []
+        handles, moved = self._handles(), []
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for suffix in SQLITE_PARTS[1:]:
+            fd = handles.get(f"{self._real}{suffix}")
+            part = Path(f"{self.path}{suffix}")
+            if fd is None or _file_id(part) != _fd_id(fd):
+                continue
+            aside = self.path.with_name(f"{self.path.name}.lost-{stamp}{suffix}")
+            try:
+                part.rename(aside)
+            except OSError as exc:
+                log.error("could not move %s aside: %s", part, exc.strerror)
+                continue
+            moved.append(aside)
+        return moved
 
     def check(self, engine: Engine) -> str | None:
         """Whether the catalog is still the one opened: None, or what happened to it. Cheap
@@ -301,3 +347,48 @@ class Anchor:
                 f"{self.identity.short} that was opened: it was replaced"
             )
         return None
+
+
+# -- who uses the state dir -------------------------------------------------------------------
+
+
+def _open_lock(state_dir: Path) -> int:
+    path = state_dir / LOCK
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise CatalogError(f"cannot open {path}: {exc.strerror}") from exc
+
+
+def hold_daemon_lock(state_dir: Path) -> int:
+    """For a daemon: a shared lock on the state dir's catalog.lock, held while the process
+    lives (the returned descriptor), so that a rebuild can tell that a daemon uses this state
+    dir even when the catalog, and the heartbeats in it, are gone."""
+    fd = _open_lock(state_dir)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise CatalogError(
+            f"a catalog rebuild is in progress in {state_dir}; start the daemon when it is done"
+        ) from None
+    return fd
+
+
+@contextlib.contextmanager
+def no_daemon(state_dir: Path) -> Iterator[None]:
+    """For a rebuild: the state dir's catalog.lock, exclusively; refused while a daemon holds
+    it. No daemon can start until the block ends."""
+    fd = _open_lock(state_dir)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CatalogError(
+                f"a drorch daemon is running on {state_dir} (it holds {state_dir / LOCK}); "
+                "stop it first (systemctl stop drorch)"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

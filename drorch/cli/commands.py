@@ -427,6 +427,8 @@ cmd_evidence_verify = _evidence.cmd_evidence_verify
 
 # --- compliance (handler in compliance_commands) ----------------------------------------------
 
+# --- catalog (handler in catalog_commands) ----------------------------------------------------
+from drorch.cli.catalog_commands import cmd_catalog_rebuild as cmd_catalog_rebuild  # noqa: E402
 from drorch.cli.compliance_commands import cmd_compliance as cmd_compliance  # noqa: E402
 
 # --- metrics (handler in metrics_commands) ----------------------------------------------------

@@ -1,5 +1,6 @@
-"""A catalog lost under a running daemon: the daemon stops loudly, and the CLI refuses to
-start a new, empty catalog. With the real daemon, the real CLI and the real restic."""
+"""A catalog lost under a running daemon: the daemon stops loudly, the CLI refuses to start
+a new, empty catalog, and `drorch catalog rebuild` brings back what the repositories hold.
+With the real daemon, the real CLI and the real restic."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from drorch.catalog import open_catalog
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, as_json
 from tests.e2e.daemon_harness import DaemonProcess, wait_for
 
 pytestmark = pytest.mark.heavy
@@ -38,6 +39,11 @@ def _lose_catalog_under_daemon(
     assert "WATCHDOG=1" not in lost and "READY=1" not in lost, lost
 
 
+def _snapshots(cli: Cli, root: Path) -> list[tuple[str, str, str, str | None]]:
+    listed = as_json(cli("snapshots", "--json", root=root, check_rc=0))
+    return sorted((s["id"], s["job"], s["target"], s["original"]) for s in listed)
+
+
 @pytest.fixture
 def root(cli: Cli, make_root) -> Path:  # type: ignore[no-untyped-def]
     """A config root with one snapshot taken, so its catalog holds something to lose."""
@@ -49,6 +55,7 @@ def root(cli: Cli, make_root) -> Path:  # type: ignore[no-untyped-def]
 def test_a_catalog_deleted_under_the_daemon_stops_it_and_the_cli_refuses(
     cli: Cli, root: Path, tmp_path: Path
 ) -> None:
+    before = _snapshots(cli, root)
     catalog = root / "state" / "catalog.sqlite"
 
     def delete() -> None:
@@ -65,6 +72,9 @@ def test_a_catalog_deleted_under_the_daemon_stops_it_and_the_cli_refuses(
         assert "drorch catalog rebuild" in done.stderr
         assert done.stdout == ""
     assert not catalog.exists()
+    rebuilt = cli("catalog", "rebuild", root=root, check_rc=0)
+    assert "the evidence log starts empty" in rebuilt.stdout
+    assert _snapshots(cli, root) == before
 
 
 def test_a_catalog_replaced_under_the_daemon_stops_it_and_the_cli_refuses(

@@ -12,25 +12,14 @@ from sqlalchemy import text
 
 from drorch.catalog import Catalog, open_catalog
 from drorch.catalog.database import create_catalog_engine
-from drorch.catalog.models import Base
 from drorch.errors import CatalogError
+from tests.catalog_rows import drop_everything
 
 
 def _run(catalog: Catalog) -> int:
     return catalog.create_run(
         job="app", action="snapshot", target="primary", host="h", pid=1, actor="t"
     ).id
-
-
-def _empty(url: str) -> None:
-    """Drop every table of the catalog at url, as a dropped and recreated database would be."""
-    engine = create_catalog_engine(url)
-    try:
-        with engine.begin() as connection:
-            Base.metadata.drop_all(connection)
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    finally:
-        engine.dispose()
 
 
 def test_a_first_open_creates_the_catalog_and_the_state_dir_records_it(
@@ -91,7 +80,7 @@ def test_an_unused_state_dir_with_an_unrelated_folder_needs_no_ceremony(tmp_path
 def test_an_emptied_catalog_is_refused(catalog_url: str, tmp_path: Path) -> None:
     state = tmp_path / "state"
     open_catalog(catalog_url, state).close()
-    _empty(catalog_url)
+    drop_everything(catalog_url)
     with pytest.raises(CatalogError) as caught:
         open_catalog(catalog_url, state)
     assert "is empty" in str(caught.value) and "drorch catalog rebuild" in str(caught.value)
@@ -101,7 +90,7 @@ def test_a_different_catalog_is_refused(catalog_url: str, tmp_path: Path) -> Non
     state = tmp_path / "state"
     open_catalog(catalog_url, state).close()
     recorded = (state / "catalog.id").read_text().strip()
-    _empty(catalog_url)
+    drop_everything(catalog_url)
     open_catalog(catalog_url, tmp_path / "elsewhere").close()  # a new catalog at the same URL
     other = (tmp_path / "elsewhere" / "catalog.id").read_text().strip()
     with pytest.raises(CatalogError) as caught:
@@ -158,7 +147,7 @@ def test_the_check_sees_a_catalog_removed_or_replaced(catalog_url: str, tmp_path
     try:
         assert catalog.anchor is not None
         assert catalog.anchor.check(catalog.engine) is None
-        _empty(catalog_url)
+        drop_everything(catalog_url)
         reason = catalog.anchor.check(catalog.engine)
         assert reason is not None and "no identity" in reason
         open_catalog(catalog_url, tmp_path / "elsewhere").close()

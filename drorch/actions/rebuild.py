@@ -4,13 +4,15 @@ Not a run: there is no catalog to record one in, and nothing is invented. Each d
 target's repository is adopted again (restic's id, the hash of its config file) and its
 snapshots are read with `restic snapshots`; the job comes from the `job:NAME` tag, and a
 copy made by replication is mapped to its source by restic's `original` field, as
-replicate does. A snapshot is COMPLETE unless what its run left says otherwise: restic 0.14
-stores a snapshot whose source files could not all be read like any other, so the backup
-record in the lost catalog's `runs/<id>/` (named by the snapshot's `run:ID` tag) is the only
-witness. Where that record is gone, the snapshot is COMPLETE without proof, and the report
-says how many are. Canary hashes lived only in the catalog: rebuilt snapshots have none.
-The run history, the evidence log, locks, missed slots, rule states and pending
-notifications are not in the repositories and start empty.
+replicate does.
+
+A snapshot is COMPLETE unless what its run left says otherwise: restic 0.14 stores a
+snapshot whose source files could not all be read like any other, so the only witness is
+the backup record its run wrote in the lost catalog's `runs/<id>/` (or in a
+`runs.replaced-*/` an earlier rebuild moved aside). Where that record is gone, the snapshot
+is COMPLETE without proof, and the report says how many are. Canary hashes lived only in
+the catalog: rebuilt snapshots have none. The run history, the evidence log, locks, missed
+slots, rule states and pending notifications are not in the repositories and start empty.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from drorch.catalog import RepositoryRecord, SnapshotRecord, SnapshotStatus, utc_now
 from drorch.catalog import rebuild as catalog_rebuild
@@ -27,7 +32,7 @@ from drorch.catalog.database import default_url
 from drorch.catalog.identity import no_daemon
 from drorch.config import Config
 from drorch.config.model import DiskTarget
-from drorch.restic import BackupSummary, Repo, Restic, SnapshotInfo
+from drorch.restic import Repo, Restic, SnapshotInfo
 from drorch.targets.disk import config_hash
 
 log = logging.getLogger(__name__)
@@ -82,7 +87,7 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
                 if record is not None:
                     repositories.append(record)
                     found[name] = infos
-        witness = _Witness(config.state_dir / "runs")
+        witness = _Witness(config.state_dir)
         snapshots, counts = _records(found, witness)
         rebuilt = catalog_rebuild.build(url, config.state_dir, repositories, snapshots, force=force)
     known = {r.target: r.repo_id for r in repositories}
@@ -149,7 +154,7 @@ def _records(
                     f"source {source.short_id}'s {source.tree[:8]}"
                 )
                 continue
-            status = witness.status(info.original or info.id, _tag(info.tags, RUN_TAG))
+            status = witness.status(info)
             records.append(_record(name, job, info, status))
             copies += info.original is not None
             originals += info.original is None
@@ -182,18 +187,22 @@ def _tag(tags: Iterable[str], prefix: str) -> str | None:
 
 
 class _Witness:
-    """What the lost catalog's run folders say of how a snapshot's backup ended."""
+    """What the run folders of lost catalogs say of how a snapshot's backup ended: `runs/`,
+    and the `runs.replaced-*/` that earlier rebuilds moved aside (run ids restart at 1 after
+    each). A backup record counts when its argv wrote this snapshot: the run's tag, and the
+    time drorch told restic (`--time`, to the second, which restic keeps as the snapshot's)."""
 
-    def __init__(self, runs: Path) -> None:
-        self.runs = runs
+    def __init__(self, state_dir: Path) -> None:
+        self.folders = [state_dir / "runs", *sorted(state_dir.glob("runs.replaced-*"))]
         self.confirmed = self.partial = self.unconfirmed = 0
         self._seen: dict[str, SnapshotStatus] = {}
 
-    def status(self, snapshot_id: str, run: str | None) -> SnapshotStatus:
-        """The status of a snapshot (a copy asks with its source's id), counted once."""
-        if snapshot_id in self._seen:
-            return self._seen[snapshot_id]
-        exit_code = self._backup_exit(snapshot_id, run)
+    def status(self, info: SnapshotInfo) -> SnapshotStatus:
+        """The status of a snapshot (a copy has its source's), each source counted once."""
+        key = info.original or info.id
+        if key in self._seen:
+            return self._seen[key]
+        exit_code = self._backup_exit(info)
         if exit_code == 3:
             self.partial += 1
             status = SnapshotStatus.PARTIAL
@@ -201,39 +210,32 @@ class _Witness:
             self.confirmed += exit_code == 0
             self.unconfirmed += exit_code != 0
             status = SnapshotStatus.COMPLETE
-        self._seen[snapshot_id] = status
+        self._seen[key] = status
         return status
 
-    def _backup_exit(self, snapshot_id: str, run: str | None) -> int | None:
+    def _backup_exit(self, info: SnapshotInfo) -> int | None:
         """The exit code of the backup that wrote the snapshot, from its run's record."""
+        run = _tag(info.tags, RUN_TAG)
         if run is None or not run.isdigit():
             return None
-        records = []
-        for path in sorted((self.runs / run).glob("*-backup.json")):
-            try:
-                records.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                continue
-        for record in records:  # the one that names the snapshot
-            written = _written(record.get("stdout") or [])
-            if written and snapshot_id.startswith(written):
-                return _exit_code(record)
-        if len(records) == 1 and not _written(records[0].get("stdout") or []):
-            return _exit_code(records[0])  # a run makes one backup; its output was too long
+        # As make_backup_command writes it; a copy keeps its source's time and tags.
+        wrote = [
+            ("--tag", RUN_TAG + run),
+            ("--time", info.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")),
+        ]
+        for folder in self.folders:
+            for path in sorted((folder / run).glob("*-backup.json")):
+                try:
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                    argv = [str(arg) for arg in record["argv"]]
+                except (OSError, ValueError, TypeError, KeyError):
+                    continue
+                pairs = set(pairwise(argv))
+                if all(pair in pairs for pair in wrote):
+                    return _exit_code(record)
         return None
 
 
-def _written(stdout: list[str]) -> str | None:
-    for line in stdout:
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict) and item.get("message_type") == "summary":
-            return BackupSummary.from_json(item).snapshot_id
-    return None
-
-
-def _exit_code(record: dict[str, object]) -> int | None:
+def _exit_code(record: dict[str, Any]) -> int | None:
     code = record.get("exit_code")
     return code if isinstance(code, int) else None

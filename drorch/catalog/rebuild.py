@@ -136,7 +136,7 @@ def _build_sqlite(path: Path, state_dir: Path, new: _Contents, stamp: str) -> li
         raise CatalogError(f"{building} kept a -wal or -shm after it was closed; not using it")
     ident.write_record(state_dir, new.identity)
     moved = _move_runs_aside(state_dir, stamp)
-    aside = path.with_name(f"{path.name}.replaced-{stamp}")
+    aside = _unused(path.with_name(f"{path.name}.replaced-{stamp}"))
     for part, target in zip(_family(path), _family(aside), strict=True):
         if part.exists():  # a -wal without its file too: it must not pair with the new one
             part.rename(target)
@@ -181,6 +181,15 @@ def _move_runs_aside(state_dir: Path, stamp: str) -> list[Path]:
             return []
     except FileNotFoundError:
         return []
-    aside = state_dir / f"runs.replaced-{stamp}"
+    aside = _unused(state_dir / f"runs.replaced-{stamp}")
     runs.rename(aside)
     return [aside]
+
+
+def _unused(path: Path) -> Path:
+    """path, or path-2, path-3...: a name that nothing (nor a -wal of it) has yet."""
+    candidate, number = path, 1
+    while any(part.exists() for part in _family(candidate)):
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate

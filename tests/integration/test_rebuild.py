@@ -101,6 +101,11 @@ def test_rebuild_brings_back_snapshots_and_copies_as_their_runs_left_them(
     again = env.run()  # run ids start at 1 again, in a folder of their own
     assert again.status is RunStatus.SUCCEEDED and again.id == 1
     assert sorted(p.name for p in (state / "runs" / "1").iterdir()) == ["01-backup.json"]
+    env.catalog.close()
+    # Again: run 1 now names two backups, in runs/ and in runs.replaced-*/; each snapshot is
+    # told by the record that names it.
+    report = rebuild_catalog(env.config, force=True)
+    assert (report.confirmed, report.partial, report.unconfirmed) == (2, 1, 1)
 
 
 def test_rebuild_refuses_a_present_catalog_a_running_daemon_and_an_unreadable_repository(

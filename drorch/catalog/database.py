@@ -80,7 +80,7 @@ def open_engine(
     def refuse_if_used(state: str) -> None:
         traces = ident.traces_of_use(state_dir, repositories)
         if traces:
-            raise CatalogLost(ident.missing_message(where, state, state_dir, traces, sqlite=sqlite))
+            raise CatalogLost(ident.missing_message(where, state, traces, sqlite=sqlite))
 
     if path is not None and not _has_content(path):
         refuse_if_used("is missing" if not path.exists() else "is empty")

@@ -141,16 +141,14 @@ def _holds_something(folder: Path) -> bool:
 # -- refusals ---------------------------------------------------------------------------------
 
 
-def missing_message(
-    where: str, state: str, state_dir: Path, traces: Sequence[str], *, sqlite: bool
-) -> str:
+def missing_message(where: str, state: str, traces: Sequence[str], *, sqlite: bool) -> str:
     put_back = (
         "If the catalog was moved, or lives on a disk that is not mounted, put it back. "
         if sqlite
         else "If the catalog's database was moved or is being restored, point `catalog:` at it. "
     )
     return (
-        f"the catalog {where} {state}, but {state_dir} shows earlier use: "
+        f"the catalog {where} {state}, but drorch was used here before: "
         f"{'; '.join(traces)}. drorch will not start a new, empty catalog in its place: the "
         "run history would silently restart and the snapshots in the repositories would go "
         f"unlisted. {put_back}Otherwise rebuild it from the repositories with `{REBUILD}`: "

@@ -87,6 +87,11 @@ class CatalogError(DrorchError):
     pass
 
 
+class CatalogLost(CatalogError):
+    """The catalog is not the one this state dir has used: missing, empty, replaced, or
+    removed while open. drorch refuses it rather than start a history silently anew."""
+
+
 class ResticError(DrorchError):
     """restic failed. Carries the masked argv, the exit code and the tail of stderr."""
 

@@ -1,5 +1,6 @@
 """Rows written straight into a real catalog, for tests of what reads it (compliance,
-metrics): a run with chosen times and status, a snapshot on a target."""
+metrics): a run with chosen times and status, a snapshot on a target; and a catalog emptied
+behind drorch's back."""
 
 from __future__ import annotations
 
@@ -57,3 +58,19 @@ def snapshot(
             status=status,
         )
     )
+
+
+def drop_everything(url: str) -> None:
+    """Drop every table of the catalog at url, as a database dropped and recreated would be."""
+    from sqlalchemy import text
+
+    from drorch.catalog.database import create_catalog_engine
+    from drorch.catalog.models import Base
+
+    engine = create_catalog_engine(url)
+    try:
+        with engine.begin() as connection:
+            Base.metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()

@@ -1,9 +1,11 @@
-"""Open the catalog: engine settings, file safety, and migrations applied on open."""
+"""Open the catalog: engine settings, file safety, migrations applied on open, and the
+check that it is the catalog the state dir used (see identity)."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +13,14 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from drorch.catalog import identity as ident
+from drorch.catalog.identity import Anchor, Identity
 from drorch.catalog.models import Base
-from drorch.errors import CatalogError
+from drorch.errors import CatalogError, CatalogLost
 
 log = logging.getLogger(__name__)
 
-HEAD = "0006"  # the newest revision in migrations/versions; a test keeps them in step
+HEAD = "0007"  # the newest revision in migrations/versions; a test keeps them in step
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -50,27 +54,94 @@ def create_catalog_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to HEAD. A new database is created from the models and stamped."""
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for a server or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def describe(url: str) -> str:
+    """The catalog for a message: its file, or its URL without a password."""
+    path = sqlite_file(url)
+    return str(path) if path is not None else make_url(url).render_as_string(hide_password=True)
+
+
+def open_engine(
+    url: str, state_dir: Path, repositories: Sequence[Path] = ()
+) -> tuple[Engine, Anchor]:
+    """An engine on the catalog at url, migrated to HEAD, checked against the state dir's
+    record of it, and anchored. A missing or empty catalog is created only where the state
+    dir shows no earlier use (CatalogLost otherwise, and nothing is created)."""
+    path, where = sqlite_file(url), describe(url)
+    sqlite = path is not None
+
+    def refuse_if_used(state: str) -> None:
+        traces = ident.traces_of_use(state_dir, repositories)
+        if traces:
+            raise CatalogLost(ident.missing_message(where, state, traces, sqlite=sqlite))
+
+    if path is not None and not _has_content(path):
+        refuse_if_used("is missing" if not path.exists() else "is empty")
+    engine = create_catalog_engine(url)
+    try:
+        found = migrate(engine, before_create=lambda: refuse_if_used("is empty"))
+        ident.check_record(state_dir, found, where, sqlite=sqlite)
+        if found is None:  # its identity row was deleted, and the state dir knows none
+            found = ident.new_identity()
+            with engine.begin() as connection:
+                ident.insert_identity(connection, found)
+            log.warning("the catalog %s had no identity; it is now %s", where, found.id)
+            ident.check_record(state_dir, found, where, sqlite=sqlite)
+        anchor = Anchor(found, where, path)
+        anchor.install(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine, anchor
+
+
+def _has_content(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise CatalogError(f"cannot open the catalog {path}: {exc.strerror}") from exc
+
+
+def create_schema(connection: Any, identity: Identity | None = None) -> Identity:
+    """A new catalog: every table from the models, stamped at HEAD, with its identity."""
+    Base.metadata.create_all(connection)
+    connection.execute(
+        text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    )
+    connection.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": HEAD})
+    identity = identity or ident.new_identity()
+    ident.insert_identity(connection, identity)
+    return identity
+
+
+def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) -> Identity | None:
+    """Bring the schema to HEAD. A new database is created from the models and stamped,
+    after `before_create` (which may refuse by raising). Returns the catalog's identity
+    (None when its row was deleted)."""
     try:
         with engine.begin() as connection:
             tables = set(inspect(connection).get_table_names())
             if "alembic_version" in tables:
                 current = connection.execute(text("SELECT version_num FROM alembic_version"))
                 if current.scalar() == HEAD:
-                    return
+                    return ident.read_identity(connection)
             elif not tables & set(Base.metadata.tables):
-                Base.metadata.create_all(connection)
-                connection.execute(
-                    text(
-                        "CREATE TABLE alembic_version "
-                        "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)"
-                    )
-                )
-                connection.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": HEAD})
-                log.info("created catalog schema at revision %s", HEAD)
-                return
+                if before_create is not None:
+                    before_create()
+                identity = create_schema(connection)
+                log.info("created catalog schema at revision %s: catalog %s", HEAD, identity.id)
+                return identity
             _alembic_upgrade(connection)
+            return ident.read_identity(connection)
     except SQLAlchemyError as exc:
         raise CatalogError(f"cannot open the catalog {engine.url!r}: {exc}") from exc
 

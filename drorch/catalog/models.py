@@ -282,3 +282,14 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None]
     gave_up_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CatalogIdentity(Base):
+    """Which catalog this is: one row, written when the catalog is created (or upgraded to
+    revision 0007) and never changed. The state dir remembers it in `catalog.id`, so that a
+    catalog deleted, replaced or recreated is refused instead of silently starting anew."""
+
+    __tablename__ = "catalog_identity"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID
+    created_at: Mapped[datetime]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from drorch.catalog import models
 from drorch.catalog.models import RunStatus, SnapshotStatus
 from drorch.errors import CatalogError
+
+if TYPE_CHECKING:
+    from drorch.catalog.identity import Anchor
 
 ALLOWED = {
     RunStatus.PENDING: {RunStatus.RUNNING, RunStatus.CANCELED},
@@ -111,6 +114,7 @@ class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.anchor: Anchor | None = None  # set by open_catalog: what was opened
 
     def session(self) -> Session:
         return self._sessions()

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, utc_now
+from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
 from drorch.cli.render import duration, iso_utc, local, print_json, print_table
 from drorch.config import Config, load_config, resolve_root
 from drorch.config.units import format_size
 from drorch.errors import EXIT_FAILED, ConfigError, UsageError
+from drorch.state import open_config_catalog
 
 
 def _config(args: argparse.Namespace, *, check_secrets: bool = True) -> Config:
@@ -19,7 +20,7 @@ def _config(args: argparse.Namespace, *, check_secrets: bool = True) -> Config:
 
 
 def _catalog(config: Config) -> Catalog:
-    return open_catalog(config.settings.catalog, config.state_dir)
+    return open_config_catalog(config)
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
@@ -433,6 +434,8 @@ cmd_evidence_verify = _evidence.cmd_evidence_verify
 
 # --- compliance (handler in compliance_commands) ----------------------------------------------
 
+# --- catalog (handler in catalog_commands) ----------------------------------------------------
+from drorch.cli.catalog_commands import cmd_catalog_rebuild as cmd_catalog_rebuild  # noqa: E402
 from drorch.cli.compliance_commands import cmd_compliance as cmd_compliance  # noqa: E402
 
 # --- metrics (handler in metrics_commands) ----------------------------------------------------

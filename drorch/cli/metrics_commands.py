@@ -6,16 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from drorch.catalog import open_catalog, utc_now
+from drorch.catalog import utc_now
 from drorch.config import load_config, resolve_root
 from drorch.errors import MetricsError
+from drorch.state import open_config_catalog
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     from drorch.metrics import collect, render, write_textfile
 
     config = load_config(resolve_root(args.config), check_secrets=False)
-    catalog = open_catalog(config.settings.catalog, config.state_dir)
+    catalog = open_config_catalog(config)
     try:
         text = render(collect(config, catalog, utc_now()))
     finally:

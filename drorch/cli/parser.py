@@ -189,6 +189,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     _evidence(sub, plain, listing)
 
+    catalog = sub.add_parser("catalog", help="the catalog: rebuild a lost one")
+    catalog_sub = catalog.add_subparsers(
+        dest="catalog_command", metavar="SUBCOMMAND", required=True
+    )
+    p = catalog_sub.add_parser(
+        "rebuild",
+        parents=[listing],
+        help="a new catalog from what the repositories hold",
+        description="Create a new catalog from the disk targets' repositories: each is "
+        "adopted again and its snapshots and copies are re-read and recorded. The run "
+        "history and the evidence log cannot be recovered and start empty; the old run "
+        "folders are moved aside. Refused while a daemon uses the state dir, and when a "
+        "catalog is present (unless --force). Exit 1 when refused or a repository cannot be "
+        "read; nothing is written then.",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="move the SQLite catalog that is present aside (never deleted) and rebuild",
+    )
+    p.set_defaults(handler="catalog_rebuild")
+
     p = sub.add_parser(
         "demo",
         parents=[plain],

@@ -4,7 +4,8 @@ systemd Type=notify: READY=1 only after the config, the catalog and the targets 
 checked; WATCHDOG=1 from the scheduler's own loop; STOPPING=1 on the way out.
 SIGTERM stops new runs, interrupts running restic with SIGINT (its runs become
 CANCELED) and exits 0. SIGHUP reloads the config root, keeping the old one if the
-new one is invalid.
+new one is invalid. A catalog removed or replaced under the daemon (checked with the
+heartbeat) stops it loudly: no more WATCHDOG, running runs canceled, exit 1.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any
 from drorch import __version__
 from drorch.actions import ACTIONS, can_run, execute, request_for
 from drorch.actions.restore_test import remove_leftover_scratch
-from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, outbox, utc_now
+from drorch.catalog import Catalog, RunRecord, RunStatus, outbox, utc_now
 from drorch.catalog.daemon import HEARTBEAT, heartbeat, record_missed_slots, register_node
+from drorch.catalog.identity import hold_daemon_lock
 from drorch.config import Config, load_config
 from drorch.config.model import DiskTarget
-from drorch.errors import ConfigError, DrorchError, LockBusy
+from drorch.errors import EXIT_FAILED, ConfigError, DrorchError, LockBusy
 from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
@@ -47,6 +49,7 @@ from drorch.service.notify import (
     status,
     watchdog_interval,
 )
+from drorch.state import open_config_catalog
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,12 @@ class Daemon:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.config: Config = load_config(root)  # ConfigError: exit 2 before READY
-        self.catalog: Catalog = open_catalog(self.config.settings.catalog, self.config.state_dir)
+        # Held while we live: `drorch catalog rebuild` refuses to run under a daemon.
+        self._state_lock = hold_daemon_lock(self.config.state_dir)
+        # CatalogLost (exit 1) for a catalog that is not the one this state dir used.
+        self.catalog: Catalog = open_config_catalog(self.config)
+        self._lost: str | None = None  # what happened to the catalog, once it is gone
+        self._notify_lock = threading.Lock()  # no WATCHDOG=1 after the loss is announced
         # A daemon that cannot sign must not run tests it cannot prove: EvidenceKeyError, exit 2.
         self.evidence = EvidenceLog(self.catalog, self.config.settings.evidence_key)
         self.node_id = register_node(
@@ -115,7 +123,7 @@ class Daemon:
                     self._do_reload()
         finally:
             self._shutdown()
-        return 0
+        return EXIT_FAILED if self._lost else 0
 
     def _recover(self) -> None:
         recovery.interrupt_dead_runs(self.catalog)
@@ -288,13 +296,42 @@ class Daemon:
             log.info("evidence self-check: the log is intact")
 
     def housekeeping(self) -> None:
+        if self._catalog_lost():
+            return
         try:
             heartbeat(self.catalog, self.node_id)
         except Exception:
             log.exception("could not write the heartbeat")
 
     def watchdog(self) -> None:
-        notify(WATCHDOG, status(self._status_line()))
+        with self._notify_lock:
+            if self._lost is None:
+                notify(WATCHDOG, status(self._status_line()))
+
+    def _catalog_lost(self) -> bool:
+        """Whether the catalog was removed or replaced since it was opened. If so, stop
+        loudly: what runs now cannot be recorded truthfully, so they are canceled, nothing
+        new starts, systemd hears no more WATCHDOG, and the daemon exits 1."""
+        anchor = self.catalog.anchor
+        reason = anchor.check(self.catalog.engine) if anchor is not None else None
+        if reason is None:
+            return False
+        with self._notify_lock:
+            if self._lost is None:
+                self._lost = reason
+                log.critical(
+                    "%s. Stopping: running runs are canceled and nothing more is recorded; "
+                    "what this daemon recorded since is not in the catalog at that path. "
+                    "Rebuild it from the repositories with `drorch catalog rebuild`, then "
+                    "start the daemon again",
+                    reason,
+                )
+                notify(status(f"catalog lost: {reason}"))
+                for aside in anchor.set_aside() if anchor is not None else ():
+                    log.critical("moved %s aside: it must not mix into another catalog", aside)
+        self.cancel.set()
+        self._stop.set()
+        return True
 
     def _missed(self, job: str, action: str, slot: datetime) -> None:
         try:
@@ -350,17 +387,19 @@ class Daemon:
             self.publisher = Publisher(config.settings.metrics.model_copy(update={"listen": None}))
 
     def _shutdown(self) -> None:
-        notify(STOPPING, status("stopping: interrupting running restic"))
+        lost = f"catalog lost: {self._lost}; " if self._lost else ""
+        notify(STOPPING, status(f"{lost}stopping: interrupting running restic"))
         log.info("stopping: no new runs; interrupting running ones")
         self.engine.pause()
         self.cancel.set()  # restic gets SIGINT; its runs end CANCELED
         stopper = threading.Thread(target=self.engine.shutdown, kwargs={"wait": True}, daemon=True)
         stopper.start()
         stopper.join(STOP_TIMEOUT)
-        try:
-            heartbeat(self.catalog, self.node_id, stopped=True)
-        except Exception:
-            log.exception("could not record the stop")
+        if self._lost is None:  # never into a catalog that is not ours
+            try:
+                heartbeat(self.catalog, self.node_id, stopped=True)
+            except Exception:
+                log.exception("could not record the stop")
         calls.bind(None)
         self.after_runs.stop()
         self.sender.stop()
@@ -368,8 +407,11 @@ class Daemon:
         if stopper.is_alive():
             # Python would wait for the worker threads at exit; systemd would then kill us.
             log.error("runs did not stop within %.0fs; exiting anyway", STOP_TIMEOUT)
+        if stopper.is_alive() or self._lost:
+            # Nor may SQLite close a lost catalog: it would delete PATH-wal by name, which may
+            # be another catalog's by now.
             logging.shutdown()
-            os._exit(0)
+            os._exit(EXIT_FAILED if self._lost else 0)
         log.info("stopped")
 
 

@@ -1,0 +1,241 @@
+"""Rebuild a lost catalog from the repositories: `drorch catalog rebuild`.
+
+Not a run: there is no catalog to record one in, and nothing is invented. Each disk
+target's repository is adopted again (restic's id, the hash of its config file) and its
+snapshots are read with `restic snapshots`; the job comes from the `job:NAME` tag, and a
+copy made by replication is mapped to its source by restic's `original` field, as
+replicate does.
+
+A snapshot is COMPLETE unless what its run left says otherwise: restic 0.14 stores a
+snapshot whose source files could not all be read like any other, so the only witness is
+the backup record its run wrote in the lost catalog's `runs/<id>/` (or in a
+`runs.replaced-*/` an earlier rebuild moved aside). Where that record is gone, the snapshot
+is COMPLETE without proof, and the report says how many are. Canary hashes lived only in
+the catalog: rebuilt snapshots have none. The run history, the evidence log, locks, missed
+slots, rule states and pending notifications are not in the repositories and start empty.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from drorch.catalog import RepositoryRecord, SnapshotRecord, SnapshotStatus, utc_now
+from drorch.catalog import rebuild as catalog_rebuild
+from drorch.catalog.database import default_url
+from drorch.catalog.identity import no_daemon
+from drorch.config import Config
+from drorch.config.model import DiskTarget
+from drorch.restic import Repo, Restic, SnapshotInfo
+from drorch.targets.disk import config_hash
+
+log = logging.getLogger(__name__)
+
+JOB_TAG, RUN_TAG = "job:", "run:"
+
+
+@dataclass(frozen=True)
+class TargetRead:
+    """What one target gave back."""
+
+    target: str
+    path: Path | None
+    repo_id: str | None = None  # None: no repository at the path
+    snapshots: int = 0  # written there by snapshot runs
+    copies: int = 0  # written there by replication
+    skipped: tuple[str, ...] = ()  # snapshots not recorded, each with the reason
+    kind: str = "disk"
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    where: str
+    identity: str
+    targets: tuple[TargetRead, ...]
+    confirmed: int  # COMPLETE, as their run's backup record says
+    partial: int  # PARTIAL, as their run's backup record says (exit 3)
+    unconfirmed: int  # COMPLETE without a record to say so
+    moved_aside: tuple[Path, ...] = field(default_factory=tuple)
+
+
+def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
+    """Create a new catalog from the disk targets' repositories and put it in place.
+
+    Refused while a daemon uses the state dir, and over a catalog that is present (a SQLite
+    one is moved aside with `force`). Any repository that cannot be read stops the rebuild
+    before anything is written: a partial rebuild would pass for a whole one.
+    """
+    url = config.settings.catalog or default_url(config.state_dir)
+    restic = Restic(
+        binary=config.settings.restic.binary,
+        cache_dir=config.state_dir / "cache",
+        timeout=config.settings.restic.timeout.total_seconds(),
+    )
+    with no_daemon(config.state_dir):
+        catalog_rebuild.refuse_present(url, force=force)  # before the slow part
+        repositories: list[RepositoryRecord] = []
+        found: dict[str, list[SnapshotInfo]] = {}
+        for name, target in sorted(config.targets.items()):
+            if isinstance(target, DiskTarget):
+                record, infos = _read_target(name, target, restic)
+                if record is not None:
+                    repositories.append(record)
+                    found[name] = infos
+        witness = _Witness(config.state_dir)
+        snapshots, counts = _records(found, witness)
+        rebuilt = catalog_rebuild.build(url, config.state_dir, repositories, snapshots, force=force)
+    known = {r.target: r.repo_id for r in repositories}
+    reads = []
+    for name, target in sorted(config.targets.items()):
+        if not isinstance(target, DiskTarget):
+            reads.append(TargetRead(name, None, kind=target.kind))
+            continue
+        originals, copies, skipped = counts.get(name, (0, 0, ()))
+        reads.append(TargetRead(name, target.path, known.get(name), originals, copies, skipped))
+    return RebuildReport(
+        where=rebuilt.where,
+        identity=rebuilt.identity.id,
+        targets=tuple(reads),
+        confirmed=witness.confirmed,
+        partial=witness.partial,
+        unconfirmed=witness.unconfirmed,
+        moved_aside=rebuilt.moved_aside,
+    )
+
+
+def _read_target(
+    name: str, target: DiskTarget, restic: Restic
+) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
+    if not (target.path / "config").is_file():
+        log.warning("target %s: no repository at %s", name, target.path)
+        return None, []
+    repo = Repo(str(target.path), target.password_file)
+    repo_id = restic.repository_id(repo)
+    infos = restic.snapshots(repo)
+    log.info("target %s: repository %s holds %d snapshot(s)", name, repo_id[:10], len(infos))
+    record = RepositoryRecord(
+        target=name,
+        location=repo.location,
+        repo_id=repo_id,
+        created_at=utc_now(),
+        restic_version=str(restic.version()),
+        config_sha256=config_hash(target.path),
+    )
+    return record, infos
+
+
+Counts = dict[str, tuple[int, int, tuple[str, ...]]]  # target: (snapshots, copies, skipped)
+
+
+def _records(
+    found: dict[str, list[SnapshotInfo]], witness: _Witness
+) -> tuple[list[SnapshotRecord], Counts]:
+    """The snapshot rows of every target, and what each target gave."""
+    by_id = {info.id: info for infos in found.values() for info in infos}
+    records: list[SnapshotRecord] = []
+    counts: Counts = {}
+    for name, infos in sorted(found.items()):
+        skipped, originals, copies = [], 0, 0
+        for info in infos:
+            job = _tag(info.tags, JOB_TAG)
+            if job is None:
+                skipped.append(f"{info.short_id}: no job: tag (not written by drorch)")
+                continue
+            source = by_id.get(info.original) if info.original else None
+            if source is not None and source.tree != info.tree:
+                skipped.append(
+                    f"{info.short_id}: a copy whose tree {info.tree[:8]} differs from its "
+                    f"source {source.short_id}'s {source.tree[:8]}"
+                )
+                continue
+            status = witness.status(info)
+            records.append(_record(name, job, info, status))
+            copies += info.original is not None
+            originals += info.original is None
+        counts[name] = (originals, copies, tuple(skipped))
+    return records, counts
+
+
+def _record(target: str, job: str, info: SnapshotInfo, status: SnapshotStatus) -> SnapshotRecord:
+    return SnapshotRecord(
+        job=job,
+        target=target,
+        snapshot_id=info.id,
+        time=info.time,
+        tree=info.tree,
+        hostname=info.hostname,
+        paths=info.paths,
+        tags=info.tags,
+        size=None,  # restic 0.14 keeps no summary with a snapshot
+        files=None,
+        original_id=info.original,
+        run_id=None,  # the run it names was in the lost catalog
+        canary_path=None,  # its hash was only in the lost catalog
+        canary_sha256=None,
+        status=status,
+    )
+
+
+def _tag(tags: Iterable[str], prefix: str) -> str | None:
+    return next((tag[len(prefix) :] for tag in tags if tag.startswith(prefix)), None)
+
+
+class _Witness:
+    """What the run folders of lost catalogs say of how a snapshot's backup ended: `runs/`,
+    and the `runs.replaced-*/` that earlier rebuilds moved aside (run ids restart at 1 after
+    each). A backup record counts when its argv wrote this snapshot: the run's tag, and the
+    time drorch told restic (`--time`, to the second, which restic keeps as the snapshot's)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.folders = [state_dir / "runs", *sorted(state_dir.glob("runs.replaced-*"))]
+        self.confirmed = self.partial = self.unconfirmed = 0
+        self._seen: dict[str, SnapshotStatus] = {}
+
+    def status(self, info: SnapshotInfo) -> SnapshotStatus:
+        """The status of a snapshot (a copy has its source's), each source counted once."""
+        key = info.original or info.id
+        if key in self._seen:
+            return self._seen[key]
+        exit_code = self._backup_exit(info)
+        if exit_code == 3:
+            self.partial += 1
+            status = SnapshotStatus.PARTIAL
+        else:
+            self.confirmed += exit_code == 0
+            self.unconfirmed += exit_code != 0
+            status = SnapshotStatus.COMPLETE
+        self._seen[key] = status
+        return status
+
+    def _backup_exit(self, info: SnapshotInfo) -> int | None:
+        """The exit code of the backup that wrote the snapshot, from its run's record."""
+        run = _tag(info.tags, RUN_TAG)
+        if run is None or not run.isdigit():
+            return None
+        # As make_backup_command writes it; a copy keeps its source's time and tags.
+        wrote = [
+            ("--tag", RUN_TAG + run),
+            ("--time", info.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")),
+        ]
+        for folder in self.folders:
+            for path in sorted((folder / run).glob("*-backup.json")):
+                try:
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                    argv = [str(arg) for arg in record["argv"]]
+                except (OSError, ValueError, TypeError, KeyError):
+                    continue
+                pairs = set(pairwise(argv))
+                if all(pair in pairs for pair in wrote):
+                    return _exit_code(record)
+        return None
+
+
+def _exit_code(record: dict[str, Any]) -> int | None:
+    code = record.get("exit_code")
+    return code if isinstance(code, int) else None

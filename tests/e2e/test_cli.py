@@ -24,6 +24,7 @@ COMMANDS = {
     "compliance": {"--job", "--json"},
     "metrics": {"--textfile"},
     "evidence": set(),
+    "catalog": set(),
     "demo": {"--dir"},
     "daemon": set(),
 }

@@ -42,7 +42,7 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
 def cmd_validate(args: argparse.Namespace) -> int:
     root = resolve_root(args.config)
     try:
-        config = load_config(root)
+        config = load_config(root, check_metrics=True)
     except ConfigError as exc:
         if not args.json:
             raise

@@ -68,12 +68,13 @@ def resolve_root(option: str | None) -> Path:
     return Path(chosen).expanduser().absolute()
 
 
-def load_config(root: Path, *, check_secrets: bool = True) -> Config:
+def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool = False) -> Config:
     """Parse and validate the config root; raise ConfigError listing every problem.
 
-    `check_secrets` also checks what the host must provide for the daemon: the secret
-    files, and a folder the metrics text file can be written in. Commands that only read
-    the catalog pass False.
+    `check_secrets` also checks the secret files restic and signing need; commands that
+    only read the catalog pass False. `check_metrics` checks that the metrics text file
+    can be written: `validate` and the daemon ask for it, while a run or a restore never
+    waits on a monitoring folder.
     """
     root = root.absolute()
     issues: list[ConfigIssue] = []
@@ -128,6 +129,7 @@ def load_config(root: Path, *, check_secrets: bool = True) -> Config:
         issues.extend(source_overlaps(settings, job_files))
     if settings is not None and main_doc is not None and check_secrets:
         issues.extend(_check_secrets(settings, main_doc))
+    if settings is not None and main_doc is not None and check_metrics:
         textfile = settings.metrics.textfile
         problem = textfile_problem(textfile) if textfile is not None else None
         if problem:

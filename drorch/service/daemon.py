@@ -60,7 +60,8 @@ COMPLIANCE_EVERY = float(os.environ.get("DRORCH_COMPLIANCE_EVERY", "60"))  # sec
 class Daemon:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.config: Config = load_config(root)  # ConfigError: exit 2 before READY
+        # ConfigError: exit 2 before READY
+        self.config: Config = load_config(root, check_metrics=True)
         # Held while we live: `drorch catalog rebuild` refuses to run under a daemon.
         self._state_lock = hold_daemon_lock(self.config.state_dir)
         # CatalogLost (exit 1) for a catalog that is not the one this state dir used.
@@ -360,7 +361,7 @@ class Daemon:
     def _do_reload(self) -> None:
         notify(*reloading())
         try:
-            config = load_config(self.root)
+            config = load_config(self.root, check_metrics=True)
         except ConfigError as exc:
             for issue in exc.issues:
                 log.error("reload: %s", issue)

@@ -194,8 +194,8 @@ def _check_writable(name: str, target: DiskTarget) -> None:
     free = free_bytes(probe)
     if free < target.min_free:
         raise TargetFull(
-            f"target {name!r} is full: {format_size(free)} free at {probe}, "
-            f"below its min_free of {format_size(target.min_free)}"
+            f"target full: {name!r} has {format_size(free)} free at {probe}, "
+            f"below its min_free of {format_size(target.min_free)}; nothing was written"
         )
 
 

@@ -129,7 +129,7 @@ def test_full_target_fails_before_writing(make_env) -> None:  # type: ignore[no-
     env = make_env(drorch=DRORCH_YAML.replace("min_free: 1MiB}", "min_free: 1000000TiB}", 1))
     run = env.run()
     assert run.status is RunStatus.FAILED
-    assert run.error is not None and run.error.startswith("target 'primary' is full:")
+    assert run.error is not None and run.error.startswith("target full: 'primary' has ")
     assert not (env.root / "repos" / "primary").exists()
 
 

@@ -9,6 +9,8 @@ A child never outlives the drorch process that started it: it asks the kernel fo
 SIGKILL when its parent dies (PR_SET_PDEATHSIG). Not SIGINT: with drorch gone, restic's
 stdout and stderr are broken pipes, and restic 0.14 dies of SIGPIPE as it reports the
 SIGINT, before removing its lock; SIGINT would only let a child that ignores it live on.
+The lock a SIGKILLed restic leaves names this host and a dead pid, which is the kind of
+lock drorch removes (drorch.targets.locks).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -214,3 +218,17 @@ def die_with_parent(parent: int) -> Callable[[], None] | None:
             os.kill(os.getpid(), kill)
 
     return preexec
+
+
+def pid_started_before(pid: int | None, moment: float) -> bool:
+    """True when process pid exists and started no later than `moment` (epoch seconds):
+    it may be the process that did something at that moment, not a later one that got
+    its pid."""
+    if pid is None:
+        return False
+    try:
+        return psutil.Process(pid).create_time() <= moment + 1.0
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:
+        return True

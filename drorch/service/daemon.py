@@ -32,7 +32,6 @@ from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
 from drorch.policy.watch import AfterRuns, Watch
-from drorch.restic import Restic
 from drorch.scheduler import calls
 from drorch.scheduler.engine import Engine
 from drorch.scheduler.plan import Entry, make_plan
@@ -120,13 +119,8 @@ class Daemon:
     def _recover(self) -> None:
         recovery.interrupt_dead_runs(self.catalog)
         remove_leftover_scratch(self.config.state_dir)
-        restic = Restic(
-            binary=self.config.settings.restic.binary,
-            cache_dir=self.config.state_dir / "cache",
-            timeout=120,
-        )
         try:
-            recovery.remove_stale_restic_locks(self.config, restic)
+            recovery.remove_stale_restic_locks(self.config, recovery.recovery_restic(self.config))
         except DrorchError as exc:
             log.error("could not look for stale restic locks: %s", exc)
 

@@ -1,38 +1,24 @@
 """What a daemon finds at start: runs left RUNNING by a dead process, stale restic locks.
 
 A run is interrupted only when its process is provably gone (no such pid on this host,
-or the pid now belongs to a process started later). A restic lock is removed only when
-it names this host and a process that is gone; never `unlock --remove-all`.
+or the pid now belongs to a process started later). A stale restic lock is removed by
+drorch.targets.locks, the one place that decides which lock may go.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from pathlib import Path
-
-import psutil
 
 from drorch.catalog import Catalog, RunRecord
 from drorch.catalog.daemon import interrupt_orphans
 from drorch.config import Config
 from drorch.config.model import DiskTarget
-from drorch.errors import DrorchError
+from drorch.process import pid_started_before
 from drorch.restic import Repo, Restic
+from drorch.targets import remove_stale_locks
 
 log = logging.getLogger(__name__)
-
-
-def pid_started_before(pid: int | None, moment: float) -> bool:
-    """True when process pid exists and started no later than `moment` (epoch seconds)."""
-    if pid is None:
-        return False
-    try:
-        return psutil.Process(pid).create_time() <= moment + 1.0
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return False
-    except psutil.AccessDenied:
-        return True
 
 
 def run_process_gone(run: RunRecord) -> bool:
@@ -54,34 +40,21 @@ def interrupt_dead_runs(catalog: Catalog) -> list[RunRecord]:
     return runs
 
 
-def remove_stale_restic_locks(config: Config, restic: Restic) -> list[Path]:
-    """Remove restic lock files that name this host and a process that is gone."""
-    removed: list[Path] = []
-    host = socket.gethostname()
-    for name, target in config.targets.items():
-        if not isinstance(target, DiskTarget):
-            continue
-        folder = target.path / "locks"
-        try:
-            lock_ids = sorted(p.name for p in folder.iterdir())
-        except OSError:
-            continue
-        repo = Repo(str(target.path), target.password_file)
-        for lock_id in lock_ids:
-            try:
-                info = restic.lock_info(repo, lock_id)
-            except DrorchError as exc:
-                log.warning("target %s: cannot read restic lock %s: %s", name, lock_id[:8], exc)
-                continue
-            if info.hostname != host or pid_started_before(info.pid, info.time.timestamp()):
-                continue
-            (folder / lock_id).unlink(missing_ok=True)
-            removed.append(folder / lock_id)
-            log.warning(
-                "target %s: removed stale restic lock %s of pid %d (gone) from %s",
-                name,
-                lock_id[:8],
-                info.pid,
-                info.time.isoformat(),
-            )
+def recovery_restic(config: Config) -> Restic:
+    """restic as recovery uses it: short calls, and stale locks removed when met."""
+    return Restic(
+        binary=config.settings.restic.binary,
+        cache_dir=config.state_dir / "cache",
+        timeout=120,
+        on_locked=remove_stale_locks,
+    )
+
+
+def remove_stale_restic_locks(config: Config, restic: Restic) -> list[str]:
+    """Remove, in every disk target's repository, the restic locks that name this host
+    and a process that is gone; return their ids."""
+    removed: list[str] = []
+    for target in config.targets.values():
+        if isinstance(target, DiskTarget):
+            removed += remove_stale_locks(Repo(str(target.path), target.password_file), restic)
     return removed

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, utc_now
+from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
+from drorch.cli.opening import open_command_catalog
 from drorch.cli.render import duration, iso_utc, local, print_json, print_table
 from drorch.config import Config, load_config, resolve_root
 from drorch.config.units import format_size
@@ -19,7 +20,7 @@ def _config(args: argparse.Namespace, *, check_secrets: bool = True) -> Config:
 
 
 def _catalog(config: Config) -> Catalog:
-    return open_catalog(config.settings.catalog, config.state_dir)
+    return open_command_catalog(config)
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:

@@ -6,8 +6,9 @@ import argparse
 from dataclasses import replace
 from typing import Any
 
-from drorch.catalog import open_catalog, utc_now
+from drorch.catalog import utc_now
 from drorch.catalog.rule_states import State, states
+from drorch.cli.opening import open_command_catalog
 from drorch.cli.render import GREEN, RED, duration, iso_utc, print_json, print_table
 from drorch.config import load_config, resolve_root
 from drorch.errors import EXIT_VIOLATION
@@ -65,7 +66,7 @@ def cmd_compliance(args: argparse.Namespace) -> int:
     config = load_config(resolve_root(args.config), check_secrets=False)
     if args.job:
         config.job(args.job)  # an unknown job is a usage error naming the known ones
-    catalog = open_catalog(config.settings.catalog, config.state_dir)
+    catalog = open_command_catalog(config)
     try:
         results = evaluate(config, catalog, utc_now(), jobs=[args.job] if args.job else None)
         results = with_seen_since(results, states(catalog, args.job))

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from drorch.catalog import open_catalog, utc_now
+from drorch.catalog import utc_now
+from drorch.cli.opening import open_command_catalog
 from drorch.config import load_config, resolve_root
 from drorch.errors import MetricsError
 
@@ -15,7 +16,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from drorch.metrics import collect, render, write_textfile
 
     config = load_config(resolve_root(args.config), check_secrets=False)
-    catalog = open_catalog(config.settings.catalog, config.state_dir)
+    catalog = open_command_catalog(config)
     try:
         text = render(collect(config, catalog, utc_now()))
     finally:

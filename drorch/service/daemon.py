@@ -117,9 +117,11 @@ class Daemon:
         return 0
 
     def _recover(self) -> None:
-        recovery.interrupt_dead_runs(self.catalog)
+        noticed = recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
         remove_leftover_scratch(self.config.state_dir)
-        try:
+        if noticed:
+            return  # their stale restic locks were looked for with them
+        try:  # a restic killed on its own (the OOM killer) while no drorch ran
             recovery.remove_stale_restic_locks(self.config, recovery.recovery_restic(self.config))
         except DrorchError as exc:
             log.error("could not look for stale restic locks: %s", exc)
@@ -286,6 +288,10 @@ class Daemon:
             heartbeat(self.catalog, self.node_id)
         except Exception:
             log.exception("could not write the heartbeat")
+        try:  # a `drorch run` killed meanwhile: its run is not left RUNNING for long
+            recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
+        except Exception:
+            log.exception("could not look for runs left by dead processes")
 
     def watchdog(self) -> None:
         notify(WATCHDOG, status(self._status_line()))

@@ -1,8 +1,13 @@
-"""What a daemon finds at start: runs left RUNNING by a dead process, stale restic locks.
+"""What a drorch process finds when it opens the catalog: runs left RUNNING by a process
+that is gone, the snapshots they wrote, and the restic locks they left.
 
-A run is interrupted only when its process is provably gone (no such pid on this host,
-or the pid now belongs to a process started later). A stale restic lock is removed by
-drorch.targets.locks, the one place that decides which lock may go.
+Whoever notices first (any command that opens the catalog, the daemon at start and with
+its heartbeat) marks such a run INTERRUPTED. A run is interrupted only when its process
+is provably gone: no such pid on this host, or the pid now belongs to a process started
+later. Looking costs one indexed query; restic is called only for a run found dead: a
+snapshot run's repository is searched for the snapshots tagged with it, which are
+recorded ORPHANED (listed, never counted as good), and stale restic locks are removed
+(drorch.targets.locks).
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ from __future__ import annotations
 import logging
 import socket
 
-from drorch.catalog import Catalog, RunRecord
-from drorch.catalog.daemon import interrupt_orphans
+from drorch.catalog import Catalog, RunRecord, SnapshotRecord, SnapshotStatus
+from drorch.catalog.daemon import interrupt_run, running_on
 from drorch.config import Config
 from drorch.config.model import DiskTarget
+from drorch.errors import DrorchError
 from drorch.process import pid_started_before
 from drorch.restic import Repo, Restic
 from drorch.targets import remove_stale_locks
@@ -26,20 +32,6 @@ def run_process_gone(run: RunRecord) -> bool:
     return not pid_started_before(run.pid, started)
 
 
-def interrupt_dead_runs(catalog: Catalog) -> list[RunRecord]:
-    runs = interrupt_orphans(catalog, host=socket.gethostname(), gone=run_process_gone)
-    for run in runs:
-        log.warning(
-            "run %d (%s of %s, pid %s) was left running by a process that is gone: "
-            "marked INTERRUPTED",
-            run.id,
-            run.action,
-            run.job,
-            run.pid,
-        )
-    return runs
-
-
 def recovery_restic(config: Config) -> Restic:
     """restic as recovery uses it: short calls, and stale locks removed when met."""
     return Restic(
@@ -48,6 +40,97 @@ def recovery_restic(config: Config) -> Restic:
         timeout=120,
         on_locked=remove_stale_locks,
     )
+
+
+def notice_dead_runs(config: Config, catalog: Catalog, *, noticed_by: str) -> list[RunRecord]:
+    """Mark INTERRUPTED the runs of this host whose process is gone; record the snapshots
+    they wrote as ORPHANED and remove the restic locks they left. Returns the runs this
+    process marked (another one may have been first)."""
+    dead = [run for run in running_on(catalog, socket.gethostname()) if run_process_gone(run)]
+    if not dead:
+        return []
+    restic = recovery_restic(config)
+    interrupted = []
+    for run in dead:
+        orphans, outcome = _snapshots_left(config, catalog, restic, run)
+        record = interrupt_run(
+            catalog,
+            run.id,
+            error=f"interrupted: the process running it (pid {run.pid}) ended without "
+            f"finishing it; found by {noticed_by}{outcome}",
+            orphans=orphans,
+        )
+        if record is not None:
+            log.warning(
+                "run %d (%s of %s, pid %s) was left running by a process that is gone: "
+                "marked INTERRUPTED%s",
+                run.id,
+                run.action,
+                run.job,
+                run.pid,
+                outcome,
+            )
+            interrupted.append(record)
+    if interrupted:
+        try:
+            remove_stale_restic_locks(config, restic)
+        except DrorchError as exc:
+            log.error("could not look for stale restic locks: %s", exc)
+    return interrupted
+
+
+def _snapshots_left(
+    config: Config, catalog: Catalog, restic: Restic, run: RunRecord
+) -> tuple[list[SnapshotRecord], str]:
+    """The snapshots a dead snapshot run wrote that the catalog lacks, and what to say of
+    them in its error. One `restic snapshots --tag` call."""
+    if run.action != "snapshot" or run.target is None:
+        return [], ""
+    target = config.targets.get(run.target)
+    if not isinstance(target, DiskTarget):
+        return [], f"; its target {run.target!r} is no longer a disk target, not searched"
+    repo = Repo(str(target.path), target.password_file)
+    try:
+        found = restic.snapshots(repo, tags=(f"drorch,job:{run.job},run:{run.id}",))
+    except DrorchError as exc:
+        log.error("run %d: cannot look for the snapshots it wrote: %s", run.id, exc)
+        return [], (
+            f"; could not look for snapshots it may have written to target {run.target!r}: {exc}"
+        )
+    known = {s.snapshot_id for s in catalog.snapshots(job=run.job, target=run.target)}
+    orphans = [
+        SnapshotRecord(
+            job=run.job,
+            target=run.target,
+            snapshot_id=info.id,
+            time=info.time,
+            tree=info.tree,
+            hostname=info.hostname,
+            paths=info.paths,
+            tags=info.tags,
+            size=None,
+            files=None,
+            original_id=None,
+            run_id=run.id,
+            canary_path=None,
+            canary_sha256=None,
+            status=SnapshotStatus.ORPHANED,
+        )
+        for info in found
+        if info.id not in known
+    ]
+    recorded = [info.id[:8] for info in found if info.id in known]
+    said = []
+    if orphans:
+        ids = ", ".join(s.short_id for s in orphans)
+        said.append(
+            f"snapshot {ids} it wrote is listed as ORPHANED"
+            if len(orphans) == 1
+            else f"snapshots {ids} it wrote are listed as ORPHANED"
+        )
+    if recorded:
+        said.append(f"it had recorded snapshot {', '.join(recorded)}")
+    return orphans, ("; " + "; ".join(said)) if said else "; it wrote no snapshot"
 
 
 def remove_stale_restic_locks(config: Config, restic: Restic) -> list[str]:

@@ -40,15 +40,17 @@ snapshot: {target: primary, schedule: "every 2s"}
 
 
 class Slow:
-    """A config root whose restic can be slowed down: `throttle()` makes the next backup of
-    its 20 MB of random data take about 20 s."""
+    """A config root whose restic can be slowed down: after `big_data()` and `throttle()`
+    a backup (or a restore) of its 20 MB of random data takes about 20 s."""
 
     def __init__(self, root: Path, flag: Path) -> None:
         self.root, self.flag = root, flag
         self.repo = root / "repos" / "primary"
 
-    def throttle(self) -> None:
+    def big_data(self) -> None:
         random_file(self.root / "data" / "big.bin", 20)
+
+    def throttle(self) -> None:
         self.flag.touch()
 
     def unthrottle(self) -> None:
@@ -102,6 +104,7 @@ def restic_snapshot_ids(root: Path) -> set[str]:
 @pytest.mark.heavy
 def test_sigkill_of_drorch_run_takes_restic_with_it(cli: Cli, slow: Slow) -> None:
     first = as_json(cli("run", "app", "--json", root=slow.root, check_rc=0))
+    slow.big_data()
     slow.throttle()
     drorch = slow.drorch("run", "app")
     restic = slow.restic_started()
@@ -125,10 +128,43 @@ def test_sigkill_of_drorch_run_takes_restic_with_it(cli: Cli, slow: Slow) -> Non
     assert [s["id"] for s in listed] == [first["snapshot_id"]]
 
 
+def terminate_while_restic_runs(slow: Slow, *args: str) -> str:
+    """Start `drorch ARGS`, SIGTERM it while restic holds its lock; what it printed."""
+    drorch = slow.drorch(*args)
+    restic = slow.restic_started()
+    drorch.send_signal(signal.SIGTERM)
+    out, err = drorch.communicate(timeout=60)
+    assert drorch.returncode == 143, (out, err)
+    assert "drorch: terminated by SIGTERM" in err
+    assert all(gone(pid) for pid in restic)
+    assert lock_files(slow.repo) == []  # restic had its SIGINT and removed its own lock
+    return out
+
+
+@pytest.mark.heavy
+def test_sigterm_to_drorch_run_cancels_the_run(cli: Cli, slow: Slow) -> None:
+    cli("run", "app", root=slow.root, check_rc=0)
+    slow.big_data()
+    slow.throttle()
+    assert "snapshot of app CANCELED" in terminate_while_restic_runs(slow, "run", "app")
+    assert newest_run(cli, slow.root)["status"] == "CANCELED"
+
+
+@pytest.mark.heavy
+def test_sigterm_to_drorch_restore_cancels_the_run(cli: Cli, slow: Slow, tmp_path: Path) -> None:
+    slow.big_data()
+    cli("run", "app", root=slow.root, check_rc=0)
+    slow.throttle()
+    out = terminate_while_restic_runs(slow, "restore", "app", "--to", str(tmp_path / "to"))
+    assert "restore of app CANCELED" in out
+    assert newest_run(cli, slow.root)["status"] == "CANCELED"
+
+
 @pytest.mark.heavy
 def test_a_killed_daemon_takes_its_restic_with_it(cli: Cli, slow: Slow, tmp_path: Path) -> None:
     (slow.root / "jobs" / "app.yaml").write_text(EVERY_2S)
     first = as_json(cli("run", "app", "--json", root=slow.root, check_rc=0))
+    slow.big_data()
     slow.throttle()
     daemon = DaemonProcess(slow.root, tmp_path)
     try:
@@ -163,6 +199,7 @@ def test_a_running_daemon_notices_a_killed_drorch_run(cli: Cli, slow: Slow, tmp_
     daemon = DaemonProcess(slow.root, tmp_path)
     try:
         daemon.wait_ready()
+        slow.big_data()
         slow.throttle()
         drorch = slow.drorch("run", "app")
         slow.restic_started()

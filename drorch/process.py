@@ -4,12 +4,21 @@ Argv only, never a shell; stdin closed; a timeout and cancellation that send
 SIGINT first (restic 0.14 leaves its lock behind on SIGTERM) and SIGKILL only
 after a grace period. The log shows argv with secrets masked and the
 environment as names only.
+
+A child never outlives the drorch process that started it: it asks the kernel for
+SIGKILL when its parent dies (PR_SET_PDEATHSIG). Not SIGINT: with drorch gone, restic's
+stdout and stderr are broken pipes, and restic 0.14 dies of SIGPIPE as it reports the
+SIGINT, before removing its lock; SIGINT would only let a child that ignores it live on.
+The lock a SIGKILLed restic leaves names this host and a dead pid, which is the kind of
+lock drorch removes (drorch.targets.locks).
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
+import functools
 import logging
 import os
 import signal
@@ -20,7 +29,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 MASK = "***"
 STDERR_KEEP_LINES = 2000
@@ -91,6 +104,10 @@ def run(
         text=True,
         errors="replace",
         start_new_session=True,
+        # The thread that forks is the child's parent for the kernel: it stays here, in
+        # proc.wait() below, until the child ended, so the signal means "drorch died".
+        # A preexec_fn with threads about is safe only as die_with_parent keeps it.
+        preexec_fn=die_with_parent(os.getpid()),
     )
     stderr_lines: collections.deque[str] = collections.deque(maxlen=STDERR_KEEP_LINES)
     stdout_lines: list[str] = []
@@ -168,3 +185,50 @@ def _signal_group(pgid: int, signum: int) -> None:
     # The child leads its own session (start_new_session), so its pid is its group's id.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, resolved once in the parent (never between fork and exec)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: children cannot be tied to drorch
+        log.warning("prctl is not available: a child may outlive drorch if it is killed")
+        return None
+    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+def die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A preexec_fn: the child gets SIGKILL when `parent` dies, even before it started.
+
+    It runs in the child between fork and exec, where in a process with threads (the
+    daemon) only this thread exists and a lock another thread held stays held: so it
+    only makes two system calls through objects resolved beforehand, and takes no lock
+    (no logging, no import, no I/O). If the parent died before the signal was armed, the
+    child has been handed to another process (getppid changed) and ends there.
+    """
+    prctl, kill = _prctl(), int(signal.SIGKILL)
+    if prctl is None:
+        return None
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0) != 0 or os.getppid() != parent:
+            os.kill(os.getpid(), kill)
+
+    return preexec
+
+
+def pid_started_before(pid: int | None, moment: float) -> bool:
+    """True when process pid exists and started no later than `moment` (epoch seconds):
+    it may be the process that did something at that moment, not a later one that got
+    its pid."""
+    if pid is None:
+        return False
+    try:
+        return psutil.Process(pid).create_time() <= moment + 1.0
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:
+        return True

@@ -20,7 +20,7 @@ from drorch.config.units import parse_data_subset
 from drorch.errors import TargetOffline, UsageError
 from drorch.locks import repository_lock_name, resource_lock
 from drorch.restic.commands import restic_size
-from drorch.targets import open_disk_repository
+from drorch.targets import open_disk_repository, remove_stale_locks
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ def run_check(ctx: RunContext) -> ActionResult:
         run_id=ctx.run_id,
     ):
         repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
+        remove_stale_locks(repo, ctx.restic)  # restic's lock is exclusive: a stale one blocks
         ctx.restic.check(repo, read_data_subset=subset)
     return ActionResult(
         status=RunStatus.SUCCEEDED,

@@ -23,6 +23,7 @@ from drorch.errors import DrorchError, Interrupted, ResticNotFound
 from drorch.locks import job_lock_name, resource_lock
 from drorch.restic import ArtifactDir, Restic
 from drorch.restic.models import BackupProgress
+from drorch.targets import remove_stale_locks
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def _perform(
         timeout=limit.total_seconds(),
         cancel=request.cancel,
         artifacts=ArtifactDir(run_dir),
+        on_locked=remove_stale_locks,
     )
     ctx = RunContext(
         config=config,

@@ -19,7 +19,7 @@ from drorch.errors import ResticError, TargetOffline, UsageError
 from drorch.locks import repository_lock_name, resource_lock
 from drorch.restic import Repo
 from drorch.restic.commands import restic_duration
-from drorch.targets import open_disk_repository
+from drorch.targets import open_disk_repository, remove_stale_locks
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def run_prune(ctx: RunContext) -> ActionResult:
         run_id=ctx.run_id,
     ):
         repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
+        remove_stale_locks(repo, ctx.restic)  # restic's lock is exclusive: a stale one blocks
         try:
             groups = ctx.restic.forget(
                 repo,

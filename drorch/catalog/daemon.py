@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from drorch.catalog import models
 from drorch.catalog.models import RunStatus
-from drorch.catalog.store import Catalog, RunRecord, _record, utc_now
+from drorch.catalog.store import Catalog, RunRecord, SnapshotRecord, _record, utc_now
 
 HEARTBEAT = timedelta(seconds=10)  # how often a daemon writes its heartbeat
 UP_WITHIN = 3 * HEARTBEAT  # a daemon silent for longer is not up
@@ -82,19 +82,47 @@ def missed_slots(catalog: Catalog, *, job: str | None = None) -> list[tuple[str,
         return [(row.job, row.action, row.slot_at) for row in session.scalars(query)]
 
 
-def interrupt_orphans(
-    catalog: Catalog, *, host: str, gone: Callable[[RunRecord], bool]
-) -> list[RunRecord]:
-    """Mark INTERRUPTED every RUNNING run of this host whose process is gone."""
-    orphans = [
-        run for run in catalog.runs(status=[RunStatus.RUNNING]) if run.host == host and gone(run)
-    ]
-    return [
-        catalog.transition(
-            run.id,
-            RunStatus.INTERRUPTED,
-            error=f"interrupted: the process running it (pid {run.pid}) ended without "
-            "finishing it; found at daemon start",
+def running_on(catalog: Catalog, host: str) -> list[RunRecord]:
+    """The runs RUNNING on host: one query on the runs' status index."""
+    query = select(models.Run).where(
+        models.Run.status == RunStatus.RUNNING, models.Run.host == host
+    )
+    with catalog.session() as session:
+        return [_record(RunRecord, row) for row in session.scalars(query)]
+
+
+def interrupt_run(
+    catalog: Catalog, run_id: int, *, error: str, orphans: Sequence[SnapshotRecord] = ()
+) -> RunRecord | None:
+    """Mark a RUNNING run INTERRUPTED, and record the snapshots it left (`orphans`, those
+    the catalog lacks), in one transaction; None when the run was no longer RUNNING.
+
+    Compare-and-swap on the status: several processes may find the same dead run at once
+    (every drorch command looks), and only the first records it and its snapshots.
+    """
+    now = utc_now()
+    with catalog.session() as session, session.begin():
+        done = session.execute(
+            update(models.Run)
+            .where(models.Run.id == run_id, models.Run.status == RunStatus.RUNNING)
+            .values(status=RunStatus.INTERRUPTED, finished_at=now, error=error)
         )
-        for run in orphans
-    ]
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        for orphan in orphans:
+            known = select(models.Snapshot.id).where(
+                models.Snapshot.target == orphan.target,
+                models.Snapshot.snapshot_id == orphan.snapshot_id,
+            )
+            if session.scalar(known) is None:
+                values = {
+                    name: getattr(orphan, name) for name in SnapshotRecord.__dataclass_fields__
+                }
+                session.add(
+                    models.Snapshot(
+                        **{**values, "paths": list(orphan.paths), "tags": list(orphan.tags)},
+                        recorded_at=now,
+                    )
+                )
+        record: RunRecord = _record(RunRecord, session.get_one(models.Run, run_id))
+    return record

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
+from drorch.cli.opening import open_command_catalog
 from drorch.cli.render import duration, iso_utc, local, print_json, print_table
 from drorch.config import Config, load_config, resolve_root
 from drorch.config.units import format_size
 from drorch.errors import EXIT_FAILED, ConfigError, UsageError
-from drorch.state import open_config_catalog
 
 
 def _config(args: argparse.Namespace, *, check_secrets: bool = True) -> Config:
@@ -20,7 +24,7 @@ def _config(args: argparse.Namespace, *, check_secrets: bool = True) -> Config:
 
 
 def _catalog(config: Config) -> Catalog:
-    return open_config_catalog(config)
+    return open_command_catalog(config)
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
@@ -104,17 +108,46 @@ def cmd_run(args: argparse.Namespace) -> int:
         options = RestoreTestOptions(from_target=args.from_target, snapshot=args.snapshot)
     catalog = _catalog(config)
     runs = []
-    for key in keys:
-        progress = _Progress() if sys.stderr.isatty() and not args.json else None
-        request = request_for(args.job, key, on_progress=progress, options=options)
-        runs.append(execute(config, catalog, request, ACTIONS))
-        if progress is not None:
-            progress.clear()
-    if args.json:
+    with _sigterm_cancels() as cancel:
+        for key in keys:
+            if cancel.is_set():
+                break
+            progress = _Progress() if sys.stderr.isatty() and not args.json else None
+            request = request_for(
+                args.job, key, on_progress=progress, options=options, cancel=cancel
+            )
+            runs.append(execute(config, catalog, request, ACTIONS))
+            if progress is not None:
+                progress.clear()
+    if args.json and runs:
         shown = [_run_result_json(run) for run in runs]
         print_json(shown[0] if len(shown) == 1 else shown)
     codes = [_report_run(run, as_json=args.json) for run in runs]
-    return max(codes)
+    return _unless_terminated(cancel, max(codes, default=0))
+
+
+# As a shell reports a process ended by SIGTERM; Ctrl-C (SIGINT) exits 130.
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def _sigterm_cancels() -> Iterator[threading.Event]:
+    """While a run goes on in the foreground, SIGTERM cancels it as the daemon's stop does:
+    restic (or a before hook) gets SIGINT and removes its lock, the run ends CANCELED,
+    after hooks still run; then the command exits EXIT_TERMINATED."""
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: cancel.set())
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _unless_terminated(cancel: threading.Event, code: int) -> int:
+    if not cancel.is_set():
+        return code
+    print("drorch: terminated by SIGTERM", file=sys.stderr)
+    return EXIT_TERMINATED
 
 
 def _run_result_json(run: RunRecord) -> dict[str, Any]:
@@ -378,12 +411,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
         force=args.force,
         verify=args.verify,
     )
-    run = execute(
-        config, catalog, Request(job=args.job, action="restore", options=options), ACTIONS
-    )
+    with _sigterm_cancels() as cancel:
+        request = Request(job=args.job, action="restore", options=options, cancel=cancel)
+        run = execute(config, catalog, request, ACTIONS)
     if args.json:
         print_json(_run_result_json(run))
-    return _report_run(run, as_json=args.json)
+    return _unless_terminated(cancel, _report_run(run, as_json=args.json))
 
 
 # --- keys -----------------------------------------------------------------------------------

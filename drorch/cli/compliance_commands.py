@@ -8,11 +8,11 @@ from typing import Any
 
 from drorch.catalog import utc_now
 from drorch.catalog.rule_states import State, states
+from drorch.cli.opening import open_command_catalog
 from drorch.cli.render import GREEN, RED, duration, iso_utc, print_json, print_table
 from drorch.config import load_config, resolve_root
 from drorch.errors import EXIT_VIOLATION
 from drorch.policy import JobCompliance, RuleResult, evaluate
-from drorch.state import open_config_catalog
 
 _SECONDS = {"rpo", "verified_rpo", "rto", "restore_test"}
 
@@ -66,7 +66,7 @@ def cmd_compliance(args: argparse.Namespace) -> int:
     config = load_config(resolve_root(args.config), check_secrets=False)
     if args.job:
         config.job(args.job)  # an unknown job is a usage error naming the known ones
-    catalog = open_config_catalog(config)
+    catalog = open_command_catalog(config)
     try:
         results = evaluate(config, catalog, utc_now(), jobs=[args.job] if args.job else None)
         results = with_seen_since(results, states(catalog, args.job))

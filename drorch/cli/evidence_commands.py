@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from drorch.catalog import Catalog, utc_now
+from drorch.cli.opening import open_command_catalog
 from drorch.cli.render import local, print_json, print_table
 from drorch.config import Config, load_config, resolve_root
 from drorch.config.units import parse_duration
 from drorch.errors import EXIT_VIOLATION, UsageError
-from drorch.state import open_config_catalog
 
 
 def _open(args: argparse.Namespace) -> tuple[Config, Catalog]:
     config = load_config(resolve_root(args.config), check_secrets=False)
-    return config, open_config_catalog(config)
+    return config, open_command_catalog(config)
 
 
 def parse_when(text: str | None, *, end_of_day: bool = False) -> datetime | None:

@@ -7,16 +7,16 @@ import sys
 from pathlib import Path
 
 from drorch.catalog import utc_now
+from drorch.cli.opening import open_command_catalog
 from drorch.config import load_config, resolve_root
 from drorch.errors import MetricsError
-from drorch.state import open_config_catalog
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     from drorch.metrics import collect, render, write_textfile
 
     config = load_config(resolve_root(args.config), check_secrets=False)
-    catalog = open_config_catalog(config)
+    catalog = open_command_catalog(config)
     try:
         text = render(collect(config, catalog, utc_now()))
     finally:

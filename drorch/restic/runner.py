@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import threading
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from drorch import process
-from drorch.errors import PartialSnapshot, ResticError, ResticNotFound
+from drorch.errors import PartialSnapshot, RepositoryLocked, ResticError, ResticNotFound
 from drorch.restic import commands
 from drorch.restic.commands import Repo
 from drorch.restic.errors import error_for
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[BackupProgress], None]
 
 _versions: dict[str, Version] = {}
+
+# A lock file's name is its id; restic writes "ID-tmp-N" first and renames it.
+_LOCK_ID = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -76,6 +80,9 @@ class Restic:
     cancel: threading.Event | None = None
     artifacts: ArtifactDir | None = None
     progress_fps: float = 0.2
+    # Called when restic finds the repository locked; when it removed a lock (one it
+    # proved stale), the call is tried once more. The policy lives in drorch.targets.
+    on_locked: Callable[[Repo, Restic], Sequence[str]] | None = None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -104,6 +111,7 @@ class Restic:
         *,
         what: str,
         on_stdout_line: Callable[[str], None] | None = None,
+        retry_locked: bool = True,
     ) -> process.Completed:
         real = (self._resolve(), *argv[1:])
         completed = process.run(
@@ -131,6 +139,17 @@ class Restic:
         if (completed.canceled or completed.timed_out) and repo is not None:
             self._remove_own_locks(repo, completed.pid)
         error = error_for(completed, what=what)
+        if (
+            isinstance(error, RepositoryLocked)
+            and retry_locked
+            and repo is not None
+            and self.on_locked is not None
+            and self.on_locked(repo, self)
+        ):
+            log.info("%s: trying again without the stale lock", what)
+            return self._exec(
+                argv, repo, what=what, on_stdout_line=on_stdout_line, retry_locked=False
+            )
         if error is not None:
             raise error
         return completed
@@ -141,17 +160,8 @@ class Restic:
         restic 0.14 removes its lock on SIGINT, except when the signal lands while the lock
         is being made; the process is gone, so a lock naming it is provably stale.
         """
-        folder = Path(repo.location) / "locks"
-        if not folder.is_dir():
-            return
-        reader = replace(self, cancel=None, timeout=60.0, artifacts=None)
         host = socket.gethostname()
-        for lock_file in folder.iterdir():
-            try:
-                info = reader.lock_info(repo, lock_file.name)
-            except ResticError as exc:
-                log.warning("cannot read restic lock %s: %s", lock_file.name[:8], exc)
-                continue
+        for lock_file, info in self.locks(repo):
             if info.hostname == host and info.pid == pid:
                 lock_file.unlink(missing_ok=True)
                 log.warning(
@@ -159,6 +169,28 @@ class Restic:
                     lock_file.name[:8],
                     pid,
                 )
+
+    def locks(self, repo: Repo) -> list[tuple[Path, LockFile]]:
+        """The lock files of a repository on a filesystem, each with what it says.
+
+        Read without taking a lock (a stale one must not block its own inspection) and
+        without this call's cancellation. A lock that vanished meanwhile (its restic
+        ended) is skipped; one that cannot be read is logged and skipped.
+        """
+        folder = Path(repo.location) / "locks"
+        try:
+            names = sorted(entry.name for entry in os.scandir(folder))
+        except OSError:
+            return []
+        reader = replace(self, cancel=None, timeout=60.0, artifacts=None, on_locked=None)
+        found: list[tuple[Path, LockFile]] = []
+        for name in filter(_LOCK_ID.fullmatch, names):
+            try:
+                found.append((folder / name, reader.lock_info(repo, name)))
+            except ResticError as exc:
+                if (folder / name).exists():
+                    log.warning("cannot read restic lock %s of %s: %s", name[:8], folder, exc)
+        return found
 
     # -- operations -------------------------------------------------------------------
 

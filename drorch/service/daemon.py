@@ -34,7 +34,6 @@ from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
 from drorch.policy.watch import AfterRuns, Watch
-from drorch.restic import Restic
 from drorch.scheduler import calls
 from drorch.scheduler.engine import Engine
 from drorch.scheduler.plan import Entry, make_plan
@@ -127,15 +126,12 @@ class Daemon:
         return EXIT_FAILED if self._lost else 0
 
     def _recover(self) -> None:
-        recovery.interrupt_dead_runs(self.catalog)
+        noticed = recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
         remove_leftover_scratch(self.config.state_dir)
-        restic = Restic(
-            binary=self.config.settings.restic.binary,
-            cache_dir=self.config.state_dir / "cache",
-            timeout=120,
-        )
-        try:
-            recovery.remove_stale_restic_locks(self.config, restic)
+        if noticed:
+            return  # their stale restic locks were looked for with them
+        try:  # a restic killed on its own (the OOM killer) while no drorch ran
+            recovery.remove_stale_restic_locks(self.config, recovery.recovery_restic(self.config))
         except DrorchError as exc:
             log.error("could not look for stale restic locks: %s", exc)
 
@@ -303,6 +299,10 @@ class Daemon:
             heartbeat(self.catalog, self.node_id)
         except Exception:
             log.exception("could not write the heartbeat")
+        try:  # a `drorch run` killed meanwhile: its run is not left RUNNING for long
+            recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
+        except Exception:
+            log.exception("could not look for runs left by dead processes")
 
     def watchdog(self) -> None:
         with self._notify_lock:

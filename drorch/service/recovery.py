@@ -1,38 +1,30 @@
-"""What a daemon finds at start: runs left RUNNING by a dead process, stale restic locks.
+"""What a drorch process finds when it opens the catalog: runs left RUNNING by a process
+that is gone, the snapshots they wrote, and the restic locks they left.
 
-A run is interrupted only when its process is provably gone (no such pid on this host,
-or the pid now belongs to a process started later). A restic lock is removed only when
-it names this host and a process that is gone; never `unlock --remove-all`.
+Whoever notices first (any command that opens the catalog, the daemon at start and with
+its heartbeat) marks such a run INTERRUPTED. A run is interrupted only when its process
+is provably gone: no such pid on this host, or the pid now belongs to a process started
+later. Looking costs one indexed query; restic is called only for a run found dead: a
+snapshot run's repository is searched for the snapshots tagged with it, which are
+recorded ORPHANED (listed, never counted as good), and stale restic locks are removed
+(drorch.targets.locks).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from pathlib import Path
 
-import psutil
-
-from drorch.catalog import Catalog, RunRecord
-from drorch.catalog.daemon import interrupt_orphans
+from drorch.catalog import Catalog, RunRecord, SnapshotRecord, SnapshotStatus
+from drorch.catalog.daemon import interrupt_run, running_on
 from drorch.config import Config
 from drorch.config.model import DiskTarget
 from drorch.errors import DrorchError
+from drorch.process import pid_started_before
 from drorch.restic import Repo, Restic
+from drorch.targets import remove_stale_locks
 
 log = logging.getLogger(__name__)
-
-
-def pid_started_before(pid: int | None, moment: float) -> bool:
-    """True when process pid exists and started no later than `moment` (epoch seconds)."""
-    if pid is None:
-        return False
-    try:
-        return psutil.Process(pid).create_time() <= moment + 1.0
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return False
-    except psutil.AccessDenied:
-        return True
 
 
 def run_process_gone(run: RunRecord) -> bool:
@@ -40,48 +32,112 @@ def run_process_gone(run: RunRecord) -> bool:
     return not pid_started_before(run.pid, started)
 
 
-def interrupt_dead_runs(catalog: Catalog) -> list[RunRecord]:
-    runs = interrupt_orphans(catalog, host=socket.gethostname(), gone=run_process_gone)
-    for run in runs:
-        log.warning(
-            "run %d (%s of %s, pid %s) was left running by a process that is gone: "
-            "marked INTERRUPTED",
+def recovery_restic(config: Config) -> Restic:
+    """restic as recovery uses it: short calls, and stale locks removed when met."""
+    return Restic(
+        binary=config.settings.restic.binary,
+        cache_dir=config.state_dir / "cache",
+        timeout=120,
+        on_locked=remove_stale_locks,
+    )
+
+
+def notice_dead_runs(config: Config, catalog: Catalog, *, noticed_by: str) -> list[RunRecord]:
+    """Mark INTERRUPTED the runs of this host whose process is gone; record the snapshots
+    they wrote as ORPHANED and remove the restic locks they left. Returns the runs this
+    process marked (another one may have been first)."""
+    dead = [run for run in running_on(catalog, socket.gethostname()) if run_process_gone(run)]
+    if not dead:
+        return []
+    restic = recovery_restic(config)
+    interrupted = []
+    for run in dead:
+        orphans, outcome = _snapshots_left(config, catalog, restic, run)
+        record = interrupt_run(
+            catalog,
             run.id,
-            run.action,
-            run.job,
-            run.pid,
+            error=f"interrupted: the process running it (pid {run.pid}) ended without "
+            f"finishing it; found by {noticed_by}{outcome}",
+            orphans=orphans,
         )
-    return runs
-
-
-def remove_stale_restic_locks(config: Config, restic: Restic) -> list[Path]:
-    """Remove restic lock files that name this host and a process that is gone."""
-    removed: list[Path] = []
-    host = socket.gethostname()
-    for name, target in config.targets.items():
-        if not isinstance(target, DiskTarget):
-            continue
-        folder = target.path / "locks"
-        try:
-            lock_ids = sorted(p.name for p in folder.iterdir())
-        except OSError:
-            continue
-        repo = Repo(str(target.path), target.password_file)
-        for lock_id in lock_ids:
-            try:
-                info = restic.lock_info(repo, lock_id)
-            except DrorchError as exc:
-                log.warning("target %s: cannot read restic lock %s: %s", name, lock_id[:8], exc)
-                continue
-            if info.hostname != host or pid_started_before(info.pid, info.time.timestamp()):
-                continue
-            (folder / lock_id).unlink(missing_ok=True)
-            removed.append(folder / lock_id)
+        if record is not None:
             log.warning(
-                "target %s: removed stale restic lock %s of pid %d (gone) from %s",
-                name,
-                lock_id[:8],
-                info.pid,
-                info.time.isoformat(),
+                "run %d (%s of %s, pid %s) was left running by a process that is gone: "
+                "marked INTERRUPTED%s",
+                run.id,
+                run.action,
+                run.job,
+                run.pid,
+                outcome,
             )
+            interrupted.append(record)
+    if interrupted:
+        try:
+            remove_stale_restic_locks(config, restic)
+        except DrorchError as exc:
+            log.error("could not look for stale restic locks: %s", exc)
+    return interrupted
+
+
+def _snapshots_left(
+    config: Config, catalog: Catalog, restic: Restic, run: RunRecord
+) -> tuple[list[SnapshotRecord], str]:
+    """The snapshots a dead snapshot run wrote that the catalog lacks, and what to say of
+    them in its error. One `restic snapshots --tag` call."""
+    if run.action != "snapshot" or run.target is None:
+        return [], ""
+    target = config.targets.get(run.target)
+    if not isinstance(target, DiskTarget):
+        return [], f"; its target {run.target!r} is no longer a disk target, not searched"
+    repo = Repo(str(target.path), target.password_file)
+    try:
+        found = restic.snapshots(repo, tags=(f"drorch,job:{run.job},run:{run.id}",))
+    except DrorchError as exc:
+        log.error("run %d: cannot look for the snapshots it wrote: %s", run.id, exc)
+        return [], (
+            f"; could not look for snapshots it may have written to target {run.target!r}: {exc}"
+        )
+    known = {s.snapshot_id for s in catalog.snapshots(job=run.job, target=run.target)}
+    orphans = [
+        SnapshotRecord(
+            job=run.job,
+            target=run.target,
+            snapshot_id=info.id,
+            time=info.time,
+            tree=info.tree,
+            hostname=info.hostname,
+            paths=info.paths,
+            tags=info.tags,
+            size=None,
+            files=None,
+            original_id=None,
+            run_id=run.id,
+            canary_path=None,
+            canary_sha256=None,
+            status=SnapshotStatus.ORPHANED,
+        )
+        for info in found
+        if info.id not in known
+    ]
+    recorded = [info.id[:8] for info in found if info.id in known]
+    said = []
+    if orphans:
+        ids = ", ".join(s.short_id for s in orphans)
+        said.append(
+            f"snapshot {ids} it wrote is listed as ORPHANED"
+            if len(orphans) == 1
+            else f"snapshots {ids} it wrote are listed as ORPHANED"
+        )
+    if recorded:
+        said.append(f"it had recorded snapshot {', '.join(recorded)}")
+    return orphans, ("; " + "; ".join(said)) if said else "; it wrote no snapshot"
+
+
+def remove_stale_restic_locks(config: Config, restic: Restic) -> list[str]:
+    """Remove, in every disk target's repository, the restic locks that name this host
+    and a process that is gone; return their ids."""
+    removed: list[str] = []
+    for target in config.targets.values():
+        if isinstance(target, DiskTarget):
+            removed += remove_stale_locks(Repo(str(target.path), target.password_file), restic)
     return removed

@@ -1,6 +1,13 @@
+import contextlib
+import signal
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
 
 from drorch import process
 
@@ -85,3 +92,80 @@ def test_timeout_reaches_what_a_shell_started() -> None:
     assert done.timed_out
     assert done.stdout == ()
     assert time.monotonic() - started < 10, "the shell's child kept run() waiting"
+
+
+# -- a child dies with the process that started it -------------------------------------------
+
+PARENT = """\
+import sys
+from drorch import process
+process.run(["sh", "-c", 'echo $$ > "$1"; exec sleep 60', "sh", sys.argv[1]])
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_child_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([PY, "-c", PARENT, str(pid_file)], stdin=subprocess.DEVNULL)
+    try:
+        _wait_until(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 20, "child")
+        child = int(pid_file.read_text())
+        assert not _gone(child)
+        parent.kill()
+        parent.wait(10)
+        _wait_until(lambda: _gone(child), 5, f"child {child} to die with its parent")
+    finally:
+        parent.kill()
+        parent.wait(10)
+        _kill_leftover(pid_file)
+
+
+def _kill_leftover(pid_file: Path) -> None:
+    """A failed test must not leave its `sleep 60` behind (and must not kill another pid)."""
+    with contextlib.suppress(OSError, ValueError, psutil.Error):
+        child = psutil.Process(int(pid_file.read_text()))
+        if "sleep" in child.cmdline():
+            child.kill()
+
+
+def test_a_child_whose_parent_is_already_gone_never_runs(tmp_path: Path) -> None:
+    """The parent may die between fork and the child's asking for the signal: the child
+    then finds another parent and must not go on (here: told to expect a parent it lacks)."""
+    ran = tmp_path / "ran"
+    not_my_parent = psutil.Process().ppid()  # the test's parent, not the child's
+    child = subprocess.Popen(
+        ["sh", "-c", f"touch {ran}"], preexec_fn=process.die_with_parent(not_my_parent)
+    )
+    assert child.wait(10) == -signal.SIGKILL
+    assert not ran.exists()
+
+
+def test_a_child_started_from_a_worker_thread_outlives_other_threads() -> None:
+    """The parent-death signal follows the thread that forked: threads that end elsewhere
+    (a finished job's worker) must not take another thread's child with them."""
+    results: list[process.Completed] = []
+
+    def work() -> None:
+        results.append(process.run([PY, "-c", "import time; time.sleep(1.0); print('done')"]))
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    for _ in range(5):
+        short = threading.Thread(target=lambda: None)
+        short.start()
+        short.join()
+    worker.join(20)
+    assert [(r.returncode, r.stdout) for r in results] == [(0, ("done",))]

@@ -1,0 +1,138 @@
+"""The real restic, made slow enough to be caught in the middle of a call.
+
+restic's own --limit-upload / --limit-download (KiB/s) also throttle a local repository,
+so a 20 MB backup takes about 20 s: long enough to kill drorch, restic or the daemon while
+restic holds its lock. Nothing is faked: the wrapper execs the real binary, so the process
+drorch started is restic itself (same pid, same parent-death signal). While throttled,
+restic also prints no progress (only its summary at the end), like restic busy in a long
+silent phase: a restic whose parent died would otherwise die at its next progress line
+of the broken pipe, which would hide whether anything else killed it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+from tests.e2e.daemon_harness import wait_for
+
+WRAPPER = """\
+#!/bin/sh
+# The real restic; while {flag} exists, throttled to 1 MiB/s and printing no progress.
+if [ -e {flag} ]; then
+  RESTIC_PROGRESS_FPS=0 exec {real} --quiet --limit-upload 1024 --limit-download 1024 "$@"
+fi
+exec {real} "$@"
+"""
+
+
+def real_restic() -> str:
+    found = shutil.which("restic")
+    assert found, "restic is not installed: run 'make install'"
+    return found
+
+
+def throttled_restic(folder: Path) -> tuple[Path, Path]:
+    """A restic binary for `restic: {binary: ...}` and the flag file that slows it down."""
+    folder.mkdir(parents=True, exist_ok=True)
+    flag, wrapper = folder / "throttle", folder / "restic"
+    wrapper.write_text(WRAPPER.format(flag=flag, real=real_restic()))
+    wrapper.chmod(0o755)
+    return wrapper, flag
+
+
+def random_file(path: Path, megabytes: int) -> None:
+    with path.open("wb") as handle:
+        for _ in range(megabytes):
+            handle.write(os.urandom(1024 * 1024))
+
+
+def gone(pid: int) -> bool:
+    """The process ended (a zombie nobody reaped yet has ended too)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def restic_processes(repo: Path) -> list[psutil.Process]:
+    """The live restic processes working on repo."""
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        with_repo = str(repo) in (proc.info["cmdline"] or [])
+        if proc.info["name"] == "restic" and with_repo and not gone(proc.pid):
+            found.append(proc)
+    return found
+
+
+def lock_files(repo: Path) -> list[str]:
+    """The locks in repo: files named by a 64-hex id (restic writes `ID-tmp-N` first, and
+    one killed at that moment leaves it behind; restic ignores such a file)."""
+    folder = repo / "locks"
+    names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    return sorted(name for name in names if re.fullmatch(r"[0-9a-f]{64}", name))
+
+
+def kill_leftovers(repo: Path) -> None:
+    """A failed test must not leave a slow restic running."""
+    for proc in restic_processes(repo):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+
+
+def hold_lock(
+    repo: Path,
+    password_file: Path,
+    source: Path,
+    *,
+    exclusive: bool = False,
+    prefix: Sequence[str] = (),
+) -> subprocess.Popen[bytes]:
+    """Start a slow real restic that holds a lock on repo: a backup of `source` (a
+    non-exclusive lock) or a check reading all data (exclusive); return once its lock file
+    is there. `prefix` runs it under another command (unshare, to name another host)."""
+    before = set(lock_files(repo))
+    call = (
+        ["check", "--read-data", "--limit-download", "64"]
+        if exclusive
+        else ["--limit-upload", "256", "backup", str(source)]
+    )
+    proc = subprocess.Popen(
+        [*prefix, real_restic(), "--repo", str(repo), *call],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "RESTIC_PASSWORD_FILE": str(password_file)},
+    )
+    try:
+        wait_for(lambda: set(lock_files(repo)) - before, 30, "restic's lock")
+    except AssertionError:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
+def stale_lock(
+    repo: Path,
+    password_file: Path,
+    source: Path,
+    *,
+    exclusive: bool = False,
+    prefix: Sequence[str] = (),
+) -> tuple[str, int]:
+    """A lock left by a restic SIGKILLed (as the OOM killer would): (its id, the dead pid)."""
+    before = set(lock_files(repo))
+    proc = hold_lock(repo, password_file, source, exclusive=exclusive, prefix=prefix)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    [lock] = set(lock_files(repo)) - before
+    return lock, proc.pid

@@ -1,0 +1,112 @@
+"""Runs left RUNNING by a process that is gone: who may mark them, and only once. On the
+catalog's two backends, with real processes for the pids."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus, models
+from drorch.catalog.daemon import interrupt_run
+from drorch.config import Config, load_config
+from drorch.service.recovery import notice_dead_runs
+
+HOST = socket.gethostname()
+
+
+def gone_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def config(make_root: Callable[..., Path]) -> Config:
+    return load_config(make_root())
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(["sleep", "60"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def run_of(catalog: Catalog, pid: int, *, host: str = HOST, ago: timedelta | None = None) -> int:
+    run_id = catalog.create_run(
+        job="app", action="check", target="primary", host=host, pid=pid, actor="test"
+    ).id
+    if ago is not None:
+        with catalog.session() as session, session.begin():
+            then = datetime.now(UTC) - ago
+            session.execute(
+                update(models.Run)
+                .where(models.Run.id == run_id)
+                .values(created_at=then, started_at=then)
+            )
+    return run_id
+
+
+def test_only_a_run_whose_process_is_gone_on_this_host_is_interrupted(
+    any_catalog: Catalog, config: Config, sleeper: subprocess.Popen[bytes]
+) -> None:
+    dead = run_of(any_catalog, gone_pid())
+    live = run_of(any_catalog, os.getpid())
+    elsewhere = run_of(any_catalog, gone_pid(), host="another-node")
+    # Its pid now belongs to a process started an hour after the run: not the run's.
+    reused = run_of(any_catalog, sleeper.pid, ago=timedelta(hours=1))
+    marked = notice_dead_runs(config, any_catalog, noticed_by="the test")
+    assert sorted(r.id for r in marked) == [dead, reused]
+    assert notice_dead_runs(config, any_catalog, noticed_by="the test") == []
+    status = {r.id: r.status for r in any_catalog.runs()}
+    assert (status[live], status[elsewhere]) == (RunStatus.RUNNING, RunStatus.RUNNING)
+    run = any_catalog.run(dead)
+    assert run is not None and run.status is RunStatus.INTERRUPTED
+    assert run.finished_at is not None
+    assert run.error == (
+        f"interrupted: the process running it (pid {run.pid}) ended without finishing it; "
+        "found by the test"
+    )
+
+
+def orphan(run_id: int) -> SnapshotRecord:
+    return SnapshotRecord(
+        job="app",
+        target="primary",
+        snapshot_id="ab" * 32,
+        time=datetime(2026, 11, 29, 12, tzinfo=UTC),
+        tree="cd" * 32,
+        hostname=HOST,
+        paths=("/srv/app",),
+        tags=("drorch", "job:app", f"run:{run_id}"),
+        size=None,
+        files=None,
+        original_id=None,
+        run_id=run_id,
+        canary_path=None,
+        canary_sha256=None,
+        status=SnapshotStatus.ORPHANED,
+    )
+
+
+def test_two_processes_finding_a_dead_run_at_once_record_it_once(any_catalog: Catalog) -> None:
+    """Every command looks; the second to look finds the run no longer RUNNING, and neither
+    fails nor records its snapshot twice."""
+    run_id = run_of(any_catalog, gone_pid())
+    first = interrupt_run(any_catalog, run_id, error="first", orphans=[orphan(run_id)])
+    second = interrupt_run(any_catalog, run_id, error="second", orphans=[orphan(run_id)])
+    assert first is not None and first.status is RunStatus.INTERRUPTED
+    assert second is None
+    assert [(s.snapshot_id, s.status) for s in any_catalog.snapshots()] == [
+        ("ab" * 32, SnapshotStatus.ORPHANED)
+    ]
+    run = any_catalog.run(run_id)
+    assert run is not None and run.error == "first"

@@ -26,6 +26,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from drorch.actions.found import found_snapshot
 from drorch.catalog import RepositoryRecord, SnapshotRecord, SnapshotStatus, utc_now
 from drorch.catalog import rebuild as catalog_rebuild
 from drorch.catalog.database import default_url
@@ -155,31 +156,14 @@ def _records(
                 )
                 continue
             status = witness.status(info)
-            records.append(_record(name, job, info, status))
+            # the run it names, its size and its canary's hash were only in the lost catalog
+            records.append(
+                found_snapshot(job, name, info, status=status, original_id=info.original)
+            )
             copies += info.original is not None
             originals += info.original is None
         counts[name] = (originals, copies, tuple(skipped))
     return records, counts
-
-
-def _record(target: str, job: str, info: SnapshotInfo, status: SnapshotStatus) -> SnapshotRecord:
-    return SnapshotRecord(
-        job=job,
-        target=target,
-        snapshot_id=info.id,
-        time=info.time,
-        tree=info.tree,
-        hostname=info.hostname,
-        paths=info.paths,
-        tags=info.tags,
-        size=None,  # restic 0.14 keeps no summary with a snapshot
-        files=None,
-        original_id=info.original,
-        run_id=None,  # the run it names was in the lost catalog
-        canary_path=None,  # its hash was only in the lost catalog
-        canary_sha256=None,
-        status=status,
-    )
 
 
 def _tag(tags: Iterable[str], prefix: str) -> str | None:

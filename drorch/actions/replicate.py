@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from drorch.actions.check import rotating_subset
 from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.evidence import record_evidence
-from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus
+from drorch.actions.found import found_snapshot
+from drorch.catalog import Catalog, RunStatus, SnapshotStatus
 from drorch.config.model import DiskTarget
 from drorch.errors import DrorchError, ResidencyViolation, ResticError, TargetOffline
 from drorch.restic import SnapshotInfo
@@ -149,22 +150,13 @@ def record_copies(
             )
         origin = sizes.get(source.id)
         catalog.record_snapshot(
-            SnapshotRecord(
-                job=job,
-                target=target,
-                snapshot_id=copy.id,
-                time=copy.time,
-                tree=copy.tree,
-                hostname=copy.hostname,
-                paths=copy.paths,
-                tags=copy.tags,
-                size=origin.size if origin else None,
-                files=origin.files if origin else None,
-                original_id=source.id,
-                run_id=None,
-                canary_path=origin.canary_path if origin else None,
-                canary_sha256=origin.canary_sha256 if origin else None,
+            found_snapshot(
+                job,
+                target,
+                copy,
                 status=origin.status if origin else SnapshotStatus.ORPHANED,
+                original_id=source.id,
+                origin=origin,
             )
         )
         new.append(copy)

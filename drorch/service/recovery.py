@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import socket
 
+from drorch.actions.found import found_snapshot
 from drorch.catalog import Catalog, RunRecord, SnapshotRecord, SnapshotStatus
 from drorch.catalog.daemon import interrupt_run, running_on
 from drorch.config import Config
@@ -99,23 +100,7 @@ def _snapshots_left(
         )
     known = {s.snapshot_id for s in catalog.snapshots(job=run.job, target=run.target)}
     orphans = [
-        SnapshotRecord(
-            job=run.job,
-            target=run.target,
-            snapshot_id=info.id,
-            time=info.time,
-            tree=info.tree,
-            hostname=info.hostname,
-            paths=info.paths,
-            tags=info.tags,
-            size=None,
-            files=None,
-            original_id=None,
-            run_id=run.id,
-            canary_path=None,
-            canary_sha256=None,
-            status=SnapshotStatus.ORPHANED,
-        )
+        found_snapshot(run.job, run.target, info, status=SnapshotStatus.ORPHANED, run_id=run.id)
         for info in found
         if info.id not in known
     ]

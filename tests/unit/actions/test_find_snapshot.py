@@ -81,3 +81,25 @@ def test_an_ambiguous_prefix_names_every_candidate(catalog: Catalog, partial_run
     )
     assert find_snapshot(catalog, "app", "replica", "aaaa1").snapshot_id == GOOD_COPY
     assert find_snapshot(catalog, "app", "replica", "aaaa9").snapshot_id == NEWER_COPY
+
+
+def test_a_random_restore_test_picks_only_complete_snapshots(
+    catalog: Catalog, partial_run: int
+) -> None:
+    """`restore_test: {snapshot: random}` draws among complete snapshots only, whatever the
+    seed; a partial one is tested only when named."""
+    from types import SimpleNamespace
+
+    from drorch.actions.restore_test import RestoreTestOptions, choose_snapshot
+
+    ctx = SimpleNamespace(
+        catalog=catalog,
+        job_name="app",
+        job=SimpleNamespace(restore_test=SimpleNamespace(snapshot="random")),
+    )
+    drawn = {
+        choose_snapshot(ctx, "primary", RestoreTestOptions())[0].snapshot_id for _ in range(40)
+    }  # type: ignore[arg-type]
+    assert drawn == {GOOD}
+    named = choose_snapshot(ctx, "primary", RestoreTestOptions(snapshot="bbbb"))[0]  # type: ignore[arg-type]
+    assert named.snapshot_id == NEWER

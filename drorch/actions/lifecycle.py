@@ -97,6 +97,7 @@ def _perform(
         binary=config.settings.restic.binary,
         cache_dir=config.state_dir / "cache",
         timeout=limit.total_seconds(),
+        deadline=deadline.at,
         cancel=request.cancel,
         artifacts=ArtifactDir(run_dir),
         on_locked=remove_stale_locks,

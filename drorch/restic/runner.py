@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from drorch import process
-from drorch.errors import PartialSnapshot, RepositoryLocked, ResticError, ResticNotFound
+from drorch.errors import (
+    PartialSnapshot,
+    RepositoryLocked,
+    ResticError,
+    ResticNotFound,
+    ResticTimeout,
+)
 from drorch.restic import commands
 from drorch.restic.commands import Repo
 from drorch.restic.errors import error_for
@@ -83,6 +90,9 @@ class Restic:
     # Called when restic finds the repository locked; when it removed a lock (one it
     # proved stale), the call is tried once more. The policy lives in drorch.targets.
     on_locked: Callable[[Repo, Restic], Sequence[str]] | None = None
+    # The run's deadline (a time.monotonic() instant): every call gets what remains of it,
+    # at most `timeout`, so that hooks, init and backup together never outlast the run.
+    deadline: float | None = None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -104,6 +114,14 @@ class Restic:
             )
         return found
 
+    def _time_left(self, what: str, argv: tuple[str, ...]) -> float | None:
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise ResticTimeout(f"{what}: not started, the run's deadline has passed", argv=argv)
+        return left if self.timeout is None else min(self.timeout, left)
+
     def _exec(
         self,
         argv: tuple[str, ...],
@@ -118,7 +136,7 @@ class Restic:
             real,
             env=self._env(repo),
             unset_prefix="RESTIC_",
-            timeout=self.timeout,
+            timeout=self._time_left(what, argv),
             cancel=self.cancel,
             on_stdout_line=on_stdout_line,
         )
@@ -182,7 +200,9 @@ class Restic:
             names = sorted(entry.name for entry in os.scandir(folder))
         except OSError:
             return []
-        reader = replace(self, cancel=None, timeout=60.0, artifacts=None, on_locked=None)
+        reader = replace(
+            self, cancel=None, timeout=60.0, deadline=None, artifacts=None, on_locked=None
+        )
         found: list[tuple[Path, LockFile]] = []
         for name in filter(_LOCK_ID.fullmatch, names):
             try:

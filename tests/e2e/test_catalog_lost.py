@@ -58,8 +58,8 @@ def test_a_catalog_deleted_under_the_daemon_stops_it_and_the_cli_refuses(
     before = _snapshots(cli, root)
     catalog = root / "state" / "catalog.sqlite"
 
-    def delete() -> None:
-        for path in catalog.parent.glob("catalog.sqlite*"):
+    def delete() -> None:  # as `rm catalog.sqlite*` does: in name order, the catalog first
+        for path in sorted(catalog.parent.glob("catalog.sqlite*")):
             path.unlink()
 
     _lose_catalog_under_daemon(

@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -229,7 +230,8 @@ class Anchor:
         self.path = path
         self._file = _file_id(path) if path is not None else None
         self._real = os.path.realpath(path) if path is not None else None
-        self.lost: str | None = None
+        self.lost: str | None = None  # what happened, as first found; never changes
+        self._verdict = threading.Lock()
 
     def install(self, engine: Engine) -> None:
         """Check before a new connection (which would create an empty file where the catalog
@@ -244,9 +246,17 @@ class Anchor:
 
     def _guard(self) -> None:
         if self.lost is None:
-            self.lost = self._file_changed()
+            self._found(self._file_changed())
         if self.lost is not None:
             raise CatalogLost(f"{self.lost}; nothing more is recorded by this process")
+
+    def _found(self, reason: str | None) -> str | None:
+        """Record what happened to the catalog, once: threads that find it together (a
+        statement's guard, the heartbeat's check) all report the first finding."""
+        with self._verdict:
+            if self.lost is None:
+                self.lost = reason
+            return self.lost
 
     def _file_changed(self) -> str | None:
         if self.path is None:
@@ -314,9 +324,12 @@ class Anchor:
         (a stat, a look at open handles, one row), for the daemon's heartbeat. A server
         that cannot be reached is not a verdict: the next check asks again."""
         if self.lost is None:
-            self.lost = self._file_changed() or self._removed_handles()
+            # Handles first, then the file: a catalog removed while they were read shows as
+            # removed, never as one of its -wal or -shm removed.
+            removed = self._removed_handles()
+            self._found(self._file_changed() or removed)
         if self.lost is None:
-            self.lost = self._identity_changed(engine)
+            self._found(self._identity_changed(engine))
         return self.lost
 
     def _identity_changed(self, engine: Engine) -> str | None:

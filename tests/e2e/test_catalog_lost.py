@@ -33,7 +33,7 @@ def _lose_catalog_under_daemon(
     finally:
         daemon.close()
     assert code == 1, daemon.output()
-    assert f"CRITICAL drorch.service.daemon: {happened}" in daemon.output()
+    assert f"CRITICAL drorch.service.daemon: {happened}" in daemon.output(), daemon.output()
     states = daemon.notify.states()
     lost = states[next(i for i, s in enumerate(states) if s.startswith("STATUS=catalog lost")) :]
     assert "WATCHDOG=1" not in lost and "READY=1" not in lost, lost

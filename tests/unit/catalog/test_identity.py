@@ -187,3 +187,32 @@ def test_the_check_sees_a_removed_wal(tmp_path: Path) -> None:
         assert reason == f"{wal} was removed while the catalog was open"
     finally:
         catalog.close()
+
+
+def test_a_catalog_removed_during_the_check_is_reported_as_removed(tmp_path: Path) -> None:
+    """`rm catalog.sqlite*` while the heartbeat's check is reading the open handles: the
+    check names the catalog removed, not one of its files removed while open, and a
+    statement's guard in another thread reports the same verdict (seen in CI, where the
+    daemon's log named the catalog file as a -wal-like part)."""
+    state = tmp_path / "state"
+    catalog = open_catalog(None, state)
+    try:
+        _run(catalog)
+        anchor = catalog.anchor
+        assert anchor is not None
+        path = state / "catalog.sqlite"
+        read_handles = anchor._removed_handles
+
+        def removed_meanwhile() -> str | None:
+            for part in sorted(state.glob("catalog.sqlite*")):
+                part.unlink()
+            return read_handles()
+
+        anchor._removed_handles = removed_meanwhile  # type: ignore[method-assign]
+        found = f"the catalog {path} was removed after it was opened"
+        assert anchor.check(catalog.engine) == found
+        with pytest.raises(CatalogError) as caught:
+            catalog.runs()
+        assert str(caught.value) == f"{found}; nothing more is recorded by this process"
+    finally:
+        catalog.close()

@@ -1,0 +1,83 @@
+"""Rigs for the tape contract suites: one library, every implementation in front of it.
+
+Drives: "virtual" is VirtualDrive. Changers: "virtual" is VirtualChanger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from drorch.targets.tape.changer import Changer
+from drorch.targets.tape.drive import Drive
+from drorch.targets.tape.virtual import VirtualChanger, VirtualDrive, VirtualLibrary
+
+RECORD = 4096
+# 64 whole records and a filemark, with the early warning five records before the end
+CAPACITY = 64 * (RECORD + 6) + 6
+EARLY_WARNING = 5 * (RECORD + 6)
+BARCODES = ["DRO001L8", "DRO002L8", "DRO003L8", "CLN001L1"]
+
+
+@dataclass
+class DriveRig:
+    kind: str
+    library: VirtualLibrary
+    opened: list[Drive] = field(default_factory=list)
+
+    def open(self, record_size: int = RECORD) -> Drive:
+        drive: Drive = VirtualDrive(self.library.folder, 0, record_size=record_size)
+        self.opened.append(drive)
+        return drive
+
+    def close_all(self) -> None:
+        for drive in self.opened:
+            drive.close()
+
+
+def make_library(folder: Path) -> VirtualLibrary:
+    return VirtualLibrary.create(
+        folder,
+        slots=6,
+        capacity=CAPACITY,
+        drives=2,
+        import_export=2,
+        early_warning=EARLY_WARNING,
+        barcodes=BARCODES,
+    )
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> VirtualLibrary:
+    return make_library(tmp_path / "vtl")
+
+
+@pytest.fixture(params=["virtual"])
+def rig(request: pytest.FixtureRequest, library: VirtualLibrary) -> Iterator[DriveRig]:
+    """A library with DRO001L8 loaded in drive 0 (blank), opened by no one yet."""
+    library.changer().load(1, 0)
+    made = DriveRig(request.param, library)
+    yield made
+    made.close_all()
+
+
+@pytest.fixture
+def drive(rig: DriveRig) -> Drive:
+    return rig.open()
+
+
+ChangerFactory = Callable[[], Changer]
+
+
+@pytest.fixture(params=["virtual"])
+def open_changer(request: pytest.FixtureRequest, library: VirtualLibrary) -> ChangerFactory:
+    """A way to open the library's changer anew (a fresh object, as a new process would)."""
+    return lambda: VirtualChanger(library.folder)
+
+
+@pytest.fixture
+def changer(open_changer: ChangerFactory) -> Changer:
+    return open_changer()

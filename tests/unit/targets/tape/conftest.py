@@ -1,6 +1,9 @@
 """Rigs for the tape contract suites: one library, every implementation in front of it.
 
-Drives: "virtual" is VirtualDrive. Changers: "virtual" is VirtualChanger.
+Drives: "virtual" is VirtualDrive; "linux-st" is LinuxDrive talking to FakeSt, an
+imitation of the st driver over the same virtual drive, so that LinuxDrive's reading of
+errnos and status bits runs through the whole contract. Changers: "virtual" is
+VirtualChanger.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import pytest
 
 from drorch.targets.tape.changer import Changer
 from drorch.targets.tape.drive import Drive
+from drorch.targets.tape.st import LinuxDrive
 from drorch.targets.tape.virtual import VirtualChanger, VirtualDrive, VirtualLibrary
+from tests.unit.targets.tape.fake_st import FakeSt
 
 RECORD = 4096
 # 64 whole records and a filemark, with the early warning five records before the end
@@ -29,7 +34,11 @@ class DriveRig:
     opened: list[Drive] = field(default_factory=list)
 
     def open(self, record_size: int = RECORD) -> Drive:
-        drive: Drive = VirtualDrive(self.library.folder, 0, record_size=record_size)
+        drive: Drive
+        if self.kind == "virtual":
+            drive = VirtualDrive(self.library.folder, 0, record_size=record_size)
+        else:
+            drive = LinuxDrive("/dev/nst0", record_size=record_size, io=FakeSt(self.library))
         self.opened.append(drive)
         return drive
 
@@ -55,7 +64,7 @@ def library(tmp_path: Path) -> VirtualLibrary:
     return make_library(tmp_path / "vtl")
 
 
-@pytest.fixture(params=["virtual"])
+@pytest.fixture(params=["virtual", "linux-st"])
 def rig(request: pytest.FixtureRequest, library: VirtualLibrary) -> Iterator[DriveRig]:
     """A library with DRO001L8 loaded in drive 0 (blank), opened by no one yet."""
     library.changer().load(1, 0)

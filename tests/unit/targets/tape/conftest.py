@@ -3,11 +3,12 @@
 Drives: "virtual" is VirtualDrive; "linux-st" is LinuxDrive talking to FakeSt, an
 imitation of the st driver over the same virtual drive, so that LinuxDrive's reading of
 errnos and status bits runs through the whole contract. Changers: "virtual" is
-VirtualChanger.
+VirtualChanger; "mtx" is MtxChanger running fake_mtx.py, which prints what mtx prints.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from drorch.targets.tape.changer import Changer
 from drorch.targets.tape.drive import Drive
+from drorch.targets.tape.mtx import MtxChanger
 from drorch.targets.tape.st import LinuxDrive
 from drorch.targets.tape.virtual import VirtualChanger, VirtualDrive, VirtualLibrary
 from tests.unit.targets.tape.fake_st import FakeSt
@@ -78,13 +80,27 @@ def drive(rig: DriveRig) -> Drive:
     return rig.open()
 
 
+@pytest.fixture
+def fake_mtx(tmp_path: Path) -> Path:
+    script = tmp_path / "bin" / "mtx"
+    script.parent.mkdir()
+    program = Path(__file__).with_name("fake_mtx.py")
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{program}" "$@"\n', encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
 ChangerFactory = Callable[[], Changer]
 
 
-@pytest.fixture(params=["virtual"])
-def open_changer(request: pytest.FixtureRequest, library: VirtualLibrary) -> ChangerFactory:
+@pytest.fixture(params=["virtual", "mtx"])
+def open_changer(
+    request: pytest.FixtureRequest, library: VirtualLibrary, fake_mtx: Path
+) -> ChangerFactory:
     """A way to open the library's changer anew (a fresh object, as a new process would)."""
-    return lambda: VirtualChanger(library.folder)
+    if request.param == "virtual":
+        return lambda: VirtualChanger(library.folder)
+    return lambda: MtxChanger(str(library.folder), binary=str(fake_mtx))
 
 
 @pytest.fixture

@@ -11,57 +11,26 @@ log says so.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from drorch.targets.tape import awstape
 from drorch.targets.tape.drive import DEFAULT_RECORD_SIZE, Drive, DriveStatus, check_count
 from drorch.targets.tape.errors import (
     BeginningOfMedia,
-    BlankCheck,
     DriveBusy,
-    EndOfMedia,
     FilemarkCrossed,
     LibraryStateError,
     NoCartridge,
     RecordSizeError,
     TapeError,
-    TapeIOError,
     WriteProtected,
 )
 from drorch.targets.tape.virtual import state as library_state
+from drorch.targets.tape.virtual.cartridge import Cartridge
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Mount:
-    """The cartridge in the drive: its open file, its blocks and the head."""
-
-    barcode: str
-    fd: int
-    capacity: int
-    early_warning: int
-    write_protected: bool
-    blocks: list[awstape.Block]
-    damage: str | None
-    size: int  # bytes in the file, a torn last write included
-    position: int = 0  # blocks before the head
-    unsynced: bool = False
-
-    @property
-    def end_of_data(self) -> int:
-        return len(self.blocks)
-
-    def offset(self) -> int:
-        return self.blocks[self.position - 1].end if self.position else 0
-
-    def previous_segment(self) -> int:
-        return self.blocks[self.position - 1].last_segment if self.position else 0
 
 
 class VirtualDrive(Drive):
@@ -74,7 +43,7 @@ class VirtualDrive(Drive):
         self.folder = folder
         self.number = number
         self._lock = _lock_drive(folder, number)
-        self._mount: _Mount | None = None
+        self._mount: Cartridge | None = None
         self._state_fd: int | None = None
         self._state_inode: int | None = None
         self._after_write = False  # the last operation wrote a record (st's ST_WRITING)
@@ -128,7 +97,7 @@ class VirtualDrive(Drive):
         mount = self._head(flush=True)
         if block > mount.end_of_data:
             mount.position = mount.end_of_data
-            raise self._end(mount)
+            raise mount.end()
         mount.position = block
 
     def rewind(self) -> None:
@@ -138,7 +107,7 @@ class VirtualDrive(Drive):
         mount = self._head()
         mount.position = mount.end_of_data
         if mount.damage is not None:
-            raise self._end(mount)
+            raise mount.end()
 
     def fsf(self, count: int = 1) -> None:
         check_count(count)
@@ -146,7 +115,7 @@ class VirtualDrive(Drive):
         for _ in range(count):
             while True:
                 if mount.position == mount.end_of_data:
-                    raise self._end(mount)
+                    raise mount.end()
                 mount.position += 1
                 if mount.blocks[mount.position - 1].tapemark:
                     break
@@ -167,7 +136,7 @@ class VirtualDrive(Drive):
         mount = self._head()
         for done in range(count):
             if mount.position == mount.end_of_data:
-                raise self._end(mount)
+                raise mount.end()
             mount.position += 1
             if mount.blocks[mount.position - 1].tapemark:
                 raise _crossed(mount, count - done)
@@ -187,7 +156,7 @@ class VirtualDrive(Drive):
     def read_record(self) -> bytes:
         mount = self._head()
         if mount.position == mount.end_of_data:
-            raise self._end(mount)
+            raise mount.end()
         block = mount.blocks[mount.position]
         if block.tapemark:
             mount.position += 1
@@ -197,24 +166,18 @@ class VirtualDrive(Drive):
                 f"{mount.barcode}: the record at block {mount.position} has {block.length} "
                 f"bytes, more than the record size {self.record_size}"
             )
-        stored = os.pread(mount.fd, block.end - block.offset, block.offset)
-        if len(stored) != block.end - block.offset:
-            raise TapeIOError(f"{mount.barcode}: record at block {mount.position} cut short")
-        mount.position += 1
-        return awstape.record_data(stored)
+        return mount.read_block()
 
     def write_record(self, data: bytes) -> None:
         self.check_record(data)
-        mount = self._head()
-        parts, last = awstape.record_vectors(data, mount.previous_segment())
-        self._write(mount, parts, awstape.encoded_size(len(data)), len(data), last)
+        self._writable(self._head(), record=True).write_record(data)
 
     def weof(self, count: int = 1) -> None:
         check_count(count)
-        mount = self._head()
+        mount = self._writable(self._head(), record=False)
         for _ in range(count):
-            self._write_mark(mount)
-        self._sync_data(mount)
+            mount.write_mark()
+        mount.sync()
 
     # -- cartridge ----------------------------------------------------------------------
 
@@ -232,8 +195,7 @@ class VirtualDrive(Drive):
         self._sync(position=0)
 
     def unload(self) -> None:
-        mount = self._head(flush=True)
-        self._sync_data(mount)
+        self._head(flush=True).sync()
         with library_state.updating(self.folder) as state:
             drive = state.drive(self.number)
             drive.ejected = True
@@ -249,8 +211,8 @@ class VirtualDrive(Drive):
             mount = self._mount
             if mount is not None:
                 if self._after_write:
-                    self._write_mark(mount)
-                self._sync_data(mount)
+                    self._writable(mount, record=False).write_mark()
+                mount.sync()
             with library_state.updating(self.folder) as state:
                 drive = state.drive(self.number)
                 same = mount is not None and drive.barcode == mount.barcode
@@ -262,18 +224,17 @@ class VirtualDrive(Drive):
 
     # -- internals ----------------------------------------------------------------------
 
-    def _head(self, *, flush: bool = False) -> _Mount:
+    def _head(self, *, flush: bool = False) -> Cartridge:
         """The mounted cartridge, for an operation that moves the tape. With flush, a record
         written last is closed by a filemark first, as st does before a rewind, a backward
         space over files, a seek or an unload."""
         mount = self._mounted()
         if flush and self._after_write:
-            self._after_write = False
-            self._write_mark(mount)
+            self._writable(mount, record=False).write_mark()
         self._after_write = False
         return mount
 
-    def _mounted(self) -> _Mount:
+    def _mounted(self) -> Cartridge:
         self._check_open()
         self._sync()
         if self._mount is None:
@@ -304,7 +265,15 @@ class VirtualDrive(Drive):
             self._unmount()
         elif current is None or current.barcode != drive.barcode:
             self._unmount()
-            self._mount = self._open_cartridge(drive.barcode, state, position or 0)
+            cartridge = state.cartridges[drive.barcode]
+            self._mount = Cartridge.open(
+                self.folder / f"{drive.barcode}{library_state.CARTRIDGE_SUFFIX}",
+                drive.barcode,
+                capacity=cartridge.capacity,
+                early_warning=cartridge.early_warning,
+                write_protected=cartridge.write_protected,
+                position=position or 0,
+            )
         else:
             current.write_protected = state.cartridges[drive.barcode].write_protected
 
@@ -313,123 +282,30 @@ class VirtualDrive(Drive):
             os.close(self._state_fd)
             self._state_fd = self._state_inode = None
 
-    def _open_cartridge(
-        self, barcode: str, state: library_state.LibraryState, position: int
-    ) -> _Mount:
-        path = self.folder / f"{barcode}{library_state.CARTRIDGE_SUFFIX}"
-        try:
-            fd = os.open(path, os.O_RDWR)
-        except FileNotFoundError:
-            raise LibraryStateError(f"cartridge file {path} is missing") from None
-        try:
-            size = os.fstat(fd).st_size
-            found = awstape.scan(fd, size)
-        except BaseException:
-            os.close(fd)
-            raise
-        if found.damage:
-            log.warning(
-                "cartridge %s is unreadable after block %d: %s",
-                barcode,
-                len(found.blocks),
-                found.damage,
-            )
-        cartridge = state.cartridges[barcode]
-        return _Mount(
-            barcode=barcode,
-            fd=fd,
-            capacity=cartridge.capacity,
-            early_warning=cartridge.early_warning,
-            write_protected=cartridge.write_protected,
-            blocks=list(found.blocks),
-            damage=found.damage,
-            size=size,
-            position=min(position, len(found.blocks)),
-        )
-
     def _check_open(self) -> None:
         if self._closed:
             raise TapeError(f"drive {self.number} of {self.folder} is closed")
 
     def _unmount(self) -> None:
         if self._mount is not None:
-            os.close(self._mount.fd)
+            self._mount.close()
             self._mount = None
 
-    def _write_mark(self, mount: _Mount) -> None:
-        mark = awstape.tapemark(mount.previous_segment())
-        self._write(mount, [mark], len(mark), 0, 0)
-
-    def _write(
-        self,
-        mount: _Mount,
-        parts: list[bytes | memoryview],
-        size: int,
-        length: int,
-        last_segment: int,
-    ) -> None:
-        """Write one block at the head; everything after the head is discarded first. A
-        record that reached the tape, even to fail there, leaves the drive writing (st's
-        ST_WRITING): the next rewind, unload, seek or close ends the file with a filemark."""
+    def _writable(self, mount: Cartridge, *, record: bool) -> Cartridge:
+        """The cartridge, once it is known to take a write. A record that reaches the tape,
+        even to fail there, leaves the drive writing (st's ST_WRITING): the next rewind,
+        unload, seek or close ends the file with a filemark."""
         if mount.write_protected:
             raise WriteProtected(f"cartridge {mount.barcode} is write-protected")
-        self._after_write = length > 0
-        offset = mount.offset()
-        if mount.size != offset:
-            os.ftruncate(mount.fd, offset)
-            mount.size = offset
-        del mount.blocks[mount.position :]
-        mount.damage = None
-        if offset + size > mount.capacity:
-            raise EndOfMedia(
-                f"cartridge {mount.barcode} is full: end of media at block {mount.position} "
-                f"(byte {offset} of {mount.capacity})"
-            )
-        try:
-            _pwritev_all(mount.fd, parts, offset)
-        except OSError as exc:
-            os.ftruncate(mount.fd, offset)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise EndOfMedia(f"cartridge {mount.barcode}: the disk under it is full") from exc
-            raise TapeIOError(f"cartridge {mount.barcode}: {exc.strerror}") from exc
-        mount.size = offset + size
-        mount.blocks.append(
-            awstape.Block(offset, offset + size, length, last_segment, tapemark=length == 0)
-        )
-        mount.position += 1
-        mount.unsynced = True
-
-    def _sync_data(self, mount: _Mount) -> None:
-        """Flush written blocks to disk: a filemark is st's synchronisation point too."""
-        if mount.unsynced:
-            os.fdatasync(mount.fd)
-            mount.unsynced = False
-
-    def _end(self, mount: _Mount) -> TapeError:
-        if mount.damage is not None:
-            return TapeIOError(
-                f"cartridge {mount.barcode} is unreadable at block {mount.position}: {mount.damage}"
-            )
-        return BlankCheck(f"cartridge {mount.barcode}: end of data at block {mount.position}")
+        self._after_write = record
+        return mount
 
 
-def _crossed(mount: _Mount, remaining: int) -> FilemarkCrossed:
+def _crossed(mount: Cartridge, remaining: int) -> FilemarkCrossed:
     return FilemarkCrossed(
         f"{mount.barcode}: a filemark at block {mount.position} stopped the record space",
         remaining=remaining,
     )
-
-
-def _pwritev_all(fd: int, parts: list[bytes | memoryview], offset: int) -> None:
-    views = [memoryview(part) for part in parts]
-    while views:
-        written = os.pwritev(fd, views, offset)
-        offset += written
-        while views and written >= len(views[0]):
-            written -= len(views[0])
-            views.pop(0)
-        if views and written:
-            views[0] = views[0][written:]
 
 
 def _lock_drive(folder: Path, number: int) -> int:

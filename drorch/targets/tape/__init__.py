@@ -1,0 +1,1 @@
+"""Tape: drives and changers behind one interface each, virtual or Linux SCSI."""

@@ -1,0 +1,164 @@
+"""One cartridge of the virtual library, open in a drive: its AWSTAPE file, the blocks on
+it, and the head. Tape physics only (capacity, what a write leaves behind); the st
+driver's manners are the drive's."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from drorch.targets.tape import awstape
+from drorch.targets.tape.errors import (
+    BlankCheck,
+    EndOfMedia,
+    LibraryStateError,
+    TapeError,
+    TapeIOError,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Cartridge:
+    barcode: str
+    fd: int
+    capacity: int
+    early_warning: int
+    write_protected: bool
+    blocks: list[awstape.Block]
+    damage: str | None  # why the bytes after the last block are not blocks
+    size: int  # bytes in the file, a torn last write included
+    position: int = 0  # blocks before the head
+    unsynced: bool = False
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        barcode: str,
+        *,
+        capacity: int,
+        early_warning: int,
+        write_protected: bool,
+        position: int,
+    ) -> Cartridge:
+        """Read the file's headers into its blocks; the head at `position` (or at EOD)."""
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            raise LibraryStateError(f"cartridge file {path} is missing") from None
+        try:
+            size = os.fstat(fd).st_size
+            found = awstape.scan(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        if found.damage:
+            log.warning(
+                "cartridge %s is unreadable after block %d: %s",
+                barcode,
+                len(found.blocks),
+                found.damage,
+            )
+        return cls(
+            barcode=barcode,
+            fd=fd,
+            capacity=capacity,
+            early_warning=early_warning,
+            write_protected=write_protected,
+            blocks=list(found.blocks),
+            damage=found.damage,
+            size=size,
+            position=min(position, len(found.blocks)),
+        )
+
+    @property
+    def end_of_data(self) -> int:
+        return len(self.blocks)
+
+    def offset(self) -> int:
+        """Where the head is in the file."""
+        return self.blocks[self.position - 1].end if self.position else 0
+
+    def previous_segment(self) -> int:
+        return self.blocks[self.position - 1].last_segment if self.position else 0
+
+    def read_block(self) -> bytes:
+        """The data of the record at the head (the caller has checked there is one)."""
+        block = self.blocks[self.position]
+        stored = os.pread(self.fd, block.end - block.offset, block.offset)
+        if len(stored) != block.end - block.offset:
+            raise TapeIOError(f"{self.barcode}: record at block {self.position} cut short")
+        self.position += 1
+        return awstape.record_data(stored)
+
+    def write_record(self, data: bytes) -> None:
+        parts, last = awstape.record_vectors(data, self.previous_segment())
+        self._write(parts, awstape.encoded_size(len(data)), len(data), last)
+
+    def write_mark(self) -> None:
+        mark = awstape.tapemark(self.previous_segment())
+        self._write([mark], len(mark), 0, 0)
+
+    def _write(
+        self, parts: list[bytes | memoryview], size: int, length: int, last_segment: int
+    ) -> None:
+        """One block at the head. Everything after the head is gone first, as a tape head
+        overwrites it; past the capacity nothing is written and end of data is the head."""
+        offset = self.offset()
+        if self.size != offset:
+            os.ftruncate(self.fd, offset)
+            self.size = offset
+        del self.blocks[self.position :]
+        self.damage = None
+        if offset + size > self.capacity:
+            raise EndOfMedia(
+                f"cartridge {self.barcode} is full: end of media at block {self.position} "
+                f"(byte {offset} of {self.capacity})"
+            )
+        try:
+            _pwritev_all(self.fd, parts, offset)
+        except OSError as exc:
+            os.ftruncate(self.fd, offset)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise EndOfMedia(f"cartridge {self.barcode}: the disk under it is full") from exc
+            raise TapeIOError(f"cartridge {self.barcode}: {exc.strerror}") from exc
+        self.size = offset + size
+        self.blocks.append(
+            awstape.Block(offset, offset + size, length, last_segment, tapemark=length == 0)
+        )
+        self.position += 1
+        self.unsynced = True
+
+    def sync(self) -> None:
+        """Flush written blocks to disk."""
+        if self.unsynced:
+            os.fdatasync(self.fd)
+            self.unsynced = False
+
+    def end(self) -> TapeError:
+        """What the head meets past the last block: end of data, or the damage."""
+        if self.damage is not None:
+            return TapeIOError(
+                f"cartridge {self.barcode} is unreadable at block {self.position}: {self.damage}"
+            )
+        return BlankCheck(f"cartridge {self.barcode}: end of data at block {self.position}")
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _pwritev_all(fd: int, parts: list[bytes | memoryview], offset: int) -> None:
+    views = [memoryview(part) for part in parts]
+    while views:
+        written = os.pwritev(fd, views, offset)
+        offset += written
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]

@@ -35,14 +35,20 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# The report test renders report.html in Debian's chromium, headless (test-only).
+# Test-only tools from Debian: chromium renders report.html headless; hercules' tapemap reads
+# the virtual library's AWSTAPE cartridges, proving their format from outside drorch.
+TEST_TOOLS := chromium:chromium tapemap:hercules
+
 browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@missing=""; for pair in $(TEST_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "make test: chromium is missing and installing it needs root: run 'sudo make test' or 'apt-get install chromium'" >&2; exit 1; \
+	    echo "make test: missing$$missing; installing needs root: run 'sudo make test' or 'apt-get install$$missing'" >&2; exit 1; \
 	  fi; \
-	  echo "installing chromium from Debian's packages"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  echo "installing$$missing from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 # The catalog's tests run on SQLite and on PostgreSQL: the local server unless told otherwise.

@@ -473,3 +473,17 @@ from drorch.cli.compliance_commands import cmd_compliance as cmd_compliance  # n
 
 # --- metrics (handler in metrics_commands) ----------------------------------------------------
 from drorch.cli.metrics_commands import cmd_metrics as cmd_metrics  # noqa: E402
+
+# --- tape (handlers in tape_commands, imported when used: they load the tape drivers) ----------
+
+
+def cmd_tape_inventory(args: argparse.Namespace) -> int:
+    from drorch.cli.tape_commands import cmd_tape_inventory as handler
+
+    return handler(args)
+
+
+def cmd_tape_status(args: argparse.Namespace) -> int:
+    from drorch.cli.tape_commands import cmd_tape_status as handler
+
+    return handler(args)

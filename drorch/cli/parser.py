@@ -211,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="catalog_rebuild")
 
+    _tape(sub, listing)
+
     p = sub.add_parser(
         "demo",
         parents=[plain],
@@ -224,6 +226,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("daemon", parents=[plain], help="the scheduler (service.py runs this)")
     p.set_defaults(handler="daemon")
     return parser
+
+
+def _tape(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], listing: argparse.ArgumentParser
+) -> None:
+    tape = sub.add_parser("tape", help="tape libraries: what they hold, what the drives do")
+    cmds = tape.add_subparsers(dest="tape_command", metavar="SUBCOMMAND", required=True)
+    target_help = "the tape target (default: the only one drorch.yaml has)"
+    p = cmds.add_parser(
+        "inventory",
+        parents=[listing],
+        help="what the changer holds: drives, slots, import/export slots, barcodes",
+        description="Ask the tape target's changer (mtx status, or the virtual library's "
+        "state) what every drive, slot and import/export slot holds now, with barcodes; "
+        "cleaning cartridges are marked. Reads the hardware, not the catalog.",
+    )
+    p.add_argument("target", metavar="TARGET", nargs="?", help=target_help)
+    p.set_defaults(handler="tape_inventory")
+    p = cmds.add_parser(
+        "status",
+        parents=[listing],
+        help="each drive: cartridge, position, BOT/EOD/early-warning/write-protect",
+        description="Ask every drive of the tape target for its status (MTIOCGET): the "
+        "cartridge loaded, the file and block the head is at, and the flags the drive "
+        "reports. A drive another process holds is shown as busy.",
+    )
+    p.add_argument("target", metavar="TARGET", nargs="?", help=target_help)
+    p.set_defaults(handler="tape_status")
 
 
 WHEN = "ISO 8601 date or time (UTC unless it has an offset), or a span ago like 7d"

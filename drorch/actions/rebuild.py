@@ -34,7 +34,8 @@ from drorch.catalog.identity import no_daemon
 from drorch.config import Config
 from drorch.config.model import DiskTarget
 from drorch.restic import Repo, Restic, SnapshotInfo
-from drorch.targets.disk import config_hash
+from drorch.targets import remove_locks_of
+from drorch.targets.disk import config_hash, repository_present
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
         binary=config.settings.restic.binary,
         cache_dir=config.state_dir / "cache",
         timeout=config.settings.restic.timeout.total_seconds(),
+        on_interrupted=remove_locks_of,
     )
     with no_daemon(config.state_dir):
         catalog_rebuild.refuse_present(url, force=force)  # before the slow part
@@ -113,7 +115,7 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
 def _read_target(
     name: str, target: DiskTarget, restic: Restic
 ) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
-    if not (target.path / "config").is_file():
+    if not repository_present(target.path):
         log.warning("target %s: no repository at %s", name, target.path)
         return None, []
     repo = Repo(str(target.path), target.password_file)

@@ -49,6 +49,7 @@ from drorch.service.notify import (
     watchdog_interval,
 )
 from drorch.state import open_config_catalog
+from drorch.targets import repository_present
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class Daemon:
             if not isinstance(target, DiskTarget):
                 continue
             known = self.catalog.repository(name)
-            if known is not None and not (target.path / "config").is_file():
+            if known is not None and not repository_present(target.path):
                 log.error(
                     "target %s is offline: repository %s missing at %s; its runs will "
                     "fail until it is back",

@@ -23,7 +23,7 @@ from drorch.config.model import DiskTarget
 from drorch.errors import DrorchError
 from drorch.process import pid_started_before
 from drorch.restic import Repo, Restic
-from drorch.targets import remove_stale_locks
+from drorch.targets import remove_locks_of, remove_stale_locks
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def recovery_restic(config: Config) -> Restic:
         cache_dir=config.state_dir / "cache",
         timeout=120,
         on_locked=remove_stale_locks,
+        on_interrupted=remove_locks_of,
     )
 
 

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 INIT_WAIT = 600.0  # seconds a run waits while another one creates the repository
 
+# restic's repository layout, as far as drorch looks into it (locks/: drorch.targets.locks)
+CONFIG = "config"  # the repository's config file: present once it is initialised
+SNAPSHOTS = "snapshots"  # one file per snapshot, named by its full id
+
 _HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 _FULL_ID = re.compile(r"[0-9a-f]{64}")  # not a "<id>-tmp-<n>" file restic left mid-write
 
@@ -81,7 +85,7 @@ def _open(
 ) -> Repo:
     repo = Repo(str(target.path), target.password_file)
     known = catalog.repository(name)
-    present = (target.path / "config").is_file()
+    present = repository_present(target.path)
     if known is not None:
         if not present:
             raise TargetOffline(
@@ -124,9 +128,14 @@ def _open(
     return repo
 
 
+def repository_present(path: Path) -> bool:
+    """Whether a restic repository is at path: its config file is there."""
+    return (path / CONFIG).is_file()
+
+
 def config_hash(path: Path) -> str | None:
     try:
-        return hashlib.sha256((path / "config").read_bytes()).hexdigest()
+        return hashlib.sha256((path / CONFIG).read_bytes()).hexdigest()
     except OSError:
         return None
 
@@ -216,7 +225,7 @@ def full_snapshot_id(repo_path: Path, snapshot_id: str) -> str | None:
         return None
     names = [
         entry.name
-        for entry in os.scandir(repo_path / "snapshots")
+        for entry in os.scandir(repo_path / SNAPSHOTS)
         if entry.name.startswith(snapshot_id) and _FULL_ID.fullmatch(entry.name)
     ]
     return names[0] if len(names) == 1 else None

@@ -1,6 +1,22 @@
-"""Where backup data lives: disk repositories now; tape libraries behind the same idea later."""
+"""Where backup data lives: disk repositories and tape libraries behind one interface.
 
-from drorch.targets.disk import open_disk_repository, repository_present
+Actions get a Target from open_target/targets_of and ask it for what they need (its
+repository to write or read, its placement, what it can do); they never test its kind.
+"""
+
+from drorch.targets.base import Capability, Target
+from drorch.targets.disk import free_bytes, open_disk_repository, repository_present
+from drorch.targets.factory import open_target, targets_of
 from drorch.targets.locks import remove_locks_of, remove_stale_locks
 
-__all__ = ["open_disk_repository", "remove_locks_of", "remove_stale_locks", "repository_present"]
+__all__ = [
+    "Capability",
+    "Target",
+    "free_bytes",
+    "open_disk_repository",
+    "open_target",
+    "remove_locks_of",
+    "remove_stale_locks",
+    "repository_present",
+    "targets_of",
+]

@@ -16,6 +16,7 @@ import abc
 import enum
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
 from drorch.catalog import Catalog, RepositoryRecord
 from drorch.errors import TargetOffline
@@ -34,20 +35,31 @@ class Capability(enum.Enum):
     REBUILD = "rebuild"  # its repository is read back into a lost catalog
 
 
+class Placement(Protocol):
+    """What every kind of target's config says of where its copy lives."""
+
+    @property
+    def media(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def jurisdiction(self) -> str: ...
+    @property
+    def offline(self) -> bool: ...
+
+
 class Target(abc.ABC):
     """A configured target, of one kind; its identity and placement are the config's."""
 
     kind: str
     capabilities: frozenset[Capability] = frozenset()
 
-    def __init__(
-        self, name: str, *, media: str, site: str, jurisdiction: str, offline: bool
-    ) -> None:
+    def __init__(self, name: str, placement: Placement) -> None:
         self.name = name
-        self.media = media
-        self.site = site
-        self.jurisdiction = jurisdiction
-        self.offline = offline
+        self.media = placement.media
+        self.site = placement.site
+        self.jurisdiction = placement.jurisdiction
+        self.offline = placement.offline
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} at {self.location}>"
@@ -90,8 +102,10 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def open_for_reading(self, catalog: Catalog, restic: Restic) -> AbstractContextManager[Repo]:
-        """A repository to read its snapshots from, for the time of the `with` block: the
-        one the catalog knows (TargetOffline when it is gone or another one)."""
+        """Its existing repository, never created, for the time of the `with` block (restore,
+        restore test, check, prune, the source of a copy): the one the catalog knows
+        (TargetOffline when it is gone or is another one). A tape target will stage what is
+        needed into a scratch repository and remove it when the block ends."""
 
     @abc.abstractmethod
     def repository_present(self) -> bool:

@@ -46,13 +46,7 @@ class DiskRepositoryTarget(Target):
     capabilities = frozenset(Capability)
 
     def __init__(self, name: str, spec: DiskTarget) -> None:
-        super().__init__(
-            name,
-            media=spec.media,
-            site=spec.site,
-            jurisdiction=spec.jurisdiction,
-            offline=spec.offline,
-        )
+        super().__init__(name, spec)
         self.spec = spec
         self.repo = Repo(str(spec.path), spec.password_file)
 

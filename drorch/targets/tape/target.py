@@ -35,13 +35,7 @@ class TapeLibraryTarget(Target):
     capabilities: frozenset[Capability] = frozenset()
 
     def __init__(self, name: str, spec: TapeTarget) -> None:
-        super().__init__(
-            name,
-            media=spec.media,
-            site=spec.site,
-            jurisdiction=spec.jurisdiction,
-            offline=spec.offline,
-        )
+        super().__init__(name, spec)
         self.spec = spec
 
     @property

@@ -5,7 +5,7 @@ repository to write or read, its placement, what it can do); they never test its
 """
 
 from drorch.targets.base import Capability, Target
-from drorch.targets.disk import free_bytes, open_disk_repository, repository_present
+from drorch.targets.disk import free_bytes
 from drorch.targets.factory import open_target, targets_of
 from drorch.targets.locks import remove_locks_of, remove_stale_locks
 
@@ -13,10 +13,8 @@ __all__ = [
     "Capability",
     "Target",
     "free_bytes",
-    "open_disk_repository",
     "open_target",
     "remove_locks_of",
     "remove_stale_locks",
-    "repository_present",
     "targets_of",
 ]

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from drorch.catalog import Catalog, open_catalog
 from drorch.config import Config
-from drorch.config.model import DiskTarget
+from drorch.targets import targets_of
 
 
 def repository_paths(config: Config) -> list[Path]:
-    """Where the disk targets' restic repositories are: one found there shows that a
-    catalog recorded it, so a missing catalog is lost, not new."""
-    return [target.path for target in config.targets.values() if isinstance(target, DiskTarget)]
+    """Where the targets' restic repositories lie on this host's filesystems: one found
+    there shows that a catalog recorded it, so a missing catalog is lost, not new."""
+    folders = (target.repository_folder for target in targets_of(config).values())
+    return [folder for folder in folders if folder is not None]
 
 
 def open_config_catalog(config: Config) -> Catalog:

@@ -11,7 +11,7 @@ from drorch.actions.restore import RestoreOptions, run_restore
 from drorch.actions.restore_test import RestoreTestOptions, run_restore_test
 from drorch.actions.snapshot import run_snapshot
 from drorch.config import Config
-from drorch.config.model import DiskTarget
+from drorch.targets import Capability, targets_of
 
 ACTIONS: dict[str, Action] = {
     "snapshot": run_snapshot,
@@ -35,13 +35,15 @@ def request_for(job: str, action: str, **kwargs: Any) -> Request:
 
 
 def can_run(config: Config) -> Callable[[str, str], bool]:
-    """Whether this drorch can run a job's action key (replication to tape cannot yet)."""
+    """Whether this drorch can run a job's action key: a replication only to a target that
+    receives copies (tape cannot yet)."""
+    targets = targets_of(config)
 
     def check(job: str, action: str) -> bool:
         base, _, to = action.partition(":")
         if base not in ACTIONS:
             return False
-        return not to or isinstance(config.targets.get(to), DiskTarget)
+        return not to or (to in targets and targets[to].can(Capability.RECEIVE))
 
     return check
 

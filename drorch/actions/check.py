@@ -15,12 +15,11 @@ import math
 
 from drorch.actions.context import ActionResult, RunContext
 from drorch.catalog import RunStatus
-from drorch.config.model import DiskTarget
 from drorch.config.units import parse_data_subset
-from drorch.errors import TargetOffline, UsageError
+from drorch.errors import UsageError
 from drorch.locks import repository_lock_name, resource_lock
 from drorch.restic.commands import restic_size
-from drorch.targets import open_disk_repository, remove_stale_locks
+from drorch.targets import Capability, open_target
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +43,24 @@ def rotating_subset(read_data_subset: str | None, earlier_checks: int) -> str | 
 
 def run_check(ctx: RunContext) -> ActionResult:
     name = ctx.job.snapshot.target
-    target = ctx.config.target(name)
-    if not isinstance(target, DiskTarget):
-        raise TargetOffline(f"target {name!r} is {target.kind}; check works on a disk target")
+    target = open_target(name, ctx.config)
+    target.require(Capability.CHECK)
     earlier = ctx.catalog.runs(
         job=ctx.job_name, action="check", status=(RunStatus.SUCCEEDED, RunStatus.FAILED)
     )
     configured = ctx.job.check.read_data_subset if ctx.job.check else None
     subset = rotating_subset(configured, len(earlier))
     log.info("check of %s%s", name, f", reading data subset {subset}" if subset else " (structure)")
-    with resource_lock(
-        ctx.catalog,
-        repository_lock_name(name),
-        purpose=f"check of {name} for job {ctx.job_name}",
-        run_id=ctx.run_id,
+    with (
+        resource_lock(
+            ctx.catalog,
+            repository_lock_name(name),
+            purpose=f"check of {name} for job {ctx.job_name}",
+            run_id=ctx.run_id,
+        ),
+        target.open_for_reading(ctx.catalog, ctx.restic) as repo,
     ):
-        repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
-        remove_stale_locks(repo, ctx.restic)  # restic's lock is exclusive: a stale one blocks
+        target.remove_stale_locks(ctx.restic)  # restic's lock is exclusive: a stale one blocks
         ctx.restic.check(repo, read_data_subset=subset)
     return ActionResult(
         status=RunStatus.SUCCEEDED,

@@ -23,7 +23,7 @@ from drorch.errors import DrorchError, Interrupted, ResticNotFound
 from drorch.locks import job_lock_name, resource_lock
 from drorch.restic import ArtifactDir, Restic
 from drorch.restic.models import BackupProgress
-from drorch.targets import remove_stale_locks
+from drorch.targets import remove_locks_of, remove_stale_locks
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def _perform(
         cancel=request.cancel,
         artifacts=ArtifactDir(run_dir),
         on_locked=remove_stale_locks,
+        on_interrupted=remove_locks_of,
     )
     ctx = RunContext(
         config=config,

@@ -14,12 +14,12 @@ import logging
 
 from drorch.actions.context import ActionResult, RunContext
 from drorch.catalog import RunStatus
-from drorch.config.model import DiskTarget, Retention
-from drorch.errors import ResticError, TargetOffline, UsageError
+from drorch.config.model import Retention
+from drorch.errors import ResticError, UsageError
 from drorch.locks import repository_lock_name, resource_lock
 from drorch.restic import Repo
 from drorch.restic.commands import restic_duration
-from drorch.targets import open_disk_repository, remove_stale_locks
+from drorch.targets import Capability, open_target
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,8 @@ def describe_retention(retention: Retention) -> dict[str, int | str]:
 
 def run_prune(ctx: RunContext) -> ActionResult:
     name = ctx.job.snapshot.target
-    target = ctx.config.target(name)
-    if not isinstance(target, DiskTarget):
-        raise TargetOffline(f"target {name!r} is {target.kind}; prune works on a disk target")
+    target = open_target(name, ctx.config)
+    target.require(Capability.PRUNE)
     retention = ctx.config.policy_of(ctx.job).retention
     rules = describe_retention(retention)
     if not rules:
@@ -50,14 +49,16 @@ def run_prune(ctx: RunContext) -> ActionResult:
             f"would forget every snapshot: set retention in policies/{ctx.job.policy}.yaml"
         )
     log.info("forget and prune of job %s on %s, keeping %s", ctx.job_name, name, rules)
-    with resource_lock(
-        ctx.catalog,
-        repository_lock_name(name),
-        purpose=f"prune of job {ctx.job_name} on {name}",
-        run_id=ctx.run_id,
+    with (
+        resource_lock(
+            ctx.catalog,
+            repository_lock_name(name),
+            purpose=f"prune of job {ctx.job_name} on {name}",
+            run_id=ctx.run_id,
+        ),
+        target.open_for_reading(ctx.catalog, ctx.restic) as repo,
     ):
-        repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
-        remove_stale_locks(repo, ctx.restic)  # restic's lock is exclusive: a stale one blocks
+        target.remove_stale_locks(ctx.restic)  # restic's lock is exclusive: a stale one blocks
         try:
             groups = ctx.restic.forget(
                 repo,

@@ -27,14 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from drorch.actions.found import found_snapshot
-from drorch.catalog import RepositoryRecord, SnapshotRecord, SnapshotStatus, utc_now
+from drorch.catalog import RepositoryRecord, SnapshotRecord, SnapshotStatus
 from drorch.catalog import rebuild as catalog_rebuild
 from drorch.catalog.database import default_url
 from drorch.catalog.identity import no_daemon
 from drorch.config import Config
-from drorch.config.model import DiskTarget
-from drorch.restic import Repo, Restic, SnapshotInfo
-from drorch.targets.disk import config_hash
+from drorch.restic import Restic, SnapshotInfo
+from drorch.targets import Capability, remove_locks_of, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +51,7 @@ class TargetRead:
     copies: int = 0  # written there by replication
     skipped: tuple[str, ...] = ()  # snapshots not recorded, each with the reason
     kind: str = "disk"
+    read: bool = True  # False: a kind of target not read back yet (tape)
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,16 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
         binary=config.settings.restic.binary,
         cache_dir=config.state_dir / "cache",
         timeout=config.settings.restic.timeout.total_seconds(),
+        on_interrupted=remove_locks_of,
     )
     with no_daemon(config.state_dir):
         catalog_rebuild.refuse_present(url, force=force)  # before the slow part
         repositories: list[RepositoryRecord] = []
         found: dict[str, list[SnapshotInfo]] = {}
-        for name, target in sorted(config.targets.items()):
-            if isinstance(target, DiskTarget):
-                record, infos = _read_target(name, target, restic)
+        targets = sorted(targets_of(config).items())
+        for name, target in targets:
+            if target.can(Capability.REBUILD):
+                record, infos = target.read_back(restic)
                 if record is not None:
                     repositories.append(record)
                     found[name] = infos
@@ -93,12 +95,14 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
         rebuilt = catalog_rebuild.build(url, config.state_dir, repositories, snapshots, force=force)
     known = {r.target: r.repo_id for r in repositories}
     reads = []
-    for name, target in sorted(config.targets.items()):
-        if not isinstance(target, DiskTarget):
-            reads.append(TargetRead(name, None, kind=target.kind))
+    for name, target in targets:
+        if not target.can(Capability.REBUILD):
+            reads.append(TargetRead(name, None, kind=target.kind, read=False))
             continue
         originals, copies, skipped = counts.get(name, (0, 0, ()))
-        reads.append(TargetRead(name, target.path, known.get(name), originals, copies, skipped))
+        reads.append(
+            TargetRead(name, target.repository_folder, known.get(name), originals, copies, skipped)
+        )
     return RebuildReport(
         where=rebuilt.where,
         identity=rebuilt.identity.id,
@@ -108,27 +112,6 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
         unconfirmed=witness.unconfirmed,
         moved_aside=rebuilt.moved_aside,
     )
-
-
-def _read_target(
-    name: str, target: DiskTarget, restic: Restic
-) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
-    if not (target.path / "config").is_file():
-        log.warning("target %s: no repository at %s", name, target.path)
-        return None, []
-    repo = Repo(str(target.path), target.password_file)
-    repo_id = restic.repository_id(repo)
-    infos = restic.snapshots(repo)
-    log.info("target %s: repository %s holds %d snapshot(s)", name, repo_id[:10], len(infos))
-    record = RepositoryRecord(
-        target=name,
-        location=repo.location,
-        repo_id=repo_id,
-        created_at=utc_now(),
-        restic_version=str(restic.version()),
-        config_sha256=config_hash(target.path),
-    )
-    return record, infos
 
 
 Counts = dict[str, tuple[int, int, tuple[str, ...]]]  # target: (snapshots, copies, skipped)

@@ -18,10 +18,9 @@ from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.evidence import record_evidence
 from drorch.actions.found import found_snapshot
 from drorch.catalog import Catalog, RunStatus, SnapshotStatus
-from drorch.config.model import DiskTarget
 from drorch.errors import DrorchError, ResidencyViolation, ResticError, TargetOffline
 from drorch.restic import SnapshotInfo
-from drorch.targets import open_disk_repository
+from drorch.targets import Capability, open_target
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def run_replicate(ctx: RunContext) -> ActionResult:
     if spec is None:
         raise TargetOffline(f"job {ctx.job_name} does not replicate to {name!r}")
     source_name = job.snapshot.target
-    source_target, dest_target = ctx.config.target(source_name), ctx.config.target(name)
+    source_target, dest_target = open_target(source_name, ctx.config), open_target(name, ctx.config)
     policy = ctx.config.policy_of(job)
     if dest_target.jurisdiction not in policy.residency:
         raise ResidencyViolation(
@@ -46,33 +45,28 @@ def run_replicate(ctx: RunContext) -> ActionResult:
             f" outside policy {job.policy!r} residency ({', '.join(policy.residency)}); "
             "refusing to copy"
         )
-    if not isinstance(dest_target, DiskTarget) or not isinstance(source_target, DiskTarget):
-        raise TargetOffline(
-            f"replication to {dest_target.kind} target {name!r} is not supported yet"
-        )
+    dest_target.require(Capability.RECEIVE)
+    source_target.require(Capability.SNAPSHOT)
     tag = f"job:{ctx.job_name}"
-    source = open_disk_repository(source_name, source_target, ctx.catalog, ctx.restic, create=False)
-    dest = open_disk_repository(
-        name,
-        dest_target,
-        ctx.catalog,
-        ctx.restic,
-        create=True,
-        managed_roots=ctx.managed_roots,
-        chunker_from=source,
-    )
-    log.info(
-        "copying %s snapshots from %s to %s (%s, %s)",
-        ctx.job_name,
-        source_name,
-        name,
-        dest_target.site,
-        dest_target.jurisdiction,
-    )
-    ctx.restic.copy(
-        dest, source, tags=(tag,), what=f"copy of job {ctx.job_name} from {source_name} to {name}"
-    )
-    originals = {s.id: s for s in ctx.restic.snapshots(source, tags=(tag,))}
+    with source_target.open_for_reading(ctx.catalog, ctx.restic) as source:
+        dest = dest_target.open_for_writing(
+            ctx.catalog, ctx.restic, managed_roots=ctx.managed_roots, chunker_from=source
+        )
+        log.info(
+            "copying %s snapshots from %s to %s (%s, %s)",
+            ctx.job_name,
+            source_name,
+            name,
+            dest_target.site,
+            dest_target.jurisdiction,
+        )
+        ctx.restic.copy(
+            dest,
+            source,
+            tags=(tag,),
+            what=f"copy of job {ctx.job_name} from {source_name} to {name}",
+        )
+        originals = {s.id: s for s in ctx.restic.snapshots(source, tags=(tag,))}
     copies = ctx.restic.snapshots(dest, tags=(tag,))
     subset = None
     if spec.verify_read_subset:  # before anything is recorded as a good copy

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from drorch.actions.context import ActionResult, RunContext
 from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus
-from drorch.config.model import DiskTarget
-from drorch.errors import DestinationNotEmpty, TargetOffline, UnknownSnapshot, UsageError
-from drorch.targets import open_disk_repository
+from drorch.errors import DestinationNotEmpty, UnknownSnapshot, UsageError
+from drorch.targets import Capability, open_target
 
 log = logging.getLogger(__name__)
 
@@ -141,23 +140,26 @@ def describe(snapshot: SnapshotRecord) -> str:
 def run_restore(ctx: RunContext) -> ActionResult:
     options: RestoreOptions = ctx.options
     name = options.from_target or ctx.job.snapshot.target
-    target = ctx.config.target(name)
-    if not isinstance(target, DiskTarget):
-        raise TargetOffline(f"restoring from {target.kind} target {name!r} is not supported yet")
+    target = open_target(name, ctx.config)
+    target.require(Capability.RESTORE)
     destination = check_destination(options.to, force=options.force)
     snapshot = find_snapshot(ctx.catalog, ctx.job_name, name, options.snapshot)
-    repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
-    destination.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log.info(
-        "restoring snapshot %s of %s from %s into %s",
-        snapshot.short_id,
-        ctx.job_name,
-        name,
-        destination,
-    )
-    ctx.restic.restore(
-        repo, snapshot.snapshot_id, destination, includes=options.includes, verify=options.verify
-    )
+    with target.open_for_reading(ctx.catalog, ctx.restic) as repo:
+        destination.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log.info(
+            "restoring snapshot %s of %s from %s into %s",
+            snapshot.short_id,
+            ctx.job_name,
+            name,
+            destination,
+        )
+        ctx.restic.restore(
+            repo,
+            snapshot.snapshot_id,
+            destination,
+            includes=options.includes,
+            verify=options.verify,
+        )
     summary = (
         f"restored snapshot {describe(snapshot)} of {ctx.job_name} from {name} into {destination}"
     )

@@ -29,12 +29,11 @@ from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.evidence import record_evidence
 from drorch.actions.restore import find_snapshot
 from drorch.catalog import RunStatus, SnapshotRecord
-from drorch.config.model import CommandCheck, DiskTarget
+from drorch.config.model import CommandCheck
 from drorch.config.units import format_size
-from drorch.errors import DrorchError, TargetOffline, UnknownSnapshot
+from drorch.errors import DrorchError, UnknownSnapshot
 from drorch.restic import Repo
-from drorch.targets import open_disk_repository
-from drorch.targets.disk import free_bytes
+from drorch.targets import Capability, free_bytes, open_target
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
     options: RestoreTestOptions = ctx.options or RestoreTestOptions()
     policy = ctx.config.policy_of(ctx.job)
     name, rotation_index = choose_source(ctx, options)
-    target = ctx.config.target(name)
+    target = open_target(name, ctx.config)
     record: dict[str, Any] = {
         "job": ctx.job_name,
         "policy": ctx.job.policy,
@@ -151,10 +150,7 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
     checks: list[Check] = []
     scratch = scratch_root(ctx.config.state_dir) / f"restore-test-{ctx.run_id}"
     try:
-        if not isinstance(target, DiskTarget):
-            raise TargetOffline(
-                f"restore tests from {target.kind} target {name!r} are not supported yet"
-            )
+        target.require(Capability.RESTORE_TEST)
         snapshot, seed = choose_snapshot(ctx, name, options)
         record["snapshot"] = {
             "id": snapshot.snapshot_id,
@@ -164,9 +160,9 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
             "status": snapshot.status.value,  # a test of a PARTIAL one proves no RPO
         }
         record["selection"]["seed"] = seed
-        repo = open_disk_repository(name, target, ctx.catalog, ctx.restic, create=False)
-        _check_space(scratch, snapshot)
-        checks = _restore_and_verify(ctx, repo, snapshot, scratch, timings)
+        with target.open_for_reading(ctx.catalog, ctx.restic) as repo:
+            _check_space(scratch, snapshot)
+            checks = _restore_and_verify(ctx, repo, snapshot, scratch, timings)
     except DrorchError as exc:
         checks.append(Check("restore", False, str(exc)))
     finally:

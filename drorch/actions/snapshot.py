@@ -16,12 +16,11 @@ from drorch.actions.canary import plant_canary
 from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.hooks import run_hooks
 from drorch.catalog import RunStatus, SnapshotRecord, SnapshotStatus
-from drorch.config.model import DiskTarget, HookSpec
+from drorch.config.model import HookSpec
 from drorch.config.units import format_size
-from drorch.errors import HookFailed, PartialSnapshot, ResticError, SourceMissing, TargetOffline
+from drorch.errors import HookFailed, PartialSnapshot, ResticError, SourceMissing
 from drorch.restic import BackupSummary, Repo
-from drorch.targets import open_disk_repository
-from drorch.targets.disk import full_snapshot_id
+from drorch.targets import Capability, Target, open_target
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +31,13 @@ KEPT = {RunStatus.PARTIAL: SnapshotStatus.PARTIAL}
 def run_snapshot(ctx: RunContext) -> ActionResult:
     job = ctx.job
     name = job.snapshot.target
-    target = ctx.config.target(name)
-    if not isinstance(target, DiskTarget):
-        raise TargetOffline(f"target {name!r} is {target.kind}; snapshots go to a disk target")
+    target = open_target(name, ctx.config)
+    target.require(Capability.SNAPSHOT)
     missing = [str(path) for path in job.source.paths if not path.exists()]
     if missing:
         raise SourceMissing(f"job {ctx.job_name}: source path does not exist: {', '.join(missing)}")
     log.info("snapshot of %s to %s", ", ".join(map(str, job.source.paths)), name)
-    repo = open_disk_repository(
-        name, target, ctx.catalog, ctx.restic, create=True, managed_roots=ctx.managed_roots
-    )
+    repo = target.open_for_writing(ctx.catalog, ctx.restic, managed_roots=ctx.managed_roots)
     before_done: list[HookSpec] = []
     after_failure: HookFailed | None = None
     try:
@@ -53,7 +49,7 @@ def run_snapshot(ctx: RunContext) -> ActionResult:
             succeeded=before_done,
             deadline=ctx.deadline,
         )
-        result = _backup(ctx, name, target, repo)
+        result = _backup(ctx, target, repo)
     finally:
         # `after` hooks undo what `before` hooks did (thaw, unlock): they run once any before
         # hook succeeded, even if a later one failed, and they are not cancelable. Nor are
@@ -74,7 +70,8 @@ def run_snapshot(ctx: RunContext) -> ActionResult:
     return result
 
 
-def _backup(ctx: RunContext, name: str, target: DiskTarget, repo: Repo) -> ActionResult:
+def _backup(ctx: RunContext, target: Target, repo: Repo) -> ActionResult:
+    name = target.name
     canary = plant_canary(ctx.config.state_dir, ctx.job_name)
     paths = (*map(str, ctx.job.source.paths), str(canary.path.parent))
     tags = ("drorch", f"job:{ctx.job_name}", f"run:{ctx.run_id}")
@@ -100,11 +97,7 @@ def _backup(ctx: RunContext, name: str, target: DiskTarget, repo: Repo) -> Actio
         status, error, reported, summary = RunStatus.PARTIAL, str(exc), exc.snapshot_id, None
     assert reported is not None
     # restic's word is not proof: the snapshot is recorded only once the repository holds it.
-    try:
-        snapshot_id, tree = full_snapshot_id(target.path, reported), None
-    except OSError:  # its snapshots folder cannot be listed here: ask restic
-        infos = ctx.restic.snapshots(repo, snapshot_ids=[reported])
-        snapshot_id, tree = (infos[0].id, infos[0].tree) if len(infos) == 1 else (None, None)
+    snapshot_id, tree = target.written_snapshot(repo, ctx.restic, reported)
     if snapshot_id is None:
         raise ResticError(
             f"snapshot of job {ctx.job_name} to target {name}: restic reported snapshot "

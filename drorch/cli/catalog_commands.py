@@ -66,7 +66,7 @@ def cmd_catalog_rebuild(args: argparse.Namespace) -> int:
 
 
 def _note(target: TargetRead) -> str:
-    if target.kind != "disk":
+    if not target.read:
         return f"{target.kind}: not read (not supported yet)"
     if target.repo_id is None:
         return (

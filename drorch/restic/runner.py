@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -53,9 +51,6 @@ ProgressCallback = Callable[[BackupProgress], None]
 
 _versions: dict[str, Version] = {}
 
-# A lock file's name is its id; restic writes "ID-tmp-N" first and renames it.
-_LOCK_ID = re.compile(r"[0-9a-f]{64}")
-
 
 @dataclass
 class ArtifactDir:
@@ -90,6 +85,9 @@ class Restic:
     # Called when restic finds the repository locked; when it removed a lock (one it
     # proved stale), the call is tried once more. The policy lives in drorch.targets.
     on_locked: Callable[[Repo, Restic], Sequence[str]] | None = None
+    # Called with restic's pid after a call was canceled or timed out, to remove a lock that
+    # restic left (drorch.targets.locks: where the lock files are is the target's business).
+    on_interrupted: Callable[[Repo, Restic, int], Sequence[str]] | None = None
     # The run's deadline (a time.monotonic() instant): every call gets what remains of it,
     # at most `timeout`, so that hooks, init and backup together never outlast the run.
     deadline: float | None = None
@@ -154,8 +152,12 @@ class Restic:
                     "stdout": list(completed.stdout) if len(completed.stdout) < 2000 else [],
                 },
             )
-        if (completed.canceled or completed.timed_out) and repo is not None:
-            self._remove_own_locks(repo, completed.pid)
+        if (
+            (completed.canceled or completed.timed_out)
+            and repo is not None
+            and self.on_interrupted is not None
+        ):
+            self.on_interrupted(repo, self, completed.pid)
         error = error_for(completed, what=what)
         if (
             isinstance(error, RepositoryLocked)
@@ -171,46 +173,6 @@ class Restic:
         if error is not None:
             raise error
         return completed
-
-    def _remove_own_locks(self, repo: Repo, pid: int) -> None:
-        """After an interrupted call, remove a lock its (now gone) restic left behind.
-
-        restic 0.14 removes its lock on SIGINT, except when the signal lands while the lock
-        is being made; the process is gone, so a lock naming it is provably stale.
-        """
-        host = socket.gethostname()
-        for lock_file, info in self.locks(repo):
-            if info.hostname == host and info.pid == pid:
-                lock_file.unlink(missing_ok=True)
-                log.warning(
-                    "removed the lock %s left by interrupted restic (pid %d)",
-                    lock_file.name[:8],
-                    pid,
-                )
-
-    def locks(self, repo: Repo) -> list[tuple[Path, LockFile]]:
-        """The lock files of a repository on a filesystem, each with what it says.
-
-        Read without taking a lock (a stale one must not block its own inspection) and
-        without this call's cancellation. A lock that vanished meanwhile (its restic
-        ended) is skipped; one that cannot be read is logged and skipped.
-        """
-        folder = Path(repo.location) / "locks"
-        try:
-            names = sorted(entry.name for entry in os.scandir(folder))
-        except OSError:
-            return []
-        reader = replace(
-            self, cancel=None, timeout=60.0, deadline=None, artifacts=None, on_locked=None
-        )
-        found: list[tuple[Path, LockFile]] = []
-        for name in filter(_LOCK_ID.fullmatch, names):
-            try:
-                found.append((folder / name, reader.lock_info(repo, name)))
-            except ResticError as exc:
-                if (folder / name).exists():
-                    log.warning("cannot read restic lock %s of %s: %s", name[:8], folder, exc)
-        return found
 
     # -- operations -------------------------------------------------------------------
 
@@ -362,8 +324,19 @@ class Restic:
         return listing
 
     def lock_info(self, repo: Repo, lock_id: str) -> LockFile:
+        """What a lock says. Read without this call's cancellation, deadline and artifacts,
+        and never retried on a lock: a stale lock must not block its own inspection."""
+        reader = replace(
+            self,
+            cancel=None,
+            timeout=60.0,
+            deadline=None,
+            artifacts=None,
+            on_locked=None,
+            on_interrupted=None,
+        )
         argv = commands.make_cat_lock_command(repo, lock_id)
-        completed = self._exec(argv, repo, what=f"reading lock {lock_id[:8]} of {repo.location}")
+        completed = reader._exec(argv, repo, what=f"reading lock {lock_id[:8]} of {repo.location}")
         return parse_lock("\n".join(completed.stdout))
 
 

@@ -28,7 +28,6 @@ from drorch.catalog import Catalog, RunRecord, RunStatus, outbox, utc_now
 from drorch.catalog.daemon import HEARTBEAT, heartbeat, record_missed_slots, register_node
 from drorch.catalog.identity import hold_daemon_lock
 from drorch.config import Config, load_config
-from drorch.config.model import DiskTarget
 from drorch.errors import EXIT_FAILED, ConfigError, DrorchError, LockBusy
 from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
@@ -49,6 +48,7 @@ from drorch.service.notify import (
     watchdog_interval,
 )
 from drorch.state import open_config_catalog
+from drorch.targets import targets_of
 
 log = logging.getLogger(__name__)
 
@@ -137,17 +137,15 @@ class Daemon:
 
     def _check_targets(self) -> None:
         """An offline target is reported; the daemon starts anyway, its runs will fail."""
-        for name, target in self.config.targets.items():
-            if not isinstance(target, DiskTarget):
-                continue
+        for name, target in targets_of(self.config).items():
             known = self.catalog.repository(name)
-            if known is not None and not (target.path / "config").is_file():
+            if known is not None and not target.repository_present():
                 log.error(
                     "target %s is offline: repository %s missing at %s; its runs will "
                     "fail until it is back",
                     name,
                     known.repo_id[:10],
-                    target.path,
+                    target.location,
                 )
 
     def _load_plan(self, config: Config) -> list[Entry]:

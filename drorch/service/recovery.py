@@ -19,11 +19,10 @@ from drorch.actions.found import found_snapshot
 from drorch.catalog import Catalog, RunRecord, SnapshotRecord, SnapshotStatus
 from drorch.catalog.daemon import interrupt_run, running_on
 from drorch.config import Config
-from drorch.config.model import DiskTarget
 from drorch.errors import DrorchError
 from drorch.process import pid_started_before
-from drorch.restic import Repo, Restic
-from drorch.targets import remove_stale_locks
+from drorch.restic import Restic
+from drorch.targets import Capability, remove_locks_of, remove_stale_locks, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,7 @@ def recovery_restic(config: Config) -> Restic:
         cache_dir=config.state_dir / "cache",
         timeout=120,
         on_locked=remove_stale_locks,
+        on_interrupted=remove_locks_of,
     )
 
 
@@ -87,12 +87,11 @@ def _snapshots_left(
     them in its error. One `restic snapshots --tag` call."""
     if run.action != "snapshot" or run.target is None:
         return [], ""
-    target = config.targets.get(run.target)
-    if not isinstance(target, DiskTarget):
-        return [], f"; its target {run.target!r} is no longer a disk target, not searched"
-    repo = Repo(str(target.path), target.password_file)
+    target = targets_of(config).get(run.target)
+    if target is None or not target.can(Capability.SNAPSHOT):
+        return [], f"; its target {run.target!r} no longer takes snapshots, not searched"
     try:
-        found = restic.snapshots(repo, tags=(f"drorch,job:{run.job},run:{run.id}",))
+        found = target.snapshots_of_run(restic, run.job, run.id)
     except DrorchError as exc:
         log.error("run %d: cannot look for the snapshots it wrote: %s", run.id, exc)
         return [], (
@@ -119,10 +118,9 @@ def _snapshots_left(
 
 
 def remove_stale_restic_locks(config: Config, restic: Restic) -> list[str]:
-    """Remove, in every disk target's repository, the restic locks that name this host
-    and a process that is gone; return their ids."""
+    """Remove, in every target's repository, the restic locks that name this host and a
+    process that is gone; return their ids."""
     removed: list[str] = []
-    for target in config.targets.values():
-        if isinstance(target, DiskTarget):
-            removed += remove_stale_locks(Repo(str(target.path), target.password_file), restic)
+    for target in targets_of(config).values():
+        removed += target.remove_stale_locks(restic)
     return removed

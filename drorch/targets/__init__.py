@@ -1,6 +1,20 @@
-"""Where backup data lives: disk repositories now; tape libraries behind the same idea later."""
+"""Where backup data lives: disk repositories and tape libraries behind one interface.
 
-from drorch.targets.disk import open_disk_repository
-from drorch.targets.locks import remove_stale_locks
+Actions get a Target from open_target/targets_of and ask it for what they need (its
+repository to write or read, its placement, what it can do); they never test its kind.
+"""
 
-__all__ = ["open_disk_repository", "remove_stale_locks"]
+from drorch.targets.base import Capability, Target
+from drorch.targets.disk import free_bytes
+from drorch.targets.factory import open_target, targets_of
+from drorch.targets.locks import remove_locks_of, remove_stale_locks
+
+__all__ = [
+    "Capability",
+    "Target",
+    "free_bytes",
+    "open_target",
+    "remove_locks_of",
+    "remove_stale_locks",
+    "targets_of",
+]

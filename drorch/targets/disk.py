@@ -13,23 +13,108 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 
-from drorch.catalog import Catalog
+from drorch.catalog import Catalog, RepositoryRecord, utc_now
 from drorch.config.model import DiskTarget
 from drorch.config.units import format_size
 from drorch.errors import TargetFull, TargetOffline
 from drorch.locks import resource_lock
-from drorch.restic import Repo, Restic
+from drorch.restic import Repo, Restic, SnapshotInfo
+from drorch.targets import locks
+from drorch.targets.base import Capability, Target
 
 log = logging.getLogger(__name__)
 
 INIT_WAIT = 600.0  # seconds a run waits while another one creates the repository
 
+# restic's repository layout, as far as drorch looks into it (locks/: drorch.targets.locks)
+CONFIG = "config"  # the repository's config file: present once it is initialised
+SNAPSHOTS = "snapshots"  # one file per snapshot, named by its full id
+
 _HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 _FULL_ID = re.compile(r"[0-9a-f]{64}")  # not a "<id>-tmp-<n>" file restic left mid-write
+
+
+class DiskRepositoryTarget(Target):
+    """A restic repository in a folder of a local or mounted filesystem: it does it all."""
+
+    kind = "disk"
+    capabilities = frozenset(Capability)
+
+    def __init__(self, name: str, spec: DiskTarget) -> None:
+        super().__init__(name, spec)
+        self.spec = spec
+        self.repo = Repo(str(spec.path), spec.password_file)
+
+    @property
+    def location(self) -> str:
+        return str(self.spec.path)
+
+    @property
+    def repository_folder(self) -> Path:
+        return self.spec.path
+
+    def open_for_writing(
+        self,
+        catalog: Catalog,
+        restic: Restic,
+        *,
+        managed_roots: tuple[Path, ...] = (),
+        chunker_from: Repo | None = None,
+    ) -> Repo:
+        return open_disk_repository(
+            self.name,
+            self.spec,
+            catalog,
+            restic,
+            create=True,
+            managed_roots=managed_roots,
+            chunker_from=chunker_from,
+        )
+
+    @contextlib.contextmanager
+    def open_for_reading(self, catalog: Catalog, restic: Restic) -> Iterator[Repo]:
+        yield open_disk_repository(self.name, self.spec, catalog, restic, create=False)
+
+    def repository_present(self) -> bool:
+        return repository_present(self.spec.path)
+
+    def remove_stale_locks(self, restic: Restic) -> list[str]:
+        return locks.remove_stale_locks(self.repo, restic)
+
+    def snapshots_of_run(self, restic: Restic, job: str, run_id: int) -> list[SnapshotInfo]:
+        return restic.snapshots(self.repo, tags=(f"drorch,job:{job},run:{run_id}",))
+
+    def written_snapshot(
+        self, repo: Repo, restic: Restic, reported: str
+    ) -> tuple[str | None, str | None]:
+        try:  # the file restic stores it under, without another restic call
+            return full_snapshot_id(self.spec.path, reported), None
+        except OSError:  # its snapshots folder cannot be listed here: ask restic
+            return super().written_snapshot(repo, restic, reported)
+
+    def read_back(self, restic: Restic) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
+        if not repository_present(self.spec.path):
+            log.warning("target %s: no repository at %s", self.name, self.spec.path)
+            return None, []
+        repo_id = restic.repository_id(self.repo)
+        infos = restic.snapshots(self.repo)
+        log.info(
+            "target %s: repository %s holds %d snapshot(s)", self.name, repo_id[:10], len(infos)
+        )
+        record = RepositoryRecord(
+            target=self.name,
+            location=self.repo.location,
+            repo_id=repo_id,
+            created_at=utc_now(),
+            restic_version=str(restic.version()),
+            config_sha256=config_hash(self.spec.path),
+        )
+        return record, infos
 
 
 def open_disk_repository(
@@ -81,7 +166,7 @@ def _open(
 ) -> Repo:
     repo = Repo(str(target.path), target.password_file)
     known = catalog.repository(name)
-    present = (target.path / "config").is_file()
+    present = repository_present(target.path)
     if known is not None:
         if not present:
             raise TargetOffline(
@@ -124,9 +209,14 @@ def _open(
     return repo
 
 
+def repository_present(path: Path) -> bool:
+    """Whether a restic repository is at path: its config file is there."""
+    return (path / CONFIG).is_file()
+
+
 def config_hash(path: Path) -> str | None:
     try:
-        return hashlib.sha256((path / "config").read_bytes()).hexdigest()
+        return hashlib.sha256((path / CONFIG).read_bytes()).hexdigest()
     except OSError:
         return None
 
@@ -216,7 +306,7 @@ def full_snapshot_id(repo_path: Path, snapshot_id: str) -> str | None:
         return None
     names = [
         entry.name
-        for entry in os.scandir(repo_path / "snapshots")
+        for entry in os.scandir(repo_path / SNAPSHOTS)
         if entry.name.startswith(snapshot_id) and _FULL_ID.fullmatch(entry.name)
     ]
     return names[0] if len(names) == 1 else None

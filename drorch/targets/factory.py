@@ -1,0 +1,28 @@
+"""A target's kind is chosen here, once, from its config; nothing else asks it again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from drorch.config import Config
+from drorch.config.model import DiskTarget, TapeTarget
+from drorch.targets.base import Target
+from drorch.targets.disk import DiskRepositoryTarget
+from drorch.targets.tape.target import TapeLibraryTarget
+
+KINDS: dict[type[Any], Callable[[str, Any], Target]] = {
+    DiskTarget: DiskRepositoryTarget,
+    TapeTarget: TapeLibraryTarget,
+}
+
+
+def open_target(name: str, config: Config) -> Target:
+    """The target named `name` in the config (UnknownTarget naming the known ones)."""
+    spec = config.target(name)
+    return KINDS[type(spec)](name, spec)
+
+
+def targets_of(config: Config) -> dict[str, Target]:
+    """Every target of the config, by name, in the config's order."""
+    return {name: KINDS[type(spec)](name, spec) for name, spec in config.targets.items()}

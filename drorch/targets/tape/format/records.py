@@ -29,9 +29,9 @@ def check_record_size(record_size: int) -> None:
 class RecordWriter:
     """A write-only stream over the drive, from its head; `finish()` writes the last record.
 
-    With `stop_at_early_warning`, every record but the one `finish()` writes is followed by
-    a look at the drive's status, and the early-warning zone stops the stream (EarlyWarning,
-    the record is on tape). `records` counts the records written.
+    With `stop_at_early_warning`, each record is followed by a look at the drive's status;
+    once in the early-warning zone, the next record is refused (EarlyWarning): a file whose
+    last record reached the zone is whole. `records` counts the records written.
     """
 
     def __init__(self, drive: Drive, record_size: int, *, stop_at_early_warning: bool) -> None:
@@ -42,6 +42,7 @@ class RecordWriter:
         self.records = 0
         self._pending = bytearray()
         self._accepted = 0
+        self.early_warning = False
 
     def tell(self) -> int:
         """Bytes accepted so far (tarfile asks)."""
@@ -65,19 +66,18 @@ class RecordWriter:
         return size
 
     def finish(self) -> None:
-        """Write what is pending as the file's last record, padded with zeros; the early
-        warning no longer stops anything, the file is whole."""
+        """Write what is pending as the file's last record, padded with zeros."""
         if self._pending:
             self._pending += bytes(self.record_size - len(self._pending))
-            self.drive.write_record(bytes(self._pending))
-            self.records += 1
+            self._emit(bytes(self._pending))
             self._pending.clear()
 
     def _emit(self, record: bytes) -> None:
+        if self.early_warning:
+            raise EarlyWarning(f"early warning after record {self.records} of the file")
         self.drive.write_record(record)
         self.records += 1
-        if self.stop_at_early_warning and self.drive.status().early_warning:
-            raise EarlyWarning(f"early warning after record {self.records} of the file")
+        self.early_warning = self.stop_at_early_warning and self.drive.status().early_warning
 
 
 class RecordReader:

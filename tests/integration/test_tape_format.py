@@ -86,6 +86,14 @@ def test_gnu_tar_and_restic_recover_the_repository_from_a_raw_tape_file(
             entries.append(ArchiveEntry(written.file_number, written.members))
         write_index(drive, Index(label, 4, AT, tuple(entries)))
     image = library.cartridge_path("DRO001L8")
+    listing = subprocess.run(
+        [sys.executable, str(AWSTAPE_CAT), "--list", str(image)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert listing[0] == "file 0: 1 records, 10240 bytes"  # the label: one tar record
+    assert len(listing) == 5  # label, three archives, index
 
     # file 0: GNU tar and Python's tarfile both list the label
     label_file = tape_file(image, 0)

@@ -200,6 +200,13 @@ def _existing(session: Session, barcode: str) -> models.Cartridge:
     return row
 
 
+def _existing_set(session: Session, media_set_id: str) -> models.MediaSet:
+    row = session.get(models.MediaSet, media_set_id, with_for_update=True)
+    if row is None:
+        raise CatalogError(f"no media set {media_set_id} in the catalog")
+    return row
+
+
 def _forget_content(session: Session, row: models.Cartridge) -> None:
     """What the catalog knew to be on the cartridge is gone (written over, found blank)."""
     for table in (models.TapeRepositoryFile, models.TapeFile):
@@ -238,9 +245,7 @@ def open_media_set(
 def close_media_set(catalog: Catalog, media_set_id: str, *, at: datetime) -> MediaSetRecord:
     """Nothing more is appended to the set; closing a closed set keeps its first close."""
     with catalog.session() as session, session.begin():
-        row = session.get(models.MediaSet, media_set_id, with_for_update=True)
-        if row is None:
-            raise CatalogError(f"no media set {media_set_id} in the catalog")
+        row = _existing_set(session, media_set_id)
         if row.closed_at is None:
             row.closed_at = at
         return _media_set(row)
@@ -289,9 +294,7 @@ def label_cartridge(
     whatever the catalog knew to be on it before is forgotten, in the same transaction."""
     with catalog.session() as session, session.begin():
         row = _existing(session, barcode)
-        owner = session.get(models.MediaSet, media_set_id)
-        if owner is None:
-            raise CatalogError(f"no media set {media_set_id} in the catalog")
+        owner = _existing_set(session, media_set_id)
         _forget_content(session, row)
         session.flush()
         row.pool, row.media_set_id, row.sequence = owner.pool, owner.id, sequence
@@ -376,9 +379,7 @@ def set_media_set_expiry(
     """Change when a media set expires (an operator's decision: a retention changed, a
     legal hold); None keeps it forever."""
     with catalog.session() as session, session.begin():
-        row = session.get(models.MediaSet, media_set_id, with_for_update=True)
-        if row is None:
-            raise CatalogError(f"no media set {media_set_id} in the catalog")
+        row = _existing_set(session, media_set_id)
         row.expires_at = expires_at
         return _media_set(row)
 

@@ -31,6 +31,7 @@ from drorch.catalog.tape import (
     tape_files,
 )
 from drorch.errors import CatalogError
+from tests.catalog_rows import upgrade_to
 
 T0 = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
 KEEP = timedelta(days=28)
@@ -218,18 +219,10 @@ def test_refusals(catalog: Catalog) -> None:
 
 
 def test_migration_0008_keeps_the_data_of_a_0007_catalog(catalog_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from drorch.catalog.database import MIGRATIONS
-
     engine = create_catalog_engine(catalog_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0007")
+            upgrade_to(connection, "0007")
             connection.execute(
                 text(
                     "INSERT INTO runs (id, job, action, target, status, created_at, host, actor) "

@@ -263,7 +263,11 @@ class VirtualLibrary(Frozen):
 
 class TapeTarget(Frozen):
     kind: Literal["tape"] = Field(description="A tape drive with an optional changer.")
-    virtual: VirtualLibrary | None = Field(None, description="A file-backed virtual library.")
+    virtual: VirtualLibrary | None = Field(
+        None,
+        description="A file-backed virtual library.",
+        examples=[{"path": "var/vtl", "slots": 8, "capacity": "200MiB"}],
+    )
     drive: TapeDevice | None = Field(
         None,
         description="Non-rewinding tape device of a lone drive or of a one-drive changer.",
@@ -283,9 +287,14 @@ class TapeTarget(Frozen):
         examples=["256KiB", "1MiB"],
     )
     pool: Name = Field(description="Media pool the cartridges belong to.", examples=["weekly"])
-    password_file: RootPath = Field(description="File (mode 0600) with the repository password.")
-    site: str = Field(description="The site holding the cartridges.")
-    jurisdiction: Jurisdiction = Field(description="ISO 3166 code of where the cartridges live.")
+    password_file: RootPath = Field(
+        description="File (mode 0600) with the repository password.",
+        examples=["keys/vault.pass"],
+    )
+    site: str = Field(description="The site holding the cartridges.", examples=["bamako-dc1"])
+    jurisdiction: Jurisdiction = Field(
+        description="ISO 3166 code of where the cartridges live.", examples=["ML"]
+    )
     media: Literal["tape"] = Field("tape", description="Media class: always tape.")
     offline: bool = Field(True, description="Exported cartridges are offline.")
 
@@ -328,14 +337,18 @@ class Pool(Frozen):
     """A media pool: which cartridges it may take, how media sets are grouped and when a
     cartridge may be written over."""
 
-    description: str = Field("", description="What the pool is for.")
+    description: str = Field(
+        "", description="What the pool is for.", examples=["Sunday tapes, vaulted on Monday"]
+    )
     retention: RetentionSpec = Field(
         description="How long a media set is kept after its last write before its "
         "cartridges may be reused (written over); 'forever' never reuses them.",
         examples=["28d", "forever"],
     )
     media_set: MediaSetRule = Field(
-        MediaSetRule(), description="How long writes append to the same media set."
+        MediaSetRule(),
+        description="How long writes append to the same media set.",
+        examples=[{"max_age": "7d"}],
     )
     barcodes: BarcodeGlobs = Field(
         ("*",),

@@ -74,3 +74,16 @@ def drop_everything(url: str) -> None:
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         engine.dispose()
+
+
+def upgrade_to(connection: Any, revision: str) -> None:
+    """Run the catalog's migrations up to `revision` only, as an older drorch left it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from drorch.catalog.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)

@@ -68,6 +68,31 @@ class SnapshotStatus(enum.StrEnum):
     ORPHANED = "ORPHANED"  # found in the repository, written by a run that never finished
 
 
+class CartridgeState(enum.StrEnum):
+    """What drorch last saw on a cartridge."""
+
+    UNKNOWN = "UNKNOWN"  # seen by its barcode in a library, never read
+    BLANK = "BLANK"  # read: nothing recorded
+    FOREIGN = "FOREIGN"  # read: data or a label that drorch did not write
+    LABELLED = "LABELLED"  # holds drorch's label, and archives may follow
+    FULL = "FULL"  # reached early warning: nothing more is appended
+    EXPORTED = "EXPORTED"  # taken out of the library through a mail slot
+    RETIRED = "RETIRED"  # worn out or damaged: never written or taken again
+
+
+class CartridgeLocation(enum.StrEnum):
+    SLOT = "SLOT"
+    DRIVE = "DRIVE"
+    IMPORT_EXPORT = "IMPORT_EXPORT"
+    EXPORTED = "EXPORTED"  # out of the library (in a vault)
+
+
+class TapeFileKind(enum.StrEnum):
+    LABEL = "LABEL"  # file 0: barcode, pool, media set, sequence
+    ARCHIVE = "ARCHIVE"  # a tar archive of repository files
+    INDEX = "INDEX"  # the catalog archive that ends a write session
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
@@ -293,3 +318,83 @@ class CatalogIdentity(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID
     created_at: Mapped[datetime]
+
+
+def _enum(kind: type[enum.StrEnum]) -> Enum:
+    return Enum(kind, native_enum=False, length=20, validate_strings=True)
+
+
+class MediaSet(Base):
+    """Cartridges of one pool written in sequence for one tape target, until the set is
+    closed (it grew older than the pool's max_age). Its cartridges are reused only after
+    `expires_at` (NULL: kept forever)."""
+
+    __tablename__ = "tape_media_sets"
+    __table_args__ = (Index("ix_tape_media_sets_target", "target", "opened_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID, on every label
+    pool: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime]
+    last_written_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+
+class Cartridge(Base):
+    """A cartridge the libraries showed, by barcode; its media set while it holds one."""
+
+    __tablename__ = "tape_cartridges"
+    __table_args__ = (
+        Index("ix_tape_cartridges_pool", "pool"),
+        Index("ix_tape_cartridges_media_set", "media_set_id", "sequence"),
+    )
+
+    barcode: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pool: Mapped[str | None] = mapped_column(String(200))
+    media_set_id: Mapped[str | None] = mapped_column(ForeignKey("tape_media_sets.id"))
+    sequence: Mapped[int | None]  # 1, 2, ... within the media set
+    state: Mapped[CartridgeState] = mapped_column(_enum(CartridgeState))
+    write_protected: Mapped[bool] = mapped_column(default=False)
+    location: Mapped[CartridgeLocation | None] = mapped_column(_enum(CartridgeLocation))
+    element: Mapped[int | None]  # the slot or drive number of `location`
+    last_seen_at: Mapped[datetime | None]
+    bytes_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    labelled_at: Mapped[datetime | None]
+
+
+class TapeFile(Base):
+    """One tape file (between two filemarks) on a cartridge, as written."""
+
+    __tablename__ = "tape_files"
+    __table_args__ = (UniqueConstraint("barcode", "file_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    barcode: Mapped[str] = mapped_column(ForeignKey("tape_cartridges.barcode"))
+    file_number: Mapped[int]
+    kind: Mapped[TapeFileKind] = mapped_column(_enum(TapeFileKind))
+    media_set_id: Mapped[str] = mapped_column(ForeignKey("tape_media_sets.id"))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    written_at: Mapped[datetime]
+    session: Mapped[str] = mapped_column(String(36))  # the write session (a UUID)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class TapeRepositoryFile(Base):
+    """A restic repository file of a tape target, in an archive on a cartridge."""
+
+    __tablename__ = "tape_repository_files"
+    __table_args__ = (
+        Index("ix_tape_repository_files_path", "target", "path"),  # where is it?
+        Index("ix_tape_repository_files_set", "media_set_id", "target", "path"),  # on the set?
+        Index("ix_tape_repository_files_file", "barcode", "file_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(255))  # relative to the repository: data/ab/ab12...
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    barcode: Mapped[str] = mapped_column(ForeignKey("tape_cartridges.barcode"))
+    file_number: Mapped[int]
+    media_set_id: Mapped[str] = mapped_column(ForeignKey("tape_media_sets.id"))

@@ -7,7 +7,11 @@ Unknown keys are errors; relative paths resolve against the config root
 
 from __future__ import annotations
 
+import fnmatch
+import os
+from dataclasses import dataclass
 from datetime import timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +26,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from drorch.config.jurisdictions import ISO_3166_ALPHA2
 from drorch.config.schedule import Schedule, parse_schedule
@@ -100,6 +105,100 @@ Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
+DEFAULT_RECORD_SIZE = 256 * 1024  # drorch.targets.tape.drive's default; a test keeps them equal
+MAX_RECORD_SIZE = 8 * 1024**2  # what Linux st and common HBAs take in one SCSI command
+
+
+def _record_size(value: int) -> int:
+    if value <= 0 or value % 512 or value > MAX_RECORD_SIZE:
+        raise ValueError(
+            f"a record size is a multiple of 512 bytes, at most 8MiB, such as 256KiB, not {value}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class EarlyWarning:
+    """The early-warning zone before a cartridge's end: a share of its capacity, or a size."""
+
+    share: Fraction | None = None
+    size: int | None = None
+
+    def bytes_of(self, capacity: int) -> int:
+        if self.size is not None:
+            return self.size
+        assert self.share is not None
+        return int(capacity * self.share)
+
+
+def _early_warning(value: Any) -> EarlyWarning:
+    if isinstance(value, EarlyWarning):
+        return value
+    text = str(value).strip() if isinstance(value, str | int | float) else ""
+    if isinstance(value, bool) or not text:
+        raise ValueError(
+            f"early_warning is a share such as 2% or a size such as 4MiB, not {value!r}"
+        )
+    try:
+        if text.endswith("%"):
+            share = Fraction(text[:-1].strip()) / 100
+        elif isinstance(value, float) or text.startswith(("0.", ".")):
+            share = Fraction(text)
+        else:
+            return EarlyWarning(size=parse_size(text))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(
+            f"early_warning is a share such as 2% or a size such as 4MiB, not {value!r}"
+        ) from None
+    if not 0 < share < 1:
+        raise ValueError(f"early_warning as a share is more than 0% and less than 100%, not {text}")
+    return EarlyWarning(share=share)
+
+
+def _tape_device(value: str) -> str:
+    # udev names the non-rewinding node /dev/nstN and its links .../by-id/NAME-nst
+    name = os.path.basename(value)
+    if not value.startswith("/") or not (name.startswith("nst") or name.endswith("-nst")):
+        raise ValueError(
+            f"{value!r} is not a non-rewinding tape device such as /dev/nst0 or "
+            "/dev/tape/by-id/...-nst: a rewinding one (/dev/st0) rewinds on every close, "
+            "and the next write would overwrite the cartridge from its start"
+        )
+    return value
+
+
+def _retention(value: Any) -> timedelta | None:
+    if value == "forever":
+        return None
+    if value is None:
+        raise ValueError("retention is a duration such as 28d, or forever")
+    return _duration(value)
+
+
+def _globs(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+def _glob(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a barcode pattern is not empty; write '*' for every cartridge")
+    return value
+
+
+EarlyWarningSpec = Annotated[
+    EarlyWarning,
+    PlainValidator(_early_warning),
+    WithJsonSchema({"type": "string", "examples": ["2%", "4MiB"]}),
+]
+TapeDevice = Annotated[str, AfterValidator(_tape_device)]
+RetentionSpec = Annotated[
+    timedelta | None,
+    PlainValidator(_retention),
+    WithJsonSchema({"type": "string", "examples": ["28d", "forever"]}),
+]
+BarcodeGlobs = Annotated[tuple[Annotated[str, AfterValidator(_glob)], ...], BeforeValidator(_globs)]
+
+
 # --- drorch.yaml -------------------------------------------------------------------------
 
 
@@ -133,29 +232,149 @@ class DiskTarget(Frozen):
 
 class VirtualLibrary(Frozen):
     path: RootPath = Field(description="Folder holding the cartridge files.", examples=["var/vtl"])
-    slots: int = Field(8, ge=1, le=1000, description="Number of cartridge slots.")
+    slots: int = Field(8, ge=1, le=1000, description="Number of cartridge slots.", examples=[8])
     capacity: Size = Field(description="Capacity of one cartridge.", examples=["200MiB"])
+    drives: int = Field(1, ge=1, le=16, description="Number of drives.", examples=[2])
+    import_export: int = Field(
+        1,
+        ge=0,
+        le=100,
+        description="Import/export (mail) slots, through which cartridges leave and enter.",
+        examples=[2],
+    )
+    early_warning: EarlyWarningSpec = Field(
+        EarlyWarning(share=Fraction(2, 100)),
+        description="Size of the early-warning zone before the end of a cartridge, where the "
+        "drive warns that the cartridge is nearly full: a share of the capacity or a size.",
+        examples=["2%", "4MiB"],
+    )
+    # The changer state file fixes these when the library is first created; a later change
+    # of config does not resize an existing library.
+
+    @model_validator(mode="after")
+    def _warning_inside_the_cartridge(self) -> VirtualLibrary:
+        if not 0 < self.early_warning.bytes_of(self.capacity) < self.capacity:
+            raise ValueError(
+                "early_warning must leave a zone of at least one byte and less than the "
+                f"whole capacity ({self.capacity} bytes)"
+            )
+        return self
 
 
 class TapeTarget(Frozen):
     kind: Literal["tape"] = Field(description="A tape drive with an optional changer.")
-    virtual: VirtualLibrary | None = Field(None, description="A file-backed virtual library.")
-    drive: str | None = Field(
-        None, description="Non-rewinding tape device.", examples=["/dev/nst0"]
+    virtual: VirtualLibrary | None = Field(
+        None,
+        description="A file-backed virtual library.",
+        examples=[{"path": "var/vtl", "slots": 8, "capacity": "200MiB"}],
+    )
+    drive: TapeDevice | None = Field(
+        None,
+        description="Non-rewinding tape device of a lone drive or of a one-drive changer.",
+        examples=["/dev/nst0"],
+    )
+    drives: tuple[TapeDevice, ...] = Field(
+        (),
+        description="Non-rewinding tape devices of a changer's drives, in the changer's "
+        "order (its drive 0 first); instead of 'drive' when the changer has several.",
+        examples=[["/dev/nst0", "/dev/nst1"]],
     )
     changer: str | None = Field(None, description="SCSI changer device.", examples=["/dev/sg3"])
+    record_size: Annotated[Size, AfterValidator(_record_size)] = Field(
+        DEFAULT_RECORD_SIZE,
+        description="Size of the fixed records written to tape: a multiple of 512 bytes, "
+        "at most 8MiB. Reading a tape needs the size it was written with.",
+        examples=["256KiB", "1MiB"],
+    )
     pool: Name = Field(description="Media pool the cartridges belong to.", examples=["weekly"])
-    password_file: RootPath = Field(description="File (mode 0600) with the repository password.")
-    site: str = Field(description="The site holding the cartridges.")
-    jurisdiction: Jurisdiction = Field(description="ISO 3166 code of where the cartridges live.")
+    password_file: RootPath = Field(
+        description="File (mode 0600) with the repository password.",
+        examples=["keys/vault.pass"],
+    )
+    site: str = Field(description="The site holding the cartridges.", examples=["bamako-dc1"])
+    jurisdiction: Jurisdiction = Field(
+        description="ISO 3166 code of where the cartridges live.", examples=["ML"]
+    )
     media: Literal["tape"] = Field("tape", description="Media class: always tape.")
     offline: bool = Field(True, description="Exported cartridges are offline.")
 
     @model_validator(mode="after")
     def _one_kind_of_drive(self) -> TapeTarget:
-        if (self.virtual is None) == (self.drive is None):
-            raise ValueError("a tape target has either 'virtual' or 'drive', exactly one of them")
+        real = self.drive is not None or bool(self.drives)
+        if (self.virtual is None) == (not real):
+            raise ValueError(
+                "a tape target has either 'virtual' or 'drive' (or 'drives'), exactly one of them"
+            )
+        if self.drive is not None and self.drives:
+            raise ValueError("'drive' names one drive and 'drives' several: give one of them")
+        if self.virtual is not None and self.changer is not None:
+            raise ValueError(
+                "'changer' is for real hardware; a virtual library has its own changer"
+            )
+        if len(self.drives) > 1 and self.changer is None:
+            raise ValueError("several 'drives' need the 'changer' that loads them")
+        repeated = sorted({d for d in self.drives if self.drives.count(d) > 1})
+        if repeated:
+            raise ValueError(f"drive {repeated[0]} is listed twice in 'drives'")
         return self
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The tape devices of a real library, its drive 0 first; () for a virtual one."""
+        return (self.drive,) if self.drive is not None else self.drives
+
+
+class MediaSetRule(Frozen):
+    max_age: Duration = Field(
+        timedelta(days=7),
+        description="How long a media set stays open for appending: the first write after "
+        "this starts a new media set on other cartridges.",
+        examples=["7d"],
+    )
+
+
+class Pool(Frozen):
+    """A media pool: which cartridges it may take, how media sets are grouped and when a
+    cartridge may be written over."""
+
+    description: str = Field(
+        "", description="What the pool is for.", examples=["Sunday tapes, vaulted on Monday"]
+    )
+    retention: RetentionSpec = Field(
+        description="How long a media set is kept after its last write before its "
+        "cartridges may be reused (written over); 'forever' never reuses them.",
+        examples=["28d", "forever"],
+    )
+    media_set: MediaSetRule = Field(
+        MediaSetRule(),
+        description="How long writes append to the same media set.",
+        examples=[{"max_age": "7d"}],
+    )
+    barcodes: BarcodeGlobs = Field(
+        ("*",),
+        description="Shell patterns of the barcodes this pool may take (all by default); "
+        "cartridges labelled for another pool are never taken anyway.",
+        examples=["VAULT*", ["WK*L8", "WK*L9"]],
+    )
+    cleaning_prefix: str = Field(
+        "CLN",
+        min_length=1,
+        description="Barcode prefix of cleaning cartridges, which are never written.",
+        examples=["CLN"],
+    )
+
+    def takes(self, barcode: str) -> bool:
+        """Whether the barcode matches one of the pool's patterns (case-insensitively)."""
+        code = barcode.upper()
+        return any(fnmatch.fnmatchcase(code, pattern.upper()) for pattern in self.barcodes)
+
+    def is_cleaning(self, barcode: str) -> bool:
+        return barcode.upper().startswith(self.cleaning_prefix.upper())
+
+
+# Without a `pools:` section, each pool a tape target names is this one: media sets of a
+# week, and cartridges never written over, so that no data is lost to a default.
+IMPLICIT_POOL = Pool(retention="forever")
 
 
 Target = Annotated[DiskTarget | TapeTarget, Field(discriminator="kind")]
@@ -275,12 +494,45 @@ class Settings(Frozen):
         description="Ed25519 private key signing evidence (drorch keys init creates it).",
     )
     targets: dict[Name, Target] = Field(min_length=1, description="Where backup data lives.")
+    pools: dict[Name, Pool] | None = Field(
+        None,
+        description="Media pools of the tape targets. Without this section, every pool a tape "
+        "target names exists with media sets of 7 days and retention forever (cartridges "
+        "are never written over); with it, every pool a tape target names is defined here.",
+        examples=[{"weekly": {"retention": "28d", "media_set": {"max_age": "7d"}}}],
+    )
     notify: tuple[Notify, ...] = Field((), description="Webhooks receiving policy events.")
     metrics: MetricsSettings = Field(
         MetricsSettings(), description="Prometheus metrics: a text file, an HTTP endpoint."
     )
     restic: ResticSettings = Field(ResticSettings(), description="How restic is run.")
     daemon: DaemonSettings = Field(DaemonSettings(), description="How the scheduler runs.")
+
+    @model_validator(mode="after")
+    def _pools_defined(self) -> Settings:
+        if self.pools is None:
+            return self
+        known = ", ".join(sorted(self.pools)) or "none defined"
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "value_error", f"no pool named {target.pool!r} in pools (known: {known})"
+                ),
+                loc=("targets", name, "pool"),
+                input=target.pool,
+            )
+            for name, target in self.targets.items()
+            if isinstance(target, TapeTarget) and target.pool not in self.pools
+        ]
+        if errors:  # raised with each error's own location, so it names the target's line
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    def pool(self, name: str) -> Pool:
+        """The pool of that name; without a `pools:` section, the implicit pool."""
+        if self.pools is None:
+            return IMPLICIT_POOL
+        return self.pools[name]
 
 
 # --- jobs/NAME.yaml ------------------------------------------------------------------------

@@ -24,42 +24,54 @@ from drorch.targets.tape.virtual import VirtualLibrary
 
 class TapeLibrary(abc.ABC):
     changer: Changer | None
+    record_size: int  # the target's, used when open_drive is not told another
 
     @abc.abstractmethod
-    def open_drive(self, number: int = 0, *, record_size: int = DEFAULT_RECORD_SIZE) -> Drive:
+    def open_drive(self, number: int = 0, *, record_size: int | None = None) -> Drive:
         """Open drive `number` (the changer's numbering) for this process."""
 
 
 class VirtualTapeLibrary(TapeLibrary):
-    def __init__(self, library: VirtualLibrary) -> None:
+    def __init__(self, library: VirtualLibrary, *, record_size: int = DEFAULT_RECORD_SIZE) -> None:
         self.library = library
         self.changer = library.changer()
+        self.record_size = record_size
 
-    def open_drive(self, number: int = 0, *, record_size: int = DEFAULT_RECORD_SIZE) -> Drive:
-        return self.library.drive(number, record_size=record_size)
+    def open_drive(self, number: int = 0, *, record_size: int | None = None) -> Drive:
+        return self.library.drive(number, record_size=record_size or self.record_size)
 
 
 class LinuxTapeLibrary(TapeLibrary):
-    """One st drive, behind an mtx changer or on its own (its drive number is then 0)."""
+    """st drives (/dev/nstN), behind an mtx changer or one on its own (its number is 0)."""
 
-    def __init__(self, drives: tuple[str, ...], changer: Changer | None) -> None:
+    def __init__(
+        self,
+        drives: tuple[str, ...],
+        changer: Changer | None,
+        *,
+        record_size: int = DEFAULT_RECORD_SIZE,
+    ) -> None:
         self.drives = drives
         self.changer = changer
+        self.record_size = record_size
 
-    def open_drive(self, number: int = 0, *, record_size: int = DEFAULT_RECORD_SIZE) -> Drive:
+    def open_drive(self, number: int = 0, *, record_size: int | None = None) -> Drive:
         if not 0 <= number < len(self.drives):
             raise NoSuchElement(f"no drive {number} is configured ({', '.join(self.drives)})")
-        return LinuxDrive(self.drives[number], record_size=record_size)
+        return LinuxDrive(self.drives[number], record_size=record_size or self.record_size)
 
 
 def open_library(target: TapeTarget) -> TapeLibrary:
     if target.virtual is not None:
         virtual = target.virtual
-        return VirtualTapeLibrary(
-            VirtualLibrary.open_or_create(
-                virtual.path, slots=virtual.slots, capacity=virtual.capacity
-            )
+        library = VirtualLibrary.open_or_create(
+            virtual.path,
+            slots=virtual.slots,
+            capacity=virtual.capacity,
+            drives=virtual.drives,
+            import_export=virtual.import_export,
+            early_warning=virtual.early_warning.bytes_of(virtual.capacity),
         )
-    assert target.drive is not None  # the config allows exactly one of the two
+        return VirtualTapeLibrary(library, record_size=target.record_size)
     changer = MtxChanger(target.changer) if target.changer else None
-    return LinuxTapeLibrary((target.drive,), changer)
+    return LinuxTapeLibrary(target.devices, changer, record_size=target.record_size)

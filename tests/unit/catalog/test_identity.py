@@ -15,6 +15,9 @@ from drorch.catalog.database import create_catalog_engine
 from drorch.errors import CatalogError
 from tests.catalog_rows import drop_everything
 
+# Tables of the revisions after 0007, dropped to make a new catalog look like a 0006 one.
+TABLES_AFTER_0007 = ("tape_repository_files", "tape_files", "tape_cartridges", "tape_media_sets")
+
 
 def _run(catalog: Catalog) -> int:
     return catalog.create_run(
@@ -113,6 +116,8 @@ def test_a_catalog_from_before_identities_gets_one_and_keeps_its_rows(
     try:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE catalog_identity"))
+            for table in TABLES_AFTER_0007:
+                connection.execute(text(f"DROP TABLE {table}"))
             connection.execute(text("UPDATE alembic_version SET version_num = '0006'"))
     finally:
         engine.dispose()

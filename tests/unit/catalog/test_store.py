@@ -7,6 +7,7 @@ from sqlalchemy import inspect, text
 from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus, open_catalog
 from drorch.catalog.database import HEAD, create_catalog_engine, migrate
 from drorch.errors import CatalogError
+from tests.catalog_rows import upgrade_to
 
 
 @pytest.fixture
@@ -137,18 +138,10 @@ def test_migrations_build_the_same_schema_as_the_models(catalog_url: str) -> Non
 def test_migration_0006_marks_partial_snapshots_and_their_copies(catalog_url: str) -> None:
     """A catalog from before snapshot statuses: the snapshot of a PARTIAL run, and its copy on
     another target, come out PARTIAL; the others COMPLETE."""
-    from alembic import command
-    from alembic.config import Config
-
-    from drorch.catalog.database import MIGRATIONS
-
     engine = create_catalog_engine(catalog_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0005")
+            upgrade_to(connection, "0005")
             connection.execute(
                 text(
                     "INSERT INTO runs (id, job, action, status, created_at, host, actor) VALUES "

@@ -432,8 +432,8 @@ def test_tape_target_with_neither_virtual_nor_drive(make_root: RootFactory) -> N
     )
     root = make_root(keys=False, drorch=drorch)
     assert problems(root) == [
-        "drorch.yaml:10: targets.vault: a tape target has either 'virtual' or 'drive', "
-        "exactly one of them"
+        "drorch.yaml:10: targets.vault: a tape target has either 'virtual' or 'drive' "
+        "(or 'drives'), exactly one of them"
     ]
 
 
@@ -441,8 +441,8 @@ def test_tape_target_with_both_virtual_and_drive(make_root: RootFactory) -> None
     drorch = DRORCH_YAML + VAULT_VIRTUAL.replace("pool: weekly", "drive: /dev/nst0, pool: weekly")
     root = make_root(keys=False, drorch=drorch)
     assert problems(root) == [
-        "drorch.yaml:10: targets.vault: a tape target has either 'virtual' or 'drive', "
-        "exactly one of them"
+        "drorch.yaml:10: targets.vault: a tape target has either 'virtual' or 'drive' "
+        "(or 'drives'), exactly one of them"
     ]
 
 
@@ -526,7 +526,8 @@ def test_unknown_key_in_a_tape_target_lists_tape_keys(make_root: RootFactory) ->
     root = make_root(keys=False, drorch=drorch)
     assert problems(root) == [
         "drorch.yaml:10: targets.vault.chnager: unknown key (did you mean 'changer'? known: "
-        "changer, drive, jurisdiction, kind, media, offline, password_file, pool, site, virtual)"
+        "changer, drive, drives, jurisdiction, kind, media, offline, password_file, pool, "
+        "record_size, site, virtual)"
     ]
 
 
@@ -784,7 +785,7 @@ def test_invalid_drorch_yaml_and_invalid_job_together(make_root: RootFactory) ->
     root = make_root(keys=False, drorch=drorch, jobs=job(JOB_YAML + "extra: 1\n"))
     assert problems(root) == [
         "drorch.yaml:2: site_name: unknown key (did you mean 'site'? known: catalog, daemon, "
-        "evidence_key, jurisdiction, metrics, notify, restic, site, state_dir, targets)",
+        "evidence_key, jurisdiction, metrics, notify, pools, restic, site, state_dir, targets)",
         f"jobs/app.yaml:4: extra: unknown key (known: {JOB_KEYS})",
     ]
 

@@ -96,9 +96,19 @@ class VirtualLibrary:
         return cls(folder)
 
     @classmethod
-    def open_or_create(cls, folder: Path, *, slots: int, capacity: int) -> VirtualLibrary:
+    def open_or_create(
+        cls,
+        folder: Path,
+        *,
+        slots: int,
+        capacity: int,
+        drives: int = 1,
+        import_export: int = 1,
+        early_warning: int | None = None,
+    ) -> VirtualLibrary:
         """The library in `folder`, created with default cartridges when the folder is
-        missing or empty; never over files that are not a library (a lost state file)."""
+        missing or empty; never over files that are not a library (a lost state file).
+        An existing library keeps the shape it was created with."""
         if (folder / library_state.STATE_FILE).exists():
             return cls.open(folder)
         if folder.exists() and any(folder.iterdir()):
@@ -106,7 +116,14 @@ class VirtualLibrary:
                 f"{folder} holds files but no {library_state.STATE_FILE}: not starting a new "
                 "library over them"
             )
-        return cls.create(folder, slots=slots, capacity=capacity)
+        return cls.create(
+            folder,
+            slots=slots,
+            capacity=capacity,
+            drives=drives,
+            import_export=import_export,
+            early_warning=early_warning,
+        )
 
     def changer(self) -> VirtualChanger:
         return VirtualChanger(self.folder)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from drorch.config.model import TapeTarget
-from drorch.targets.tape.errors import NoSuchElement
+from drorch.targets.tape.errors import NoSuchElement, RecordSizeError
 from drorch.targets.tape.library import LinuxTapeLibrary, VirtualTapeLibrary, open_library
 from drorch.targets.tape.mtx import MtxChanger
 
@@ -44,3 +44,42 @@ def test_a_scsi_target_is_its_device_and_its_changer(tmp_path: Path) -> None:
         library.open_drive(1)
     lone = open_library(target(tmp_path, drive="/dev/nst1"))
     assert lone.changer is None
+
+
+def test_a_virtual_target_gets_the_drives_mail_slots_and_zone_it_asks_for(
+    tmp_path: Path,
+) -> None:
+    config = target(
+        tmp_path,
+        virtual={"path": "vtl", "slots": 2, "capacity": "1MiB", "drives": 2,
+                 "import_export": 2, "early_warning": "256KiB"},
+        record_size="64KiB",
+    )  # fmt: skip
+    library = open_library(config)
+    assert library.changer is not None
+    inventory = library.changer.inventory()
+    assert [d.number for d in inventory.drives] == [0, 1]
+    assert [s.number for s in inventory.import_export_slots] == [3, 4]
+    library.changer.load(2, 1)
+    with library.open_drive(1) as drive:
+        assert drive.record_size == 64 * 1024
+        with pytest.raises(RecordSizeError):
+            drive.write_record(bytes(64 * 1024 + 1))
+        for _ in range(11):  # 704 KiB (and their headers): not yet in the last 256 KiB
+            drive.write_record(bytes(64 * 1024))
+        assert not drive.status().early_warning
+        drive.write_record(bytes(64 * 1024))
+        assert drive.status().early_warning
+    with library.open_drive(1, record_size=512) as drive:  # a caller may still ask another
+        assert drive.record_size == 512
+
+
+def test_a_scsi_target_with_several_drives_and_its_record_size(tmp_path: Path) -> None:
+    config = target(
+        tmp_path, drives=["/dev/nst0", "/dev/nst1"], changer="/dev/sg3", record_size="1MiB"
+    )
+    library = open_library(config)
+    assert isinstance(library, LinuxTapeLibrary)
+    assert (library.drives, library.record_size) == (("/dev/nst0", "/dev/nst1"), 1024**2)
+    with pytest.raises(NoSuchElement, match=r"no drive 2 is configured \(/dev/nst0, /dev/nst1\)"):
+        library.open_drive(2)

@@ -141,7 +141,17 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
         .limit(1)
         .scalar_subquery()
     )
-    on_targets = select(copies.c.job, copies.c.target, copies.c.newest, newest_complete)
+    # Snapshot times are whole seconds: more than one snapshot in the newest second may hide
+    # an incomplete one behind a complete one of the same time (an index lookup, one row).
+    same_second = (
+        select(func.count())
+        .where(done.job == copies.c.job, done.target == copies.c.target)
+        .where(done.time == copies.c.newest)
+        .scalar_subquery()
+    )
+    on_targets = select(
+        copies.c.job, copies.c.target, copies.c.newest, newest_complete, same_second
+    )
     with catalog.session() as session:
         ids = session.execute(newest.select_from(pairs)).all()
         finished_ids = {f for f, _ in ids if f is not None}
@@ -182,11 +192,11 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
         for (job, action), found in slots.items():
             of(job).missed[action] = Failures(len(found), min(found))
         behind: list[tuple[str, str, datetime | None]] = []  # copies with newer incomplete
-        for job, target, newest, complete in session.execute(on_targets):
+        for job, target, newest, complete, in_newest_second in session.execute(on_targets):
             of(job).held_on[target] = newest
             if complete is not None:
                 of(job).newest_on[target] = complete
-            if complete is None or newest > complete:
+            if complete is None or newest > complete or in_newest_second > 1:
                 behind.append((job, target, complete))
         for start in range(0, len(behind), 200):
             query = _incomplete(behind[start : start + 200])
@@ -197,12 +207,12 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
 
 
 def _incomplete(copies: Sequence[tuple[str, str, datetime | None]]) -> Any:
-    """The snapshots that are not COMPLETE on each (job, target) newer than its newest
+    """The snapshots that are not COMPLETE on each (job, target) not older than its newest
     complete one (all of them when there is none), oldest first, each with the run that
     wrote it or, for a copy, its original."""
     snap, original = m.Snapshot, aliased(m.Snapshot)
     newer = [
-        and_(snap.job == job, snap.target == target, *([snap.time > after] if after else []))
+        and_(snap.job == job, snap.target == target, *([snap.time >= after] if after else []))
         for job, target, after in copies
     ]
     return (

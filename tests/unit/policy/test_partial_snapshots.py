@@ -171,3 +171,18 @@ def test_the_rpo_age_metric_is_the_newest_complete_snapshots(
     for target in ("primary", "replica"):
         age = value(samples, "drorch_rpo_age_seconds", drorch_job="app", target=target)
         assert age == 2 * 3600
+
+
+def test_a_partial_snapshot_in_the_same_second_as_the_complete_one_is_named(
+    config: Config, catalog: Catalog
+) -> None:
+    # Snapshot times are whole seconds: two runs a moment apart share one. The PARTIAL one
+    # is not older than the complete one, so the RPO's detail must still name it.
+    at = NOW - timedelta(minutes=20)
+    good = run(catalog, "snapshot", RunStatus.SUCCEEDED, at)
+    snapshot(catalog, "primary", "a" * 64, at, run_id=good)
+    partial = run(catalog, "snapshot", RunStatus.PARTIAL, at)
+    snapshot(catalog, "primary", "c" * 64, at, status=PARTIAL, run_id=partial)
+    rpo = rules(config, catalog)["rpo:primary"]
+    assert rpo.ok and rpo.value == 20 * 60
+    assert rpo.detail.endswith(f"; 1 newer snapshot is PARTIAL (run {partial})")

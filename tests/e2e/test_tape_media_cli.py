@@ -159,3 +159,19 @@ def test_help_lists_the_operator_commands(cli: Cli) -> None:
     listed = commands_listed(cli("tape", "--help", check_rc=0).stdout)
     assert {"label", "list", "export", "import", "scan"} <= set(listed)
     assert "--force" in cli("tape", "label", "--help", check_rc=0).stdout
+
+
+def test_scan_reports_what_each_cartridge_holds(make_root: RootFactory, cli: Cli) -> None:
+    root = _root(make_root)
+    library = _library(root, cli)
+    _write(library, 2, None, raw=b"VOL1" + bytes(76))
+    cli("tape", "label", "DRO001L8", root=root, check_rc=0)
+    done = as_json(cli("tape", "scan", "--json", root=root, check_rc=0))
+    found = {c["barcode"]: c["found"] for c in done["cartridges"]}
+    assert found["DRO001L8"] == "a scratch label of pool weekly"
+    assert found["DRO002L8"].startswith("not drorch's")
+    assert found["DRO003L8"] == "blank"
+    shown = as_json(cli("tape", "inventory", "--json", root=root, check_rc=0))
+    states = {s["barcode"]: s["catalog"]["state"] for s in shown["slots"] if s["barcode"]}
+    assert states == {"DRO001L8": "BLANK", "DRO002L8": "FOREIGN", "DRO003L8": "BLANK",
+                      "DRO004L8": "BLANK"}  # fmt: skip

@@ -487,3 +487,33 @@ def cmd_tape_status(args: argparse.Namespace) -> int:
     from drorch.cli.tape_commands import cmd_tape_status as handler
 
     return handler(args)
+
+
+def cmd_tape_list(args: argparse.Namespace) -> int:
+    from drorch.cli.tape_commands import cmd_tape_list as handler
+
+    return handler(args)
+
+
+def cmd_tape_label(args: argparse.Namespace) -> int:
+    from drorch.cli.tape_media_commands import cmd_tape_label as handler
+
+    return handler(args)
+
+
+def cmd_tape_export(args: argparse.Namespace) -> int:
+    from drorch.cli.tape_media_commands import cmd_tape_export as handler
+
+    return handler(args)
+
+
+def cmd_tape_import(args: argparse.Namespace) -> int:
+    from drorch.cli.tape_media_commands import cmd_tape_import as handler
+
+    return handler(args)
+
+
+def cmd_tape_scan(args: argparse.Namespace) -> int:
+    from drorch.cli.tape_media_commands import cmd_tape_scan as handler
+
+    return handler(args)

@@ -254,6 +254,93 @@ def _tape(
     )
     p.add_argument("target", metavar="TARGET", nargs="?", help=target_help)
     p.set_defaults(handler="tape_status")
+    _tape_media(cmds, listing, target_help)
+
+
+def _tape_media(
+    cmds: argparse._SubParsersAction[argparse.ArgumentParser],
+    listing: argparse.ArgumentParser,
+    target_help: str,
+) -> None:
+    names_help = "[TARGET] then barcodes; " + target_help
+    p = cmds.add_parser(
+        "list",
+        parents=[listing],
+        help="the catalog's media sets and cartridges of a tape target",
+        description="What the catalog knows: each media set of the target (id, pool, "
+        "when written, when it expires under its pool's retention) with its cartridges "
+        "(sequence, state, last known location, bytes), then cartridges in no media set "
+        "(blank, scratch-labelled, never read). The hardware's view is `tape inventory`.",
+    )
+    p.add_argument("target", metavar="TARGET", nargs="?", help=target_help)
+    p.set_defaults(handler="tape_list")
+    p = cmds.add_parser(
+        "label",
+        parents=[listing],
+        help="give blank cartridges a pool's scratch label",
+        description="Load each cartridge, read its file 0 and, when it is blank, write a "
+        "scratch label of the pool (a drorch label with no media set yet; tape-out writes "
+        "a media set's label over it) and record it in the catalog; unload it back to its "
+        "slot. A cartridge with any label (drorch's, another catalog's, another "
+        "program's) or data is refused, naming what was found, unless --force; --force "
+        "never writes over a cartridge the catalog says holds an unexpired media set. "
+        "Cleaning cartridges are refused; write-protected ones are skipped. Exit 1 when "
+        "a cartridge was refused, 2 for a barcode not in the library.",
+    )
+    p.add_argument("names", metavar="BARCODE", nargs="*", help=names_help)
+    p.add_argument(
+        "--all-blank",
+        action="store_true",
+        help="every cartridge of the library that the pool takes and that reads blank",
+    )
+    p.add_argument("--pool", metavar="P", help="the pool (default: the target's)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write over a label or data found (never an unexpired media set of the catalog)",
+    )
+    p.set_defaults(handler="tape_label")
+    p = cmds.add_parser(
+        "export",
+        parents=[listing],
+        help="move cartridges to import/export slots and mark them exported (offline)",
+        description="Move each cartridge (ejected from its drive first if loaded) to a "
+        "free import/export slot and mark it EXPORTED in the catalog: a copy whose media "
+        "set is all exported counts as offline for compliance. Taking it out of the mail "
+        "slot is the operator's. Nothing moves when a barcode is not in the library (exit "
+        "2) or the free import/export slots are too few (exit 1).",
+    )
+    p.add_argument("names", metavar="BARCODE", nargs="+", help=names_help)
+    p.set_defaults(handler="tape_export")
+    p = cmds.add_parser(
+        "import",
+        parents=[listing],
+        help="move cartridges from import/export slots into storage slots",
+        description="Move the cartridges in the import/export slots named (default: every "
+        "full one) to free storage slots, lowest first, and record them in the library "
+        "again; an exported cartridge of a media set comes back FULL (nothing is appended "
+        "to a vaulted set). Nothing moves when a slot is not an import/export slot, is "
+        "empty, or the free storage slots are too few.",
+    )
+    p.add_argument("target", metavar="TARGET", nargs="?", help=target_help)
+    p.add_argument(
+        "--slot", dest="slots", metavar="N", type=int, action="append", default=[],
+        help="an import/export slot to take from (repeatable)",
+    )  # fmt: skip
+    p.set_defaults(handler="tape_import")
+    p = cmds.add_parser(
+        "scan",
+        parents=[listing],
+        help="rebuild the catalog of media sets from the cartridges alone",
+        description="Load each cartridge (default: every one in a drive or a storage "
+        "slot) and record what its label and its last index say: its media set, its "
+        "place in it, its tape files and which repository file each archive holds; blank "
+        "and foreign cartridges are recorded as such. For a catalog that was lost (after "
+        "`drorch catalog rebuild`) or never saw the cartridges. Scanning again records "
+        "the same. Exit 1 naming each cartridge that could not be read.",
+    )
+    p.add_argument("names", metavar="BARCODE", nargs="*", help=names_help)
+    p.set_defaults(handler="tape_scan")
 
 
 WHEN = "ISO 8601 date or time (UTC unless it has an offset), or a span ago like 7d"

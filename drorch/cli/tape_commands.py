@@ -1,21 +1,30 @@
-"""Handlers of `drorch tape inventory` and `drorch tape status` (re-exported by commands).
+"""Handlers of `drorch tape inventory`, `tape status` and `tape list` (re-exported by
+commands).
 
-Both ask the hardware (the changer's inventory, each drive's status), never the catalog:
-they show what the library holds now, whatever drorch believes it wrote there.
+`inventory` and `status` ask the hardware (the changer's inventory, each drive's status)
+where cartridges are; `inventory` adds beside each barcode what the catalog knows of it.
+`list` is the catalog's view: media sets and their cartridges.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from drorch.cli.render import print_json, print_table
+from drorch.catalog.tape import CartridgeRecord, MediaSetRecord, cartridges, media_sets
+from drorch.cli.opening import open_command_catalog
+from drorch.cli.render import iso_utc, local, print_json, print_table
 from drorch.config import Config, load_config, resolve_root
+from drorch.config.model import Pool
+from drorch.config.units import format_size
 from drorch.errors import UsageError
 from drorch.targets.tape.changer import Inventory
 from drorch.targets.tape.drive import DriveStatus
 from drorch.targets.tape.errors import DriveBusy, NoSuchElement
 from drorch.targets.tape.library import TapeLibrary, open_library
+from drorch.targets.tape.pool import expires_at
 
 
 def tape_target_name(config: Config, given: str | None) -> str:
@@ -42,35 +51,158 @@ def _list(names: list[str]) -> str:
 
 
 def _library(args: argparse.Namespace) -> tuple[str, TapeLibrary]:
+    _, name, library = open_tape(args)
+    return name, library
+
+
+def open_tape(args: argparse.Namespace) -> tuple[Config, str, TapeLibrary]:
+    """The config, the tape target's name, and its library."""
     config = load_config(resolve_root(args.config))
     name = tape_target_name(config, args.target)
     target = config.targets[name]
-    return name, open_library(target)  # type: ignore[arg-type]  # a tape target, checked above
+    return config, name, open_library(target)  # type: ignore[arg-type]  # a tape target
 
 
 def cmd_tape_inventory(args: argparse.Namespace) -> int:
-    name, library = _library(args)
+    config, name, library = open_tape(args)
     if library.changer is None:
         raise UsageError(f"tape target {name!r} has a lone drive and no changer: no inventory")
     inventory = library.changer.inventory()
+    catalog = open_command_catalog(config)
+    try:
+        known = {c.barcode: c for c in cartridges(catalog)}
+    finally:
+        catalog.close()
     if args.json:
-        print_json({"target": name, **inventory_json(inventory)})
+        shown = inventory_json(inventory)
+        for element in (*shown["drives"], *shown["slots"]):
+            element["catalog"] = _catalog_json(known.get(element["barcode"] or ""))
+        print_json({"target": name, **shown})
         return 0
     rows: list[tuple[Any, ...]] = [
-        (f"drive {d.number}", "full" if d.full else "empty", d.barcode, _kind(d.barcode, d.full))
+        (f"drive {d.number}", "full" if d.full else "empty", d.barcode, *_known(known, d.barcode),
+         _kind(d.barcode, d.full))
         for d in inventory.drives
-    ]
+    ]  # fmt: skip
     rows += [
         (
             f"{'import/export' if s.import_export else 'slot'} {s.number}",
             "full" if s.full else "empty",
             s.barcode,
+            *_known(known, s.barcode),
             _kind(s.barcode, s.full),
         )
         for s in inventory.slots
     ]
-    print_table(["element", "state", "barcode", "note"], rows, empty="no elements")
+    print_table(
+        ["element", "state", "barcode", "pool", "media set", "seq", "catalog", "note"],
+        rows,
+        empty="no elements",
+    )
     return 0
+
+
+def _catalog_json(record: CartridgeRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "pool": record.pool,
+        "media_set": record.media_set_id,
+        "sequence": record.sequence,
+        "state": record.state.value,
+    }
+
+
+def _known(known: dict[str, CartridgeRecord], barcode: str | None) -> tuple[Any, ...]:
+    record = known.get(barcode or "")
+    if record is None:
+        return (None, None, None, "unknown" if barcode else None)
+    short = record.media_set_id[:8] if record.media_set_id else None
+    return (record.pool, short, record.sequence, record.state.value.lower())
+
+
+def cmd_tape_list(args: argparse.Namespace) -> int:
+    config, name, _ = open_tape(args)
+    catalog = open_command_catalog(config)
+    try:
+        sets = media_sets(catalog, target=name)
+        members = {m.id: cartridges(catalog, media_set_id=m.id) for m in sets}
+        loose = [c for c in cartridges(catalog) if c.media_set_id is None]
+    finally:
+        catalog.close()
+    settings = config.settings
+    expiry = {m.id: _expiry(settings.pool, m) for m in sets}
+    if args.json:
+        print_json(
+            {
+                "target": name,
+                "media_sets": [
+                    {
+                        "id": m.id,
+                        "pool": m.pool,
+                        "opened_at": iso_utc(m.opened_at),
+                        "last_written_at": iso_utc(m.last_written_at),
+                        "closed_at": iso_utc(m.closed_at),
+                        "expires_at": iso_utc(expiry[m.id]),
+                        "kept_forever": expiry[m.id] is None,
+                        "cartridges": [_cartridge_json(c) for c in members[m.id]],
+                    }
+                    for m in sets
+                ],
+                "cartridges_without_media_set": [_cartridge_json(c) for c in loose],
+            }
+        )
+        return 0
+    rows: list[tuple[Any, ...]] = [
+        (
+            m.id[:8], m.pool, c.sequence, c.barcode, c.state.value.lower(), _where(c),
+            format_size(c.bytes_written), local(m.last_written_at),
+            "forever" if expiry[m.id] is None else local(expiry[m.id]),
+        )
+        for m in sets
+        for c in members[m.id]
+    ]  # fmt: skip
+    rows += [
+        ("-", c.pool, None, c.barcode, c.state.value.lower(), _where(c),
+         format_size(c.bytes_written), None, None)
+        for c in loose
+    ]  # fmt: skip
+    print_table(
+        ["set", "pool", "seq", "barcode", "state", "location", "bytes", "written", "expires"],
+        rows,
+        empty=f"the catalog knows no cartridge of target {name}",
+    )
+    return 0
+
+
+def _expiry(pool_of: Callable[[str], Pool], media_set: MediaSetRecord) -> datetime | None:
+    try:
+        return expires_at(pool_of(media_set.pool), media_set)
+    except KeyError:
+        return media_set.expires_at
+
+
+def _where(record: CartridgeRecord) -> str:
+    if record.location is None:
+        return "-"
+    place = record.location.value.lower().replace("_", "/")
+    return place if record.element is None else f"{place} {record.element}"
+
+
+def _cartridge_json(record: CartridgeRecord) -> dict[str, Any]:
+    return {
+        "barcode": record.barcode,
+        "pool": record.pool,
+        "media_set": record.media_set_id,
+        "sequence": record.sequence,
+        "state": record.state.value,
+        "write_protected": record.write_protected,
+        "location": None if record.location is None else record.location.value,
+        "element": record.element,
+        "bytes_written": record.bytes_written,
+        "labelled_at": iso_utc(record.labelled_at),
+        "last_seen_at": iso_utc(record.last_seen_at),
+    }
 
 
 def _kind(barcode: str | None, full: bool) -> str:

@@ -12,6 +12,7 @@ from drorch.catalog import Catalog
 from drorch.catalog.facts import JobFacts, read_facts
 from drorch.config import Config
 from drorch.policy.rules import JobCompliance, RuleResult, evaluate_job
+from drorch.policy.vaulting import as_placed
 
 __all__ = ["JobCompliance", "RuleResult", "evaluate"]
 
@@ -23,13 +24,14 @@ def evaluate(
     names = sorted(jobs if jobs is not None else config.jobs)
     facts = read_facts(catalog, set(names) if jobs is not None else None)
     grace = config.settings.daemon.misfire_grace
+    targets = as_placed(config.targets, catalog)
     return [
         evaluate_job(
             name,
             config.jobs[name],
             config.policy_of(config.jobs[name]),
             facts.get(name, JobFacts()),
-            config.targets,
+            targets,
             now,
             grace,
         )

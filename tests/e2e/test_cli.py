@@ -25,6 +25,7 @@ COMMANDS = {
     "metrics": {"--textfile"},
     "evidence": set(),
     "catalog": set(),
+    "tape": set(),
     "demo": {"--dir"},
     "daemon": set(),
 }

@@ -291,3 +291,40 @@ def test_missed_slots_since_the_last_success_count(config: Config, catalog: Cata
     assert got.detail == (
         "check: 1 failed since last success; snapshot: 2 slots missed since last success"
     )
+
+
+def test_a_tape_copy_is_offline_only_once_its_media_set_is_exported(tmp_path: Path) -> None:
+    from drorch.catalog.models import CartridgeLocation, TapeFileKind
+    from drorch.catalog.tape import (
+        RepositoryFile,
+        Sighting,
+        label_cartridge,
+        open_media_set,
+        record_tape_file,
+        see_cartridges,
+    )
+    from drorch.catalog.tape_media import mark_exported
+
+    drorch = DRORCH.replace("media: ssd, offline: true}", "media: ssd}") + (
+        "  vault: {kind: tape, virtual: {path: vtl, slots: 2, capacity: 4MiB}, pool: weekly,\n"
+        "          password_file: keys/vault.pass, site: dc1, jurisdiction: ML}\n"
+    )
+    job = JOB.replace("[{to: replica}]", "[{to: replica}, {to: vault}]")
+    root = write_root(tmp_path / "r", drorch=drorch, jobs={"app": job}, policies={"strict": POLICY})
+    config = load_config(root, check_secrets=False)
+    catalog = open_catalog(None, config.state_dir)
+    healthy(catalog)
+    snapshot(catalog, "vault", "c" * 64, NOW - timedelta(minutes=19), original="a" * 64)
+    assert rules(config, catalog)["copies"].value["offline"] == 0  # nothing written out
+    see_cartridges(catalog, [Sighting("DRO001L8", CartridgeLocation.SLOT, 1)], at=NOW)
+    ms = open_media_set(catalog, pool="weekly", target="vault", at=NOW, expires_at=None)
+    label_cartridge(catalog, "DRO001L8", media_set_id=ms.id, sequence=1, at=NOW,
+                    session_id="s", label_bytes=10240)  # fmt: skip
+    record_tape_file(catalog, barcode="DRO001L8", file_number=1, kind=TapeFileKind.ARCHIVE,
+                     bytes_written=1, written_at=NOW, session_id="s", expires_at=None,
+                     target="vault", files=[RepositoryFile("config", 1, "0" * 64)])  # fmt: skip
+    got = rules(config, catalog)["copies"]
+    assert got.value["offline"] == 0 and not got.ok  # in the library: online
+    mark_exported(catalog, "DRO001L8", slot=3, at=NOW)
+    got = rules(config, catalog)["copies"]
+    assert got.value["offline"] == 1 and got.ok

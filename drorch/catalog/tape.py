@@ -425,18 +425,36 @@ def placements(
                 .where(table.target == target, table.path.in_(wanted[start : start + _CHUNK]))
             )
             for row, opened_at, sequence in session.execute(query):
-                place = Placement(
-                    target=row.target,
-                    path=row.path,
-                    size=row.size,
-                    sha256=row.sha256,
-                    barcode=row.barcode,
-                    file_number=row.file_number,
-                    media_set_id=row.media_set_id,
-                )
+                place = _placement(row)
                 order = (-opened_at.timestamp(), row.media_set_id, sequence or 0, row.file_number)
                 found.setdefault(row.path, []).append((order, place))
     return {
         path: tuple(p for _, p in sorted(items, key=lambda i: i[0]))
         for path, items in found.items()
     }
+
+
+def media_set_files(catalog: Catalog, media_set_id: str, target: str) -> list[Placement]:
+    """Every repository file of `target` the media set holds, in reading order: by the
+    cartridge's sequence in the set, then by tape file and path."""
+    table = models.TapeRepositoryFile
+    query = (
+        select(table)
+        .join(models.Cartridge, models.Cartridge.barcode == table.barcode)
+        .where(table.media_set_id == media_set_id, table.target == target)
+        .order_by(models.Cartridge.sequence, table.file_number, table.path)
+    )
+    with catalog.session() as session:
+        return [_placement(row) for row in session.scalars(query)]
+
+
+def _placement(row: models.TapeRepositoryFile) -> Placement:
+    return Placement(
+        target=row.target,
+        path=row.path,
+        size=row.size,
+        sha256=row.sha256,
+        barcode=row.barcode,
+        file_number=row.file_number,
+        media_set_id=row.media_set_id,
+    )

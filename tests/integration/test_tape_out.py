@@ -145,6 +145,9 @@ def test_restore_test_from_tape_is_evidence_and_rotation_passes_on_both(small: E
     assert record["target"]["name"] == "vault"
     assert record["result"] == "pass"
     assert {c["name"] for c in record["checks"] if c["passed"]} >= {"restic", "canary"}
+    # reading the cartridges is part of the restore time projected against the RTO
+    assert record["durations_s"]["stage"] > 0
+    assert record["rto"]["projected_s"] >= record["durations_s"]["stage"]
     rotation = [env.run(action="restore-test") for _ in range(2)]
     assert [r.details["evidence"]["target"]["name"] for r in rotation] == ["vault", "primary"] or [
         r.details["evidence"]["target"]["name"] for r in rotation

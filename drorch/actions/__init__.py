@@ -36,7 +36,7 @@ def request_for(job: str, action: str, **kwargs: Any) -> Request:
 
 def can_run(config: Config) -> Callable[[str, str], bool]:
     """Whether this drorch can run a job's action key: a replication only to a target that
-    receives copies (tape cannot yet)."""
+    receives copies."""
     targets = targets_of(config)
 
     def check(job: str, action: str) -> bool:

@@ -1,10 +1,12 @@
-"""replicate: copy a job's snapshots from its primary disk target to another disk target.
+"""replicate: copy a job's snapshots from its primary disk target to another target.
 
 The destination must lie inside the policy's residency (checked again here, in case the
 config changed since `validate`). It is initialised once with the source's chunker
 parameters, so copies deduplicate; an offline destination is never recreated. restic
 copy copies only what the destination lacks; afterwards each destination snapshot is
-mapped to its source (restic's `original`) and must carry the same tree.
+mapped to its source (restic's `original`) and must carry the same tree. The destination
+then finishes the write its own way (a tape target writes its staging repository's new
+files to cartridges and verifies them) before any copy is recorded.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def run_replicate(ctx: RunContext) -> ActionResult:
         earlier = len(ctx.catalog.runs(job=ctx.job_name, action=f"replicate:{name}")) - 1
         subset = rotating_subset(spec.verify_read_subset, earlier)
         ctx.restic.check(dest, read_data_subset=subset)
+    # a tape target writes the copy to cartridges and reads it back: only then is it a copy
+    written = dest_target.finish_writing(ctx.catalog, ctx.restic, dest, run_id=ctx.run_id)
     new = record_copies(ctx.catalog, ctx.job_name, name, originals, copies)
     held = sum(1 for c in copies if c.original in originals)
     proof = {
@@ -93,6 +97,7 @@ def run_replicate(ctx: RunContext) -> ActionResult:
         "copied": [{"id": c.id, "original": c.original, "tree": c.tree} for c in new],
         "held": held,
         "verified_read_subset": subset,
+        **({"written": written} if written else {}),
         "result": "pass",
     }
     try:
@@ -112,6 +117,7 @@ def run_replicate(ctx: RunContext) -> ActionResult:
             "from": source_name,
             "copied": [c.id for c in new],
             "verified_read_subset": subset,
+            **({"written": written} if written else {}),
             "evidence_seq": seq,
         },
     )

@@ -160,7 +160,9 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
             "status": snapshot.status.value,  # a test of a PARTIAL one proves no RPO
         }
         record["selection"]["seed"] = seed
+        staging = time.monotonic()
         with target.open_for_reading(ctx.catalog, ctx.restic) as repo:
+            timings.measure("stage", staging)  # a tape target reads its cartridges here
             _check_space(scratch, snapshot)
             checks = _restore_and_verify(ctx, repo, snapshot, scratch, timings)
     except DrorchError as exc:

@@ -124,10 +124,15 @@ def _tape_file(row: models.TapeFile) -> TapeFileRecord:
 # -- cartridges ----------------------------------------------------------------------------
 
 
+_OUT = (CartridgeLocation.IMPORT_EXPORT, CartridgeLocation.EXPORTED)
+
+
 def see_cartridges(catalog: Catalog, sightings: Iterable[Sighting], *, at: datetime) -> None:
     """Record where an inventory showed cartridges; one never seen before is UNKNOWN (its
     content is known only once it is read). Cartridges not in `sightings` are left as
-    they were: not showing in one library proves nothing."""
+    they were: not showing in one library proves nothing. An exported cartridge seen in a
+    mail slot stays exported (the operator has yet to take it out); seen in a storage slot
+    or a drive, it is back."""
     with catalog.session() as session, session.begin():
         for seen in sightings:
             row = session.get(models.Cartridge, seen.barcode, with_for_update=True)
@@ -139,12 +144,12 @@ def see_cartridges(catalog: Catalog, sightings: Iterable[Sighting], *, at: datet
                     bytes_written=0,
                 )
                 session.add(row)
-            row.location, row.element, row.last_seen_at = seen.location, seen.element, at
             if seen.write_protected is not None:
                 row.write_protected = seen.write_protected
-            if seen.location is not CartridgeLocation.EXPORTED and row.state is (
-                CartridgeState.EXPORTED
-            ):
+            if row.state is CartridgeState.EXPORTED and seen.location in _OUT:
+                continue  # on its way out through a mail slot: still exported
+            row.location, row.element, row.last_seen_at = seen.location, seen.element, at
+            if row.state is CartridgeState.EXPORTED:  # back in a slot or a drive
                 row.state = CartridgeState.FULL if row.media_set_id else CartridgeState.UNKNOWN
 
 
@@ -425,18 +430,36 @@ def placements(
                 .where(table.target == target, table.path.in_(wanted[start : start + _CHUNK]))
             )
             for row, opened_at, sequence in session.execute(query):
-                place = Placement(
-                    target=row.target,
-                    path=row.path,
-                    size=row.size,
-                    sha256=row.sha256,
-                    barcode=row.barcode,
-                    file_number=row.file_number,
-                    media_set_id=row.media_set_id,
-                )
+                place = _placement(row)
                 order = (-opened_at.timestamp(), row.media_set_id, sequence or 0, row.file_number)
                 found.setdefault(row.path, []).append((order, place))
     return {
         path: tuple(p for _, p in sorted(items, key=lambda i: i[0]))
         for path, items in found.items()
     }
+
+
+def media_set_files(catalog: Catalog, media_set_id: str, target: str) -> list[Placement]:
+    """Every repository file of `target` the media set holds, in reading order: by the
+    cartridge's sequence in the set, then by tape file and path."""
+    table = models.TapeRepositoryFile
+    query = (
+        select(table)
+        .join(models.Cartridge, models.Cartridge.barcode == table.barcode)
+        .where(table.media_set_id == media_set_id, table.target == target)
+        .order_by(models.Cartridge.sequence, table.file_number, table.path)
+    )
+    with catalog.session() as session:
+        return [_placement(row) for row in session.scalars(query)]
+
+
+def _placement(row: models.TapeRepositoryFile) -> Placement:
+    return Placement(
+        target=row.target,
+        path=row.path,
+        size=row.size,
+        sha256=row.sha256,
+        barcode=row.barcode,
+        file_number=row.file_number,
+        media_set_id=row.media_set_id,
+    )

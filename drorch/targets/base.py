@@ -6,6 +6,8 @@ actions ask the target what it can do and for its repository, and never test its
     target = open_target(name, config)
     target.require(Capability.PRUNE)            # TargetOffline saying why not
     repo = target.open_for_writing(catalog, restic, managed_roots=...)
+    ...                                         # restic copy into repo
+    target.finish_writing(catalog, restic, repo)  # tape: write the new files to cartridges
     with target.open_for_reading(catalog, restic) as repo:
         ...                                     # tape stages into a scratch repository
 """
@@ -16,7 +18,7 @@ import abc
 import enum
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from drorch.catalog import Catalog, RepositoryRecord
 from drorch.errors import TargetOffline
@@ -99,6 +101,15 @@ class Target(abc.ABC):
     ) -> Repo:
         """Its repository, ready to be written: created on first use, never over a lost one
         (TargetOffline), and with the room its config asks for (TargetFull)."""
+
+    def finish_writing(
+        self, catalog: Catalog, restic: Restic, repo: Repo, *, run_id: int | None = None
+    ) -> dict[str, Any]:
+        """After a copy into the repository open_for_writing gave: put it where it belongs
+        for good and prove it is there (tape writes the staging repository's new files to
+        cartridges and reads them back). Only after it returns are the copies recorded.
+        What it did, for the run's details; nothing to do for a disk."""
+        return {}
 
     @abc.abstractmethod
     def open_for_reading(self, catalog: Catalog, restic: Restic) -> AbstractContextManager[Repo]:

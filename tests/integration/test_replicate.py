@@ -179,7 +179,7 @@ def test_interrupted_copy_leaves_a_valid_destination_and_resumes(
     assert restic(env, "replica", "check").returncode == 0
 
 
-def test_tape_destinations_are_refused_for_now(make_env: Callable[..., Env]) -> None:
+def test_tape_destinations_are_scheduled(make_env: Callable[..., Env]) -> None:
     from drorch.actions import can_run
 
     drorch = DRORCH_YAML + (
@@ -187,12 +187,8 @@ def test_tape_destinations_are_refused_for_now(make_env: Callable[..., Env]) -> 
         "          password_file: keys/replica.pass, site: dc1, jurisdiction: ML}\n"
     )
     env = make_env(drorch=drorch, jobs={"app": REPLICATED.replace("{to: replica}", "{to: vault}")})
-    assert not can_run(env.config)("app", "replicate:vault")
+    assert can_run(env.config)("app", "replicate:vault")  # tests/integration/test_tape_out.py
     assert can_run(env.config)("app", "snapshot")
-    env.run()
-    run = replicate(env, to="vault")
-    assert run.status is RunStatus.FAILED
-    assert run.error == "replication to tape target 'vault' is not supported yet"
 
 
 def test_cli_replicates_and_lists_both_targets(make_root: Callable[..., Path]) -> None:

@@ -90,3 +90,17 @@ class CartridgeNotInLibrary(ChangerError):
     def __init__(self, barcode: str) -> None:
         self.barcode = barcode
         super().__init__(f"cartridge {barcode} is not in the library")
+
+
+class CartridgeRefused(TapeError):
+    """A cartridge chosen for writing holds what drorch may not write over or append to (a
+    foreign label, another pool's or media set's label); the message names its barcode."""
+
+    def __init__(self, barcode: str, why: str) -> None:
+        self.barcode = barcode
+        super().__init__(f"cartridge {barcode} refused: {why}")
+
+
+class TapeOutFailed(TapeError):
+    """A tape-out stopped: the message names the cartridge and the position on it. The
+    archives verified before it are recorded and stay readable."""

@@ -25,7 +25,7 @@ from drorch.targets.tape.errors import TapeError
 from drorch.targets.tape.format.errors import ForeignLabel, TapeFormatError
 from drorch.targets.tape.format.label import LABEL_RECORD, Label, read_label, write_label
 from drorch.targets.tape.library import TapeLibrary
-from drorch.targets.tape.mount import mounted
+from drorch.targets.tape.mount import borrowed
 from drorch.targets.tape.pool import expires_at
 
 SCRATCH_MEDIA_SET = uuid.UUID(int=0)
@@ -74,7 +74,7 @@ def label_cartridges(
     than refuses, a cartridge that is not blank."""
     results = []
     for barcode in barcodes:
-        with mounted(library, barcode) as drive:
+        with borrowed(library, barcode) as drive:
             if drive.status().write_protected:
                 results.append(
                     LabelResult(barcode, Outcome.SKIPPED, "-", "write-protected: not labelled")

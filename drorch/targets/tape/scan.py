@@ -28,7 +28,7 @@ from drorch.targets.tape.format.index import Index, read_last_index
 from drorch.targets.tape.format.label import LABEL_RECORD, read_label
 from drorch.targets.tape.labelling import describe, is_scratch
 from drorch.targets.tape.library import TapeLibrary
-from drorch.targets.tape.mount import mounted
+from drorch.targets.tape.mount import borrowed
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def scan_cartridges(
 ) -> list[ScanResult]:
     """Read each cartridge and record what it holds; one that fails is reported, the
     next is read."""
-    assert library.changer is not None  # mounted() says so for a lone drive
+    assert library.changer is not None  # borrowed() says so for a lone drive
     _see(catalog, library.changer.inventory(), barcodes, now)
     results = []
     for barcode in barcodes:
@@ -82,7 +82,7 @@ def _scan_one(
     target: str,
     pool_of: Callable[[str], Pool],
 ) -> ScanResult:
-    with mounted(library, barcode) as drive:
+    with borrowed(library, barcode) as drive:
         try:
             label = read_label(drive)
         except ForeignLabel as exc:

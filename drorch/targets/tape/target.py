@@ -1,52 +1,74 @@
-"""A tape target behind the target interface: validated, but nothing is written to it yet.
+"""A tape target behind the target interface: tape-out, restore and restore tests.
 
-Every operation refuses with TargetOffline in the words the actions used before the seam
-("... is not supported yet"); tape-out, restore from tape and restore tests from tape
-fill it in, with drorch.targets.tape.library for the hardware.
+Writing (replicate to a tape target): open_for_writing gives the staging repository
+(drorch.targets.tape.staging), restic copies the job's snapshots into it, and
+finish_writing writes its new files to the cartridges of the current media set and reads
+them back (drorch.targets.tape.writing). Reading (restore, restore test): open_for_reading
+reads the newest media set into a scratch repository, removed when the block ends
+(drorch.targets.tape.reading). Snapshots, prune, check and catalog rebuilds work on disk.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import contextlib
+import logging
+import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from drorch.catalog import Catalog, RepositoryRecord
-from drorch.config.model import TapeTarget
+from drorch.config.model import Pool, TapeTarget
 from drorch.errors import TargetOffline
 from drorch.restic import Repo, Restic, SnapshotInfo
+from drorch.targets import locks
 from drorch.targets.base import Capability, Target
+from drorch.targets.tape.library import open_library
+from drorch.targets.tape.reading import newest_media_set, stage_media_set
+from drorch.targets.tape.staging import repository_files, staging_folder, work_folder
+from drorch.targets.tape.writing import TapeOut, TapeSettings
+
+log = logging.getLogger(__name__)
+
+SCRATCH = "scratch"  # the state dir's scratch root, shared with restore tests
+CONFIG = "config"
 
 # What each action is told, by what it asked of the target.
-NOT_YET = {
+NOT_FOR_TAPE = {
     Capability.SNAPSHOT: "target {name!r} is tape; snapshots go to a disk target",
-    Capability.RECEIVE: "replication to tape target {name!r} is not supported yet",
     Capability.PRUNE: "target {name!r} is tape; prune works on a disk target",
     Capability.CHECK: "target {name!r} is tape; check works on a disk target",
-    Capability.RESTORE: "restoring from tape target {name!r} is not supported yet",
-    Capability.RESTORE_TEST: "restore tests from tape target {name!r} are not supported yet",
     Capability.REBUILD: "reading tape target {name!r} back into a catalog is not supported yet",
 }
 
 
 class TapeLibraryTarget(Target):
-    """Cartridges in a library (virtual or a drive with a changer); no capability yet."""
+    """Cartridges in a library (virtual, or drives with a changer) of one media pool."""
 
     kind = "tape"
-    capabilities: frozenset[Capability] = frozenset()
+    capabilities: frozenset[Capability] = frozenset(
+        {Capability.RECEIVE, Capability.RESTORE, Capability.RESTORE_TEST}
+    )
 
-    def __init__(self, name: str, spec: TapeTarget) -> None:
+    def __init__(self, name: str, spec: TapeTarget, *, pool: Pool, state_dir: Path) -> None:
         super().__init__(name, spec)
         self.spec = spec
+        self.pool = pool
+        self.state_dir = state_dir
+        self.staging = staging_folder(state_dir, name)
 
     @property
     def location(self) -> str:
         if self.spec.virtual is not None:
             return f"virtual library {self.spec.virtual.path}"
-        drive = f"drive {self.spec.drive}"
+        drive = f"drive {self.spec.drive or ', '.join(self.spec.drives)}"
         return drive + (f", changer {self.spec.changer}" if self.spec.changer else "")
 
     def unsupported(self, capability: Capability) -> TargetOffline:
-        return TargetOffline(NOT_YET[capability].format(name=self.name))
+        return TargetOffline(NOT_FOR_TAPE[capability].format(name=self.name))
+
+    # -- writing ----------------------------------------------------------------------------
 
     def open_for_writing(
         self,
@@ -56,16 +78,83 @@ class TapeLibraryTarget(Target):
         managed_roots: tuple[Path, ...] = (),
         chunker_from: Repo | None = None,
     ) -> Repo:
-        raise self.unsupported(Capability.RECEIVE)
+        """The staging repository: created on first use; read back from tape when it was
+        lost while the tape holds a media set (so that new files deduplicate against it)."""
+        repo = Repo(str(self.staging), self.spec.password_file)
+        if (self.staging / CONFIG).is_file():
+            return repo
+        try:
+            newest_media_set(catalog, self.name)
+        except TargetOffline:  # nothing on tape yet: a new staging repository
+            self.staging.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if self.staging.exists() and any(self.staging.iterdir()):
+                raise TargetOffline(
+                    f"target {self.name!r}: staging folder {self.staging} is not empty and "
+                    "not a restic repository"
+                ) from None
+            repo_id = restic.init(repo, chunker_from=chunker_from)
+            log.info("target %s: staging repository %s at %s", self.name, repo_id[:10], repo)
+            return repo
+        log.warning("target %s: staging repository lost; reading it back from tape", self.name)
+        stage_media_set(
+            catalog,
+            self.name,
+            open_library(self.spec),
+            self.staging,
+            purpose=f"rebuilding the staging repository of {self.name}",
+        )
+        return repo
 
-    def open_for_reading(self, catalog: Catalog, restic: Restic) -> AbstractContextManager[Repo]:
-        raise self.unsupported(Capability.RESTORE)
+    def finish_writing(
+        self, catalog: Catalog, restic: Restic, repo: Repo, *, run_id: int | None = None
+    ) -> dict[str, Any]:
+        virtual = self.spec.virtual
+        settings = TapeSettings(
+            target=self.name,
+            pool_name=self.spec.pool,
+            pool=self.pool,
+            capacity=virtual.capacity if virtual else None,
+            usable=(
+                virtual.capacity - virtual.early_warning.bytes_of(virtual.capacity)
+                if virtual
+                else None
+            ),
+            work_folder=work_folder(self.state_dir, self.name),
+        )
+        tape_out = TapeOut(settings, catalog, open_library(self.spec), run_id=run_id)
+        report = tape_out.write(self.staging, repository_files(self.staging))
+        return report.as_details()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def open_for_reading(self, catalog: Catalog, restic: Restic) -> Iterator[Repo]:
+        scratch = self.state_dir / SCRATCH / f"tape-{self.name}-{uuid.uuid4().hex[:12]}"
+        try:
+            stage_media_set(
+                catalog,
+                self.name,
+                open_library(self.spec),
+                scratch,
+                purpose=f"reading tape target {self.name}",
+            )
+            yield Repo(str(scratch), self.spec.password_file)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    # -- the rest ---------------------------------------------------------------------------
+
+    @property
+    def repository_folder(self) -> Path | None:
+        return None  # the staging repository is a spool, not the copy
 
     def repository_present(self) -> bool:
         return False  # only a cartridge read back would tell
 
     def remove_stale_locks(self, restic: Restic) -> list[str]:
-        return []  # no restic ever ran on it
+        if not (self.staging / CONFIG).is_file():
+            return []
+        return locks.remove_stale_locks(Repo(str(self.staging), self.spec.password_file), restic)
 
     def snapshots_of_run(self, restic: Restic, job: str, run_id: int) -> list[SnapshotInfo]:
         raise self.unsupported(Capability.SNAPSHOT)

@@ -173,8 +173,12 @@ def test_found_blank_forgets_its_content_and_export_comes_back(catalog: Catalog)
     archive(catalog, "DRO001L8", 1, [RepositoryFile("index/01", 10, SHA_A)], T0)
     set_cartridge_state(catalog, "DRO001L8", CartridgeState.EXPORTED)
     see_cartridges(catalog, [Sighting("DRO001L8", CartridgeLocation.IMPORT_EXPORT, 9)], at=T0)
+    leaving = cartridge(catalog, "DRO001L8")  # in the mail slot, the operator yet to take it
+    assert leaving is not None and leaving.state is CartridgeState.EXPORTED
+    see_cartridges(catalog, [Sighting("DRO001L8", CartridgeLocation.SLOT, 2)], at=T0)
     back = cartridge(catalog, "DRO001L8")
     assert back is not None and back.state is CartridgeState.FULL  # its set is still on it
+    assert (back.location, back.element) == (CartridgeLocation.SLOT, 2)
     blank = set_cartridge_state(catalog, "DRO001L8", CartridgeState.BLANK)
     assert (blank.state, blank.media_set_id, blank.pool, blank.bytes_written) == (
         CartridgeState.BLANK, None, None, 0,

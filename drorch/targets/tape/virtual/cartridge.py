@@ -4,10 +4,11 @@ driver's manners are the drive's."""
 
 from __future__ import annotations
 
+import bisect
 import errno
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drorch.targets.tape import awstape
@@ -34,6 +35,12 @@ class Cartridge:
     size: int  # bytes in the file, a torn last write included
     position: int = 0  # blocks before the head
     unsynced: bool = False
+    # the indexes of the tapemarks in `blocks`, ascending: a drive's status is asked after
+    # every record, and counting the filemarks before the head must not walk the tape
+    marks: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.marks = [index for index, block in enumerate(self.blocks) if block.tapemark]
 
     @classmethod
     def open(
@@ -80,6 +87,13 @@ class Cartridge:
     def end_of_data(self) -> int:
         return len(self.blocks)
 
+    def file_and_block(self) -> tuple[int, int]:
+        """The filemarks before the head, and the records between the last of them (or
+        BOT) and the head."""
+        file_number = bisect.bisect_left(self.marks, self.position)
+        start = self.marks[file_number - 1] + 1 if file_number else 0
+        return file_number, self.position - start
+
     def offset(self) -> int:
         """Where the head is in the file."""
         return self.blocks[self.position - 1].end if self.position else 0
@@ -114,6 +128,7 @@ class Cartridge:
             os.ftruncate(self.fd, offset)
             self.size = offset
         del self.blocks[self.position :]
+        del self.marks[bisect.bisect_left(self.marks, self.position) :]
         self.damage = None
         if offset + size > self.capacity:
             raise EndOfMedia(
@@ -131,6 +146,8 @@ class Cartridge:
         self.blocks.append(
             awstape.Block(offset, offset + size, length, last_segment, tapemark=length == 0)
         )
+        if length == 0:
+            self.marks.append(self.position)
         self.position += 1
         self.unsynced = True
 

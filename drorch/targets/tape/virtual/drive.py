@@ -75,17 +75,16 @@ class VirtualDrive(Drive):
         mount = self._mount
         if mount is None:
             return DriveStatus(False, False, False, False, False, False, None, None)
-        before = mount.blocks[: mount.position]
-        marks = [index for index, block in enumerate(before) if block.tapemark]
+        file_number, block_number = mount.file_and_block()
         return DriveStatus(
             loaded=True,
             bot=mount.position == 0,
-            eof=bool(before) and before[-1].tapemark,
+            eof=mount.position > 0 and mount.blocks[mount.position - 1].tapemark,
             eod=mount.position == mount.end_of_data and mount.damage is None,
             early_warning=mount.offset() >= mount.capacity - mount.early_warning,
             write_protected=mount.write_protected,
-            file_number=len(marks),
-            block_number=mount.position - (marks[-1] + 1 if marks else 0),
+            file_number=file_number,
+            block_number=block_number,
         )
 
     def tell(self) -> int:

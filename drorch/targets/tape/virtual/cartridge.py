@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -111,8 +112,12 @@ class Cartridge:
         return awstape.record_data(stored)
 
     def write_record(self, data: bytes) -> None:
-        parts, last = awstape.record_vectors(data, self.previous_segment())
-        self._write(parts, awstape.encoded_size(len(data)), len(data), last)
+        headers, bounds, size, last = _layout(len(data), self.previous_segment())
+        view = memoryview(data)
+        parts: list[bytes | memoryview] = []
+        for header, (start, end) in zip(headers, bounds, strict=True):
+            parts += (header, view[start:end])
+        self._write(parts, size, len(data), last)
 
     def write_mark(self) -> None:
         mark = awstape.tapemark(self.previous_segment())
@@ -167,6 +172,23 @@ class Cartridge:
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(
+    length: int, previous: int
+) -> tuple[tuple[bytes, ...], tuple[tuple[int, int], ...], int, int]:
+    """How a record of `length` bytes after a segment of `previous` bytes is stored: its
+    segment headers, the data's bounds for each, its size in the file and its last
+    segment's length. The same few for every record of a tape file: worked out once."""
+    parts, last = awstape.record_vectors(bytes(length), previous)
+    headers = tuple(bytes(part) for part in parts[0::2])
+    bounds = []
+    start = 0
+    for part in parts[1::2]:
+        bounds.append((start, start + len(part)))
+        start += len(part)
+    return headers, tuple(bounds), awstape.encoded_size(length), last
 
 
 def _pwritev_all(fd: int, parts: list[bytes | memoryview], offset: int) -> None:

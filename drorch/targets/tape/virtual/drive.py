@@ -42,6 +42,7 @@ class VirtualDrive(Drive):
         super().__init__(record_size)
         self.folder = folder
         self.number = number
+        self._state_path = str(folder / library_state.STATE_FILE)  # stat before each operation
         self._lock = _lock_drive(folder, number)
         self._mount: Cartridge | None = None
         self._state_fd: int | None = None
@@ -245,7 +246,7 @@ class VirtualDrive(Drive):
         took away. One stat when it did not change: the version last read is held open,
         so a newer one has another inode."""
         try:
-            current_inode = (self.folder / library_state.STATE_FILE).stat().st_ino
+            current_inode = os.stat(self._state_path).st_ino
         except FileNotFoundError:
             raise LibraryStateError(f"the virtual library at {self.folder} is gone") from None
         if current_inode == self._state_inode and position is None:

@@ -312,8 +312,8 @@ def results_part(report: Report) -> str:
         "throughput is the repository's bytes over the wall time, on both sides",
     ]
     rows = [
-        f"| {n} | {order} | {dd.seconds:.3f} | {report.rate(dd):.0f} | {d.seconds:.3f} | "
-        f"{report.rate(d):.0f} | {d.cpu:.3f} | {report.ratio(dd, d):.3f} |"
+        f"| {n} | {order} | {dd.seconds:.3f} | {dd.cpu:.3f} | {report.rate(dd):.0f} | "
+        f"{d.seconds:.3f} | {d.cpu:.3f} | {report.rate(d):.0f} | {report.ratio(dd, d):.3f} |"
         for n, (order, dd, d) in enumerate(report.rounds, start=1)
     ]
     return "\n".join(
@@ -324,8 +324,9 @@ def results_part(report: Report) -> str:
             "",
             *(f"- {line}" for line in setup),
             "",
-            "| round | order | dd s | dd MB/s | drorch s | drorch MB/s | drorch CPU s | ratio |",
-            "|---|---|---|---|---|---|---|---|",
+            "| round | order | dd s | dd CPU s | dd MB/s | drorch s | drorch CPU s | drorch MB/s "
+            "| ratio |",
+            "|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             "Verdict:",

@@ -12,13 +12,18 @@
    5 s, RSS within 250 MB, scheduled runs starting within 1 s of their slot at p99.
 5. Compliance (bench/compliance.py, also runnable alone): evaluating 2,000 jobs over
    1,000,000 runs in the catalog within 2 s.
+6. Tape-out (bench/tape.py, also runnable alone): writing a 500 MiB restic repository to
+   the virtual library (label, archives, index) at >= 0.8x the throughput of
+   `dd bs=256K conv=fsync` of the same bytes to one file on the same disk.
 
 Usage: .venv/bin/python bench/run.py [--rounds N] [--skip-daemon] [--skip-restore]
-       [--skip-compliance] [--daemon-only | --restore-only | --compliance-only]
+       [--skip-compliance] [--skip-tape]
+       [--daemon-only | --restore-only | --compliance-only | --tape-only]
        [--write-results]
 Only the standard library (and psutil for the daemon's memory); drorch itself runs as a
 subprocess, as an operator runs it, except for the compliance figures, which time
-drorch.policy.evaluate in-process.
+drorch.policy.evaluate in-process, and the tape-out figures, which time drorch's tape
+format and virtual drive in-process.
 """
 
 from __future__ import annotations
@@ -532,6 +537,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-daemon", action="store_true", help="not the daemon figures")
     parser.add_argument("--skip-restore", action="store_true", help="not the restore-test figures")
     parser.add_argument("--skip-compliance", action="store_true", help="not the compliance figures")
+    parser.add_argument("--skip-tape", action="store_true", help="not the tape-out figures")
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
         "--daemon-only", action="store_true", help="only the daemon figures (bench/daemon.py)"
@@ -546,17 +552,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the compliance figures (bench/compliance.py)",
     )
-    # bench/daemon.py, bench/restore.py and bench/compliance.py, beside this file; they
-    # import this module's helpers
+    which.add_argument(
+        "--tape-only", action="store_true", help="only the tape-out figures (bench/tape.py)"
+    )
+    # bench/daemon.py, bench/restore.py, bench/compliance.py and bench/tape.py, beside this
+    # file; they import this module's helpers
     import compliance
     import daemon
     import restore
+    import tape
 
     daemon.add_arguments(parser.add_argument_group("daemon benchmark"), prefix="daemon-")
     restore.add_arguments(parser.add_argument_group("restore-test benchmark"), prefix="restore-")
     compliance.add_arguments(
         parser.add_argument_group("compliance benchmark"), prefix="compliance-"
     )
+    tape.add_arguments(parser.add_argument_group("tape-out benchmark"), prefix="tape-")
     return parser.parse_args(argv)
 
 
@@ -564,7 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not DRORCH.exists():
         sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
-    only = args.daemon_only or args.restore_only or args.compliance_only
+    only = args.daemon_only or args.restore_only or args.compliance_only or args.tape_only
     ok = True
     if not only:
         ok = bench_main(args)
@@ -583,6 +594,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(flush=True)
         ok = compliance.run_bench(args, prefix="compliance-")[1] and ok
+    if not args.skip_tape and (not only or args.tape_only):
+        import tape
+
+        print(flush=True)
+        ok = tape.run_bench(args, prefix="tape-")[1] and ok
     return 0 if ok else 1
 
 

@@ -7,8 +7,10 @@
 
 Members keep their repository-relative paths, so the archives of a media set extracted
 into one folder are the repository. The writer streams: no archive is held in memory; it
-hashes each member (SHA-256) as it goes. The reader checks every member it extracts
-against the size and SHA-256 it is given.
+reads each file straight into the record buffers and hashes it (SHA-256) in a second
+thread while the records are written (hashing.py). It writes what tarfile writes
+(tarfile's headers, its padding, its end of archive) without tarfile's copies. The reader
+checks every member it extracts against the size and SHA-256 it is given.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import os
 import stat
 import tarfile
 from dataclasses import dataclass
+from io import RawIOBase
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import BinaryIO
 
 from drorch.targets.tape.drive import Drive
 from drorch.targets.tape.errors import EndOfMedia, TapeError
@@ -33,7 +35,13 @@ from drorch.targets.tape.format.errors import (
     TapeFormatError,
     UnsafeMemberPath,
 )
-from drorch.targets.tape.format.records import EarlyWarning, RecordReader, RecordWriter
+from drorch.targets.tape.format.hashing import HashThread
+from drorch.targets.tape.format.records import (
+    TAR_BLOCK,
+    EarlyWarning,
+    RecordReader,
+    RecordWriter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,20 +92,13 @@ class ArchiveWriter:
         self._records = RecordWriter(
             drive, record_size or drive.record_size, stop_at_early_warning=stop_at_early_warning
         )
-        self._tar = tarfile.TarFile(
-            fileobj=self._records,  # type: ignore[arg-type]
-            mode="w",
-            format=tarfile.PAX_FORMAT,
-            encoding="utf-8",
-            copybufsize=self._records.record_size,
-        )
         self._members: list[Member] = []
         self._done = False
 
     def add_file(self, path: str, source: Path) -> Member:
         """Stream the regular file `source` into the archive as `path`."""
         check_member_path(path)
-        with source.open("rb") as handle:
+        with source.open("rb", buffering=0) as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise TapeFormatError(f"{source} is not a regular file")
@@ -106,13 +107,16 @@ class ArchiveWriter:
     def add_bytes(self, path: str, data: bytes, *, mtime: int) -> Member:
         """A member from memory (a label, an index)."""
         check_member_path(path)
-        return self._add(path, len(data), mtime, _BytesSource(data))
+        return self._add(path, len(data), mtime, data)
 
     def finish(self) -> Archive:
         """End the archive (tar's two zero blocks, the last record padded) and the tape
         file (a filemark)."""
         try:
-            self._tar.close()
+            # tarfile's end of archive: two zero blocks, then zeros to its 10240-byte
+            # record (its default blocking), then the tape record's padding
+            self._records.write_zeros(2 * TAR_BLOCK)
+            self._records.write_zeros(-self._records.tell() % tarfile.RECORDSIZE)
             self._records.finish()
             self.drive.weof()
         except (EarlyWarning, EndOfMedia) as exc:
@@ -125,24 +129,36 @@ class ArchiveWriter:
             self.drive.status().early_warning,
         )
 
-    def _add(self, path: str, size: int, mtime: int, source: BinaryIO | _BytesSource) -> Member:
+    def _add(self, path: str, size: int, mtime: int, source: RawIOBase | bytes) -> Member:
         if self._done:
             raise TapeFormatError(f"tape file {self.file_number} is already finished")
         info = tarfile.TarInfo(path)
         info.size, info.mtime, info.mode = size, mtime, 0o600
-        hashing = _Hashing(source)
+        digest = hashlib.sha256()
         offset = self._records.tell()
         try:
-            self._tar.addfile(info, hashing)
+            self._records.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+            if isinstance(source, bytes):
+                digest.update(source)
+                self._records.write(source)
+                written = size
+            else:
+                with HashThread() as hasher:
+                    written = self._records.write_from(source, size, digest, hasher)
+                    hasher.wait()
+            if written == size:
+                self._records.write_zeros(-size % TAR_BLOCK)
         except (EarlyWarning, EndOfMedia) as exc:
             raise self._interrupted(path, exc) from exc
-        except OSError as exc:  # tarfile: the source ended before its size
+        except OSError as exc:
             self._abandon()
-            raise TapeFormatError(f"{path} changed while it was written: {exc}") from exc
-        if hashing.size != size:
+            raise TapeFormatError(f"{path} could not be read while it was written: {exc}") from exc
+        if written != size:
             self._abandon()
-            raise TapeFormatError(f"{path} grew while it was written")
-        member = Member(path, size, hashing.hexdigest(), self.file_number, offset)
+            raise TapeFormatError(
+                f"{path} changed while it was written: {written} of its {size} bytes were there"
+            )
+        member = Member(path, size, digest.hexdigest(), self.file_number, offset)
         self._members.append(member)
         return member
 
@@ -290,32 +306,3 @@ def _file_number(drive: Drive, given: int | None) -> int:
     if status.file_number is None:
         raise TapeFormatError("the drive does not know its file number: name it")
     return status.file_number
-
-
-class _BytesSource:
-    def __init__(self, data: bytes) -> None:
-        self._view = memoryview(data)
-
-    def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            size = len(self._view)
-        chunk, self._view = self._view[:size], self._view[size:]
-        return chunk.tobytes()
-
-
-class _Hashing:
-    """A source read by tarfile, hashed as it goes."""
-
-    def __init__(self, source: BinaryIO | _BytesSource) -> None:
-        self._source = source
-        self._digest = hashlib.sha256()
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._source.read(size)
-        self._digest.update(chunk)
-        self.size += len(chunk)
-        return chunk
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()

@@ -8,9 +8,14 @@ back the bytes of the records up to the filemark that ends the file.
 
 from __future__ import annotations
 
+from functools import partial
+from queue import SimpleQueue
+from typing import Protocol
+
 from drorch.targets.tape.drive import Drive
 from drorch.targets.tape.errors import BlankCheck
 from drorch.targets.tape.format.errors import TapeFormatError
+from drorch.targets.tape.format.hashing import Digest, HashThread
 
 TAR_BLOCK = 512
 
@@ -26,58 +31,110 @@ def check_record_size(record_size: int) -> None:
         )
 
 
+class Readable(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
 class RecordWriter:
     """A write-only stream over the drive, from its head; `finish()` writes the last record.
 
-    With `stop_at_early_warning`, each record is followed by a look at the drive's status;
-    once in the early-warning zone, the next record is refused (EarlyWarning): a file whose
-    last record reached the zone is whole. `records` counts the records written.
+    Records are cut in a few reused buffers of `record_size` bytes: `write` copies small
+    things (tar headers, padding) in, `write_from` reads a file straight into them, and
+    each full buffer goes to the drive as one record. With `stop_at_early_warning`, each
+    record is followed by a look at the drive's status; once in the early-warning zone, the
+    next record is refused (EarlyWarning): a file whose last record reached the zone is
+    whole. `records` counts the records written.
     """
 
-    def __init__(self, drive: Drive, record_size: int, *, stop_at_early_warning: bool) -> None:
+    def __init__(
+        self, drive: Drive, record_size: int, *, stop_at_early_warning: bool, depth: int = 4
+    ) -> None:
         check_record_size(record_size)
         self.drive = drive
         self.record_size = record_size
         self.stop_at_early_warning = stop_at_early_warning
         self.records = 0
-        self._pending = bytearray()
-        self._accepted = 0
         self.early_warning = False
+        self._accepted = 0
+        self._depth = max(1, depth)  # buffers at most: written, being hashed, being filled
+        self._made = 0
+        self._free: SimpleQueue[bytearray] = SimpleQueue()
+        self._buffer = self._next_buffer()
+        self._filled = 0
+        self._hasher: HashThread | None = None  # while write_from runs
 
     def tell(self) -> int:
-        """Bytes accepted so far (tarfile asks)."""
+        """Bytes accepted so far."""
         return self._accepted
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         view = memoryview(data).cast("B")
         size = len(view)
-        if self._pending:
-            take = min(self.record_size - len(self._pending), size)
-            self._pending += view[:take]
+        while view:
+            take = min(self.record_size - self._filled, len(view))
+            self._buffer[self._filled : self._filled + take] = view[:take]
+            self._advance(take)
             view = view[take:]
-            if len(self._pending) == self.record_size:
-                self._emit(bytes(self._pending))
-                self._pending.clear()
-        while len(view) >= self.record_size:
-            self._emit(view[: self.record_size].tobytes())
-            view = view[self.record_size :]
-        self._pending += view
-        self._accepted += size
         return size
+
+    def write_zeros(self, count: int) -> None:
+        while count:
+            take = min(self.record_size - self._filled, count)
+            self._buffer[self._filled : self._filled + take] = bytes(take)
+            self._advance(take)
+            count -= take
+
+    def write_from(self, source: Readable, size: int, digest: Digest, hasher: HashThread) -> int:
+        """Read up to `size` bytes of `source` straight into the records, `digest` updated
+        with them by `hasher`; the bytes read (fewer when the source ended first). The
+        digest is whole once `hasher.wait()` returns."""
+        done = 0
+        self._hasher = hasher
+        try:
+            while done < size:
+                take = min(self.record_size - self._filled, size - done)
+                view = memoryview(self._buffer)[self._filled : self._filled + take]
+                count = source.readinto(view) or 0
+                if count == 0:
+                    break
+                hasher.update(digest, view[:count])
+                done += count
+                self._advance(count)
+        finally:
+            self._hasher = None
+        return done
 
     def finish(self) -> None:
         """Write what is pending as the file's last record, padded with zeros."""
-        if self._pending:
-            self._pending += bytes(self.record_size - len(self._pending))
-            self._emit(bytes(self._pending))
-            self._pending.clear()
+        if self._filled:
+            self.write_zeros(self.record_size - self._filled)
 
-    def _emit(self, record: bytes) -> None:
+    def _advance(self, count: int) -> None:
+        self._filled += count
+        self._accepted += count
+        if self._filled == self.record_size:
+            self._emit()
+
+    def _emit(self) -> None:
         if self.early_warning:
             raise EarlyWarning(f"early warning after record {self.records} of the file")
-        self.drive.write_record(record)
+        record = self._buffer
+        # a reused bytearray, not bytes: a copy per record would cost as much as the write;
+        # every drive hands the record to os.write/pwritev and keeps no reference to it
+        self.drive.write_record(record)  # type: ignore[arg-type]
         self.records += 1
         self.early_warning = self.stop_at_early_warning and self.drive.status().early_warning
+        if self._hasher is None:
+            self._free.put(record)
+        else:  # reused once the spans of it given to the hasher are hashed
+            self._hasher.then(partial(self._free.put, record))
+        self._buffer, self._filled = self._next_buffer(), 0
+
+    def _next_buffer(self) -> bytearray:
+        if self._made < self._depth and self._free.empty():
+            self._made += 1
+            return bytearray(self.record_size)
+        return self._free.get()
 
 
 class RecordReader:

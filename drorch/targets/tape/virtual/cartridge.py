@@ -4,10 +4,12 @@ driver's manners are the drive's."""
 
 from __future__ import annotations
 
+import bisect
 import errno
+import functools
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drorch.targets.tape import awstape
@@ -34,6 +36,12 @@ class Cartridge:
     size: int  # bytes in the file, a torn last write included
     position: int = 0  # blocks before the head
     unsynced: bool = False
+    # the indexes of the tapemarks in `blocks`, ascending: a drive's status is asked after
+    # every record, and counting the filemarks before the head must not walk the tape
+    marks: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.marks = [index for index, block in enumerate(self.blocks) if block.tapemark]
 
     @classmethod
     def open(
@@ -80,6 +88,13 @@ class Cartridge:
     def end_of_data(self) -> int:
         return len(self.blocks)
 
+    def file_and_block(self) -> tuple[int, int]:
+        """The filemarks before the head, and the records between the last of them (or
+        BOT) and the head."""
+        file_number = bisect.bisect_left(self.marks, self.position)
+        start = self.marks[file_number - 1] + 1 if file_number else 0
+        return file_number, self.position - start
+
     def offset(self) -> int:
         """Where the head is in the file."""
         return self.blocks[self.position - 1].end if self.position else 0
@@ -97,8 +112,12 @@ class Cartridge:
         return awstape.record_data(stored)
 
     def write_record(self, data: bytes) -> None:
-        parts, last = awstape.record_vectors(data, self.previous_segment())
-        self._write(parts, awstape.encoded_size(len(data)), len(data), last)
+        headers, bounds, size, last = _layout(len(data), self.previous_segment())
+        view = memoryview(data)
+        parts: list[bytes | memoryview] = []
+        for header, (start, end) in zip(headers, bounds, strict=True):
+            parts += (header, view[start:end])
+        self._write(parts, size, len(data), last)
 
     def write_mark(self) -> None:
         mark = awstape.tapemark(self.previous_segment())
@@ -114,6 +133,7 @@ class Cartridge:
             os.ftruncate(self.fd, offset)
             self.size = offset
         del self.blocks[self.position :]
+        del self.marks[bisect.bisect_left(self.marks, self.position) :]
         self.damage = None
         if offset + size > self.capacity:
             raise EndOfMedia(
@@ -131,6 +151,8 @@ class Cartridge:
         self.blocks.append(
             awstape.Block(offset, offset + size, length, last_segment, tapemark=length == 0)
         )
+        if length == 0:
+            self.marks.append(self.position)
         self.position += 1
         self.unsynced = True
 
@@ -150,6 +172,23 @@ class Cartridge:
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(
+    length: int, previous: int
+) -> tuple[tuple[bytes, ...], tuple[tuple[int, int], ...], int, int]:
+    """How a record of `length` bytes after a segment of `previous` bytes is stored: its
+    segment headers, the data's bounds for each, its size in the file and its last
+    segment's length. The same few for every record of a tape file: worked out once."""
+    parts, last = awstape.record_vectors(bytes(length), previous)
+    headers = tuple(bytes(part) for part in parts[0::2])
+    bounds = []
+    start = 0
+    for part in parts[1::2]:
+        bounds.append((start, start + len(part)))
+        start += len(part)
+    return headers, tuple(bounds), awstape.encoded_size(length), last
 
 
 def _pwritev_all(fd: int, parts: list[bytes | memoryview], offset: int) -> None:

@@ -42,6 +42,7 @@ class VirtualDrive(Drive):
         super().__init__(record_size)
         self.folder = folder
         self.number = number
+        self._state_path = str(folder / library_state.STATE_FILE)  # stat before each operation
         self._lock = _lock_drive(folder, number)
         self._mount: Cartridge | None = None
         self._state_fd: int | None = None
@@ -75,17 +76,16 @@ class VirtualDrive(Drive):
         mount = self._mount
         if mount is None:
             return DriveStatus(False, False, False, False, False, False, None, None)
-        before = mount.blocks[: mount.position]
-        marks = [index for index, block in enumerate(before) if block.tapemark]
+        file_number, block_number = mount.file_and_block()
         return DriveStatus(
             loaded=True,
             bot=mount.position == 0,
-            eof=bool(before) and before[-1].tapemark,
+            eof=mount.position > 0 and mount.blocks[mount.position - 1].tapemark,
             eod=mount.position == mount.end_of_data and mount.damage is None,
             early_warning=mount.offset() >= mount.capacity - mount.early_warning,
             write_protected=mount.write_protected,
-            file_number=len(marks),
-            block_number=mount.position - (marks[-1] + 1 if marks else 0),
+            file_number=file_number,
+            block_number=block_number,
         )
 
     def tell(self) -> int:
@@ -246,7 +246,7 @@ class VirtualDrive(Drive):
         took away. One stat when it did not change: the version last read is held open,
         so a newer one has another inode."""
         try:
-            current_inode = (self.folder / library_state.STATE_FILE).stat().st_ino
+            current_inode = os.stat(self._state_path).st_ino
         except FileNotFoundError:
             raise LibraryStateError(f"the virtual library at {self.folder} is gone") from None
         if current_inode == self._state_inode and position is None:

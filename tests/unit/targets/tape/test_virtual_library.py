@@ -18,7 +18,7 @@ from drorch.targets.tape.errors import (
     ElementFull,
     LibraryStateError,
 )
-from drorch.targets.tape.virtual import VirtualLibrary, barcode_series
+from drorch.targets.tape.virtual import VirtualDrive, VirtualLibrary, barcode_series
 from drorch.targets.tape.virtual.library import EARLY_WARNING_SHARE
 from tests.unit.targets.tape.conftest import make_library
 
@@ -190,3 +190,39 @@ def test_write_protection_is_a_flag_of_the_cartridge(library: VirtualLibrary) ->
     library.set_write_protect("DRO003L8", False)
     state = json.loads((library.folder / "library.json").read_text())
     assert state["cartridges"]["DRO003L8"]["write_protected"] is False
+
+
+def test_status_counts_files_and_records_at_every_position(library: VirtualLibrary) -> None:
+    """The drive keeps its filemarks indexed rather than walking the tape on every status:
+    the counts stay right where a write in the middle cut the tape, and after a reopen."""
+
+    def expected(layout: list[str], position: int) -> tuple[int, int]:
+        before = layout[:position]
+        marks = [index for index, kind in enumerate(before) if kind == "mark"]
+        return len(marks), position - (marks[-1] + 1 if marks else 0)
+
+    def check_every_position(drive: VirtualDrive, layout: list[str]) -> None:
+        for position in range(len(layout) + 1):
+            drive.seek(position)
+            status = drive.status()
+            assert (status.file_number, status.block_number) == expected(layout, position)
+
+    library.changer().load(2, 0)
+    layout = ["record", "record", "mark", "mark", "record", "mark", "record", "record"]
+    with library.drive(0) as drive:
+        for kind in layout:
+            if kind == "record":
+                drive.write_record(b"r" * 512)
+            else:
+                drive.weof()
+        check_every_position(drive, [*layout, "mark"])  # the seek ends the file first
+        drive.seek(4)  # a write in the middle: the marks after it are gone
+        drive.write_record(b"n" * 512)
+        drive.write_record(b"n" * 512)
+        layout = [*layout[:4], "record", "record"]
+        assert (drive.status().file_number, drive.status().block_number) == (2, 2)
+        drive.seek(3)
+        layout.append("mark")
+        check_every_position(drive, layout)
+    with library.drive(0) as drive:
+        check_every_position(drive, layout)

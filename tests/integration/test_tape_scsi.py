@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from drorch.actions import ACTIONS, RestoreOptions, RestoreTestOptions, execute, request_for
-from drorch.catalog import RunStatus, open_catalog
+from drorch.catalog import RunRecord, RunStatus, open_catalog
 from drorch.catalog import tape as tape_catalog
+from drorch.catalog.models import CartridgeState, TapeFileKind
 from drorch.config import load_config
 from drorch.targets.tape import mtio, st
 from drorch.targets.tape.format.label import read_label
@@ -126,6 +127,15 @@ class Scsi:
         return self.mtx_log.read_text(encoding="utf-8").splitlines()
 
 
+def replicate(env: Env) -> RunRecord:
+    return execute(env.config, env.catalog, request_for("app", "replicate:vault"), ACTIONS)
+
+
+def move_disk_repositories_away(env: Env) -> None:
+    for folder in (env.root / "repos" / "primary", staging_folder(env.config.state_dir, "vault")):
+        folder.rename(folder.with_name(folder.name + ".away"))
+
+
 @pytest.fixture
 def scsi(
     tmp_path: Path, catalog_url: str, restic_bin: str, monkeypatch: pytest.MonkeyPatch
@@ -134,7 +144,7 @@ def scsi(
     write_root(root, drorch=SCSI_YAML, jobs={"app": SCSI_JOB})
     config = load_config(root)
     # the hardware: outside the config root, which names only the device files
-    library = VirtualLibrary.create(tmp_path / "hardware", slots=8, capacity=40 << 20, drives=1)
+    library = VirtualLibrary.create(tmp_path / "hardware", slots=8, capacity=6 << 20, drives=1)
     catalog = open_catalog(catalog_url, root / "state")
     rig = Scsi(Env(root, config, catalog), library, tmp_path / "mtx.log")
     monkeypatch.setattr(st, "OsDeviceIO", lambda: StDevice(library, rig.operations))
@@ -154,7 +164,7 @@ def test_tape_out_restore_and_restore_test_through_st_and_mtx(scsi: Scsi, tmp_pa
     assert isinstance(hardware.changer, MtxChanger) and hardware.changer.device == CHANGER
 
     assert env.run().status is RunStatus.SUCCEEDED
-    out = execute(env.config, env.catalog, request_for("app", "replicate:vault"), ACTIONS)
+    out = replicate(env)
     assert out.status is RunStatus.SUCCEEDED, out.error
     assert out.details["written"]["files_written"] > 0
     [media_set] = tape_catalog.media_sets(env.catalog, target="vault")
@@ -177,8 +187,7 @@ def test_tape_out_restore_and_restore_test_through_st_and_mtx(scsi: Scsi, tmp_pa
     assert label is not None and label.barcode == cartridge.barcode
 
     # restore from the cartridge alone, byte-identical
-    for folder in (env.root / "repos" / "primary", staging_folder(env.config.state_dir, "vault")):
-        folder.rename(folder.with_name(folder.name + ".away"))
+    move_disk_repositories_away(env)
     scsi.operations.clear()
     restored = tmp_path / "restored"
     back = env.run(action="restore", options=RestoreOptions(to=restored, from_target="vault"))
@@ -197,3 +206,38 @@ def test_tape_out_restore_and_restore_test_through_st_and_mtx(scsi: Scsi, tmp_pa
     assert record["target"]["name"] == "vault" and record["result"] == "pass"
     assert record["durations_s"]["stage"] > 0
     assert scsi.mtx_commands().count(f"-f {CHANGER} load {slot} 0") == 3
+
+
+def test_an_archive_cut_short_by_the_early_warning_goes_whole_to_the_next_cartridge(
+    scsi: Scsi, tmp_path: Path
+) -> None:
+    """st reports ENOSPC past the early warning, and forgets its file number on the seek
+    back to the archive's start: the index still goes where the archive began."""
+    env = scsi.env
+    data = env.root / "data"
+    (data / "first.bin").write_bytes(os.urandom(2_000_000))
+    assert env.run().status is RunStatus.SUCCEEDED
+    assert replicate(env).status is RunStatus.SUCCEEDED
+    (data / "big.bin").write_bytes(os.urandom(4_500_000))  # 6.5 MB on 6 MiB cartridges
+    assert env.run().status is RunStatus.SUCCEEDED
+    scsi.operations.clear()
+    out = replicate(env)
+    assert out.status is RunStatus.SUCCEEDED, out.error
+    assert out.details["written"]["rewritten"] == 1
+    assert "MTSEEK" in scsi.operations
+    [media_set] = tape_catalog.media_sets(env.catalog, target="vault")
+    first, second = tape_catalog.cartridges(env.catalog, media_set_id=media_set.id)
+    assert first.state is CartridgeState.FULL
+    # the cut archive was overwritten by the index, in the tape file it had begun
+    files = [(f.file_number, f.kind) for f in tape_catalog.tape_files(env.catalog, first.barcode)]
+    label, archive, index = TapeFileKind.LABEL, TapeFileKind.ARCHIVE, TapeFileKind.INDEX
+    assert files == [(0, label), (1, archive), (2, index), (3, index)]
+    files = [(f.file_number, f.kind) for f in tape_catalog.tape_files(env.catalog, second.barcode)]
+    assert files == [(0, label), (1, archive), (2, index)]
+    move_disk_repositories_away(env)
+    restored = tmp_path / "restored"
+    back = env.run(action="restore", options=RestoreOptions(to=restored, from_target="vault"))
+    assert back.status is RunStatus.SUCCEEDED, back.error
+    copy = restored / data.relative_to("/")
+    names = ["first.bin", "big.bin", "sub/blob.bin"]
+    assert filecmp.cmpfiles(data, copy, names, shallow=False) == (names, [], [])

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from drorch.actions import ACTIONS, RestoreOptions, RestoreTestOptions, execute, request_for
-from drorch.catalog import RunRecord, RunStatus, open_catalog
+from drorch.actions import RestoreOptions, RestoreTestOptions
+from drorch.catalog import RunStatus, open_catalog
 from drorch.catalog import tape as tape_catalog
 from drorch.catalog.models import CartridgeState, TapeFileKind
 from drorch.config import load_config
@@ -27,10 +27,10 @@ from drorch.targets.tape import mtio, st
 from drorch.targets.tape.format.label import read_label
 from drorch.targets.tape.library import LinuxTapeLibrary, open_library
 from drorch.targets.tape.mtx import MtxChanger
-from drorch.targets.tape.staging import staging_folder
 from drorch.targets.tape.virtual import VirtualLibrary
 from tests.conftest import write_root
 from tests.integration.conftest import Env
+from tests.integration.test_tape_out import TAPE_JOB, move_disk_repositories_away, replicate
 from tests.unit.targets.tape import fake_mtx
 from tests.unit.targets.tape.fake_st import FakeSt
 
@@ -51,13 +51,6 @@ pools:
   weekly: {{retention: 28d}}
 """
 
-SCSI_JOB = """\
-policy: standard
-source: {paths: [data]}
-snapshot: {target: primary}
-replicate: [{to: vault}]
-restore_test: {from: [primary, vault]}
-"""
 
 OPERATIONS = {
     getattr(mtio, name): name
@@ -127,21 +120,12 @@ class Scsi:
         return self.mtx_log.read_text(encoding="utf-8").splitlines()
 
 
-def replicate(env: Env) -> RunRecord:
-    return execute(env.config, env.catalog, request_for("app", "replicate:vault"), ACTIONS)
-
-
-def move_disk_repositories_away(env: Env) -> None:
-    for folder in (env.root / "repos" / "primary", staging_folder(env.config.state_dir, "vault")):
-        folder.rename(folder.with_name(folder.name + ".away"))
-
-
 @pytest.fixture
 def scsi(
     tmp_path: Path, catalog_url: str, restic_bin: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Scsi]:
     root = tmp_path / "root"
-    write_root(root, drorch=SCSI_YAML, jobs={"app": SCSI_JOB})
+    write_root(root, drorch=SCSI_YAML, jobs={"app": TAPE_JOB})
     config = load_config(root)
     # the hardware: outside the config root, which names only the device files
     library = VirtualLibrary.create(tmp_path / "hardware", slots=8, capacity=6 << 20, drives=1)

@@ -83,6 +83,7 @@ class _Mounted:
     label: Label
     earlier: tuple[ArchiveEntry, ...]
     written: list[Archive] = field(default_factory=list)
+    abandoned: int | None = None  # the tape file of an archive cut short: the head is at it
 
 
 class TapeOut:
@@ -284,6 +285,7 @@ class TapeOut:
                     exc.file_number,
                 )
                 self._rewritten += 1
+                current.abandoned = exc.file_number
                 return True
             current.written.append(archive)
             pending.pop(0)
@@ -327,6 +329,8 @@ class TapeOut:
             ArchiveEntry(a.file_number, a.members) for a in current.written
         )
         number = drive.status().file_number
+        if number is None:  # st forgets it on the seek back to an abandoned archive's start
+            number = current.abandoned
         if number is None:
             raise TapeOutFailed(f"cartridge {current.barcode}: the drive lost its position")
         written_at = utc_now()

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from drorch.catalog import open_catalog
+from drorch.catalog import tape as tape_catalog
 from drorch.catalog.database import sqlite_file
-from drorch.targets.tape.staging import staging_folder
+from drorch.config import load_config
+from drorch.targets.tape.staging import repository_files, staging_folder
 from tests.catalog_rows import drop_everything
 from tests.conftest import write_root
 
@@ -129,3 +133,43 @@ def test_a_lost_catalog_is_rebuilt_scanned_and_restored_from_tape(
     assert tested["snapshot_id"] == before["id"]
     assert tested["error"] == "canary: the catalog has no canary for this snapshot"
     assert "FAIL (2/3 checks)" in tested["summary"]
+
+
+def test_the_next_tape_out_after_a_lost_catalog_appends_to_the_scanned_media_set(
+    tmp_path: Path, restic_bin: str
+) -> None:
+    """The staging repository lost with the catalog is read back from tape by the next
+    tape-out, which copies and writes only what is new, to the media set the scan found."""
+    url = f"sqlite:///{tmp_path / 'root' / 'state' / 'catalog.sqlite'}"
+    root = write_root(tmp_path / "root", drorch=DRORCH_YAML.format(url=url), jobs={"app": JOB})
+    drorch(root, "run", "app", "snapshot")
+    drorch(root, "run", "app", "replicate", "--to", "vault")
+    lose_catalog(root, url)
+    staging = staging_folder(root / "state", "vault")
+    away(staging)
+    drorch(root, "catalog", "rebuild")
+    drorch(root, "tape", "scan", "vault")
+
+    (root / "data" / "new.bin").write_bytes(os.urandom(300_000))
+    drorch(root, "run", "app", "snapshot")
+    second = as_json(drorch(root, "run", "app", "replicate", "--to", "vault", "--json"))
+    assert "copied 1 new snapshot(s) to vault" in second["summary"]
+    config = load_config(root)
+    catalog = open_catalog(url, config.state_dir)
+    try:
+        written = catalog.run(second["id"]).details["written"]  # type: ignore[union-attr]
+        [media_set] = tape_catalog.media_sets(catalog, target="vault")
+        on_tape = tape_catalog.files_on_media_set(catalog, media_set.id, "vault")
+    finally:
+        catalog.close()
+    assert written["media_set"] == media_set.id  # the set the scan found, appended to
+    old = {f.path for f in repository_files(staging.with_name(staging.name + ".away"))}
+    assert 0 < written["files_written"] == len({f.path for f in repository_files(staging)} - old)
+    assert set(on_tape) == {f.path for f in repository_files(staging)}
+
+    away(root / "repos" / "primary")
+    staging.rename(staging.with_name("staging.away-again"))
+    restored = tmp_path / "restored"
+    drorch(root, "restore", "app", "--from", "vault", "--to", restored)
+    new = (root / "data" / "new.bin").relative_to("/")
+    assert (restored / new).read_bytes() == (root / "data" / "new.bin").read_bytes()

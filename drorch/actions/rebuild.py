@@ -13,6 +13,10 @@ the backup record its run wrote in the lost catalog's `runs/<id>/` (or in a
 is COMPLETE without proof, and the report says how many are. Canary hashes lived only in
 the catalog: rebuilt snapshots have none. The run history, the evidence log, locks, missed
 slots, rule states and pending notifications are not in the repositories and start empty.
+
+A tape target is not read by the rebuild: where its repository lies on which cartridge is
+known only from the cartridges themselves. `drorch tape scan` records its media sets, then
+reads back the snapshots of the newest one with read_back_copies, recorded as here.
 """
 
 from __future__ import annotations

@@ -5,12 +5,9 @@ restic and a virtual library, on each catalog backend."""
 from __future__ import annotations
 
 import filecmp
-import json
 import os
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from drorch.catalog import open_catalog
 from drorch.catalog import tape as tape_catalog
@@ -19,6 +16,10 @@ from drorch.config import load_config
 from drorch.targets.tape.staging import repository_files, staging_folder
 from tests.catalog_rows import drop_everything
 from tests.conftest import write_root
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import Cli, as_json
+
+cli = e2e.cli  # the fixture: `drorch ARGS...` as a subprocess, as a user runs it
 
 DRORCH_YAML = """\
 site: dc1
@@ -46,25 +47,6 @@ restore_test: {from: [primary, replica, vault]}
 """
 
 
-def drorch(root: Path, *args: str | Path, rc: int | None = 0) -> subprocess.CompletedProcess[str]:
-    """`drorch --config ROOT ARGS...` as a user runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "drorch", "--config", str(root), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    if rc is not None:
-        assert done.returncode == rc, (done.stdout, done.stderr)
-    return done
-
-
-def as_json(done: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(done.stdout)
-
-
 def lose_catalog(root: Path, url: str) -> None:
     """The catalog is gone: its SQLite files and catalog.id moved aside, or its server
     database emptied."""
@@ -85,39 +67,40 @@ def away(folder: Path) -> None:
 
 
 def test_a_lost_catalog_is_rebuilt_scanned_and_restored_from_tape(
-    tmp_path: Path, catalog_url: str, restic_bin: str
+    tmp_path: Path, catalog_url: str, restic_bin: str, cli: Cli
 ) -> None:
     root = write_root(
         tmp_path / "root", drorch=DRORCH_YAML.format(url=catalog_url), jobs={"app": JOB}
     )
-    drorch(root, "run", "app", "snapshot")
-    drorch(root, "run", "app", "replicate")
-    [before] = as_json(drorch(root, "snapshots", "--target", "vault", "--json"))
-    [original] = as_json(drorch(root, "snapshots", "--target", "primary", "--json"))
+    drorch = partial(cli, root=root, check_rc=0)
+    drorch("run", "app", "snapshot")
+    drorch("run", "app", "replicate")
+    [before] = as_json(drorch("snapshots", "--target", "vault", "--json"))
+    [original] = as_json(drorch("snapshots", "--target", "primary", "--json"))
 
     lose_catalog(root, catalog_url)
     away(root / "repos" / "primary")
     away(staging_folder(root / "state", "vault"))
-    rebuilt = drorch(root, "catalog", "rebuild")
+    rebuilt = drorch("catalog", "rebuild")
     assert "tape: not read: tape target 'vault' is read back by `drorch tape scan" in (
         rebuilt.stdout
     )
-    assert as_json(drorch(root, "snapshots", "--target", "vault", "--json")) == []
+    assert as_json(drorch("snapshots", "--target", "vault", "--json")) == []
 
-    scanned = drorch(root, "tape", "scan", "vault")
+    scanned = drorch("tape", "scan", "vault")
     assert "snapshots on vault: 1 recorded from the newest media set, 0 known already" in (
         scanned.stdout
     ), scanned.stdout
     assert not list((root / "state" / "scratch").iterdir())  # the read-back scratch is gone
-    [found] = as_json(drorch(root, "snapshots", "--target", "vault", "--json"))
+    [found] = as_json(drorch("snapshots", "--target", "vault", "--json"))
     assert found["id"] == before["id"]
     assert found["original"] == original["id"]
     assert found["status"] == "COMPLETE"
-    again = as_json(drorch(root, "tape", "scan", "vault", "--json"))  # idempotent
+    again = as_json(drorch("tape", "scan", "vault", "--json"))  # idempotent
     assert again["snapshots"] == {"recorded": [], "known": 1, "skipped": []}
 
     restored = tmp_path / "restored"
-    drorch(root, "restore", "app", "--from", "vault", "--to", restored)
+    drorch("restore", "app", "--from", "vault", "--to", restored)
     data = root / "data"
     inside = restored / data.relative_to("/")
     comparison = filecmp.dircmp(data, inside)
@@ -128,7 +111,7 @@ def test_a_lost_catalog_is_rebuilt_scanned_and_restored_from_tape(
 
     # As for a rebuilt disk copy: restored and verified by restic, but its canary's hash
     # lived only in the lost catalog.
-    tested = as_json(drorch(root, "run", "app", "restore-test", "--from", "vault", "--json", rc=1))
+    tested = as_json(drorch("run", "app", "restore-test", "--from", "vault", "--json", check_rc=1))
     assert (tested["status"], tested["target"]) == ("FAILED", "vault")
     assert tested["snapshot_id"] == before["id"]
     assert tested["error"] == "canary: the catalog has no canary for this snapshot"
@@ -136,23 +119,24 @@ def test_a_lost_catalog_is_rebuilt_scanned_and_restored_from_tape(
 
 
 def test_the_next_tape_out_after_a_lost_catalog_appends_to_the_scanned_media_set(
-    tmp_path: Path, restic_bin: str
+    tmp_path: Path, restic_bin: str, cli: Cli
 ) -> None:
     """The staging repository lost with the catalog is read back from tape by the next
     tape-out, which copies and writes only what is new, to the media set the scan found."""
     url = f"sqlite:///{tmp_path / 'root' / 'state' / 'catalog.sqlite'}"
     root = write_root(tmp_path / "root", drorch=DRORCH_YAML.format(url=url), jobs={"app": JOB})
-    drorch(root, "run", "app", "snapshot")
-    drorch(root, "run", "app", "replicate", "--to", "vault")
+    drorch = partial(cli, root=root, check_rc=0)
+    drorch("run", "app", "snapshot")
+    drorch("run", "app", "replicate", "--to", "vault")
     lose_catalog(root, url)
     staging = staging_folder(root / "state", "vault")
     away(staging)
-    drorch(root, "catalog", "rebuild")
-    drorch(root, "tape", "scan", "vault")
+    drorch("catalog", "rebuild")
+    drorch("tape", "scan", "vault")
 
     (root / "data" / "new.bin").write_bytes(os.urandom(300_000))
-    drorch(root, "run", "app", "snapshot")
-    second = as_json(drorch(root, "run", "app", "replicate", "--to", "vault", "--json"))
+    drorch("run", "app", "snapshot")
+    second = as_json(drorch("run", "app", "replicate", "--to", "vault", "--json"))
     assert "copied 1 new snapshot(s) to vault" in second["summary"]
     config = load_config(root)
     catalog = open_catalog(url, config.state_dir)
@@ -170,6 +154,6 @@ def test_the_next_tape_out_after_a_lost_catalog_appends_to_the_scanned_media_set
     away(root / "repos" / "primary")
     staging.rename(staging.with_name("staging.away-again"))
     restored = tmp_path / "restored"
-    drorch(root, "restore", "app", "--from", "vault", "--to", restored)
+    drorch("restore", "app", "--from", "vault", "--to", restored)
     new = (root / "data" / "new.bin").relative_to("/")
     assert (restored / new).read_bytes() == (root / "data" / "new.bin").read_bytes()

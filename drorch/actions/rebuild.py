@@ -13,6 +13,10 @@ the backup record its run wrote in the lost catalog's `runs/<id>/` (or in a
 is COMPLETE without proof, and the report says how many are. Canary hashes lived only in
 the catalog: rebuilt snapshots have none. The run history, the evidence log, locks, missed
 slots, rule states and pending notifications are not in the repositories and start empty.
+
+A tape target is not read by the rebuild: where its repository lies on which cartridge is
+known only from the cartridges themselves. `drorch tape scan` records its media sets, then
+reads back the snapshots of the newest one with read_back_copies, recorded as here.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from drorch.actions.found import found_snapshot
-from drorch.catalog import RepositoryRecord, SnapshotRecord, SnapshotStatus
+from drorch.catalog import Catalog, RepositoryRecord, SnapshotRecord, SnapshotStatus
 from drorch.catalog import rebuild as catalog_rebuild
 from drorch.catalog.database import default_url
 from drorch.catalog.identity import no_daemon
 from drorch.config import Config
+from drorch.errors import TargetOffline
 from drorch.restic import Restic, SnapshotInfo
 from drorch.targets import Capability, remove_locks_of, targets_of
 
@@ -51,7 +56,8 @@ class TargetRead:
     copies: int = 0  # written there by replication
     skipped: tuple[str, ...] = ()  # snapshots not recorded, each with the reason
     kind: str = "disk"
-    read: bool = True  # False: a kind of target not read back yet (tape)
+    read: bool = True  # False: not read back by the rebuild (tape)
+    later: str | None = None  # how it is read back afterwards, when it is
 
 
 @dataclass(frozen=True)
@@ -73,20 +79,20 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
     before anything is written: a partial rebuild would pass for a whole one.
     """
     url = config.settings.catalog or default_url(config.state_dir)
-    restic = Restic(
-        binary=config.settings.restic.binary,
-        cache_dir=config.state_dir / "cache",
-        timeout=config.settings.restic.timeout.total_seconds(),
-        on_interrupted=remove_locks_of,
-    )
+    restic = _restic(config)
     with no_daemon(config.state_dir):
         catalog_rebuild.refuse_present(url, force=force)  # before the slow part
         repositories: list[RepositoryRecord] = []
         found: dict[str, list[SnapshotInfo]] = {}
         targets = sorted(targets_of(config).items())
+        later: dict[str, str] = {}  # target: how it is read back, after the rebuild
         for name, target in targets:
             if target.can(Capability.REBUILD):
-                record, infos = target.read_back(restic)
+                try:
+                    record, infos = target.read_back(restic)
+                except TargetOffline as exc:  # tape: found through a catalog, by `tape scan`
+                    later[name] = str(exc)
+                    continue
                 if record is not None:
                     repositories.append(record)
                     found[name] = infos
@@ -96,8 +102,10 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
     known = {r.target: r.repo_id for r in repositories}
     reads = []
     for name, target in targets:
-        if not target.can(Capability.REBUILD):
-            reads.append(TargetRead(name, None, kind=target.kind, read=False))
+        if not target.can(Capability.REBUILD) or name in later:
+            reads.append(
+                TargetRead(name, None, kind=target.kind, read=False, later=later.get(name))
+            )
             continue
         originals, copies, skipped = counts.get(name, (0, 0, ()))
         reads.append(
@@ -112,6 +120,63 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
         unconfirmed=witness.unconfirmed,
         moved_aside=rebuilt.moved_aside,
     )
+
+
+def _restic(config: Config) -> Restic:
+    return Restic(
+        binary=config.settings.restic.binary,
+        cache_dir=config.state_dir / "cache",
+        timeout=config.settings.restic.timeout.total_seconds(),
+        on_interrupted=remove_locks_of,
+    )
+
+
+@dataclass(frozen=True)
+class CopiesRead:
+    """What a target read back into a standing catalog gave (`tape scan`)."""
+
+    target: str
+    recorded: tuple[SnapshotRecord, ...]  # new to the catalog
+    known: int  # the catalog had them already
+    skipped: tuple[str, ...] = ()  # not recorded, each with the reason
+
+
+def read_back_copies(config: Config, catalog: Catalog, name: str) -> CopiesRead:
+    """Record the snapshots target `name` holds that the catalog does not, as a rebuild
+    records them: the job from the `job:` tag, a copy mapped to its original by restic's
+    `original` field, with the status (and size) the catalog gives its original, or else
+    the one its run's backup record in `runs/` gives. For a tape target after `tape scan`:
+    its repository is found through the media sets the scan recorded."""
+    target = targets_of(config)[name]
+    target.require(Capability.REBUILD)
+    _, infos = target.read_back(_restic(config), catalog=catalog)
+    known = {s.snapshot_id for s in catalog.snapshots(target=name)}
+    sources: dict[str, SnapshotRecord] = {}  # what the catalog holds, by the original's id
+    for held in sorted(catalog.snapshots(), key=lambda s: s.original_id is None):
+        sources[held.original_id or held.snapshot_id] = held  # an original wins over copies
+    witness = _Witness(config.state_dir)
+    recorded, skipped = [], []
+    for info in infos:
+        job = _tag(info.tags, JOB_TAG)
+        if info.id in known:
+            continue
+        if job is None:
+            skipped.append(f"{info.short_id}: no job: tag (not written by drorch)")
+            continue
+        origin = sources.get(info.original or info.id)
+        if origin is not None and origin.tree != info.tree:
+            skipped.append(
+                f"{info.short_id}: a copy whose tree {info.tree[:8]} differs from its "
+                f"source {origin.short_id}'s {(origin.tree or '?')[:8]}"
+            )
+            continue
+        status = origin.status if origin is not None else witness.status(info)
+        record = found_snapshot(
+            job, name, info, status=status, original_id=info.original, origin=origin
+        )
+        catalog.record_snapshot(record)
+        recorded.append(record)
+    return CopiesRead(name, tuple(recorded), len(known & {i.id for i in infos}), tuple(skipped))
 
 
 Counts = dict[str, tuple[int, int, tuple[str, ...]]]  # target: (snapshots, copies, skipped)

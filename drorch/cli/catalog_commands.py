@@ -67,7 +67,7 @@ def cmd_catalog_rebuild(args: argparse.Namespace) -> int:
 
 def _note(target: TargetRead) -> str:
     if not target.read:
-        return f"{target.kind}: not read (not supported yet)"
+        return f"{target.kind}: not read: " + (target.later or "not supported yet")
     if target.repo_id is None:
         return (
             "no repository: never used, or its disk is not mounted (mount it, rebuild with --force)"

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
-from drorch.catalog import utc_now
+from drorch.actions.rebuild import CopiesRead, read_back_copies
+from drorch.catalog import Catalog, utc_now
 from drorch.cli.opening import open_command_catalog
-from drorch.cli.render import print_json, print_table
+from drorch.cli.render import iso_utc, local, print_json, print_table
 from drorch.cli.tape_commands import open_tape
 from drorch.config import Config, load_config, resolve_root
 from drorch.config.model import Pool
-from drorch.errors import EXIT_FAILED, UsageError
+from drorch.errors import EXIT_FAILED, DrorchError, UsageError
 from drorch.targets.tape.changer import Inventory, is_cleaning
 from drorch.targets.tape.labelling import Outcome, label_cartridges
 from drorch.targets.tape.library import TapeLibrary
-from drorch.targets.tape.scan import scan_cartridges, scannable
+from drorch.targets.tape.scan import ScanResult, scan_cartridges, scannable
 from drorch.targets.tape.vault import Move, export_cartridges, import_cartridges
 
 
@@ -180,6 +182,7 @@ def cmd_tape_scan(args: argparse.Namespace) -> int:
         results = scan_cartridges(
             library, catalog, barcodes, target=name, pool_of=config.settings.pool, now=utc_now()
         )
+        copies, failed = _read_back(config, catalog, name, results)
     finally:
         catalog.close()
     if args.json:
@@ -198,6 +201,7 @@ def cmd_tape_scan(args: argparse.Namespace) -> int:
                     }
                     for r in results
                 ],
+                "snapshots": _copies_json(copies, failed),
             }
         )
     else:
@@ -210,4 +214,55 @@ def cmd_tape_scan(args: argparse.Namespace) -> int:
             ],
             empty="no cartridge to scan",
         )  # fmt: skip
-    return 0 if all(r.recorded for r in results) else EXIT_FAILED
+        _print_copies(name, copies, failed)
+    ok = all(r.recorded for r in results) and failed is None
+    return 0 if ok else EXIT_FAILED
+
+
+def _read_back(
+    config: Config, catalog: Catalog, name: str, results: Sequence[ScanResult]
+) -> tuple[CopiesRead | None, str | None]:
+    """The snapshots the target's newest media set holds, recorded in the catalog, once
+    the scan found a media set; (None, why) when they could not be read."""
+    if not any(r.media_set for r in results):
+        return None, None
+    try:
+        return read_back_copies(config, catalog, name), None
+    except DrorchError as exc:
+        return None, str(exc)
+
+
+def _copies_json(copies: CopiesRead | None, failed: str | None) -> dict[str, Any] | None:
+    if copies is None:
+        return None if failed is None else {"error": failed}
+    return {
+        "recorded": [
+            {"job": s.job, "snapshot": s.snapshot_id, "original": s.original_id,
+             "time": iso_utc(s.time), "status": s.status.value}
+            for s in copies.recorded
+        ],
+        "known": copies.known,
+        "skipped": list(copies.skipped),
+    }  # fmt: skip
+
+
+def _print_copies(name: str, copies: CopiesRead | None, failed: str | None) -> None:
+    if failed is not None:
+        print(f"snapshots on {name} not read back: {failed}")
+    if copies is None:
+        return
+    print(
+        f"snapshots on {name}: {len(copies.recorded)} recorded from the newest media set, "
+        f"{copies.known} known already"
+    )
+    if copies.recorded:
+        print_table(
+            ["job", "snapshot", "copy of", "time", "status"],
+            [
+                (s.job, s.short_id, s.original_id[:8] if s.original_id else None, local(s.time),
+                 s.status.value)
+                for s in copies.recorded
+            ],
+        )  # fmt: skip
+    for skipped in copies.skipped:
+        print(f"not recorded, on {name}: {skipped}")

@@ -139,6 +139,10 @@ class Target(abc.ABC):
         return (infos[0].id, infos[0].tree) if len(infos) == 1 else (None, None)
 
     @abc.abstractmethod
-    def read_back(self, restic: Restic) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
+    def read_back(
+        self, restic: Restic, *, catalog: Catalog | None = None
+    ) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
         """Its repository's record and snapshots, read from the repository alone, for a
-        catalog rebuild; (None, []) when no repository is there."""
+        catalog rebuild; (None, []) when no repository is there. A kind of target whose
+        repository is found only through what `catalog` says of it (tape: the placements
+        `drorch tape scan` recorded) raises TargetOffline, saying how, without one."""

@@ -97,7 +97,9 @@ class DiskRepositoryTarget(Target):
         except OSError:  # its snapshots folder cannot be listed here: ask restic
             return super().written_snapshot(repo, restic, reported)
 
-    def read_back(self, restic: Restic) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
+    def read_back(
+        self, restic: Restic, *, catalog: Catalog | None = None
+    ) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
         if not repository_present(self.spec.path):
             log.warning("target %s: no repository at %s", self.name, self.spec.path)
             return None, []

@@ -6,14 +6,16 @@ The catalog says which media set is newest and which repository file sits in whi
 file of which cartridge; each cartridge is loaded in turn and every archive is read with
 each member checked against its size and SHA-256 (ChecksumMismatch names the cartridge,
 tape file and records). The archives of a media set extracted into one folder are the
-repository. For now every file of the media set is read, not only those a snapshot needs.
+repository. A restore reads every file of the media set, not only those a snapshot needs;
+`wanted` narrows what is read (a catalog rebuild needs only `config`, `keys/` and
+`snapshots/`), and a cartridge holding none of it is not loaded.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import groupby
 from pathlib import Path
 
@@ -45,9 +47,13 @@ def stage_media_set(
     folder: Path,
     *,
     purpose: str,
+    wanted: Callable[[str], bool] | None = None,
 ) -> MediaSetRecord:
-    """Read the newest media set of `target` into `folder` (the repository, afterwards)."""
+    """Read the newest media set of `target` into `folder` (the repository, afterwards);
+    with `wanted`, only the repository files whose paths it accepts."""
     chosen, files = newest_media_set(catalog, target)
+    if wanted is not None:
+        files = [p for p in files if wanted(p.path)]
     by_cartridge = [(code, list(group)) for code, group in groupby(files, key=lambda p: p.barcode)]
     _require_present(library, target, chosen.id, [code for code, _ in by_cartridge])
     started, total = time.monotonic(), sum(p.size for p in files)

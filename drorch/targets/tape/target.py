@@ -5,7 +5,10 @@ Writing (replicate to a tape target): open_for_writing gives the staging reposit
 finish_writing writes its new files to the cartridges of the current media set and reads
 them back (drorch.targets.tape.writing). Reading (restore, restore test): open_for_reading
 reads the newest media set into a scratch repository, removed when the block ends
-(drorch.targets.tape.reading). Snapshots, prune, check and catalog rebuilds work on disk.
+(drorch.targets.tape.reading). Reading back (a lost catalog, after `drorch tape scan`
+recorded the media sets): read_back reads only `config`, `keys/` and `snapshots/` of the
+newest media set into scratch and lists its snapshots. Snapshots, prune and check work on
+disk.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ import contextlib
 import logging
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from drorch.catalog import Catalog, RepositoryRecord
+from drorch.catalog import Catalog, RepositoryRecord, utc_now
 from drorch.config.model import Pool, TapeTarget
 from drorch.errors import TargetOffline
 from drorch.restic import Repo, Restic, SnapshotInfo
@@ -39,7 +42,6 @@ NOT_FOR_TAPE = {
     Capability.SNAPSHOT: "target {name!r} is tape; snapshots go to a disk target",
     Capability.PRUNE: "target {name!r} is tape; prune works on a disk target",
     Capability.CHECK: "target {name!r} is tape; check works on a disk target",
-    Capability.REBUILD: "reading tape target {name!r} back into a catalog is not supported yet",
 }
 
 
@@ -48,7 +50,7 @@ class TapeLibraryTarget(Target):
 
     kind = "tape"
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.RECEIVE, Capability.RESTORE, Capability.RESTORE_TEST}
+        {Capability.RECEIVE, Capability.RESTORE, Capability.RESTORE_TEST, Capability.REBUILD}
     )
 
     def __init__(self, name: str, spec: TapeTarget, *, pool: Pool, state_dir: Path) -> None:
@@ -129,15 +131,21 @@ class TapeLibraryTarget(Target):
 
     @contextlib.contextmanager
     def open_for_reading(self, catalog: Catalog, restic: Restic) -> Iterator[Repo]:
+        with self._scratch(catalog, purpose=f"reading tape target {self.name}") as repo:
+            yield repo
+
+    @contextlib.contextmanager
+    def _scratch(
+        self, catalog: Catalog, *, purpose: str, wanted: Callable[[str], bool] | None = None
+    ) -> Iterator[Repo]:
+        """The newest media set (what `wanted` accepts of it) read into a scratch folder,
+        removed when the block ends."""
         scratch = self.state_dir / SCRATCH / f"tape-{self.name}-{uuid.uuid4().hex[:12]}"
         try:
             stage_media_set(
-                catalog,
-                self.name,
-                open_library(self.spec),
-                scratch,
-                purpose=f"reading tape target {self.name}",
-            )
+                catalog, self.name, open_library(self.spec), scratch, purpose=purpose,
+                wanted=wanted,
+            )  # fmt: skip
             yield Repo(str(scratch), self.spec.password_file)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -159,5 +167,32 @@ class TapeLibraryTarget(Target):
     def snapshots_of_run(self, restic: Restic, job: str, run_id: int) -> list[SnapshotInfo]:
         raise self.unsupported(Capability.SNAPSHOT)
 
-    def read_back(self, restic: Restic) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
-        raise self.unsupported(Capability.REBUILD)
+    def read_back(
+        self, restic: Restic, *, catalog: Catalog | None = None
+    ) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
+        """The snapshots the newest media set holds, as `tape scan` recorded its placements
+        in `catalog`: only their files, `config` and `keys/` are read from tape."""
+        if catalog is None:
+            raise TargetOffline(
+                f"tape target {self.name!r} is read back by `drorch tape scan {self.name}` "
+                "(its cartridges say where the repository lies)"
+            )
+        purpose = f"reading tape target {self.name} back into the catalog"
+        with self._scratch(catalog, purpose=purpose, wanted=_read_back) as repo:
+            repo_id = restic.repository_id(repo)
+            infos = restic.snapshots(repo)
+            record = RepositoryRecord(
+                target=self.name,
+                location=self.location,
+                repo_id=repo_id,
+                created_at=utc_now(),
+                restic_version=str(restic.version()),
+                config_sha256=None,
+            )
+        log.info("target %s: media set holds %d snapshot(s)", self.name, len(infos))
+        return record, infos
+
+
+def _read_back(path: str) -> bool:
+    """`restic snapshots` needs no more of a repository (no index, no pack)."""
+    return path == CONFIG or path.startswith(("keys/", "snapshots/"))

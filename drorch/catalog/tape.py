@@ -346,28 +346,18 @@ def record_tape_file(
             raise CatalogError(f"cartridge {barcode} is {row.state}, not labelled for a media set")
         owner = session.get(models.MediaSet, row.media_set_id, with_for_update=True)
         assert owner is not None  # a foreign key
-        written = models.TapeFile(
+        written = add_tape_file(
+            session,
             barcode=barcode,
             file_number=file_number,
             kind=kind,
             media_set_id=owner.id,
-            bytes=bytes_written,
+            size=bytes_written,
             written_at=written_at,
-            session=session_id,
+            session_id=session_id,
             run_id=run_id,
-        )
-        session.add(written)
-        session.add_all(
-            models.TapeRepositoryFile(
-                target=target,
-                path=file.path,
-                size=file.size,
-                sha256=file.sha256,
-                barcode=barcode,
-                file_number=file_number,
-                media_set_id=owner.id,
-            )
-            for file in files
+            target=target,
+            files=files,
         )
         row.bytes_written += bytes_written
         owner.last_written_at, owner.expires_at = written_at, expires_at
@@ -463,3 +453,45 @@ def _placement(row: models.TapeRepositoryFile) -> Placement:
         file_number=row.file_number,
         media_set_id=row.media_set_id,
     )
+
+
+def add_tape_file(
+    session: Session,
+    *,
+    barcode: str,
+    file_number: int,
+    kind: TapeFileKind,
+    media_set_id: str,
+    size: int,
+    written_at: datetime,
+    session_id: str,
+    run_id: int | None = None,
+    target: str | None = None,
+    files: Iterable[RepositoryFile] = (),
+) -> models.TapeFile:
+    """Add, in the caller's transaction, the row of one tape file and of the repository
+    files of `target` it holds (a tape-out's record, or a scan's)."""
+    written = models.TapeFile(
+        barcode=barcode,
+        file_number=file_number,
+        kind=kind,
+        media_set_id=media_set_id,
+        bytes=size,
+        written_at=written_at,
+        session=session_id,
+        run_id=run_id,
+    )
+    session.add(written)
+    session.add_all(
+        models.TapeRepositoryFile(
+            target=target,
+            path=file.path,
+            size=file.size,
+            sha256=file.sha256,
+            barcode=barcode,
+            file_number=file_number,
+            media_set_id=media_set_id,
+        )
+        for file in files
+    )
+    return written

@@ -10,6 +10,7 @@ index lists; its media set is created, or widened to the times the cartridge sho
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from sqlalchemy import delete
 from drorch.catalog import models
 from drorch.catalog.models import CartridgeState, TapeFileKind
 from drorch.catalog.store import Catalog
-from drorch.catalog.tape import CartridgeRecord, RepositoryFile, _cartridge
+from drorch.catalog.tape import CartridgeRecord, RepositoryFile, _cartridge, add_tape_file
 from drorch.catalog.tape_media import _row
 
 # Tape files recorded by a scan carry this namespace's UUID of (media set, barcode, index
@@ -91,35 +92,31 @@ def record_scanned(
         archive_bytes = sum(f.size for a in scanned.archives for f in a.files)
         row.bytes_written = scanned.label_bytes + archive_bytes + scanned.index_bytes
 
-        def tape_file(number: int, kind: TapeFileKind, size: int, at: datetime) -> None:
-            session.add(
-                models.TapeFile(
-                    barcode=scanned.barcode,
-                    file_number=number,
-                    kind=kind,
-                    media_set_id=owner.id,
-                    bytes=size,
-                    written_at=at,
-                    session=session_id,
-                    run_id=None,
-                )
+        def tape_file(
+            number: int,
+            kind: TapeFileKind,
+            size: int,
+            at: datetime,
+            files: Sequence[RepositoryFile] = (),
+        ) -> None:
+            add_tape_file(
+                session,
+                barcode=scanned.barcode,
+                file_number=number,
+                kind=kind,
+                media_set_id=owner.id,
+                size=size,
+                written_at=at,
+                session_id=session_id,
+                target=target,
+                files=files,
             )
 
         tape_file(0, TapeFileKind.LABEL, scanned.label_bytes, scanned.labelled_at)
         for archive in scanned.archives:
             size = sum(f.size for f in archive.files)
-            tape_file(archive.file_number, TapeFileKind.ARCHIVE, size, scanned.written_at)
-            session.add_all(
-                models.TapeRepositoryFile(
-                    target=target,
-                    path=f.path,
-                    size=f.size,
-                    sha256=f.sha256,
-                    barcode=scanned.barcode,
-                    file_number=archive.file_number,
-                    media_set_id=owner.id,
-                )
-                for f in archive.files
+            tape_file(
+                archive.file_number, TapeFileKind.ARCHIVE, size, scanned.written_at, archive.files
             )
         tape_file(scanned.index_file, TapeFileKind.INDEX, scanned.index_bytes, scanned.written_at)
         session.flush()

@@ -3,10 +3,10 @@
 Chooses a copy (rotating through the job's `restore_test.from`) and a snapshot (latest,
 or a random retained one with the seed recorded); restores it into a fresh scratch
 folder under the state dir (after checking free space), verifies it (restic's own
---verify, the canary byte for byte, file count and bytes against `restic ls`, the job's
-command checks), times it, projects the full restore time against the policy's RTO,
-records the result as evidence, and always removes the scratch folder. A failed test is
-a FAILED run and evidence too.
+--verify, then drorch.actions.verification: the canary byte for byte, file count and
+bytes against `restic ls`, the job's command checks), times it, projects the full
+restore time against the policy's RTO, records the result as evidence, and always removes
+the scratch folder. A failed test is a FAILED run and evidence too.
 """
 
 from __future__ import annotations
@@ -14,22 +14,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import random
 import secrets
 import shutil
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drorch import __version__, process
+from drorch import __version__
 from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.evidence import record_evidence
 from drorch.actions.restore import find_snapshot
+from drorch.actions.verification import Check, verify_restored
 from drorch.catalog import RunStatus, SnapshotRecord
-from drorch.config.model import CommandCheck
 from drorch.config.units import format_size
 from drorch.errors import DrorchError, UnknownSnapshot
 from drorch.restic import Repo
@@ -45,16 +43,6 @@ SPACE_MARGIN = 1.10  # restore needs the snapshot's size, and some room to spare
 class RestoreTestOptions:
     from_target: str | None = None
     snapshot: str | None = None
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    passed: bool
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
 
 
 @dataclass
@@ -263,64 +251,9 @@ def _restore_and_verify(
     if "restic" in wanted:
         checks.append(Check("restic", True, "restic restore --verify found no errors"))
     started = time.monotonic()
-    for item in wanted:  # only the checks the job asks for: `listing` costs a restic call
-        if item == "canary":
-            checks.append(_canary(snapshot, scratch))
-        elif item == "listing":
-            checks.append(_listing(ctx, repo, snapshot, scratch))
-        elif isinstance(item, CommandCheck):
-            checks.append(_command(item, scratch))
+    checks += verify_restored(ctx.restic, repo, snapshot, scratch, wanted)
     timings.measure("verify", started)
     return checks
-
-
-def _canary(snapshot: SnapshotRecord, scratch: Path) -> Check:
-    if not snapshot.canary_path or not snapshot.canary_sha256:
-        return Check("canary", False, "the catalog has no canary for this snapshot")
-    restored = scratch / Path(snapshot.canary_path).relative_to("/")
-    try:
-        digest = hashlib.sha256(restored.read_bytes()).hexdigest()
-    except OSError as exc:
-        return Check("canary", False, f"canary missing from the restore: {exc.strerror}")
-    if digest != snapshot.canary_sha256:
-        return Check(
-            "canary",
-            False,
-            f"canary differs: sha256 {digest[:16]}…, expected {snapshot.canary_sha256[:16]}…",
-        )
-    return Check("canary", True, f"canary sha256 {digest[:16]}… matches")
-
-
-def _listing(ctx: RunContext, repo: Repo, snapshot: SnapshotRecord, scratch: Path) -> Check:
-    try:
-        listed = ctx.restic.ls(repo, snapshot.snapshot_id)
-    except DrorchError as exc:
-        return Check("listing", False, f"restic ls failed: {exc}")
-    files = size = 0
-    for folder, _dirs, names in os.walk(scratch):
-        for name in names:
-            info = os.lstat(os.path.join(folder, name))
-            if stat.S_ISREG(info.st_mode):
-                files += 1
-                size += info.st_size
-    detail = (
-        f"{files} files, {size} bytes restored; the snapshot lists {listed.files} files, "
-        f"{listed.bytes} bytes"
-    )
-    return Check("listing", (files, size) == (listed.files, listed.bytes), detail)
-
-
-def _command(check: CommandCheck, scratch: Path) -> Check:
-    argv = [arg.replace("{restore_dir}", str(scratch)) for arg in check.command]
-    name = f"command {check.command[0]}"
-    try:
-        done = process.run(argv, cwd=scratch, timeout=check.timeout.total_seconds(), grace=5)
-    except OSError as exc:
-        return Check(name, False, f"{argv[0]} could not start: {exc.strerror}")
-    if done.timed_out:
-        return Check(name, False, f"timed out after {check.timeout.total_seconds():.0f}s")
-    output = (done.stdout[-1] if done.stdout else "") or done.stderr_tail
-    return Check(name, done.returncode == 0, f"exit {done.returncode}: {output[:200]}")
 
 
 def _hash_artifacts(run_dir: Path) -> dict[str, str]:

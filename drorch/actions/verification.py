@@ -1,0 +1,109 @@
+"""Verifying a restored folder: the checks a restore test makes, for whoever restored it.
+
+A restore test and a runbook's `verify` step run the same checks on a folder that
+`restic restore` filled from a snapshot, each giving a named pass/fail with its detail:
+
+    checks = verify_restored(restic, repo, snapshot, folder, wanted=("canary", "listing"))
+
+- `canary`: the canary planted at snapshot time came back byte for byte;
+- `listing`: the regular files and bytes restored match what `restic ls` lists;
+- a job's command check: its argv with `{restore_dir}` substituted, no shell, a timeout.
+
+`restic` (restic's own `--verify` of the restore) is the restorer's to report: only it
+saw restic's verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drorch import process
+from drorch.catalog import SnapshotRecord
+from drorch.config.model import CommandCheck
+from drorch.errors import DrorchError
+from drorch.restic import Repo, Restic
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+
+
+def verify_restored(
+    restic: Restic,
+    repo: Repo,
+    snapshot: SnapshotRecord,
+    folder: Path,
+    wanted: Iterable[str | CommandCheck],
+) -> list[Check]:
+    """The checks in `wanted`, in order, on `folder` restored from `snapshot` of `repo`;
+    only those asked for run (`listing` costs a restic call). "restic" is skipped here."""
+    checks = []
+    for item in wanted:
+        if item == "canary":
+            checks.append(canary_check(snapshot, folder))
+        elif item == "listing":
+            checks.append(listing_check(restic, repo, snapshot, folder))
+        elif isinstance(item, CommandCheck):
+            checks.append(command_check(item, folder))
+    return checks
+
+
+def canary_check(snapshot: SnapshotRecord, folder: Path) -> Check:
+    if not snapshot.canary_path or not snapshot.canary_sha256:
+        return Check("canary", False, "the catalog has no canary for this snapshot")
+    restored = folder / Path(snapshot.canary_path).relative_to("/")
+    try:
+        digest = hashlib.sha256(restored.read_bytes()).hexdigest()
+    except OSError as exc:
+        return Check("canary", False, f"canary missing from the restore: {exc.strerror}")
+    if digest != snapshot.canary_sha256:
+        return Check(
+            "canary",
+            False,
+            f"canary differs: sha256 {digest[:16]}…, expected {snapshot.canary_sha256[:16]}…",
+        )
+    return Check("canary", True, f"canary sha256 {digest[:16]}… matches")
+
+
+def listing_check(restic: Restic, repo: Repo, snapshot: SnapshotRecord, folder: Path) -> Check:
+    try:
+        listed = restic.ls(repo, snapshot.snapshot_id)
+    except DrorchError as exc:
+        return Check("listing", False, f"restic ls failed: {exc}")
+    files = size = 0
+    for parent, _dirs, names in os.walk(folder):
+        for name in names:
+            info = os.lstat(os.path.join(parent, name))
+            if stat.S_ISREG(info.st_mode):
+                files += 1
+                size += info.st_size
+    detail = (
+        f"{files} files, {size} bytes restored; the snapshot lists {listed.files} files, "
+        f"{listed.bytes} bytes"
+    )
+    return Check("listing", (files, size) == (listed.files, listed.bytes), detail)
+
+
+def command_check(check: CommandCheck, folder: Path) -> Check:
+    argv = [arg.replace("{restore_dir}", str(folder)) for arg in check.command]
+    name = f"command {check.command[0]}"
+    try:
+        done = process.run(argv, cwd=folder, timeout=check.timeout.total_seconds(), grace=5)
+    except OSError as exc:
+        return Check(name, False, f"{argv[0]} could not start: {exc.strerror}")
+    if done.timed_out:
+        return Check(name, False, f"timed out after {check.timeout.total_seconds():.0f}s")
+    output = (done.stdout[-1] if done.stdout else "") or done.stderr_tail
+    return Check(name, done.returncode == 0, f"exit {done.returncode}: {output[:200]}")

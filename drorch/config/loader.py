@@ -19,9 +19,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from drorch.config.model import NAME_PATTERN, Job, Policy, Runbook, Settings, Target
+from drorch.config.model import NAME_PATTERN, Job, Policy, Settings, Target
 from drorch.config.places import source_overlaps, textfile_problem
 from drorch.config.references import JobFile, cross_check, known
+from drorch.config.runbook_refs import check_runbooks
+from drorch.config.runbooks import Runbook
 from drorch.config.yamlsource import Document, FieldPath, YamlProblem, load_document
 from drorch.errors import ConfigError, ConfigIssue, UnknownJob, UnknownTarget
 
@@ -125,6 +127,14 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
     policies = {name: item for name, (item, _) in sections["policies"].items()}
     targets = settings.targets if settings is not None else None
     issues.extend(cross_check(targets, job_files, policies, invalid["policies"]))
+    issues.extend(
+        check_runbooks(
+            sections["runbooks"],
+            jobs=set(job_files) | invalid["jobs"],
+            targets=targets,
+            roots=settings.allowed_roots if settings is not None else (),
+        )
+    )
     if settings is not None:
         issues.extend(source_overlaps(settings, job_files))
     if settings is not None and main_doc is not None and check_secrets:
@@ -192,6 +202,7 @@ def _validate(
 
 
 _NAMES_KEY = ("extra_forbidden", "missing")
+_STEP_KINDS = "restore, verify, check, command, confirm, approve, notify or note"
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...], *, keep_last: bool) -> FieldPath:
@@ -222,7 +233,8 @@ def _message(model: type[BaseModel], data: Any, path: FieldPath, error: Any) -> 
     if kind == "union_tag_invalid":
         return f"kind must be one of {error['ctx']['expected_tags']}, not {error['ctx']['tag']!r}"
     if kind == "union_tag_not_found":
-        return "'kind' is required (disk or tape)"
+        kinds = _STEP_KINDS if path[:1] == ("steps",) else "disk or tape"
+        return f"'kind' is required ({kinds})"
     if kind == "too_short" and error["ctx"].get("min_length") == 1:
         return "must not be empty"
     message = str(error["msg"])

@@ -507,6 +507,11 @@ class Settings(Frozen):
     )
     restic: ResticSettings = Field(ResticSettings(), description="How restic is run.")
     daemon: DaemonSettings = Field(DaemonSettings(), description="How the scheduler runs.")
+    allowed_roots: tuple[RootPath, ...] = Field(
+        (),
+        description="Folders a runbook may restore into (a runbook may name its own).",
+        examples=[["/srv/restore"]],
+    )
 
     @model_validator(mode="after")
     def _pools_defined(self) -> Settings:
@@ -692,28 +697,3 @@ class Policy(Frozen):
     residency: tuple[Jurisdiction, ...] = Field(
         min_length=1, description="Jurisdictions a copy may be in.", examples=[["ML", "BF"]]
     )
-
-
-# --- runbooks/NAME.yaml --------------------------------------------------------------------
-
-
-class RunbookParam(Frozen):
-    description: str = Field("", description="What the parameter means.")
-    default: str | None = Field(None, description="Value when not given.")
-    required: bool = Field(False, description="The operator must give it.")
-
-
-class RunbookStep(Frozen):
-    name: str = Field(description="What the step does, for the operator.")
-    action: Literal["snapshot", "restore", "verify", "notify", "confirm", "command"] = Field(
-        description="The kind of step."
-    )
-    with_: dict[str, str | int | bool | list[str]] = Field(
-        {}, alias="with", description="Step arguments; {param} is replaced."
-    )
-
-
-class Runbook(Frozen):
-    description: str = Field(description="When to use this runbook.")
-    params: dict[Name, RunbookParam] = Field({}, description="Parameters the operator gives.")
-    steps: tuple[RunbookStep, ...] = Field(min_length=1, description="Steps, in order.")

@@ -22,6 +22,7 @@ from drorch.config.model import (
     TapeTarget,
     VirtualLibrary,
 )
+from drorch.config.runbooks import RestoreWith
 from drorch.config.schedule import Schedule
 from drorch.errors import EXIT_USAGE, ConfigError, ConfigIssue, UnknownJob, UnknownTarget
 from tests.conftest import DRORCH_YAML, JOB_YAML, POLICY_YAML, RootFactory
@@ -133,12 +134,15 @@ def test_full_job_policy_and_runbook(make_root: RootFactory) -> None:
         },
         runbooks={
             "restore": """\
+            title: Restore
             description: Restore payroll
+            allowed_roots: [restore]
             params:
-              destination: {description: Where, required: true}
+              destination: {type: path, description: Where, required: true}
             steps:
-              - {name: Restore, action: restore, with: {job: app, to: "{destination}"}}
-              - {name: Ask, action: confirm}
+              - {name: restore, kind: restore,
+                 with: {job: app, snapshot: latest, from: vault, to: "{destination}"}}
+              - {name: ask, kind: confirm, with: {word: CONFIRM}}
             """
         },
     )
@@ -177,8 +181,11 @@ def test_full_job_policy_and_runbook(make_root: RootFactory) -> None:
     assert (policy.retention.hourly, policy.retention.daily, policy.retention.weekly) == (24, 7, 0)
     assert policy.residency == ("ML", "BF")
     runbook = config.runbooks["restore"]
-    assert [step.action for step in runbook.steps] == ["restore", "confirm"]
-    assert runbook.steps[0].with_ == {"job": "app", "to": "{destination}"}
+    assert [step.kind for step in runbook.steps] == ["restore", "confirm"]
+    assert runbook.steps[0].with_ == RestoreWith(
+        job="app", snapshot="latest", from_="vault", to="{destination}"
+    )
+    assert runbook.allowed_roots == (root / "restore",)
     assert runbook.params["destination"].required is True
 
 
@@ -733,17 +740,18 @@ def test_runbook_problems(make_root: RootFactory) -> None:
         keys=False,
         runbooks={
             "bad": """\
+            title: Bad
             description: Broken
             steps:
-              - {name: Go, action: explode}
+              - {name: go, kind: explode}
             """,
-            "empty": "description: Nothing to do\nsteps: []\n",
+            "empty": "title: Empty\ndescription: Nothing to do\nsteps: []\n",
         },
     )
     assert problems(root) == [
-        "runbooks/bad.yaml:3: steps[0].action: must be 'snapshot', 'restore', 'verify', "
-        "'notify', 'confirm' or 'command' (got 'explode')",
-        "runbooks/empty.yaml:2: steps: must not be empty",
+        "runbooks/bad.yaml:4: steps[0]: kind must be one of 'restore', 'verify', 'check', "
+        "'command', 'confirm', 'approve', 'notify', 'note', not 'explode'",
+        "runbooks/empty.yaml:3: steps: must not be empty",
     ]
 
 
@@ -759,7 +767,7 @@ def test_every_problem_in_every_file_at_once(make_root: RootFactory) -> None:
             "c": "policy: standard\nsource: [data\n",
         },
         policies={"standard": POLICY_YAML, "gold": POLICY_YAML.replace("rto: 4h", "rto: 4")},
-        runbooks={"r": "description: x\n"},
+        runbooks={"r": "title: x\ndescription: x\n"},
     )
     with pytest.raises(ConfigError) as caught:
         load_config(root, check_secrets=False)
@@ -784,7 +792,8 @@ def test_invalid_drorch_yaml_and_invalid_job_together(make_root: RootFactory) ->
     drorch = DRORCH_YAML.replace("site: dc1\n", "site: dc1\nsite_name: x\n", 1)
     root = make_root(keys=False, drorch=drorch, jobs=job(JOB_YAML + "extra: 1\n"))
     assert problems(root) == [
-        "drorch.yaml:2: site_name: unknown key (did you mean 'site'? known: catalog, daemon, "
+        "drorch.yaml:2: site_name: unknown key (did you mean 'site'? known: allowed_roots, "
+        "catalog, daemon, "
         "evidence_key, jurisdiction, metrics, notify, pools, restic, site, state_dir, targets)",
         f"jobs/app.yaml:4: extra: unknown key (known: {JOB_KEYS})",
     ]

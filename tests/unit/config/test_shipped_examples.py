@@ -10,6 +10,7 @@ import pytest
 
 from drorch.config import Config, load_config
 from drorch.config.model import DiskTarget, TapeTarget
+from drorch.config.runbooks import RestoreWith
 from drorch.config.schedule import next_fire
 from tests.conftest import REPO_ROOT
 
@@ -30,7 +31,7 @@ def test_every_shipped_file_is_loaded(shipped: Config) -> None:
     assert sorted(shipped.jobs) == sorted(p.stem for p in (REPO_ROOT / "jobs").glob("*.yaml"))
     assert sorted(shipped.jobs) == ["payroll", "registry"]
     assert sorted(shipped.policies) == ["critical", "standard"]
-    assert sorted(shipped.runbooks) == ["restore-payroll"]
+    assert sorted(shipped.runbooks) == ["restore-from-tape", "restore-payroll"]
     assert list(shipped.targets) == ["primary", "replica", "vault"]
 
 
@@ -78,13 +79,22 @@ def test_shipped_policies(shipped: Config) -> None:
     assert standard.restore_test_every == timedelta(days=7)
 
 
-def test_shipped_runbook(shipped: Config) -> None:
+def test_shipped_runbooks(shipped: Config) -> None:
     runbook = shipped.runbooks["restore-payroll"]
-    assert [step.action for step in runbook.steps] == ["restore", "verify", "confirm"]
+    assert [step.kind for step in runbook.steps] == ["restore", "verify", "confirm"]
     assert runbook.params["destination"].required is True
+    assert runbook.params["destination"].type == "path"
     assert runbook.params["snapshot"].default == "latest"
-    assert runbook.steps[0].with_["job"] == "payroll"
-    assert runbook.steps[0].with_["job"] in shipped.jobs
+    assert runbook.allowed_roots == (REPO_ROOT / "var/restore",)
+    restore = runbook.steps[0].with_
+    assert isinstance(restore, RestoreWith)
+    assert (restore.job, restore.from_, restore.to) == ("payroll", "primary", "{destination}")
+    tape = shipped.runbooks["restore-from-tape"]
+    assert [step.kind for step in tape.steps] == ["note", "restore", "verify", "notify"]
+    from_tape = tape.steps[1].with_
+    assert isinstance(from_tape, RestoreWith)
+    assert (from_tape.from_, from_tape.as_of) == ("vault", "{as_of}")
+    assert isinstance(shipped.target(from_tape.from_), TapeTarget)
 
 
 def test_weekly_vault_copy_runs_on_sunday(shipped: Config) -> None:

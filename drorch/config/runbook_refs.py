@@ -1,0 +1,156 @@
+"""What a runbook says about the rest of the config root: the jobs and targets it names
+exist, every `{param}` is declared with the type its field takes, every
+`{steps.NAME.FIELD}` names an earlier step and an output of that step's kind, literal
+destinations lie under the allowed roots. Each problem names file, line and field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from drorch.config.references import known
+from drorch.config.runbooks import (
+    SNAPSHOT_PATTERN,
+    STEP_OUTPUTS,
+    Runbook,
+    as_of_problem,
+    path_problem,
+    references,
+)
+from drorch.config.yamlsource import Document, FieldPath
+from drorch.errors import ConfigIssue
+
+# The type of value each `with:` field takes, by step kind: a `{param}` must have it.
+FIELD_TYPES: dict[str, dict[str, str]] = {
+    "restore": {
+        "job": "job",
+        "snapshot": "snapshot",
+        "as_of": "as_of",
+        "from": "target",
+        "to": "path",
+    },
+    "verify": {"job": "job", "dir": "path"},
+    "check": {"target": "target"},
+}
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What one value of a runbook may name."""
+
+    runbook: Runbook
+    doc: Document
+    jobs: Collection[str]
+    targets: Collection[str] | None  # None: drorch.yaml is invalid, targets unchecked
+    roots: tuple[Path, ...]
+    earlier: Mapping[str, str]  # step name -> kind, the steps before this one
+    names: Collection[str]  # every step's name
+
+    def value(self, path: FieldPath, value: str, wanted: str | None) -> list[ConfigIssue]:
+        refs = references(value)
+        problems = [p for ref in refs if (p := self._reference(ref, value, wanted))]
+        if not refs and wanted is not None:
+            problems += [p] if (p := self._literal(value, wanted)) else []
+        return [self.doc.issue(path, problem) for problem in problems]
+
+    def _reference(self, ref: str, value: str, wanted: str | None) -> str | None:
+        if ref.startswith("steps."):
+            name, _, field = ref.removeprefix("steps.").rpartition(".")
+            if name not in self.earlier:
+                if name in self.names:
+                    return f"{{{ref}}}: step {name!r} comes later; a step uses earlier outputs"
+                return f"{{{ref}}}: no earlier step named {name!r}{known(self.earlier)}"
+            kind = self.earlier[name]
+            if field not in STEP_OUTPUTS[kind]:
+                outputs = ", ".join(STEP_OUTPUTS[kind]) or "none"
+                return f"{{{ref}}}: a {kind} step has no output {field!r} (outputs: {outputs})"
+            return None
+        params = self.runbook.params
+        if ref not in params:
+            listed = ", ".join(sorted(params)) or "none declared"
+            return f"{{{ref}}} is not a parameter of this runbook (params: {listed})"
+        type_ = params[ref].type
+        if wanted is not None and value == f"{{{ref}}}" and type_ != wanted:
+            return f"{{{ref}}} is a {type_} parameter; this field takes a {wanted}"
+        return None
+
+    def _literal(self, value: str, wanted: str) -> str | None:
+        if wanted == "job" and value not in self.jobs:
+            return f"no job named {value!r}{known(self.jobs)}"
+        if wanted == "target" and self.targets is not None and value not in self.targets:
+            return f"no target named {value!r}{known(self.targets)}"
+        if wanted == "path":
+            return path_problem(value, self.roots)
+        if wanted == "snapshot" and not re.match(SNAPSHOT_PATTERN, value):
+            return f"a snapshot is 'latest' or a hex id or prefix, not {value!r}"
+        if wanted == "as_of":
+            return as_of_problem(value)
+        return None
+
+
+def check_runbooks(
+    runbooks: Mapping[str, tuple[Runbook, Document]],
+    jobs: Collection[str],
+    targets: Collection[str] | None,
+    roots: tuple[Path, ...],
+) -> list[ConfigIssue]:
+    """The problems of every valid runbook's references; `roots` are drorch.yaml's
+    allowed_roots, used when a runbook names none of its own."""
+    issues: list[ConfigIssue] = []
+    for runbook, doc in runbooks.values():
+        issues.extend(_check(runbook, doc, jobs, targets, runbook.allowed_roots or roots))
+    return issues
+
+
+def _check(
+    runbook: Runbook,
+    doc: Document,
+    jobs: Collection[str],
+    targets: Collection[str] | None,
+    roots: tuple[Path, ...],
+) -> list[ConfigIssue]:
+    names = [step.name for step in runbook.steps]
+    scope = _Scope(runbook, doc, jobs, targets, roots, {}, names)
+    issues: list[ConfigIssue] = []
+    for name, param in runbook.params.items():
+        if param.type == "path" and not roots:
+            issues.append(
+                doc.issue(
+                    ("params", name, "type"),
+                    "a path parameter needs allowed_roots, in this runbook or in drorch.yaml",
+                )
+            )
+        elif param.default is not None and param.type in ("job", "target", "path"):
+            issues += scope.value(("params", name, "default"), param.default, param.type)
+    for i, condition in enumerate(runbook.preconditions):
+        at: FieldPath = ("preconditions", i)
+        if condition.target_online is not None:
+            issues += scope.value((*at, "target_online"), condition.target_online, "target")
+        if condition.job_idle is not None:
+            issues += scope.value((*at, "job_idle"), condition.job_idle, "job")
+        if condition.free_space_for is not None:
+            room = condition.free_space_for
+            issues += scope.value((*at, "free_space_for", "job"), room.job, "job")
+            issues += scope.value((*at, "free_space_for", "at"), room.at, "path")
+    earlier: dict[str, str] = {}
+    for i, step in enumerate(runbook.steps):
+        if step.name in earlier or names.index(step.name) != i:
+            first = names.index(step.name)
+            issues.append(
+                doc.issue(("steps", i, "name"), f"{step.name!r} already names steps[{first}]")
+            )
+        scope = _Scope(runbook, doc, jobs, targets, roots, dict(earlier), names)
+        wanted = FIELD_TYPES.get(step.kind, {})
+        for key, value in step.with_.model_dump(by_alias=True).items():
+            at = ("steps", i, "with", key)
+            if isinstance(value, str):
+                issues += scope.value(at, value, wanted.get(key))
+            elif isinstance(value, tuple | list) and key != "argv":
+                for j, item in enumerate(value):
+                    if isinstance(item, str):
+                        issues += scope.value((*at, j), item, None)
+        earlier.setdefault(step.name, step.kind)
+    return issues

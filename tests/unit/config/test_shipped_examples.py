@@ -5,9 +5,11 @@ copies: one copy of each file, the same in a checkout and in an installed wheel.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from drorch import demo
 from drorch.config import Config, load_config
 from drorch.config.model import DiskTarget, TapeTarget
 from drorch.config.runbooks import RestoreWith
@@ -105,3 +107,11 @@ def test_weekly_vault_copy_runs_on_sunday(shipped: Config) -> None:
     fire = next_fire(schedule, after=monday)
     assert fire == datetime(2024, 3, 10, 2, 0, tzinfo=UTC)
     assert fire.strftime("%A") == "Sunday"
+
+
+def test_the_demo_config_validates_the_shipped_runbooks(tmp_path: Path) -> None:
+    (tmp_path / "drorch.yaml").write_text(demo.DRORCH_YAML)
+    demo.copy_examples(tmp_path)
+    config = load_config(tmp_path, check_secrets=False)
+    assert sorted(config.runbooks) == ["restore-from-tape", "restore-payroll"]
+    assert config.runbooks["restore-from-tape"].allowed_roots == (tmp_path / "var/restore",)

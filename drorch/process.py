@@ -223,11 +223,15 @@ def die_with_parent(parent: int) -> Callable[[], None] | None:
 def pid_started_before(pid: int | None, moment: float) -> bool:
     """True when process pid exists and started no later than `moment` (epoch seconds):
     it may be the process that did something at that moment, not a later one that got
-    its pid."""
+    its pid. A zombie does not count: a killed restic whose parent died too waits for
+    PID 1 to reap it, which in a container may take a while, and its lock is stale."""
     if pid is None:
         return False
     try:
-        return psutil.Process(pid).create_time() <= moment + 1.0
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False  # it exited; only its exit status waits for a parent to reap it
+        return process.create_time() <= moment + 1.0
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
     except psutil.AccessDenied:

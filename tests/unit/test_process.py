@@ -169,3 +169,25 @@ def test_a_child_started_from_a_worker_thread_outlives_other_threads() -> None:
         short.join()
     worker.join(20)
     assert [(r.returncode, r.stdout) for r in results] == [(0, ("done",))]
+
+
+def test_a_zombie_is_a_process_that_is_gone() -> None:
+    # A restic killed with drorch is reparented to PID 1; until PID 1 reaps it, it is a
+    # zombie, and the lock it left must count as stale (a container's PID 1 may be slow).
+    started = time.time()
+    child = subprocess.Popen(["true"])
+    try:
+        psutil_child = psutil.Process(child.pid)
+        deadline = time.monotonic() + 10
+        while psutil_child.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert psutil_child.status() == psutil.STATUS_ZOMBIE  # not reaped: no wait() yet
+        assert not process.pid_started_before(child.pid, started + 5)
+        live = subprocess.Popen(["sleep", "5"])
+        try:
+            assert process.pid_started_before(live.pid, time.time())
+        finally:
+            live.kill()
+            live.wait()
+    finally:
+        child.wait()

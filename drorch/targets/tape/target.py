@@ -27,10 +27,11 @@ from drorch.errors import TargetOffline
 from drorch.restic import Repo, Restic, SnapshotInfo
 from drorch.targets import locks
 from drorch.targets.base import Capability, Target
-from drorch.targets.tape.library import open_library
-from drorch.targets.tape.reading import newest_media_set, stage_media_set
 from drorch.targets.tape.staging import repository_files, staging_folder, work_folder
-from drorch.targets.tape.writing import TapeOut, TapeSettings
+
+# The drivers, the format and the tape-out and reading code are imported by the methods
+# that use them: every command builds its targets (to find the catalog's repositories),
+# and only those that move cartridges need the rest.
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,9 @@ class TapeLibraryTarget(Target):
         repo = Repo(str(self.staging), self.spec.password_file)
         if (self.staging / CONFIG).is_file():
             return repo
+        from drorch.targets.tape.library import open_library
+        from drorch.targets.tape.reading import newest_media_set, stage_media_set
+
         try:
             newest_media_set(catalog, self.name)
         except TargetOffline:  # nothing on tape yet: a new staging repository
@@ -110,6 +114,9 @@ class TapeLibraryTarget(Target):
     def finish_writing(
         self, catalog: Catalog, restic: Restic, repo: Repo, *, run_id: int | None = None
     ) -> dict[str, Any]:
+        from drorch.targets.tape.library import open_library
+        from drorch.targets.tape.writing import TapeOut, TapeSettings
+
         virtual = self.spec.virtual
         settings = TapeSettings(
             target=self.name,
@@ -140,6 +147,9 @@ class TapeLibraryTarget(Target):
     ) -> Iterator[Repo]:
         """The newest media set (what `wanted` accepts of it) read into a scratch folder,
         removed when the block ends."""
+        from drorch.targets.tape.library import open_library
+        from drorch.targets.tape.reading import stage_media_set
+
         scratch = self.state_dir / SCRATCH / f"tape-{self.name}-{uuid.uuid4().hex[:12]}"
         try:
             stage_media_set(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -474,46 +475,22 @@ from drorch.cli.compliance_commands import cmd_compliance as cmd_compliance  # n
 # --- metrics (handler in metrics_commands) ----------------------------------------------------
 from drorch.cli.metrics_commands import cmd_metrics as cmd_metrics  # noqa: E402
 
-# --- tape (handlers in tape_commands, imported when used: they load the tape drivers) ----------
+# --- tape (handlers in tape_commands and tape_media_commands, imported when used: they load
+# the tape drivers, which no other command needs) ---------------------------------------------
 
 
-def cmd_tape_inventory(args: argparse.Namespace) -> int:
-    from drorch.cli.tape_commands import cmd_tape_inventory as handler
+def _imported_when_used(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module(module), name)(args))
 
-    return handler(args)
-
-
-def cmd_tape_status(args: argparse.Namespace) -> int:
-    from drorch.cli.tape_commands import cmd_tape_status as handler
-
-    return handler(args)
+    return handler
 
 
-def cmd_tape_list(args: argparse.Namespace) -> int:
-    from drorch.cli.tape_commands import cmd_tape_list as handler
-
-    return handler(args)
-
-
-def cmd_tape_label(args: argparse.Namespace) -> int:
-    from drorch.cli.tape_media_commands import cmd_tape_label as handler
-
-    return handler(args)
-
-
-def cmd_tape_export(args: argparse.Namespace) -> int:
-    from drorch.cli.tape_media_commands import cmd_tape_export as handler
-
-    return handler(args)
-
-
-def cmd_tape_import(args: argparse.Namespace) -> int:
-    from drorch.cli.tape_media_commands import cmd_tape_import as handler
-
-    return handler(args)
-
-
-def cmd_tape_scan(args: argparse.Namespace) -> int:
-    from drorch.cli.tape_media_commands import cmd_tape_scan as handler
-
-    return handler(args)
+_TAPE, _TAPE_MEDIA = "drorch.cli.tape_commands", "drorch.cli.tape_media_commands"
+cmd_tape_inventory = _imported_when_used(_TAPE, "cmd_tape_inventory")
+cmd_tape_status = _imported_when_used(_TAPE, "cmd_tape_status")
+cmd_tape_list = _imported_when_used(_TAPE, "cmd_tape_list")
+cmd_tape_label = _imported_when_used(_TAPE_MEDIA, "cmd_tape_label")
+cmd_tape_export = _imported_when_used(_TAPE_MEDIA, "cmd_tape_export")
+cmd_tape_import = _imported_when_used(_TAPE_MEDIA, "cmd_tape_import")
+cmd_tape_scan = _imported_when_used(_TAPE_MEDIA, "cmd_tape_scan")

@@ -68,7 +68,7 @@ def cmd_tape_label(args: argparse.Namespace) -> int:
     if args.all_blank:
         barcodes = [b for b in scannable(inventory) if pool.takes(b)]
     _check_present(inventory, barcodes)
-    cleaning = [b for b in barcodes if is_cleaning(b) or pool.is_cleaning(b)]
+    cleaning = [b for b in barcodes if is_cleaning(b)]
     if cleaning:
         raise UsageError(f"cleaning cartridges are never labelled: {', '.join(cleaning)}")
     outside = [b for b in barcodes if not pool.takes(b)]

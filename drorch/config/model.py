@@ -356,20 +356,11 @@ class Pool(Frozen):
         "cartridges labelled for another pool are never taken anyway.",
         examples=["VAULT*", ["WK*L8", "WK*L9"]],
     )
-    cleaning_prefix: str = Field(
-        "CLN",
-        min_length=1,
-        description="Barcode prefix of cleaning cartridges, which are never written.",
-        examples=["CLN"],
-    )
 
     def takes(self, barcode: str) -> bool:
         """Whether the barcode matches one of the pool's patterns (case-insensitively)."""
         code = barcode.upper()
         return any(fnmatch.fnmatchcase(code, pattern.upper()) for pattern in self.barcodes)
-
-    def is_cleaning(self, barcode: str) -> bool:
-        return barcode.upper().startswith(self.cleaning_prefix.upper())
 
 
 # Without a `pools:` section, each pool a tape target names is this one: media sets of a

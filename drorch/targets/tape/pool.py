@@ -24,7 +24,7 @@ from datetime import datetime
 from drorch.catalog.models import CartridgeState
 from drorch.catalog.tape import CartridgeRecord, MediaSetRecord
 from drorch.config.model import Pool
-from drorch.targets.tape.changer import Inventory
+from drorch.targets.tape.changer import Inventory, is_cleaning
 from drorch.targets.tape.errors import TapeError
 
 
@@ -174,7 +174,7 @@ def _judge(
     now: datetime,
 ) -> tuple[str | None, int]:
     """Why the cartridge may not start (or continue) a media set, or None and its rank."""
-    if pool.is_cleaning(barcode):
+    if is_cleaning(barcode):
         return "a cleaning cartridge", 0
     if not pool.takes(barcode):
         return f"not one of the pool's barcodes ({', '.join(pool.barcodes)})", 0

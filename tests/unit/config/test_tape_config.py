@@ -9,6 +9,7 @@ import pytest
 
 from drorch.config import load_config
 from drorch.config.model import IMPLICIT_POOL, EarlyWarning, Pool, TapeTarget
+from drorch.targets.tape.changer import is_cleaning
 from drorch.targets.tape.drive import DEFAULT_RECORD_SIZE
 from tests.conftest import DRORCH_YAML, RootFactory
 from tests.unit.config.conftest import problems
@@ -69,7 +70,6 @@ def test_every_tape_key_is_read(make_root: RootFactory) -> None:
         "  daily:\n"
         "    retention: forever\n"
         "    barcodes: [DRO*L8, DRO*L9]\n"
-        "    cleaning_prefix: CLEAN\n"
     )
     config = load_config(make_root(keys=False, drorch=target), check_secrets=False)
     scsi, lab = config.target("vault"), config.target("lab")
@@ -81,12 +81,8 @@ def test_every_tape_key_is_read(make_root: RootFactory) -> None:
     assert lab.virtual.early_warning.bytes_of(lab.virtual.capacity) == 4 * 1024**2
     weekly, daily = config.settings.pool("weekly"), config.settings.pool("daily")
     assert (weekly.retention, weekly.media_set.max_age) == (timedelta(days=28), timedelta(days=6))
-    assert weekly.barcodes == ("VAULT*",) and weekly.cleaning_prefix == "CLN"
-    assert (daily.retention, daily.barcodes, daily.cleaning_prefix) == (
-        None,
-        ("DRO*L8", "DRO*L9"),
-        "CLEAN",
-    )
+    assert weekly.barcodes == ("VAULT*",)
+    assert (daily.retention, daily.barcodes) == (None, ("DRO*L8", "DRO*L9"))
 
 
 def test_defaults(make_root: RootFactory) -> None:
@@ -294,5 +290,5 @@ def test_a_pool_takes_its_barcodes_and_knows_cleaning_ones(
     barcode: str, taken: bool, cleaning: bool
 ) -> None:
     pool = Pool(retention="28d", barcodes="VAULT*")
-    assert (pool.takes(barcode), pool.is_cleaning(barcode)) == (taken, cleaning)
+    assert (pool.takes(barcode), is_cleaning(barcode)) == (taken, cleaning)
     assert Pool(retention="28d").takes(barcode)  # every barcode by default

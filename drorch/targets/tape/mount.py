@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from datetime import datetime
 
 from drorch.catalog import Catalog
+from drorch.catalog.models import CartridgeLocation
+from drorch.catalog.tape import Sighting, see_cartridges
 from drorch.locks import resource_lock
-from drorch.targets.tape.changer import DriveBay, is_cleaning
+from drorch.targets.tape.changer import DriveBay, Inventory, is_cleaning
 from drorch.targets.tape.drive import Drive
 from drorch.targets.tape.errors import (
     CartridgeNotInLibrary,
@@ -34,6 +37,27 @@ log = logging.getLogger(__name__)
 
 DRIVE = 0  # tape-out and restore use the library's first drive
 DRIVE_WAIT = 30.0  # seconds a run waits for another one to let the drive go
+
+
+def see_inventory(
+    catalog: Catalog, inventory: Inventory, *, at: datetime, only: Collection[str] | None = None
+) -> None:
+    """Record in the catalog where the inventory shows each cartridge (of `only`, if
+    given): in a drive, a storage slot or an import/export slot."""
+    sightings = [
+        Sighting(d.barcode, CartridgeLocation.DRIVE, d.number)
+        for d in inventory.drives
+        if d.barcode and (only is None or d.barcode in only)
+    ] + [
+        Sighting(
+            s.barcode,
+            CartridgeLocation.IMPORT_EXPORT if s.import_export else CartridgeLocation.SLOT,
+            s.number,
+        )
+        for s in inventory.slots
+        if s.barcode and (only is None or s.barcode in only)
+    ]
+    see_cartridges(catalog, sightings, at=at)
 
 
 def drive_lock_name(target: str, number: int = DRIVE) -> str:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from drorch.catalog import Catalog
-from drorch.catalog.models import CartridgeLocation, CartridgeState
-from drorch.catalog.tape import RepositoryFile, Sighting, see_cartridges, set_cartridge_state
+from drorch.catalog.models import CartridgeState
+from drorch.catalog.tape import RepositoryFile, set_cartridge_state
 from drorch.catalog.tape_media import mark_scratch
 from drorch.catalog.tape_scan import ScannedArchive, ScannedCartridge, record_scanned
 from drorch.config.model import Pool
@@ -28,7 +28,7 @@ from drorch.targets.tape.format.index import Index, read_last_index
 from drorch.targets.tape.format.label import LABEL_RECORD, read_label
 from drorch.targets.tape.labelling import describe, is_scratch
 from drorch.targets.tape.library import TapeLibrary
-from drorch.targets.tape.mount import borrowed
+from drorch.targets.tape.mount import borrowed, see_inventory
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def scan_cartridges(
     """Read each cartridge and record what it holds; one that fails is reported, the
     next is read."""
     assert library.changer is not None  # borrowed() says so for a lone drive
-    _see(catalog, library.changer.inventory(), barcodes, now)
+    see_inventory(catalog, library.changer.inventory(), at=now, only=set(barcodes))
     results = []
     for barcode in barcodes:
         try:
@@ -141,21 +141,3 @@ def _scanned(barcode: str, index: Index, full: bool) -> ScannedCartridge:
         ),
         full=full,
     )
-
-
-def _see(catalog: Catalog, inventory: Inventory, barcodes: Sequence[str], at: datetime) -> None:
-    wanted = set(barcodes)
-    sightings = [
-        Sighting(d.barcode, CartridgeLocation.DRIVE, d.number)
-        for d in inventory.drives
-        if d.barcode in wanted
-    ] + [
-        Sighting(
-            s.barcode,
-            CartridgeLocation.IMPORT_EXPORT if s.import_export else CartridgeLocation.SLOT,
-            s.number,
-        )
-        for s in inventory.slots
-        if s.barcode in wanted
-    ]
-    see_cartridges(catalog, sightings, at=at)

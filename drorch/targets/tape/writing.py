@@ -24,9 +24,10 @@ from pathlib import Path
 
 from drorch.catalog import Catalog, utc_now
 from drorch.catalog import tape as tape_catalog
-from drorch.catalog.models import CartridgeLocation, CartridgeState, TapeFileKind
+from drorch.catalog.models import CartridgeState, TapeFileKind
 from drorch.config.model import Pool
 from drorch.config.units import format_size
+from drorch.targets.tape.changer import Inventory
 from drorch.targets.tape.drive import Drive
 from drorch.targets.tape.errors import CartridgeRefused, TapeError, TapeOutFailed
 from drorch.targets.tape.format.archive import Archive, ArchiveWriter, extract, position
@@ -34,7 +35,7 @@ from drorch.targets.tape.format.errors import ArchiveInterrupted, ForeignLabel
 from drorch.targets.tape.format.index import ArchiveEntry, Index, read_index, write_index
 from drorch.targets.tape.format.label import LABEL_RECORD, Label, read_label, write_label
 from drorch.targets.tape.library import TapeLibrary
-from drorch.targets.tape.mount import hold_drive, mounted
+from drorch.targets.tape.mount import hold_drive, mounted, see_inventory
 from drorch.targets.tape.pool import Allocation, allocate
 from drorch.targets.tape.staging import StagedFile, archives_of
 
@@ -107,8 +108,7 @@ class TapeOut:
         """Write those of `files` (under `staging`) the current media set lacks."""
         started = time.monotonic()
         name = self.settings.target
-        self._see_inventory()
-        allocation = self._allocate()
+        allocation = self._allocate(self._see_inventory())
         held = (
             tape_catalog.files_on_media_set(self.catalog, allocation.media_set_id, name)
             if allocation.media_set_id
@@ -158,27 +158,17 @@ class TapeOut:
 
     # -- choosing and opening a cartridge ---------------------------------------------------
 
-    def _see_inventory(self) -> None:
-        changer = self.library.changer
-        if changer is None:
-            return
-        inventory = changer.inventory()
-        sightings = [
-            tape_catalog.Sighting(d.barcode, CartridgeLocation.DRIVE, d.number)
-            for d in inventory.drives
-            if d.barcode
-        ] + [
-            tape_catalog.Sighting(
-                s.barcode,
-                CartridgeLocation.IMPORT_EXPORT if s.import_export else CartridgeLocation.SLOT,
-                s.number,
-            )
-            for s in inventory.slots
-            if s.barcode
-        ]
-        tape_catalog.see_cartridges(self.catalog, sightings, at=utc_now())
+    def _see_inventory(self) -> Inventory | None:
+        """The changer's inventory (one `mtx status`), recorded in the catalog."""
+        if self.library.changer is None:
+            return None
+        inventory = self.library.changer.inventory()
+        see_inventory(self.catalog, inventory, at=utc_now())
+        return inventory
 
-    def _allocate(self) -> Allocation:
+    def _allocate(self, inventory: Inventory | None = None) -> Allocation:
+        """The cartridge to write next, from `inventory` or, when cartridges moved since,
+        from the changer's inventory now."""
         changer = self.library.changer
         if changer is None:
             raise TapeError(f"tape target {self.settings.target!r}: tape-out needs a changer")
@@ -186,7 +176,7 @@ class TapeOut:
             pool_name=self.settings.pool_name,
             pool=self.settings.pool,
             target=self.settings.target,
-            inventory=changer.inventory(),
+            inventory=inventory or changer.inventory(),
             cartridges={c.barcode: c for c in tape_catalog.cartridges(self.catalog)},
             media_sets={m.id: m for m in tape_catalog.media_sets(self.catalog)},
             now=utc_now(),

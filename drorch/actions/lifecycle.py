@@ -21,9 +21,9 @@ from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
 from drorch.config import Config
 from drorch.errors import DrorchError, Interrupted, ResticNotFound
 from drorch.locks import job_lock_name, resource_lock
-from drorch.restic import ArtifactDir, Restic
+from drorch.restic import ArtifactDir
 from drorch.restic.models import BackupProgress
-from drorch.targets import remove_locks_of, remove_stale_locks
+from drorch.targets import restic_for
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +93,12 @@ def _perform(
         if own
         else f"restic.timeout; job {request.job} sets no {request.action} timeout",
     )
-    restic = Restic(
-        binary=config.settings.restic.binary,
-        cache_dir=config.state_dir / "cache",
+    restic = restic_for(
+        config,
         timeout=limit.total_seconds(),
         deadline=deadline.at,
         cancel=request.cancel,
         artifacts=ArtifactDir(run_dir),
-        on_locked=remove_stale_locks,
-        on_interrupted=remove_locks_of,
     )
     ctx = RunContext(
         config=config,

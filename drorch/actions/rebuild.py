@@ -38,7 +38,7 @@ from drorch.catalog.identity import no_daemon
 from drorch.config import Config
 from drorch.errors import TargetOffline
 from drorch.restic import Restic, SnapshotInfo
-from drorch.targets import Capability, remove_locks_of, targets_of
+from drorch.targets import Capability, restic_for, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,7 @@ def rebuild_catalog(config: Config, *, force: bool = False) -> RebuildReport:
 
 
 def _restic(config: Config) -> Restic:
-    return Restic(
-        binary=config.settings.restic.binary,
-        cache_dir=config.state_dir / "cache",
-        timeout=config.settings.restic.timeout.total_seconds(),
-        on_interrupted=remove_locks_of,
-    )
+    return restic_for(config, timeout=config.settings.restic.timeout.total_seconds())
 
 
 @dataclass(frozen=True)

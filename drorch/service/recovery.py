@@ -22,7 +22,7 @@ from drorch.config import Config
 from drorch.errors import DrorchError
 from drorch.process import pid_started_before
 from drorch.restic import Restic
-from drorch.targets import Capability, remove_locks_of, remove_stale_locks, targets_of
+from drorch.targets import Capability, restic_for, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,7 @@ def run_process_gone(run: RunRecord) -> bool:
 
 def recovery_restic(config: Config) -> Restic:
     """restic as recovery uses it: short calls, and stale locks removed when met."""
-    return Restic(
-        binary=config.settings.restic.binary,
-        cache_dir=config.state_dir / "cache",
-        timeout=120,
-        on_locked=remove_stale_locks,
-        on_interrupted=remove_locks_of,
-    )
+    return restic_for(config, timeout=120)
 
 
 def notice_dead_runs(config: Config, catalog: Catalog, *, noticed_by: str) -> list[RunRecord]:

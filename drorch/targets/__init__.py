@@ -7,7 +7,7 @@ repository to write or read, its placement, what it can do); they never test its
 from drorch.targets.base import Capability, Target
 from drorch.targets.disk import free_bytes
 from drorch.targets.factory import open_target, targets_of
-from drorch.targets.locks import remove_locks_of, remove_stale_locks
+from drorch.targets.locks import remove_locks_of, remove_stale_locks, restic_for
 
 __all__ = [
     "Capability",
@@ -16,5 +16,6 @@ __all__ = [
     "open_target",
     "remove_locks_of",
     "remove_stale_locks",
+    "restic_for",
     "targets_of",
 ]

@@ -19,7 +19,9 @@ import re
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from drorch.config import Config
 from drorch.errors import ResticError
 from drorch.process import pid_started_before
 from drorch.restic import Repo, Restic
@@ -90,3 +92,16 @@ def remove_locks_of(repo: Repo, restic: Restic, pid: int) -> Sequence[str]:
                 "removed the lock %s left by interrupted restic (pid %d)", path.name[:8], pid
             )
     return removed
+
+
+def restic_for(config: Config, **options: Any) -> Restic:
+    """restic as drorch runs it: the configured binary and the state dir's cache, with its
+    lock files looked after (a stale one met is removed and the call tried again; the one an
+    interrupted call left is removed). `options` are the caller's limits and artifacts."""
+    return Restic(
+        binary=config.settings.restic.binary,
+        cache_dir=config.state_dir / "cache",
+        on_locked=remove_stale_locks,
+        on_interrupted=remove_locks_of,
+        **options,
+    )

@@ -38,7 +38,7 @@ from drorch.catalog.identity import no_daemon
 from drorch.config import Config
 from drorch.errors import TargetOffline
 from drorch.restic import Restic, SnapshotInfo
-from drorch.targets import Capability, restic_for, targets_of
+from drorch.targets import Capability, open_target, restic_for, targets_of
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def read_back_copies(config: Config, catalog: Catalog, name: str) -> CopiesRead:
     `original` field, with the status (and size) the catalog gives its original, or else
     the one its run's backup record in `runs/` gives. For a tape target after `tape scan`:
     its repository is found through the media sets the scan recorded."""
-    target = targets_of(config)[name]
+    target = open_target(name, config)
     target.require(Capability.REBUILD)
     _, infos = target.read_back(_restic(config), catalog=catalog)
     known = {s.snapshot_id for s in catalog.snapshots(target=name)}

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from drorch.catalog import Catalog, RepositoryRecord, utc_now
+from drorch.catalog import Catalog, RepositoryRecord
 from drorch.config.model import Pool, TapeTarget
 from drorch.errors import TargetOffline
 from drorch.restic import Repo, Restic, SnapshotInfo
@@ -181,7 +181,8 @@ class TapeLibraryTarget(Target):
         self, restic: Restic, *, catalog: Catalog | None = None
     ) -> tuple[RepositoryRecord | None, list[SnapshotInfo]]:
         """The snapshots the newest media set holds, as `tape scan` recorded its placements
-        in `catalog`: only their files, `config` and `keys/` are read from tape."""
+        in `catalog`: only their files, `config` and `keys/` are read from tape. No
+        repository record: the copy is the media set, which the scan recorded."""
         if catalog is None:
             raise TargetOffline(
                 f"tape target {self.name!r} is read back by `drorch tape scan {self.name}` "
@@ -189,18 +190,9 @@ class TapeLibraryTarget(Target):
             )
         purpose = f"reading tape target {self.name} back into the catalog"
         with self._scratch(catalog, purpose=purpose, wanted=_read_back) as repo:
-            repo_id = restic.repository_id(repo)
             infos = restic.snapshots(repo)
-            record = RepositoryRecord(
-                target=self.name,
-                location=self.location,
-                repo_id=repo_id,
-                created_at=utc_now(),
-                restic_version=str(restic.version()),
-                config_sha256=None,
-            )
         log.info("target %s: media set holds %d snapshot(s)", self.name, len(infos))
-        return record, infos
+        return None, infos
 
 
 def _read_back(path: str) -> bool:

@@ -34,6 +34,7 @@ INIT_WAIT = 600.0  # seconds a run waits while another one creates the repositor
 # restic's repository layout, as far as drorch looks into it (locks/: drorch.targets.locks)
 CONFIG = "config"  # the repository's config file: present once it is initialised
 SNAPSHOTS = "snapshots"  # one file per snapshot, named by its full id
+KEYS = "keys"  # the key files that unlock the repository with its password
 
 _HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 _FULL_ID = re.compile(r"[0-9a-f]{64}")  # not a "<id>-tmp-<n>" file restic left mid-write

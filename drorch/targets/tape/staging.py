@@ -15,10 +15,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from drorch.targets.locks import LOCKS
+
 TAPE = "tape"
 STAGING = "staging"
 WORK = "work"
-SKIPPED = frozenset({"locks"})  # restic's lock files: of this host, never of the data
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def repository_files(folder: Path) -> list[StagedFile]:
     for directory, subdirs, names in os.walk(folder):
         here = Path(directory)
         if here == folder:
-            subdirs[:] = [d for d in subdirs if d not in SKIPPED]
+            subdirs[:] = [d for d in subdirs if d != LOCKS]  # this host's, not the data
         subdirs.sort()
         for name in names:
             if name.endswith((".partial", ".tmp")) or "-tmp-" in name:

@@ -27,6 +27,7 @@ from drorch.errors import TargetOffline
 from drorch.restic import Repo, Restic, SnapshotInfo
 from drorch.targets import locks
 from drorch.targets.base import Capability, Target
+from drorch.targets.disk import CONFIG, KEYS, SNAPSHOTS, repository_present
 from drorch.targets.tape.staging import repository_files, staging_folder, work_folder
 
 # The drivers, the format and the tape-out and reading code are imported by the methods
@@ -36,7 +37,6 @@ from drorch.targets.tape.staging import repository_files, staging_folder, work_f
 log = logging.getLogger(__name__)
 
 SCRATCH = "scratch"  # the state dir's scratch root, shared with restore tests
-CONFIG = "config"
 
 # What each action is told, by what it asked of the target.
 NOT_FOR_TAPE = {
@@ -84,7 +84,7 @@ class TapeLibraryTarget(Target):
         """The staging repository: created on first use; read back from tape when it was
         lost while the tape holds a media set (so that new files deduplicate against it)."""
         repo = Repo(str(self.staging), self.spec.password_file)
-        if (self.staging / CONFIG).is_file():
+        if repository_present(self.staging):
             return repo
         from drorch.targets.tape.library import open_library
         from drorch.targets.tape.reading import newest_media_set, stage_media_set
@@ -170,7 +170,7 @@ class TapeLibraryTarget(Target):
         return False  # only a cartridge read back would tell
 
     def remove_stale_locks(self, restic: Restic) -> list[str]:
-        if not (self.staging / CONFIG).is_file():
+        if not repository_present(self.staging):
             return []
         return locks.remove_stale_locks(Repo(str(self.staging), self.spec.password_file), restic)
 
@@ -197,4 +197,4 @@ class TapeLibraryTarget(Target):
 
 def _read_back(path: str) -> bool:
     """`restic snapshots` needs no more of a repository (no index, no pack)."""
-    return path == CONFIG or path.startswith(("keys/", "snapshots/"))
+    return path == CONFIG or path.startswith((f"{KEYS}/", f"{SNAPSHOTS}/"))

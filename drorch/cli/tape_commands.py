@@ -55,9 +55,11 @@ def _library(args: argparse.Namespace) -> tuple[str, TapeLibrary]:
     return name, library
 
 
-def open_tape(args: argparse.Namespace) -> tuple[Config, str, TapeLibrary]:
-    """The config, the tape target's name, and its library."""
-    config = load_config(resolve_root(args.config))
+def open_tape(
+    args: argparse.Namespace, config: Config | None = None
+) -> tuple[Config, str, TapeLibrary]:
+    """The config (loaded unless given), the tape target's name, and its library."""
+    config = config or load_config(resolve_root(args.config))
     name = tape_target_name(config, args.target)
     target = config.targets[name]
     return config, name, open_library(target)  # type: ignore[arg-type]  # a tape target

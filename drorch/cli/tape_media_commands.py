@@ -20,29 +20,33 @@ from drorch.cli.tape_commands import open_tape
 from drorch.config import Config, load_config, resolve_root
 from drorch.config.model import Pool
 from drorch.errors import EXIT_FAILED, DrorchError, UsageError
-from drorch.targets.tape.changer import Inventory, is_cleaning
+from drorch.targets.tape.changer import Changer, Inventory, is_cleaning
 from drorch.targets.tape.labelling import Outcome, label_cartridges
 from drorch.targets.tape.library import TapeLibrary
 from drorch.targets.tape.scan import ScanResult, scan_cartridges, scannable
 from drorch.targets.tape.vault import Move, export_cartridges, import_cartridges
 
 
-def _target_and_barcodes(args: argparse.Namespace) -> list[str]:
-    """TARGET BARCODE... with TARGET optional: the first word is the target when
-    drorch.yaml names a target so."""
+def _target_and_barcodes(args: argparse.Namespace) -> tuple[Config, list[str]]:
+    """The config, and TARGET BARCODE... with TARGET optional: the first word is the
+    target when drorch.yaml names a target so."""
     words: list[str] = list(args.names)
     config = load_config(resolve_root(args.config))
     if words and words[0] in config.targets:
         args.target = words.pop(0)
     else:
         args.target = None
-    return words
+    return config, words
+
+
+def _require_changer(name: str, library: TapeLibrary) -> Changer:
+    if library.changer is None:
+        raise UsageError(f"tape target {name!r} has a lone drive and no changer")
+    return library.changer
 
 
 def _inventory(name: str, library: TapeLibrary) -> Inventory:
-    if library.changer is None:
-        raise UsageError(f"tape target {name!r} has a lone drive and no changer")
-    return library.changer.inventory()
+    return _require_changer(name, library).inventory()
 
 
 def _check_present(inventory: Inventory, barcodes: Sequence[str]) -> None:
@@ -55,12 +59,12 @@ def _check_present(inventory: Inventory, barcodes: Sequence[str]) -> None:
 
 
 def cmd_tape_label(args: argparse.Namespace) -> int:
-    barcodes = _target_and_barcodes(args)
+    loaded, barcodes = _target_and_barcodes(args)
     if bool(barcodes) == bool(args.all_blank):
         raise UsageError("name the cartridges to label, or give --all-blank (not both)")
     if args.all_blank and args.force:
         raise UsageError("--all-blank labels blank cartridges only: --force does not apply")
-    config, name, library = open_tape(args)
+    config, name, library = open_tape(args, loaded)
     target = config.targets[name]
     pool_name = args.pool or target.pool  # type: ignore[union-attr]  # a tape target
     pool = _pool(config, pool_name)
@@ -123,10 +127,10 @@ def _pool(config: Config, pool_name: str) -> Pool:
 
 
 def cmd_tape_export(args: argparse.Namespace) -> int:
-    barcodes = _target_and_barcodes(args)
+    loaded, barcodes = _target_and_barcodes(args)
     if not barcodes:
         raise UsageError("name the cartridges to export")
-    config, name, library = open_tape(args)
+    config, name, library = open_tape(args, loaded)
     _check_present(_inventory(name, library), barcodes)
     catalog = open_command_catalog(config)
     try:
@@ -139,7 +143,7 @@ def cmd_tape_export(args: argparse.Namespace) -> int:
 
 def cmd_tape_import(args: argparse.Namespace) -> int:
     config, name, library = open_tape(args)
-    _inventory(name, library)
+    _require_changer(name, library)  # import_cartridges reads the inventory
     catalog = open_command_catalog(config)
     try:
         moves = import_cartridges(library, catalog, args.slots, at=utc_now())
@@ -168,8 +172,8 @@ def _moves(name: str, moves: list[Move], as_json: bool, note: str) -> None:
 
 
 def cmd_tape_scan(args: argparse.Namespace) -> int:
-    barcodes = _target_and_barcodes(args)
-    config, name, library = open_tape(args)
+    loaded, barcodes = _target_and_barcodes(args)
+    config, name, library = open_tape(args, loaded)
     inventory = _inventory(name, library)
     if not barcodes:
         barcodes = scannable(inventory)

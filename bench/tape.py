@@ -23,6 +23,12 @@ What it does:
            case: `cat FILES | dd` would add a pipe and a second process to dd's side.
 3. The verdict: the median over the rounds of the per-round throughput ratio drorch/dd.
 
+What it leaves out of drorch's side: it drives the format layer tape-out writes with
+(drorch.targets.tape.format), not TapeOut itself: no `restic copy` into the staging
+repository, no catalog records, no changer moves, and not the read-back that tape-out
+does before recording anything (which reads every archive again and checks each
+SHA-256). A whole tape-out therefore costs more than this row measures.
+
 Usage: .venv/bin/python bench/tape.py [--rounds N] [--size-mb M] [--write-results]
 Needs restic and GNU tar; drorch runs in-process (its import is not timed).
 """

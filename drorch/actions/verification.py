@@ -1,7 +1,8 @@
 """Verifying a restored folder: the checks a restore test makes, for whoever restored it.
 
-A restore test and a runbook's `verify` step run the same checks on a folder that
-`restic restore` filled from a snapshot, each giving a named pass/fail with its detail:
+A restore test runs them on a folder that `restic restore` filled from a snapshot (and a
+runbook's `verify` step is to run the same ones, once runbooks run), each giving a named
+pass/fail with its detail:
 
     checks = verify_restored(restic, repo, snapshot, folder, wanted=("canary", "listing"))
 

@@ -16,7 +16,8 @@ from drorch.config.model import Target
 
 
 def as_placed(targets: Mapping[str, Target], catalog: Catalog) -> Mapping[str, Target]:
-    """`targets`, with each tape target whose cartridges are all in the library online."""
+    """`targets`, with each tape target configured offline counted online unless one of
+    its media sets holding archives has every cartridge exported."""
     tape = [name for name, t in targets.items() if t.kind == "tape" and t.offline]
     if not tape:
         return targets

@@ -1,6 +1,6 @@
 """Tape-out: the staging repository's files the current media set lacks, written to tape.
 
-    report = TapeOut(settings, catalog, library, run_id=7).write(staging_folder)
+    report = TapeOut(settings, catalog, library, run_id=7).write(staging, files)
 
 Step by step: choose the cartridge (pool.allocate), load it, read its label (a blank one
 gets the label of its place in the media set; a foreign one or another set's is refused

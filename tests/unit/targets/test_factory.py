@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -99,10 +98,6 @@ def test_a_tape_target_receives_copies_is_restored_from_and_read_back(config: Co
         Capability.RESTORE_TEST,
         Capability.REBUILD,
     }
-
-
-def exact(capability: Capability) -> str:
-    return f"^{re.escape(REFUSALS[capability])}$"
 
 
 def test_a_tape_target_has_no_repository_of_its_own(config: Config, tmp_path: Path) -> None:

@@ -152,19 +152,14 @@ def read_back_copies(config: Config, catalog: Catalog, name: str) -> CopiesRead:
     witness = _Witness(config.state_dir)
     recorded, skipped = [], []
     for info in infos:
-        job = _tag(info.tags, JOB_TAG)
         if info.id in known:
             continue
-        if job is None:
-            skipped.append(f"{info.short_id}: no job: tag (not written by drorch)")
-            continue
+        job = _tag(info.tags, JOB_TAG)
         origin = sources.get(info.original or info.id)
-        if origin is not None and origin.tree != info.tree:
-            skipped.append(
-                f"{info.short_id}: a copy whose tree {info.tree[:8]} differs from its "
-                f"source {origin.short_id}'s {(origin.tree or '?')[:8]}"
-            )
+        if refusal := _not_recorded(info, job, origin):
+            skipped.append(refusal)
             continue
+        assert job is not None  # _not_recorded refuses a snapshot without one
         status = origin.status if origin is not None else witness.status(info)
         record = found_snapshot(
             job, name, info, status=status, original_id=info.original, origin=origin
@@ -188,16 +183,11 @@ def _records(
         skipped, originals, copies = [], 0, 0
         for info in infos:
             job = _tag(info.tags, JOB_TAG)
-            if job is None:
-                skipped.append(f"{info.short_id}: no job: tag (not written by drorch)")
-                continue
             source = by_id.get(info.original) if info.original else None
-            if source is not None and source.tree != info.tree:
-                skipped.append(
-                    f"{info.short_id}: a copy whose tree {info.tree[:8]} differs from its "
-                    f"source {source.short_id}'s {source.tree[:8]}"
-                )
+            if refusal := _not_recorded(info, job, source):
+                skipped.append(refusal)
                 continue
+            assert job is not None  # _not_recorded refuses a snapshot without one
             status = witness.status(info)
             # the run it names, its size and its canary's hash were only in the lost catalog
             records.append(
@@ -207,6 +197,21 @@ def _records(
             originals += info.original is None
         counts[name] = (originals, copies, tuple(skipped))
     return records, counts
+
+
+def _not_recorded(
+    info: SnapshotInfo, job: str | None, source: SnapshotInfo | SnapshotRecord | None
+) -> str | None:
+    """Why a snapshot read back is not recorded, or None: one drorch did not write (no
+    job: tag), or a copy whose tree is not its source's."""
+    if job is None:
+        return f"{info.short_id}: no job: tag (not written by drorch)"
+    if source is not None and source.tree != info.tree:
+        return (
+            f"{info.short_id}: a copy whose tree {info.tree[:8]} differs from its "
+            f"source {source.short_id}'s {(source.tree or '?')[:8]}"
+        )
+    return None
 
 
 def _tag(tags: Iterable[str], prefix: str) -> str | None:

@@ -23,7 +23,7 @@ from drorch.config.model import NAME_PATTERN, Job, Policy, Settings, Target
 from drorch.config.places import source_overlaps, textfile_problem
 from drorch.config.references import JobFile, cross_check, known
 from drorch.config.runbook_refs import check_runbooks
-from drorch.config.runbooks import Runbook
+from drorch.config.runbooks import STEP_OUTPUTS, Runbook
 from drorch.config.yamlsource import Document, FieldPath, YamlProblem, load_document
 from drorch.errors import ConfigError, ConfigIssue, UnknownJob, UnknownTarget
 
@@ -202,7 +202,7 @@ def _validate(
 
 
 _NAMES_KEY = ("extra_forbidden", "missing")
-_STEP_KINDS = "restore, verify, check, command, confirm, approve, notify or note"
+_STEP_KINDS = ", ".join(list(STEP_OUTPUTS)[:-1]) + f" or {list(STEP_OUTPUTS)[-1]}"
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...], *, keep_last: bool) -> FieldPath:

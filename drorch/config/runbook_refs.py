@@ -6,19 +6,18 @@ destinations lie under the allowed roots. Each problem names file, line and fiel
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from drorch.config.references import known
 from drorch.config.runbooks import (
-    SNAPSHOT_PATTERN,
     STEP_OUTPUTS,
     Runbook,
     as_of_problem,
     path_problem,
     references,
+    snapshot_problem,
 )
 from drorch.config.yamlsource import Document, FieldPath
 from drorch.errors import ConfigIssue
@@ -84,8 +83,8 @@ class _Scope:
             return f"no target named {value!r}{known(self.targets)}"
         if wanted == "path":
             return path_problem(value, self.roots)
-        if wanted == "snapshot" and not re.match(SNAPSHOT_PATTERN, value):
-            return f"a snapshot is 'latest' or a hex id or prefix, not {value!r}"
+        if wanted == "snapshot":
+            return snapshot_problem(value)
         if wanted == "as_of":
             return as_of_problem(value)
         return None

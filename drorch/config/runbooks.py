@@ -38,6 +38,12 @@ def references(value: str) -> list[str]:
     return REFERENCE.findall(value)
 
 
+def snapshot_problem(value: str) -> str | None:
+    if re.match(SNAPSHOT_PATTERN, value):
+        return None
+    return f"a snapshot is 'latest' or a hex id or prefix, not {value!r}"
+
+
 def as_of_problem(value: str) -> str | None:
     try:
         moment = datetime.fromisoformat(value)
@@ -93,8 +99,8 @@ class RunbookParam(Frozen):
         value = self.default
         if value is None:
             return None
-        if self.type == "snapshot" and not re.match(SNAPSHOT_PATTERN, value):
-            return f"a snapshot is 'latest' or a hex id or prefix, not {value!r}"
+        if self.type == "snapshot":
+            return snapshot_problem(value)
         if self.type == "as_of":
             return as_of_problem(value)
         if self.type == "string" and self.pattern and not re.fullmatch(self.pattern, value):

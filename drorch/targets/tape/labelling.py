@@ -87,10 +87,10 @@ def label_cartridges(
                 results.append(LabelResult(barcode, Outcome.ALREADY, found))
                 continue
             if found != "blank":
-                why = _refusal(catalog, barcode, label, pool_of, force=force, now=now)
                 if blank_only:
                     results.append(LabelResult(barcode, Outcome.SKIPPED, found, "not blank"))
                     continue
+                why = _refusal(catalog, barcode, label, pool_of, force=force, now=now)
                 if why is not None:
                     results.append(LabelResult(barcode, Outcome.REFUSED, found, why))
                     continue

@@ -230,12 +230,11 @@ def open_media_set(
     target: str,
     at: datetime,
     expires_at: datetime | None,
-    media_set_id: str | None = None,
 ) -> MediaSetRecord:
-    """A new, open media set (a new UUID unless one is given, as when rebuilding the
-    catalog from labels); `expires_at` None keeps it forever."""
+    """A new, open media set with a new UUID (`tape scan` records the ids it reads off the
+    labels itself); `expires_at` None keeps it forever."""
     row = models.MediaSet(
-        id=media_set_id or str(uuid.uuid4()),
+        id=str(uuid.uuid4()),
         pool=pool,
         target=target,
         opened_at=at,

@@ -3,14 +3,15 @@ check that it is the catalog the state dir used (see identity)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from drorch.catalog import identity as ident
@@ -20,7 +21,7 @@ from drorch.errors import CatalogError, CatalogLost
 
 log = logging.getLogger(__name__)
 
-HEAD = "0008"  # the newest revision in migrations/versions; a test keeps them in step
+HEAD = "0009"  # the newest revision in migrations/versions; a test keeps them in step
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -128,7 +129,7 @@ def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) 
     after `before_create` (which may refuse by raising). Returns the catalog's identity
     (None when its row was deleted)."""
     try:
-        with engine.begin() as connection:
+        with engine.connect() as connection, _foreign_keys_deferred(connection):
             tables = set(inspect(connection).get_table_names())
             if "alembic_version" in tables:
                 current = connection.execute(text("SELECT version_num FROM alembic_version"))
@@ -146,6 +147,25 @@ def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) 
         raise CatalogError(f"cannot open the catalog {engine.url!r}: {exc}") from exc
 
 
+@contextlib.contextmanager
+def _foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """One transaction on `connection`. On SQLite, with foreign keys enforced only at its
+    end: a migration rebuilds a table other tables reference (SQLite alters a column by
+    copying the table, dropping and renaming it), which SQLite allows only with
+    enforcement off; `_alembic_upgrade` then proves that nothing dangles."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:  # outside a transaction, or SQLite ignores it
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        with connection.begin():
+            yield
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+
+
 def _alembic_upgrade(connection: Any) -> None:
     from alembic import command
     from alembic.config import Config
@@ -154,3 +174,7 @@ def _alembic_upgrade(connection: Any) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+    if connection.dialect.name == "sqlite":
+        dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if dangling:
+            raise CatalogError(f"the migration left rows that refer to none: {dangling}")

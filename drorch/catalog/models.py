@@ -53,10 +53,22 @@ class RunStatus(enum.StrEnum):
     FAILED = "FAILED"
     INTERRUPTED = "INTERRUPTED"
     CANCELED = "CANCELED"
+    WAITING = "WAITING"  # a runbook run paused for an approval: no process runs it
 
     @property
     def finished(self) -> bool:
-        return self not in (RunStatus.PENDING, RunStatus.RUNNING)
+        return self not in (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
+
+
+class StepStatus(enum.StrEnum):
+    """One attempt at one step of a runbook run."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    WAITING = "WAITING"  # an approve step: waits for a second person
+    INTERRUPTED = "INTERRUPTED"  # Ctrl-C, or its process died: resumable
+    CANCELED = "CANCELED"  # the run was aborted while the step waited or ran
 
 
 class SnapshotStatus(enum.StrEnum):
@@ -108,7 +120,8 @@ class Run(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    job: Mapped[str] = mapped_column(String(200))
+    # None for a run of no one job: a runbook run (action "runbook") may touch several.
+    job: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[RunStatus] = mapped_column(
@@ -127,6 +140,35 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
     artifacts: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None]
+
+
+class RunbookStep(Base):
+    """One attempt at one step of a runbook run: who, when, with what, and how it ended.
+
+    A resumed step gets a new attempt; earlier attempts stay, so the record of a run shows
+    every failure it went through."""
+
+    __tablename__ = "runbook_steps"
+    __table_args__ = (UniqueConstraint("run_id", "position", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    position: Mapped[int]  # the step's index in the runbook
+    attempt: Mapped[int]  # 1, then 2 after a resume
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[StepStatus] = mapped_column(
+        Enum(StepStatus, native_enum=False, length=20, validate_strings=True)
+    )
+    actor: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    inputs: Mapped[dict[str, Any]]  # the step's `with:`, references resolved
+    outputs: Mapped[dict[str, Any] | None]  # what later steps may use, and what it found
+    summary: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None]
 
 
 class Repository(Base):

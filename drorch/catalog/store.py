@@ -31,6 +31,16 @@ ALLOWED = {
         RunStatus.CANCELED,
     },
 }
+RUNBOOK = "runbook"  # the action of a runbook run
+# A runbook run also waits for an approval, and goes on after a failed or interrupted step
+# (`drorch runbook resume`) or ends there (`drorch runbook abort`).
+RUNBOOK_ALLOWED = {
+    **ALLOWED,
+    RunStatus.RUNNING: ALLOWED[RunStatus.RUNNING] | {RunStatus.WAITING},
+    RunStatus.WAITING: {RunStatus.RUNNING, RunStatus.CANCELED},
+    RunStatus.FAILED: {RunStatus.RUNNING, RunStatus.CANCELED},
+    RunStatus.INTERRUPTED: {RunStatus.RUNNING, RunStatus.CANCELED},
+}
 
 
 def utc_now() -> datetime:
@@ -40,7 +50,7 @@ def utc_now() -> datetime:
 @dataclass(frozen=True)
 class RunRecord:
     id: int
-    job: str
+    job: str | None  # None: a runbook run, of no one job
     action: str
     target: str | None
     status: RunStatus
@@ -127,7 +137,7 @@ class Catalog:
     def create_run(
         self,
         *,
-        job: str,
+        job: str | None,
         action: str,
         target: str | None,
         host: str,
@@ -136,6 +146,7 @@ class Catalog:
         status: RunStatus = RunStatus.RUNNING,
         artifacts_root: Path | None = None,
         lock: tuple[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> RunRecord:
         """Record a run. In the same transaction (one fsync, not three: the daemon starts
         many runs at a slot): its artifacts folder `artifacts_root/ID`, and the id on the
@@ -151,6 +162,7 @@ class Catalog:
             host=host,
             pid=pid,
             actor=actor,
+            details=details,
         )
         with self.session() as session, session.begin():
             session.add(row)
@@ -174,14 +186,14 @@ class Catalog:
             row = session.get(models.Run, run_id, with_for_update=True)
             if row is None:
                 raise CatalogError(f"no run {run_id} in the catalog")
-            if to not in ALLOWED.get(row.status, set()):
+            allowed = RUNBOOK_ALLOWED if row.action == RUNBOOK else ALLOWED
+            if to not in allowed.get(row.status, set()):
                 raise CatalogError(f"run {run_id} cannot go from {row.status} to {to}")
             row.status = to
             now = utc_now()
-            if to is RunStatus.RUNNING:
+            if to is RunStatus.RUNNING and row.started_at is None:
                 row.started_at = now
-            if to.finished:
-                row.finished_at = now
+            row.finished_at = now if to.finished else None
             for key, value in fields.items():
                 setattr(row, key, value)
             record: RunRecord = _record(RunRecord, row)
@@ -213,16 +225,18 @@ class Catalog:
             return [_record(RunRecord, row) for row in session.scalars(query)]
 
     def last_runs(self) -> dict[tuple[str, str], RunRecord]:
-        """The newest run of every (job, action)."""
+        """The newest run of every (job, action); runbook runs, of no one job, are not."""
         newest = (
             select(func.max(models.Run.id))
+            .where(models.Run.job.is_not(None))
             .group_by(models.Run.job, models.Run.action)
             .scalar_subquery()
         )
         query = select(models.Run).where(models.Run.id.in_(newest))
         with self.session() as session:
             return {
-                (row.job, row.action): _record(RunRecord, row) for row in session.scalars(query)
+                (row.job or "", row.action): _record(RunRecord, row)
+                for row in session.scalars(query)
             }
 
     # -- repositories -----------------------------------------------------------------

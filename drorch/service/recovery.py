@@ -79,7 +79,7 @@ def _snapshots_left(
 ) -> tuple[list[SnapshotRecord], str]:
     """The snapshots a dead snapshot run wrote that the catalog lacks, and what to say of
     them in its error. One `restic snapshots --tag` call."""
-    if run.action != "snapshot" or run.target is None:
+    if run.action != "snapshot" or run.target is None or run.job is None:
         return [], ""
     target = targets_of(config).get(run.target)
     if target is None or not target.can(Capability.SNAPSHOT):

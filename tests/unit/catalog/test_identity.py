@@ -16,7 +16,13 @@ from drorch.errors import CatalogError
 from tests.catalog_rows import drop_everything
 
 # Tables of the revisions after 0007, dropped to make a new catalog look like a 0006 one.
-TABLES_AFTER_0007 = ("tape_repository_files", "tape_files", "tape_cartridges", "tape_media_sets")
+TABLES_AFTER_0007 = (
+    "runbook_steps",
+    "tape_repository_files",
+    "tape_files",
+    "tape_cartridges",
+    "tape_media_sets",
+)
 
 
 def _run(catalog: Catalog) -> int:

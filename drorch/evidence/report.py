@@ -303,7 +303,6 @@ def _latest(record: Mapping[str, Any]) -> str:
     target = _map(record.get("target"))
     snapshot = _map(record.get("snapshot"))
     selection = _map(record.get("selection"))
-    versions = _map(record.get("versions"))
     out = [
         f'<div class="latest"{_attrs(seq=_int(record.get("seq")), result=_result(record))}>\n',
         '<h3>Latest restore test</h3>\n<dl class="facts">\n',
@@ -331,12 +330,7 @@ def _latest(record: Mapping[str, Any]) -> str:
         f'<dt>Record</dt><dd>seq <span data-field="seq">{_e(_text_or_dash(record.get("seq")))}'
         f"</span>, hash {_short(record.get('hash'), 'hash', 16)}</dd>\n"
     )
-    if versions:
-        shown = ", ".join(
-            f'{_e(k)} <span data-field="version-{_e(k)}">{_e(_text_or_dash(v))}</span>'
-            for k, v in sorted(versions.items())
-        )
-        out.append(f"<dt>Versions</dt><dd>{shown}</dd>\n")
+    out.append(_versions(_map(record.get("versions"))))
     out.append("</dl>\n")
     out.append(_rto(record))
     out.append(_checks(record))
@@ -392,26 +386,31 @@ def _checks(record: Mapping[str, Any]) -> str:
     if not checks:
         out.append('<p class="fail" data-field="no-checks">No check ran.</p>\n')
     else:
-        out.append(
-            '<table class="checks">\n<thead><tr><th>Check</th><th>Result</th><th>Detail</th>'
-            "</tr></thead>\n<tbody>\n"
-        )
-        for check in checks:
-            passed = check.get("passed")
-            word = "pass" if passed is True else "fail" if passed is False else "unknown"
-            flag = "true" if passed is True else "false" if passed is False else ""
-            out.append(
-                f'<tr class="check" data-check="{_e(_text_or_dash(check.get("name")))}" '
-                f'data-passed="{flag}"><td>{_e(_text_or_dash(check.get("name")))}</td>'
-                f'<td class="{_css_result(word)}" data-field="check-result">{word.upper()}</td>'
-                f'<td class="detail">{_e(_text_or_dash(check.get("detail")))}</td></tr>\n'
-            )
-        out.append("</tbody>\n</table>\n")
+        out.append(_check_table(checks))
     reasons = _reasons(record)
     if reasons and _result(record) != "pass":
         out.append('<p>Reasons it failed:</p>\n<ul class="reasons">\n')
         out.extend(f'<li class="reason">{_e(reason)}</li>\n' for reason in reasons)
         out.append("</ul>\n")
+    return "".join(out)
+
+
+def _check_table(checks: list[Mapping[str, Any]]) -> str:
+    out = [
+        '<table class="checks">\n<thead><tr><th>Check</th><th>Result</th><th>Detail</th>'
+        "</tr></thead>\n<tbody>\n"
+    ]
+    for check in checks:
+        passed = check.get("passed")
+        word = "pass" if passed is True else "fail" if passed is False else "unknown"
+        flag = "true" if passed is True else "false" if passed is False else ""
+        out.append(
+            f'<tr class="check" data-check="{_e(_text_or_dash(check.get("name")))}" '
+            f'data-passed="{flag}"><td>{_e(_text_or_dash(check.get("name")))}</td>'
+            f'<td class="{_css_result(word)}" data-field="check-result">{word.upper()}</td>'
+            f'<td class="detail">{_e(_text_or_dash(check.get("detail")))}</td></tr>\n'
+        )
+    out.append("</tbody>\n</table>\n")
     return "".join(out)
 
 
@@ -560,10 +559,15 @@ def _bar(value: float | None, scale: float, css: str) -> str:
 
 
 def _within(rto: Mapping[str, Any]) -> str:
-    within = rto.get("within")
+    return _within_mark(rto.get("within"), _num(rto.get("projected_s")), "not projected")
+
+
+def _within_mark(within: Any, measured: float | None, unmeasured: str) -> str:
+    """The record's own verdict on a time against its RTO: the report never recomputes it,
+    and says so when there was no time to judge (unmeasured)."""
     flag = "true" if within is True else "false" if within is False else ""
-    if _num(rto.get("projected_s")) is None:
-        word, css = "not projected", "unknown"
+    if measured is None:
+        word, css = unmeasured, "unknown"
     elif within is True:
         word, css = "yes", "pass"
     elif within is False:
@@ -598,15 +602,29 @@ def _snapshot(snapshot: Mapping[str, Any]) -> str:
     at = _str(snapshot.get("time"))
     if at:
         out.append(f", taken {_time(at, 'snapshot-time')}")
-    size = _int(snapshot.get("size"))
-    if size is not None:
-        out.append(
-            f', <span data-field="snapshot-size" data-bytes="{size}">{_e(format_size(size))}</span>'
-        )
+    if _int(snapshot.get("size")) is not None:
+        out.append(f", {_size(snapshot.get('size'), 'snapshot-size')}")
     files = _int(snapshot.get("files"))
     if files is not None:
         out.append(f', <span data-field="snapshot-files">{files}</span> files')
     return "".join(out)
+
+
+def _size(value: Any, field: str) -> str:
+    size = _int(value)
+    if size is None:
+        return f'<span data-field="{field}">{DASH}</span>'
+    return f'<span data-field="{field}" data-bytes="{size}">{_e(format_size(size))}</span>'
+
+
+def _versions(versions: Mapping[str, Any]) -> str:
+    if not versions:
+        return ""
+    shown = ", ".join(
+        f'{_e(k)} <span data-field="version-{_e(k)}">{_e(_text_or_dash(v))}</span>'
+        for k, v in sorted(versions.items())
+    )
+    return f"<dt>Versions</dt><dd>{shown}</dd>\n"
 
 
 def _selection(selection: Mapping[str, Any]) -> str:

@@ -84,6 +84,8 @@ td.detail { word-break: break-word; }
 td time, td code, td [data-field="within"] { white-space: nowrap; }
 .strip span { font-weight: 700; margin-right: .15em; }
 .rto td.bar-cell { width: 45%; }
+.recovery td.bar-cell { width: 22%; }
+tr.step-checks > td { padding: .2em .5em .2em 2em; border-top: none; }
 .bar {
   display: block; height: .75em; min-width: 2px; background: #555;
   -webkit-print-color-adjust: exact; print-color-adjust: exact;
@@ -100,7 +102,7 @@ footer { margin-top: 2.5em; padding-top: .6em; border-top: 1px solid #999; font-
 @media print {
   body { max-width: none; padding: 0; font-size: 9.5pt; }
   a { color: inherit; text-decoration: none; }
-  section.job { break-before: page; page-break-before: always; }
+  section.job, section#runbook-runs { break-before: page; page-break-before: always; }
   h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
   tr, li, dl.facts, .card, .warning { break-inside: avoid; page-break-inside: avoid; }
   table { font-size: .92em; }
@@ -576,7 +578,7 @@ def _runbook_table(runs: list[Mapping[str, Any]]) -> str:
             f'<td data-field="actor">{_e(_text_or_dash(record.get("actor")))}</td>'
             f'<td data-field="approved-by">{_e(_approvers(record))}</td>'
             f'<td class="num">{_duration(record.get("duration_s"), "duration")}</td>'
-            f"<td>{_verdict(record)}</td>"
+            f"<td>{_verdict(record)}{_unusual_status(record)}</td>"
             f'<td data-field="drill">{"yes" if record.get("drill") is True else "no"}</td>'
             "</tr>\n"
         )
@@ -773,6 +775,14 @@ def _runbook_reasons(record: Mapping[str, Any]) -> str:
         if s.get("status") == "FAILED"
     ]
     return _reason_list(reasons or ["no reason was recorded"])
+
+
+def _unusual_status(record: Mapping[str, Any]) -> str:
+    """A run's status beside its result when the result alone would hide it (CANCELED)."""
+    status = _str(record.get("status"))
+    if status is None or status in ("SUCCEEDED", "FAILED"):
+        return ""
+    return f' <span class="small muted" data-field="status">{_e(status.lower())}</span>'
 
 
 def _approvers(record: Mapping[str, Any]) -> str:

@@ -165,6 +165,8 @@ def test_summary_counts_runs_drills_and_failures() -> None:
         ("5", "pass", "true"),
     ]
     assert [r.one(data_field="drill").text() for r in rows] == ["no", "no", "yes", "yes", "yes"]
+    assert [r.text() for r in rows[3].all(data_field="status")] == ["canceled"]
+    assert [r.attrs["data-seq"] for r in rows if r.all(data_field="status")] == ["4"]
     assert [r.one(data_field="result").text() for r in rows] == [
         "PASS",
         "FAIL",

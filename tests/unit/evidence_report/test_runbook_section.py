@@ -8,10 +8,9 @@ import re
 from typing import Any
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from drorch.evidence.report import format_seconds, render_report
-from tests.unit.evidence_report.test_report import HOSTILE, Node, render, restore_test
+from tests.unit.evidence_report.test_report import HOSTILE, TEXT, Node, render, restore_test
 
 SHA = "9f" * 32
 SNAPSHOT = "5e" * 32
@@ -432,9 +431,6 @@ def test_hostile_runbook_text_is_escaped() -> None:
     assert detail.one(data_param=HOSTILE).text() == img
     assert detail.one(**{"class": "recovery-job"}).attrs["data-job"] == HOSTILE
     assert [r.text() for r in section(dom).all(**{"class": "reason"})] == [HOSTILE, HOSTILE]
-
-
-TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
 @settings(max_examples=60, deadline=None)

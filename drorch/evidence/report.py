@@ -6,8 +6,10 @@ One self-contained HTML5 file: inline CSS, no script, nothing fetched (a Content
 Policy forbids it), readable on screen and printed. It shows a summary (jobs, tests, the
 period, the checkpoint the report was built from), then per job the latest restore test
 and its checks, the pass/fail history, measured vs projected vs target RTO, which copy and
-snapshot each test used, and the failures with their reasons; other kinds of evidence
-follow in one compact table.
+snapshot each test used, and the failures with their reasons; then the runbook runs and
+recovery drills (who ran and approved each, its steps, the restore time it achieved per job
+against the job's RTO, its failures first); other kinds of evidence follow in one compact
+table.
 
 Every value from a record is escaped. Numbers carry stable hooks for machines next to the
 words for people: `data-seq` on each test, `data-field` naming the value, `data-seconds`
@@ -574,7 +576,7 @@ def _runbook_table(runs: list[Mapping[str, Any]]) -> str:
             f"<tr{_runbook_attrs(record)}>"
             f'<td><a href="#runbook-{index}">{_runbook_name(record)}</a></td>'
             f'<td class="num" data-field="run">{_e(_text_or_dash(record.get("run")))}</td>'
-            f"<td>{_time(_started(record), 'started')}</td>"
+            f"<td>{_time(_str(record.get('started_at')), 'started')}</td>"
             f'<td data-field="actor">{_e(_text_or_dash(record.get("actor")))}</td>'
             f'<td data-field="approved-by">{_e(_approvers(record))}</td>'
             f'<td class="num">{_duration(record.get("duration_s"), "duration")}</td>'
@@ -616,7 +618,7 @@ def _runbook_facts(record: Mapping[str, Any]) -> str:
     out = [
         '<dl class="facts">\n',
         f'<dt>Status</dt><dd data-field="status">{_e(_text_or_dash(record.get("status")))}</dd>\n',
-        f"<dt>Started</dt><dd>{_time(_started(record), 'started')}</dd>\n",
+        f"<dt>Started</dt><dd>{_time(_str(record.get('started_at')), 'started')}</dd>\n",
         f"<dt>Finished</dt><dd>{_time(_str(record.get('finished_at')), 'finished')}</dd>\n",
         f"<dt>Duration</dt><dd>{_duration(record.get('duration_s'), 'duration')}</dd>\n",
         f'<dt>Run by</dt><dd><span data-field="actor">{_e(_text_or_dash(record.get("actor")))}'
@@ -788,10 +790,6 @@ def _unusual_status(record: Mapping[str, Any]) -> str:
 def _approvers(record: Mapping[str, Any]) -> str:
     names = [_str(_map(a).get("by")) for a in _list(record.get("approvals"))]
     return ", ".join(dict.fromkeys(n for n in names if n)) or DASH
-
-
-def _started(record: Mapping[str, Any]) -> str | None:
-    return _str(record.get("started_at")) or _str(record.get("at"))
 
 
 def _css_status(status: str | None) -> str:

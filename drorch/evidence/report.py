@@ -6,8 +6,10 @@ One self-contained HTML5 file: inline CSS, no script, nothing fetched (a Content
 Policy forbids it), readable on screen and printed. It shows a summary (jobs, tests, the
 period, the checkpoint the report was built from), then per job the latest restore test
 and its checks, the pass/fail history, measured vs projected vs target RTO, which copy and
-snapshot each test used, and the failures with their reasons; other kinds of evidence
-follow in one compact table.
+snapshot each test used, and the failures with their reasons; then the runbook runs and
+recovery drills (who ran and approved each, its steps, the restore time it achieved per job
+against the job's RTO, its failures first); other kinds of evidence follow in one compact
+table.
 
 Every value from a record is escaped. Numbers carry stable hooks for machines next to the
 words for people: `data-seq` on each test, `data-field` naming the value, `data-seconds`
@@ -26,6 +28,7 @@ from typing import Any
 from drorch.config.units import format_size
 
 RESTORE_TEST = "restore-test"
+RUNBOOK = "runbook"
 DASH = "—"
 SHORT_ID = 8
 NO_JOB = "(no job)"
@@ -83,6 +86,8 @@ td.detail { word-break: break-word; }
 td time, td code, td [data-field="within"] { white-space: nowrap; }
 .strip span { font-weight: 700; margin-right: .15em; }
 .rto td.bar-cell { width: 45%; }
+.recovery td.bar-cell { width: 22%; }
+tr.step-checks > td { padding: .2em .5em .2em 2em; border-top: none; }
 .bar {
   display: block; height: .75em; min-width: 2px; background: #555;
   -webkit-print-color-adjust: exact; print-color-adjust: exact;
@@ -99,7 +104,7 @@ footer { margin-top: 2.5em; padding-top: .6em; border-top: 1px solid #999; font-
 @media print {
   body { max-width: none; padding: 0; font-size: 9.5pt; }
   a { color: inherit; text-decoration: none; }
-  section.job { break-before: page; page-break-before: always; }
+  section.job, section#runbook-runs { break-before: page; page-break-before: always; }
   h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
   tr, li, dl.facts, .card, .warning { break-inside: avoid; page-break-inside: avoid; }
   table { font-size: .92em; }
@@ -119,7 +124,8 @@ def render_report(
     order) as of checkpoint (the signed checkpoint they were exported under, or None)."""
     ordered = _ordered(records)
     tests = [r for r in ordered if r.get("kind") == RESTORE_TEST]
-    others = [r for r in ordered if r.get("kind") != RESTORE_TEST]
+    runbooks = [r for r in ordered if r.get("kind") == RUNBOOK]
+    others = [r for r in ordered if r.get("kind") not in (RESTORE_TEST, RUNBOOK)]
     jobs = _by_job(tests)
     out: list[str] = [
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
@@ -132,9 +138,11 @@ def render_report(
         "This page is a view of the records; the signed records and checkpoint in the "
         "bundle are the proof.</p>\n</header>\n",
     ]
-    out.append(_summary(ordered, tests, others, jobs, checkpoint))
+    out.append(_summary(ordered, tests, runbooks, others, jobs, checkpoint))
     for index, (job, job_tests) in enumerate(jobs, 1):
         out.append(_job_section(index, job, job_tests))
+    if runbooks:
+        out.append(_runbook_section(runbooks))
     if others:
         out.append(_other_events(others))
     out.append(
@@ -153,6 +161,7 @@ def render_report(
 def _summary(
     ordered: list[Mapping[str, Any]],
     tests: list[Mapping[str, Any]],
+    runbooks: list[Mapping[str, Any]],
     others: list[Mapping[str, Any]],
     jobs: list[tuple[str, list[Mapping[str, Any]]]],
     checkpoint: Mapping[str, Any] | None,
@@ -171,11 +180,17 @@ def _summary(
         ("jobs", len(jobs), "jobs tested", ""),
         ("tests", len(tests), "restore tests", ""),
         ("passed", passed, "passed", "pass"),
-        ("failed", failed, "failed", "fail" if failed else ""),
+        ("failed", failed, "failed", _fail_css(failed)),
     ]
     if unknown:
         cards.append(("unknown", unknown, "without a result", "unknown"))
-    cards.append(("other-events", len(others), "other events", ""))
+    runbooks_failed = sum(1 for r in runbooks if _result(r) == "fail")
+    cards += [
+        ("runbook-runs", len(runbooks), "runbook runs", ""),
+        ("drills", sum(1 for r in runbooks if r.get("drill") is True), "recovery drills", ""),
+        ("runbooks-failed", runbooks_failed, "runbook runs failed", _fail_css(runbooks_failed)),
+        ("other-events", len(others), "other events", ""),
+    ]
     for field, count, label, css in cards:
         out.append(
             f'<div class="card"><span class="n {css}" data-field="{field}">{count}</span>'
@@ -303,7 +318,6 @@ def _latest(record: Mapping[str, Any]) -> str:
     target = _map(record.get("target"))
     snapshot = _map(record.get("snapshot"))
     selection = _map(record.get("selection"))
-    versions = _map(record.get("versions"))
     out = [
         f'<div class="latest"{_attrs(seq=_int(record.get("seq")), result=_result(record))}>\n',
         '<h3>Latest restore test</h3>\n<dl class="facts">\n',
@@ -331,12 +345,7 @@ def _latest(record: Mapping[str, Any]) -> str:
         f'<dt>Record</dt><dd>seq <span data-field="seq">{_e(_text_or_dash(record.get("seq")))}'
         f"</span>, hash {_short(record.get('hash'), 'hash', 16)}</dd>\n"
     )
-    if versions:
-        shown = ", ".join(
-            f'{_e(k)} <span data-field="version-{_e(k)}">{_e(_text_or_dash(v))}</span>'
-            for k, v in sorted(versions.items())
-        )
-        out.append(f"<dt>Versions</dt><dd>{shown}</dd>\n")
+    out.append(_versions(_map(record.get("versions"))))
     out.append("</dl>\n")
     out.append(_rto(record))
     out.append(_checks(record))
@@ -392,26 +401,29 @@ def _checks(record: Mapping[str, Any]) -> str:
     if not checks:
         out.append('<p class="fail" data-field="no-checks">No check ran.</p>\n')
     else:
-        out.append(
-            '<table class="checks">\n<thead><tr><th>Check</th><th>Result</th><th>Detail</th>'
-            "</tr></thead>\n<tbody>\n"
-        )
-        for check in checks:
-            passed = check.get("passed")
-            word = "pass" if passed is True else "fail" if passed is False else "unknown"
-            flag = "true" if passed is True else "false" if passed is False else ""
-            out.append(
-                f'<tr class="check" data-check="{_e(_text_or_dash(check.get("name")))}" '
-                f'data-passed="{flag}"><td>{_e(_text_or_dash(check.get("name")))}</td>'
-                f'<td class="{_css_result(word)}" data-field="check-result">{word.upper()}</td>'
-                f'<td class="detail">{_e(_text_or_dash(check.get("detail")))}</td></tr>\n'
-            )
-        out.append("</tbody>\n</table>\n")
+        out.append(_check_table(checks))
     reasons = _reasons(record)
     if reasons and _result(record) != "pass":
-        out.append('<p>Reasons it failed:</p>\n<ul class="reasons">\n')
-        out.extend(f'<li class="reason">{_e(reason)}</li>\n' for reason in reasons)
-        out.append("</ul>\n")
+        out.append(f"<p>Reasons it failed:</p>\n{_reason_list(reasons)}")
+    return "".join(out)
+
+
+def _check_table(checks: list[Mapping[str, Any]]) -> str:
+    out = [
+        '<table class="checks">\n<thead><tr><th>Check</th><th>Result</th><th>Detail</th>'
+        "</tr></thead>\n<tbody>\n"
+    ]
+    for check in checks:
+        passed = check.get("passed")
+        word = "pass" if passed is True else "fail" if passed is False else "unknown"
+        flag = "true" if passed is True else "false" if passed is False else ""
+        out.append(
+            f'<tr class="check" data-check="{_e(_text_or_dash(check.get("name")))}" '
+            f'data-passed="{flag}"><td>{_e(_text_or_dash(check.get("name")))}</td>'
+            f'<td class="{_css_result(word)}" data-field="check-result">{word.upper()}</td>'
+            f'<td class="detail">{_e(_text_or_dash(check.get("detail")))}</td></tr>\n'
+        )
+    out.append("</tbody>\n</table>\n")
     return "".join(out)
 
 
@@ -490,13 +502,298 @@ def _failures(tests: list[Mapping[str, Any]]) -> str:
             f"{_verdict(record, 'result')} seq {_e(_text_or_dash(record.get('seq')))}, "
             f"{_time(_str(record.get('at')), 'at')}, copy "
             f'<span data-field="target">{_e(_text_or_dash(target.get("name")))}</span>, '
-            f"snapshot {_short(snapshot.get('id'), 'snapshot-id', SHORT_ID)}"
-            '\n<ul class="reasons">\n'
+            f"snapshot {_short(snapshot.get('id'), 'snapshot-id', SHORT_ID)}\n"
+            f"{_reason_list(reasons)}</li>\n"
         )
-        out.extend(f'<li class="reason">{_e(reason)}</li>\n' for reason in reasons)
-        out.append("</ul></li>\n")
     out.append("</ol>\n")
     return "".join(out)
+
+
+# -- runbook runs and drills ----------------------------------------------------------------
+
+
+def _runbook_section(runs: list[Mapping[str, Any]]) -> str:
+    """What operators did by runbook: one summary row per run, then each run's steps and the
+    recovery time it achieved per job against that job's RTO."""
+    out = [
+        '<section id="runbook-runs">\n<h2>Runbook runs and drills</h2>\n',
+        _runbook_counts(runs),
+        _runbook_failures(runs),
+        _runbook_table(runs),
+    ]
+    out.extend(_runbook_run(index, record) for index, record in enumerate(runs, 1))
+    out.append("</section>\n")
+    return "".join(out)
+
+
+def _runbook_counts(runs: list[Mapping[str, Any]]) -> str:
+    passed = sum(1 for r in runs if _result(r) == "pass")
+    failed = sum(1 for r in runs if _result(r) == "fail")
+    unknown = len(runs) - passed - failed
+    drills = sum(1 for r in runs if r.get("drill") is True)
+    out = [
+        f'<p><span data-field="runbook-runs">{len(runs)}</span> runbook run(s) in the period, '
+        f'<span data-field="drills">{drills}</span> of them recovery drill(s): '
+        f'<span data-field="passed">{passed}</span> passed, '
+        f'<span class="{_fail_css(failed)}" data-field="failed">{failed}</span> failed'
+    ]
+    if unknown:
+        out.append(
+            f', <span class="unknown" data-field="unknown">{unknown}</span> without a result'
+        )
+    out.append(".</p>\n")
+    return "".join(out)
+
+
+def _runbook_failures(runs: list[Mapping[str, Any]]) -> str:
+    failed = [(i, r) for i, r in enumerate(runs, 1) if _result(r) != "pass"]
+    if not failed:
+        return '<p class="pass" data-field="no-runbook-failures">No runbook run failed.</p>\n'
+    out = [
+        '<div class="warning" data-field="runbook-failures">\n'
+        f"<p><strong>{len(failed)} runbook run(s) did not pass:</strong></p>\n"
+        '<ol class="failures">\n'
+    ]
+    for index, record in failed:
+        out.append(
+            f"<li{_attrs(seq=_int(record.get('seq')), result=_result(record))}>"
+            f'{_verdict(record)} <a href="#runbook-{index}">{_runbook_name(record)}</a>, run '
+            f"{_e(_text_or_dash(record.get('run')))}, status "
+            f"{_e(_text_or_dash(record.get('status')))}\n{_runbook_reasons(record)}</li>\n"
+        )
+    out.append("</ol>\n</div>\n")
+    return "".join(out)
+
+
+def _runbook_table(runs: list[Mapping[str, Any]]) -> str:
+    out = [
+        '<table id="runbook-summary" class="runbooks">\n<thead><tr><th>Runbook</th>'
+        '<th class="num">Run</th><th>Started</th><th>Run by</th><th>Approved by</th>'
+        '<th class="num">Duration</th><th>Result</th><th>Drill</th></tr></thead>\n<tbody>\n'
+    ]
+    for index, record in enumerate(runs, 1):
+        out.append(
+            f"<tr{_runbook_attrs(record)}>"
+            f'<td><a href="#runbook-{index}">{_runbook_name(record)}</a></td>'
+            f'<td class="num" data-field="run">{_e(_text_or_dash(record.get("run")))}</td>'
+            f"<td>{_time(_str(record.get('started_at')), 'started')}</td>"
+            f'<td data-field="actor">{_e(_text_or_dash(record.get("actor")))}</td>'
+            f'<td data-field="approved-by">{_e(_approvers(record))}</td>'
+            f'<td class="num">{_duration(record.get("duration_s"), "duration")}</td>'
+            f"<td>{_verdict(record)}{_unusual_status(record)}</td>"
+            f'<td data-field="drill">{"yes" if record.get("drill") is True else "no"}</td>'
+            "</tr>\n"
+        )
+    out.append("</tbody>\n</table>\n")
+    return "".join(out)
+
+
+def _runbook_run(index: int, record: Mapping[str, Any]) -> str:
+    drill = ' <span class="verdict muted">DRILL</span>' if record.get("drill") is True else ""
+    out = [
+        f'<div class="runbook-run" id="runbook-{index}"{_runbook_attrs(record)}>\n',
+        f"<h3>{_runbook_name(record)}, run {_e(_text_or_dash(record.get('run')))} "
+        f"{_verdict(record)}{drill}</h3>\n",
+    ]
+    if _result(record) != "pass":
+        out.append(
+            '<div class="warning"><p>This run did not pass (status '
+            f'<span data-field="status">{_e(_text_or_dash(record.get("status")))}</span>). '
+            f"Reasons:</p>\n{_runbook_reasons(record)}</div>\n"
+        )
+    out.append(_runbook_facts(record))
+    out.append(_steps([_map(s) for s in _list(record.get("steps"))]))
+    out.append(_recovery([_map(r) for r in _list(record.get("recovery"))]))
+    out.append("</div>\n")
+    return "".join(out)
+
+
+def _runbook_facts(record: Mapping[str, Any]) -> str:
+    runbook = _map(record.get("runbook"))
+    params = _map(record.get("params"))
+    shown_params = ", ".join(
+        f'{_e(k)} <code data-param="{_e(k)}">{_e(_text_or_dash(v))}</code>'
+        for k, v in sorted(params.items())
+    )
+    out = [
+        '<dl class="facts">\n',
+        f'<dt>Status</dt><dd data-field="status">{_e(_text_or_dash(record.get("status")))}</dd>\n',
+        f"<dt>Started</dt><dd>{_time(_str(record.get('started_at')), 'started')}</dd>\n",
+        f"<dt>Finished</dt><dd>{_time(_str(record.get('finished_at')), 'finished')}</dd>\n",
+        f"<dt>Duration</dt><dd>{_duration(record.get('duration_s'), 'duration')}</dd>\n",
+        f'<dt>Run by</dt><dd><span data-field="actor">{_e(_text_or_dash(record.get("actor")))}'
+        f'</span> on host <span data-field="host">{_e(_text_or_dash(record.get("host")))}'
+        "</span></dd>\n",
+        f"<dt>Approvals</dt><dd>{_approvals(record)}</dd>\n",
+    ]
+    if _str(record.get("job")):
+        out.append(f'<dt>Job</dt><dd data-field="job">{_e(record.get("job"))}</dd>\n')
+    out.append(f"<dt>Parameters</dt><dd>{shown_params or DASH}</dd>\n")
+    out.append(
+        f'<dt>Runbook</dt><dd><code data-field="runbook-name">'
+        f"{_e(_text_or_dash(runbook.get('name')))}</code>, file sha256 "
+        f"{_short(runbook.get('sha256'), 'runbook-sha256', 16)}</dd>\n"
+    )
+    out.append(
+        f'<dt>Record</dt><dd>seq <span data-field="seq">{_e(_text_or_dash(record.get("seq")))}'
+        f"</span>, hash {_short(record.get('hash'), 'hash', 16)}</dd>\n"
+    )
+    out.append(_versions(_map(record.get("versions"))))
+    out.append("</dl>\n")
+    return "".join(out)
+
+
+def _approvals(record: Mapping[str, Any]) -> str:
+    approvals = [_map(a) for a in _list(record.get("approvals"))]
+    if not approvals:
+        return f'<span data-field="approvals">{DASH}</span>'
+    return "; ".join(
+        f'<span class="approval" data-step="{_e(_text_or_dash(a.get("step")))}">'
+        f'<span data-field="approved-by">{_e(_text_or_dash(a.get("by")))}</span>'
+        + (f" ({_e(a.get('role'))})" if _str(a.get("role")) else "")
+        + f" approved step {_e(_text_or_dash(a.get('step')))} at {_time(_str(a.get('at')), 'at')}"
+        "</span>"
+        for a in approvals
+    )
+
+
+def _steps(steps: list[Mapping[str, Any]]) -> str:
+    out = ["<h4>Steps</h4>\n"]
+    if not steps:
+        out.append(
+            '<p class="unknown" data-field="no-steps">No step ran: the run ended before its '
+            "first step.</p>\n"
+        )
+        return "".join(out)
+    out.append(
+        '<table class="steps">\n<thead><tr><th>Step</th><th>Kind</th><th>Status</th>'
+        '<th>Who</th><th class="num">Duration</th><th>Summary or error</th></tr></thead>\n'
+        "<tbody>\n"
+    )
+    for step in steps:
+        status = _str(step.get("status"))
+        out.append(
+            f'<tr class="step"{_attrs(step=_text_or_dash(step.get("name")), status=status)}>'
+            f"<td>{_e(_text_or_dash(step.get('name')))}</td>"
+            f'<td data-field="step-kind">{_e(_text_or_dash(step.get("kind")))}</td>'
+            f'<td class="{_css_status(status)}" data-field="step-status">'
+            f"{_e(status or DASH)}</td>"
+            f'<td data-field="step-actor">{_e(_text_or_dash(step.get("actor")))}</td>'
+            f'<td class="num">{_duration(step.get("duration_s"), "step-duration")}</td>'
+            f'<td class="detail">{_step_detail(step)}</td></tr>\n'
+        )
+        checks = [_map(c) for c in _list(step.get("checks"))]
+        if checks:
+            out.append(
+                f'<tr class="step-checks"><td colspan="6">{_check_table(checks)}</td></tr>\n'
+            )
+    out.append("</tbody>\n</table>\n")
+    return "".join(out)
+
+
+def _step_detail(step: Mapping[str, Any]) -> str:
+    out = []
+    if _str(step.get("summary")):
+        out.append(f'<span data-field="step-summary">{_e(step.get("summary"))}</span>')
+    if step.get("error") not in (None, ""):
+        out.append(
+            f'<span class="fail" data-field="step-error">{_e(_compact(step.get("error")))}</span>'
+        )
+    where = [
+        f'{label} <span data-field="step-{field}">{_e(_compact(step.get(key)))}</span>'
+        for label, field, key in (("job", "job", "job"), ("copy", "target", "target"))
+        if step.get(key) not in (None, "")
+    ]
+    snapshot = _map(step.get("snapshot"))
+    if snapshot:
+        where.append(f"snapshot {_short(snapshot.get('id'), 'snapshot-id', SHORT_ID)}")
+    attempts = _int(step.get("attempts"))
+    if attempts is not None and attempts > 1:
+        where.append(f'<span data-field="attempts">{attempts}</span> attempts')
+    if where:
+        out.append(f'<span class="small muted">{", ".join(where)}</span>')
+    return "<br>".join(out) or DASH
+
+
+def _recovery(rows: list[Mapping[str, Any]]) -> str:
+    out = ["<h4>Recovery time per job</h4>\n"]
+    if not rows:
+        out.append('<p data-field="no-recovery">No job was restored in this run.</p>\n')
+        return "".join(out)
+    out.append(
+        '<table class="recovery">\n<thead><tr><th>Job</th><th>Policy</th><th>Copy</th>'
+        '<th>Snapshot</th><th class="num">Size</th><th class="num">Achieved restore</th>'
+        '<th class="num">RTO target</th><th>Within RTO</th><th class="bar-cell">Scale</th>'
+        "</tr></thead>\n<tbody>\n"
+    )
+    for row in rows:
+        achieved, target = _num(row.get("restore_s")), _num(row.get("rto_s"))
+        scale = max((v for v in (achieved, target) if v is not None), default=0.0)
+        over = achieved is not None and target is not None and achieved > target
+        out.append(
+            f'<tr class="recovery-job"{_attrs(job=_str(row.get("job")))}>'
+            f'<td data-field="job">{_e(_text_or_dash(row.get("job")))}</td>'
+            f'<td data-field="policy">{_e(_text_or_dash(row.get("policy")))}</td>'
+            f'<td data-field="target">{_e(_text_or_dash(row.get("target")))}</td>'
+            f"<td>{_short(row.get('snapshot'), 'snapshot-id', SHORT_ID)}</td>"
+            f'<td class="num">{_size(row.get("bytes"), "bytes")}</td>'
+            f'<td class="num">{_duration(achieved, "restore")}</td>'
+            f'<td class="num">{_duration(target, "rto-target")}</td>'
+            f"<td>{_within_mark(row.get('within'), achieved, 'not measured')}</td>"
+            f'<td class="bar-cell">{_bar(achieved, scale, "over" if over else "")}'
+            f"{_bar(target, scale, 'target')}</td></tr>\n"
+        )
+    out.append("</tbody>\n</table>\n")
+    return "".join(out)
+
+
+def _runbook_name(record: Mapping[str, Any]) -> str:
+    """Its title for people with its file name beside it; either alone when that is all the
+    record has."""
+    runbook = _map(record.get("runbook"))
+    title, name = _str(runbook.get("title")), _str(runbook.get("name"))
+    shown = f'<span data-field="runbook-title">{_e(title or name or DASH)}</span>'
+    if title and name:
+        shown += f' <code data-field="runbook-name">{_e(name)}</code>'
+    return shown
+
+
+def _runbook_attrs(record: Mapping[str, Any]) -> str:
+    drill = record.get("drill")
+    return _attrs(
+        seq=_int(record.get("seq")),
+        result=_result(record),
+        status=_str(record.get("status")),
+        drill="true" if drill is True else "false",
+        runbook=_str(_map(record.get("runbook")).get("name")),
+    )
+
+
+def _runbook_reasons(record: Mapping[str, Any]) -> str:
+    """The record's reasons, else its failed steps' errors: a failure is never shown bare."""
+    reasons = [_compact(r) for r in _list(record.get("reasons"))] or [
+        f"step {_compact(s.get('name'))}: {_compact(s.get('error'))}"
+        for s in (_map(s) for s in _list(record.get("steps")))
+        if s.get("status") == "FAILED"
+    ]
+    return _reason_list(reasons or ["no reason was recorded"])
+
+
+def _unusual_status(record: Mapping[str, Any]) -> str:
+    """A run's status beside its result when the result alone would hide it (CANCELED)."""
+    status = _str(record.get("status"))
+    if status is None or status in ("SUCCEEDED", "FAILED"):
+        return ""
+    return f' <span class="small muted" data-field="status">{_e(status.lower())}</span>'
+
+
+def _approvers(record: Mapping[str, Any]) -> str:
+    names = [_str(_map(a).get("by")) for a in _list(record.get("approvals"))]
+    return ", ".join(dict.fromkeys(n for n in names if n)) or DASH
+
+
+def _css_status(status: str | None) -> str:
+    return {"SUCCEEDED": "pass", "FAILED": "fail"}.get(status or "", "unknown")
 
 
 def _other_events(others: list[Mapping[str, Any]]) -> str:
@@ -560,10 +857,15 @@ def _bar(value: float | None, scale: float, css: str) -> str:
 
 
 def _within(rto: Mapping[str, Any]) -> str:
-    within = rto.get("within")
+    return _within_mark(rto.get("within"), _num(rto.get("projected_s")), "not projected")
+
+
+def _within_mark(within: Any, measured: float | None, unmeasured: str) -> str:
+    """The record's own verdict on a time against its RTO: the report never recomputes it,
+    and says so when there was no time to judge (unmeasured)."""
     flag = "true" if within is True else "false" if within is False else ""
-    if _num(rto.get("projected_s")) is None:
-        word, css = "not projected", "unknown"
+    if measured is None:
+        word, css = unmeasured, "unknown"
     elif within is True:
         word, css = "yes", "pass"
     elif within is False:
@@ -598,15 +900,29 @@ def _snapshot(snapshot: Mapping[str, Any]) -> str:
     at = _str(snapshot.get("time"))
     if at:
         out.append(f", taken {_time(at, 'snapshot-time')}")
-    size = _int(snapshot.get("size"))
-    if size is not None:
-        out.append(
-            f', <span data-field="snapshot-size" data-bytes="{size}">{_e(format_size(size))}</span>'
-        )
+    if _int(snapshot.get("size")) is not None:
+        out.append(f", {_size(snapshot.get('size'), 'snapshot-size')}")
     files = _int(snapshot.get("files"))
     if files is not None:
         out.append(f', <span data-field="snapshot-files">{files}</span> files')
     return "".join(out)
+
+
+def _size(value: Any, field: str) -> str:
+    size = _int(value)
+    if size is None:
+        return f'<span data-field="{field}">{DASH}</span>'
+    return f'<span data-field="{field}" data-bytes="{size}">{_e(format_size(size))}</span>'
+
+
+def _versions(versions: Mapping[str, Any]) -> str:
+    if not versions:
+        return ""
+    shown = ", ".join(
+        f'{_e(k)} <span data-field="version-{_e(k)}">{_e(_text_or_dash(v))}</span>'
+        for k, v in sorted(versions.items())
+    )
+    return f"<dt>Versions</dt><dd>{shown}</dd>\n"
 
 
 def _selection(selection: Mapping[str, Any]) -> str:
@@ -630,6 +946,11 @@ def _selection(selection: Mapping[str, Any]) -> str:
         if key not in ("rotation_index", "seed"):
             parts.append(f"{_e(key)} {_e(_compact(value))}")
     return "; ".join(parts) or DASH
+
+
+def _reason_list(reasons: list[str]) -> str:
+    items = "".join(f'<li class="reason">{_e(reason)}</li>\n' for reason in reasons)
+    return f'<ul class="reasons">\n{items}</ul>\n'
 
 
 def _short(value: Any, field: str, length: int) -> str:
@@ -726,6 +1047,10 @@ def _instant(at: str) -> datetime | None:
 def _result(record: Mapping[str, Any]) -> str:
     result = record.get("result")
     return result if result in ("pass", "fail") else "unknown"
+
+
+def _fail_css(count: int) -> str:
+    return "fail" if count else ""
 
 
 def _css_result(result: str) -> str:

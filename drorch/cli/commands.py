@@ -395,6 +395,7 @@ def _lag(catalog: Catalog, job: str, source: str, action: str, now: Any) -> floa
 def cmd_restore(args: argparse.Namespace) -> int:
     from drorch.actions import ACTIONS, Request, RestoreOptions, execute
     from drorch.actions.restore import check_destination, find_snapshot
+    from drorch.cli.progress import ProgressView
 
     config = _config(args)
     job = config.job(args.job)
@@ -404,6 +405,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     check_destination(Path(args.to), force=args.force)
     catalog = _catalog(config)
     snapshot = find_snapshot(catalog, args.job, source, args.snapshot)
+    view = ProgressView(sys.stderr)  # stderr: stdout may be --json
+    label = f"restoring {snapshot.short_id} of {args.job}"
     options = RestoreOptions(
         to=Path(args.to),
         snapshot=snapshot.snapshot_id,
@@ -411,10 +414,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         includes=tuple(args.include),
         force=args.force,
         verify=args.verify,
+        on_progress=lambda progress: view.update(label, progress),
     )
     with _sigterm_cancels() as cancel:
         request = Request(job=args.job, action="restore", options=options, cancel=cancel)
-        run = execute(config, catalog, request, ACTIONS)
+        try:
+            run = execute(config, catalog, request, ACTIONS)
+        finally:
+            view.finish()
     if args.json:
         print_json(_run_result_json(run))
     return _unless_terminated(cancel, _report_run(run, as_json=args.json))

@@ -119,8 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         "restore",
         parents=[listing],
         help="restore a snapshot into a folder",
-        description="Restore a job's snapshot into an empty folder. Refuses / "
-        "and system folders, and a non-empty folder without --force.",
+        description="Restore a job's snapshot into an empty folder. restic writes into a "
+        "hidden folder beside it, renamed into place only when complete, and removed if the "
+        "restore fails or is stopped. Refuses / and system folders, and a non-empty folder "
+        "without --force.",
     )
     p.add_argument("job", metavar="JOB")
     p.add_argument("--to", metavar="DIR", required=True, help="destination folder")
@@ -143,7 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="restore only this path (repeatable)",
     )
-    p.add_argument("--force", action="store_true", help="restore into a non-empty folder")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a non-empty folder: its contents are moved aside to DIR.before-run-N, "
+        "never deleted",
+    )
     p.add_argument("--verify", action="store_true", help="let restic verify restored content")
     p.set_defaults(handler="restore")
 

@@ -153,6 +153,9 @@ def run(
         done.set()
         reader.join(timeout=5)
         watcher.join(timeout=grace + 5)
+        if not reader.is_alive():  # else a grandchild holds stderr open: the reader owns it
+            proc.stderr.close()  # type: ignore[union-attr]
+        proc.stdout.close()  # type: ignore[union-attr]
     completed = Completed(
         argv=masked,
         returncode=proc.returncode,

@@ -1,8 +1,7 @@
 """Verifying a restored folder: the checks a restore test makes, for whoever restored it.
 
-A restore test runs them on a folder that `restic restore` filled from a snapshot (and a
-runbook's `verify` step is to run the same ones, once runbooks run), each giving a named
-pass/fail with its detail:
+A restore test runs them on a folder that `restic restore` filled from a snapshot, and so
+does a runbook's `verify` step, each giving a named pass/fail with its detail:
 
     checks = verify_restored(restic, repo, snapshot, folder, wanted=("canary", "listing"))
 
@@ -83,6 +82,11 @@ def listing_check(restic: Restic, repo: Repo, snapshot: SnapshotRecord, folder: 
         listed = restic.ls(repo, snapshot.snapshot_id)
     except DrorchError as exc:
         return Check("listing", False, f"restic ls failed: {exc}")
+    return listing_verdict(folder, listed.files, listed.bytes)
+
+
+def listing_verdict(folder: Path, listed_files: int, listed_bytes: int) -> Check:
+    """Whether `folder` holds the regular files and bytes a snapshot's listing counts."""
     files = size = 0
     for parent, _dirs, names in os.walk(folder):
         for name in names:
@@ -91,10 +95,10 @@ def listing_check(restic: Restic, repo: Repo, snapshot: SnapshotRecord, folder: 
                 files += 1
                 size += info.st_size
     detail = (
-        f"{files} files, {size} bytes restored; the snapshot lists {listed.files} files, "
-        f"{listed.bytes} bytes"
+        f"{files} files, {size} bytes restored; the snapshot lists {listed_files} files, "
+        f"{listed_bytes} bytes"
     )
-    return Check("listing", (files, size) == (listed.files, listed.bytes), detail)
+    return Check("listing", (files, size) == (listed_files, listed_bytes), detail)
 
 
 def command_check(check: CommandCheck, folder: Path) -> Check:

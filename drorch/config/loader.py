@@ -133,6 +133,7 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
             jobs=set(job_files) | invalid["jobs"],
             targets=targets,
             roots=settings.allowed_roots if settings is not None else (),
+            sites={t.site for t in targets.values()} if targets is not None else None,
         )
     )
     if settings is not None:

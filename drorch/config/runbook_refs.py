@@ -7,7 +7,7 @@ destinations lie under the allowed roots. Each problem names file, line and fiel
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drorch.config.references import known
@@ -47,6 +47,8 @@ class _Scope:
     roots: tuple[Path, ...]
     earlier: Mapping[str, str]  # step name -> kind, the steps before this one
     names: Collection[str]  # every step's name
+    bound: Mapping[str, str] = field(default_factory=dict)  # {job} in an each_job step
+    sites: Collection[str] | None = None  # the targets' sites; None: unchecked
 
     def value(self, path: FieldPath, value: str, wanted: str | None) -> list[ConfigIssue]:
         refs = references(value)
@@ -66,6 +68,10 @@ class _Scope:
             if field not in STEP_OUTPUTS[kind]:
                 outputs = ", ".join(STEP_OUTPUTS[kind]) or "none"
                 return f"{{{ref}}}: a {kind} step has no output {field!r} (outputs: {outputs})"
+            return None
+        if ref in self.bound:
+            if wanted is not None and value == f"{{{ref}}}" and self.bound[ref] != wanted:
+                return f"{{{ref}}} is a {self.bound[ref]}; this field takes a {wanted}"
             return None
         params = self.runbook.params
         if ref not in params:
@@ -90,17 +96,54 @@ class _Scope:
         return None
 
 
+def _each_job(scope: _Scope, at: FieldPath, value: str) -> list[ConfigIssue]:
+    """`*`, a parameter, or the site of a target."""
+    if value == "*" or references(value):
+        return scope.value(at, value, None)
+    if scope.sites is None:
+        return []
+    sites = sorted(scope.sites)
+    if value not in sites:
+        return [scope.doc.issue(at, f"no target is at site {value!r} (sites: {', '.join(sites)})")]
+    return []
+
+
+def _restored_dir(scope: _Scope, at: FieldPath, value: str) -> list[ConfigIssue]:
+    """A verify or cleanup step works on a folder an earlier restore step made (a bad
+    reference is told once, by the check of every value)."""
+    if scope.value(at, value, None):
+        return []
+    refs = references(value)
+    ok = (
+        value.startswith("{")
+        and len(refs) == 1
+        and value == f"{{{refs[0]}}}"
+        and refs[0].startswith("steps.")
+        and refs[0].endswith(".dir")
+        and scope.earlier.get(refs[0].removeprefix("steps.").removesuffix(".dir")) == "restore"
+    )
+    if ok:
+        return []
+    return [
+        scope.doc.issue(
+            at, f"{value!r}: name the folder an earlier restore step made, as {{steps.NAME.dir}}"
+        )
+    ]
+
+
 def check_runbooks(
     runbooks: Mapping[str, tuple[Runbook, Document]],
     jobs: Collection[str],
     targets: Collection[str] | None,
     roots: tuple[Path, ...],
+    sites: Collection[str] | None = None,
 ) -> list[ConfigIssue]:
     """The problems of every valid runbook's references; `roots` are drorch.yaml's
-    allowed_roots, used when a runbook names none of its own."""
+    allowed_roots, used when a runbook names none of its own; `sites` those of the
+    targets, that an each_job step may name."""
     issues: list[ConfigIssue] = []
     for runbook, doc in runbooks.values():
-        issues.extend(_check(runbook, doc, jobs, targets, runbook.allowed_roots or roots))
+        issues.extend(_check(runbook, doc, jobs, targets, runbook.allowed_roots or roots, sites))
     return issues
 
 
@@ -110,6 +153,7 @@ def _check(
     jobs: Collection[str],
     targets: Collection[str] | None,
     roots: tuple[Path, ...],
+    sites: Collection[str] | None,
 ) -> list[ConfigIssue]:
     names = [step.name for step in runbook.steps]
     scope = _Scope(runbook, doc, jobs, targets, roots, {}, names)
@@ -141,7 +185,12 @@ def _check(
             issues.append(
                 doc.issue(("steps", i, "name"), f"{step.name!r} already names steps[{first}]")
             )
-        scope = _Scope(runbook, doc, jobs, targets, roots, dict(earlier), names)
+        bound = {"job": "job"} if step.each_job is not None else {}
+        scope = _Scope(runbook, doc, jobs, targets, roots, dict(earlier), names, bound, sites)
+        if step.each_job is not None:
+            issues += _each_job(scope, ("steps", i, "each_job"), step.each_job)
+        if step.kind in ("verify", "cleanup"):
+            issues += _restored_dir(scope, ("steps", i, "with", "dir"), step.with_.dir)
         wanted = FIELD_TYPES.get(step.kind, {})
         for key, value in step.with_.model_dump(by_alias=True).items():
             at = ("steps", i, "with", key)

@@ -22,13 +22,24 @@ REFERENCE = re.compile(r"\{([A-Za-z0-9][A-Za-z0-9_.-]*)\}")
 
 # What each kind of step gives later steps as {steps.NAME.FIELD}.
 STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "restore": ("snapshot", "dir", "bytes", "files"),
+    "restore": (
+        "snapshot",
+        "snapshot_time",
+        "dir",
+        "bytes",
+        "files",
+        "seconds",
+        "job",
+        "target",
+        "kept",
+    ),
     "verify": ("passed",),
     "check": ("passed",),
     "command": ("exit_code",),
     "confirm": (),
     "approve": (),
     "notify": (),
+    "cleanup": (),
     "note": (),
 }
 
@@ -138,6 +149,12 @@ class RestoreWith(Frozen):
     from_: str = Field(alias="from", description="The target holding the copy: disk or tape.")
     to: str = Field(description="The destination folder.")
     include: tuple[str, ...] = Field((), description="Only these paths of the snapshot.")
+    overwrite: str = Field(
+        "no",
+        pattern=r"^(yes|no|\{[A-Za-z0-9][A-Za-z0-9_.-]*\})$",
+        description="yes: a non-empty destination is replaced (its contents kept beside it); "
+        "no, the default: it is refused. A {param} may decide.",
+    )
 
     @model_validator(mode="after")
     def _which(self) -> RestoreWith:
@@ -149,8 +166,11 @@ class RestoreWith(Frozen):
 class VerifyWith(Frozen):
     job: str = Field(description="The job whose restore is verified.")
     dir: str = Field(description="The restored folder.")
-    checks: tuple[Literal["restic", "canary", "listing"], ...] = Field(
-        ("restic", "canary", "listing"), min_length=1, description="The checks run."
+    checks: tuple[Literal["restic", "canary", "listing", "commands"], ...] = Field(
+        ("restic", "canary", "listing", "commands"),
+        min_length=1,
+        description="The checks run: restic's own verify of the restore, the canary, the "
+        "listing, and the job's restore_test command checks.",
     )
 
 
@@ -186,6 +206,10 @@ class NotifyWith(Frozen):
     event: Name = Field("runbook", description="The event name the webhooks receive.")
 
 
+class CleanupWith(Frozen):
+    dir: str = Field(description="A folder an earlier restore step of the run made.")
+
+
 class NoteWith(Frozen):
     text: str = Field(min_length=1, description="Text shown to the operator.")
 
@@ -193,6 +217,11 @@ class NoteWith(Frozen):
 class _Step(Frozen):
     name: Name = Field(description="Unique in the runbook; later steps use {steps.NAME.FIELD}.")
     description: str = Field("", description="What the step does, for the operator.")
+    each_job: str | None = Field(
+        None,
+        description="Repeat for every job of this site (or * for all), shortest RTO first; "
+        "consecutive steps that say so are repeated together, and {job} names the job.",
+    )
 
 
 class RestoreStep(_Step):
@@ -230,6 +259,11 @@ class NotifyStep(_Step):
     with_: NotifyWith = Field(alias="with")
 
 
+class CleanupStep(_Step):
+    kind: Literal["cleanup"]
+    with_: CleanupWith = Field(alias="with")
+
+
 class NoteStep(_Step):
     kind: Literal["note"]
     with_: NoteWith = Field(alias="with")
@@ -243,6 +277,7 @@ Step = Annotated[
     | ConfirmStep
     | ApproveStep
     | NotifyStep
+    | CleanupStep
     | NoteStep,
     Field(discriminator="kind"),
 ]
@@ -251,6 +286,9 @@ Step = Annotated[
 class Runbook(Frozen):
     title: str = Field(min_length=1, description="The runbook's name for people.")
     description: str = Field(description="When and why to use it, for the operator.")
+    drill: bool = Field(
+        False, description="A recovery drill: restores to scratch, verifies, cleans up."
+    )
     allowed_roots: tuple[RootPath, ...] = Field(
         (), description="Folders a path parameter may lie under; else drorch.yaml's."
     )

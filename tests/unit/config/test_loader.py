@@ -750,7 +750,7 @@ def test_runbook_problems(make_root: RootFactory) -> None:
     )
     assert problems(root) == [
         "runbooks/bad.yaml:4: steps[0]: kind must be one of 'restore', 'verify', 'check', "
-        "'command', 'confirm', 'approve', 'notify', 'note', not 'explode'",
+        "'command', 'confirm', 'approve', 'notify', 'cleanup', 'note', not 'explode'",
         "runbooks/empty.yaml:3: steps: must not be empty",
     ]
 

@@ -50,7 +50,9 @@ steps:
 """
 
 KNOWN_PARAMS = "params: destination, snapshot, source, ticket, when"
-STEP_KINDS = "'restore', 'verify', 'check', 'command', 'confirm', 'approve', 'notify', 'note'"
+STEP_KINDS = (
+    "'restore', 'verify', 'check', 'command', 'confirm', 'approve', 'notify', 'cleanup', 'note'"
+)
 
 
 def test_a_good_runbook_round_trips_into_frozen_models(make_root: RootFactory) -> None:
@@ -122,7 +124,8 @@ BAD = [
     (
         ('dir: "{steps.restore.dir}"', 'dir: "{steps.restore.size}"'),
         "runbooks/app.yaml:17: steps[1].with.dir: {steps.restore.size}: a restore step has no "
-        "output 'size' (outputs: snapshot, dir, bytes, files)",
+        "output 'size' (outputs: snapshot, snapshot_time, dir, bytes, files, seconds, job, "
+        "target, kept)",
     ),
     (
         ('dir: "{steps.restore.dir}"', 'dir: "{steps.tell.dir}"'),
@@ -183,7 +186,7 @@ BAD = [
     (
         ("{name: boss, kind: approve}", "{name: boss}"),
         "runbooks/app.yaml:21: steps[5]: 'kind' is required (restore, verify, check, command, "
-        "confirm, approve, notify or note)",
+        "confirm, approve, notify, cleanup or note)",
     ),
     (
         ("{word: RESTORED}", "{}"),
@@ -191,8 +194,8 @@ BAD = [
     ),
     (
         ("checks: [restic]", "checks: [restic, md5]"),
-        "runbooks/app.yaml:17: steps[1].with.checks[1]: must be 'restic', 'canary' or "
-        "'listing' (got 'md5')",
+        "runbooks/app.yaml:17: steps[1].with.checks[1]: must be 'restic', 'canary', "
+        "'listing' or 'commands' (got 'md5')",
     ),
     (
         ("{type: snapshot, default: latest}", "{type: snapshot, default: newest}"),
@@ -277,3 +280,44 @@ def test_every_problem_of_a_runbook_at_once(make_root: RootFactory) -> None:
 )
 def test_a_destination_lies_under_an_allowed_root(value: str, problem: str | None) -> None:
     assert path_problem(value, (Path("/srv/restore"),)) == problem
+
+
+def test_each_job_binds_job_and_names_a_known_site(make_root: RootFactory) -> None:
+    site = """\
+        title: Site
+        description: Every job of a site
+        allowed_roots: [/srv/restore]
+        steps:
+          - {name: restore, kind: restore, each_job: dc1,
+             with: {job: "{job}", snapshot: latest, from: primary, to: "/srv/restore/{job}"}}
+          - {name: verify, kind: verify, each_job: nowhere,
+             with: {job: "{job}", dir: "{steps.restore.dir}"}}
+          - {name: tidy, kind: cleanup, with: {dir: "{job}"}}
+        """
+    root = make_root(runbooks={"site": site})
+    assert problems(root) == [
+        "runbooks/site.yaml:7: steps[1].each_job: no target is at site 'nowhere' (sites: dc1, dc2)",
+        "runbooks/site.yaml:9: steps[2].with.dir: {job} is not a parameter of this runbook "
+        "(params: none declared)",
+    ]
+
+
+def test_verify_and_cleanup_work_on_a_folder_a_restore_step_made(
+    make_root: RootFactory,
+) -> None:
+    runbook = """\
+        title: Odd
+        description: Verify a folder no restore made
+        allowed_roots: [/srv/restore]
+        steps:
+          - {name: tell, kind: note, with: {text: hi}}
+          - {name: verify, kind: verify, with: {job: app, dir: /srv/restore/x}}
+          - {name: tidy, kind: cleanup, with: {dir: "{steps.tell.text}"}}
+        """
+    root = make_root(runbooks={"odd": runbook})
+    found = problems(root)
+    assert found[0] == (
+        "runbooks/odd.yaml:6: steps[1].with.dir: '/srv/restore/x': name the folder an earlier "
+        "restore step made, as {steps.NAME.dir}"
+    )
+    assert found[1].startswith("runbooks/odd.yaml:7: steps[2].with.dir: {steps.tell.text}: a note")

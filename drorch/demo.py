@@ -149,24 +149,29 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
     failed += _show(
         execute(config, catalog, Request(job="registry", action="restore-test"), ACTIONS)
     )
+
+    say()
+    say("6. runbooks: an operator restores registry with the restore-job runbook, and a")
+    say("   recovery drill restores payroll from the replica to scratch, verifies, cleans up")
+    failed += _runbooks(root, config, catalog)
     failed += _evidence(root, config, catalog)
 
     say()
-    say("6. vaulting: payroll's cartridges go to the mail slot, to be carried to the vault")
+    say("7. vaulting: payroll's cartridges go to the mail slot, to be carried to the vault")
     failed += _export_vault(config, catalog)
 
     say()
-    say("7. check: restic verifies the primary repository (reading 1/N of its data each run)")
+    say("8. check: restic verifies the primary repository (reading 1/N of its data each run)")
     for job in sorted(config.jobs):
         failed += _show(execute(config, catalog, Request(job=job, action="check"), ACTIONS))
 
     say()
-    say("8. prune: each job's policy retention is applied, then unused data is freed")
+    say("9. prune: each job's policy retention is applied, then unused data is freed")
     for job in sorted(config.jobs):
         failed += _show(execute(config, catalog, Request(job=job, action="prune"), ACTIONS))
 
     say()
-    say("9. compliance: every job against its policy, from the catalog alone")
+    say("10. compliance: every job against its policy, from the catalog alone")
     failed += _compliance(config, catalog)
 
     say()
@@ -348,6 +353,43 @@ def residency_refusal(root: Path) -> str:
     finally:
         shutil.rmtree(trial, ignore_errors=True)
     return "NOT REFUSED (this is a bug)"
+
+
+def _runbooks(root: Path, config: Config, catalog: Catalog) -> int:
+    """The restore-job runbook and a drill, unattended (--yes), and the drill's evidence."""
+    from drorch.actions.lifecycle import default_actor
+    from drorch.catalog.evidence import records
+    from drorch.runbooks import Operator, start
+
+    operator = Operator(default_actor(), yes=True, say=lambda text: say(f"      {text}"))
+    failed = 0
+    runs = (
+        ("restore-job", {"job": "registry", "destination": str(root / "var/restore/registry")}),
+        ("drill", {"scratch": str(root / "var/restore/drill")}),
+    )
+    sealed = []
+    for name, params in runs:
+        given = " ".join(f"--param {k}={v}" for k, v in params.items())
+        say(f"   drorch runbook run {name} {given} --yes")
+        done = start(config, catalog, name, params, operator)
+        say(
+            f"   run {done.id}: {done.status.value}"
+            + (f": {done.run.error}" if done.run.error else "")
+        )
+        failed += done.status is not RunStatus.SUCCEEDED
+        sealed.append(done.details.get("evidence_seq"))
+    drill = next((r for r in records(catalog) if r.seq == sealed[-1]), None)
+    if drill is None:
+        return failed + 1
+    data = drill.data
+    [row] = data["recovery"]
+    say(
+        f"   drill evidence #{drill.seq} ({data['kind']}, signed by key {drill.key_id}): "
+        f"{data['result']}, {row['job']} restored from {row['target']} in "
+        f"{row['restore_s']:.1f}s against an RTO of {row['rto_s']}s: "
+        + ("within" if row["within"] else "OVER")
+    )
+    return failed
 
 
 def _evidence(root: Path, config: Config, catalog: Catalog) -> int:

@@ -1,7 +1,7 @@
 """The runbook engine: operators run restores, recoveries and drills step by step.
 
     from drorch.runbooks import Operator, start, resume, approve, abort, dry_run
-    view = start(config, catalog, "restore-payroll", {"destination": "/srv/r/p"}, Operator("ann"))
+    view = start(config, catalog, "restore-job", {"destination": "/srv/r/p"}, Operator("ann"))
 
 A runbook run is a run of no one job (action "runbook"); each attempt at each step is
 recorded with who, when, what it was given and how it ended; the finished run is a signed

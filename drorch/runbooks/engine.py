@@ -1,7 +1,7 @@
 """Running a runbook: its steps in order, each attempt recorded, until one fails, waits
 for an approval, or the last is done; then the run is sealed as evidence.
 
-    view = start(config, catalog, "restore-payroll", {"destination": "/srv/r/p"}, operator)
+    view = start(config, catalog, "restore-job", {"destination": "/srv/r/p"}, operator)
     view = resume(config, catalog, view.id, operator)       # after a failure or an approval
     approve(config, catalog, run_id, "approve", other)      # four eyes: never who started it
     abort(config, catalog, run_id, operator, "wrong snapshot")
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -249,13 +249,13 @@ def _proceed(
         outcome = _perform(config, catalog, runbook, run_id, instance, operator, params, done)
         if outcome.status is StepStatus.FAILED:
             error = f"step {instance.name} failed: {outcome.error}"
-            _seal(config, catalog, runbook, run_id, RunStatus.FAILED, error)
+            _seal(config, catalog, runbook, run_id, RunStatus.FAILED, error, operator.say)
             return view(catalog, run_id)
         if outcome.status is StepStatus.WAITING:
             catalog.transition(run_id, RunStatus.WAITING)
             return view(catalog, run_id)
         done[instance.name] = dict(outcome.outputs)
-    _seal(config, catalog, runbook, run_id, RunStatus.SUCCEEDED)
+    _seal(config, catalog, runbook, run_id, RunStatus.SUCCEEDED, None, operator.say)
     return view(catalog, run_id)
 
 
@@ -321,6 +321,7 @@ def _seal(
     run_id: int,
     status: RunStatus,
     error: str | None = None,
+    operator_say: Callable[[str], None] = lambda _text: None,
 ) -> None:
     """End the run with `status`, its evidence record first: a run whose record cannot be
     written has proved nothing, and ends FAILED (resume seals it again)."""
@@ -337,6 +338,22 @@ def _seal(
             error = "; ".join(filter(None, [error, f"not recorded as evidence: {exc}"]))
     details = {**current.details, "evidence_seq": seq}
     catalog.transition(run_id, status, error=error, details=details, finished_at=now)
+    say_recovery(config, view(catalog, run_id), operator_say)
+
+
+def say_recovery(config: Config, run: RunView, say: Callable[[str], None]) -> None:
+    """Each job restored: how long its restore took against its RTO."""
+    rows = evidence.recovery_rows(config, run)
+    if not rows:
+        return
+    say("recovery time against RTO:")
+    for row in rows:
+        rto = format_duration(timedelta(seconds=row["rto_s"])) if row["rto_s"] else "-"
+        verdict = "within" if row["within"] else "OVER"
+        say(
+            f"  {row['job']}: restored in {row['restore_s']:.1f}s from {row['target']}, "
+            f"back {row['recovered_after_s']:.1f}s after the run started; RTO {rto}: {verdict}"
+        )
 
 
 def _strings(value: Any) -> list[str]:

@@ -131,7 +131,11 @@ def test_demo_runs_end_to_end_and_restic_accepts_its_repository(
     public = demo / "var" / "evidence" / "evidence-public.pem"
     bundle = demo / "var" / "evidence" / "bundle"
     verified = cli("evidence", "verify", bundle, "--key", public, check_rc=0)
-    assert "verified: records 1–7 (7)" in verified.stdout
+    assert "verified: records 1–9 (9)" in verified.stdout
+    assert "   run 12: SUCCEEDED" in done.stdout and "   run 13: SUCCEEDED" in done.stdout
+    assert "drill evidence #9 (runbook, signed by key " in done.stdout
+    assert not (demo / "var" / "restore" / "drill").exists()  # the drill cleaned up
+    assert (demo / "var" / "restore" / "registry").is_dir()
     assert "restore test of " in done.stdout and " from vault: pass (3/3 checks)" in done.stdout
     tampered = cli(
         "evidence", "verify", demo / "var" / "evidence" / "tampered", "--key", public, check_rc=3

@@ -287,9 +287,10 @@ def test_a_site_is_recovered_job_by_job_shortest_rto_first(
     for job in jobs:
         assert env.run(job=job).status is RunStatus.SUCCEEDED
     (env.root / "restore").mkdir()
+    said: list[str] = []
     done = start(
         env.config, env.catalog, "site", {"destination": str(env.root / "restore/site")},
-        _operator(),
+        _operator(say=said.append),
     )  # fmt: skip
     assert done.status is RunStatus.SUCCEEDED, done.run.error
     assert [s.name for s in done.steps] == [
@@ -304,3 +305,6 @@ def test_a_site_is_recovered_job_by_job_shortest_rto_first(
     assert rows["billing"]["recovered_after_s"] <= rows["app"]["recovered_after_s"]
     assert all(r["within"] for r in rows.values())
     assert (env.root / "restore" / "site" / "billing").is_dir()
+    summary = said[said.index("recovery time against RTO:") + 1 :]
+    assert [line.split(":")[0].strip() for line in summary] == ["billing", "app"]
+    assert summary[0].endswith("RTO 30m: within") and summary[1].endswith("RTO 8h: within")

@@ -33,7 +33,7 @@ def test_every_shipped_file_is_loaded(shipped: Config) -> None:
     assert sorted(shipped.jobs) == sorted(p.stem for p in (REPO_ROOT / "jobs").glob("*.yaml"))
     assert sorted(shipped.jobs) == ["payroll", "registry"]
     assert sorted(shipped.policies) == ["critical", "standard"]
-    assert sorted(shipped.runbooks) == ["restore-from-tape", "restore-payroll"]
+    assert sorted(shipped.runbooks) == ["drill", "recover-site", "restore-from-tape", "restore-job"]
     assert list(shipped.targets) == ["primary", "replica", "vault"]
 
 
@@ -82,7 +82,7 @@ def test_shipped_policies(shipped: Config) -> None:
 
 
 def test_shipped_runbooks(shipped: Config) -> None:
-    runbook = shipped.runbooks["restore-payroll"]
+    runbook = shipped.runbooks["restore-job"]
     assert [step.kind for step in runbook.steps] == ["restore", "verify", "confirm"]
     assert runbook.params["destination"].required is True
     assert runbook.params["destination"].type == "path"
@@ -90,7 +90,13 @@ def test_shipped_runbooks(shipped: Config) -> None:
     assert runbook.allowed_roots == (REPO_ROOT / "var/restore",)
     restore = runbook.steps[0].with_
     assert isinstance(restore, RestoreWith)
-    assert (restore.job, restore.from_, restore.to) == ("payroll", "primary", "{destination}")
+    assert (restore.job, restore.from_, restore.to) == ("{job}", "{from}", "{destination}")
+    assert runbook.params["job"].default == "payroll"
+    site = shipped.runbooks["recover-site"]
+    assert [s.each_job for s in site.steps if s.kind in ("restore", "verify")] == ["{site}"] * 2
+    assert "approve" in [s.kind for s in site.steps]
+    drill = shipped.runbooks["drill"]
+    assert drill.drill and [s.kind for s in drill.steps] == ["restore", "verify", "cleanup"]
     tape = shipped.runbooks["restore-from-tape"]
     assert [step.kind for step in tape.steps] == ["note", "restore", "verify", "notify"]
     from_tape = tape.steps[1].with_
@@ -113,5 +119,5 @@ def test_the_demo_config_validates_the_shipped_runbooks(tmp_path: Path) -> None:
     (tmp_path / "drorch.yaml").write_text(demo.DRORCH_YAML)
     demo.copy_examples(tmp_path)
     config = load_config(tmp_path, check_secrets=False)
-    assert sorted(config.runbooks) == ["restore-from-tape", "restore-payroll"]
+    assert sorted(config.runbooks) == ["drill", "recover-site", "restore-from-tape", "restore-job"]
     assert config.runbooks["restore-from-tape"].allowed_roots == (tmp_path / "var/restore",)

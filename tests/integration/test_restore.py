@@ -70,7 +70,7 @@ def test_destination_checks(tmp_path: Path) -> None:
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("mine")
-    with pytest.raises(DestinationNotEmpty, match="is not empty"):
+    with pytest.raises(DestinationNotEmpty, match=r"is not empty; .* --force .* moved aside"):
         check_destination(busy, force=False)
     assert check_destination(busy, force=True) == busy.resolve()
     assert check_destination(tmp_path / "new", force=False) == (tmp_path / "new").resolve()

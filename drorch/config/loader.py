@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from drorch.config.model import NAME_PATTERN, Job, Policy, Settings, Target
 from drorch.config.places import source_overlaps, textfile_problem
 from drorch.config.references import JobFile, cross_check, known
-from drorch.config.runbook_refs import check_runbooks
+from drorch.config.runbook_refs import check_drills, check_runbooks
 from drorch.config.runbooks import STEP_OUTPUTS, Runbook
 from drorch.config.yamlsource import Document, FieldPath, YamlProblem, load_document
 from drorch.errors import ConfigError, ConfigIssue, UnknownJob, UnknownTarget
@@ -134,8 +134,10 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
             targets=targets,
             roots=settings.allowed_roots if settings is not None else (),
             sites={t.site for t in targets.values()} if targets is not None else None,
+            root=root,
         )
     )
+    issues.extend(check_drills(job_files, sections["runbooks"], invalid["runbooks"]))
     if settings is not None:
         issues.extend(source_overlaps(settings, job_files))
     if settings is not None and main_doc is not None and check_secrets:

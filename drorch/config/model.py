@@ -597,6 +597,17 @@ class RestoreTestSpec(Frozen):
     snapshot: Literal["latest", "random"] = Field("latest", description="Which snapshot to test.")
 
 
+class DrillSpec(Frozen):
+    runbook: Name = Field("drill", description="A runbook with drill: true in runbooks/.")
+    schedule: ScheduleSpec | None = Field(None, description="When the daemon runs the drill.")
+    params: dict[Name, str] = Field(
+        {},
+        description="The runbook's parameters; `job` is this job unless given. A relative "
+        "path is relative to the config root.",
+        examples=[{"from": "replica", "scratch": "var/restore/drill-payroll"}],
+    )
+
+
 class PruneSpec(Frozen):
     schedule: ScheduleSpec | None = Field(None, description="When to forget and prune.")
     timeout: Duration | None = Field(None, description="Longest a prune run may take.")
@@ -640,6 +651,7 @@ class Job(Frozen):
     restore_test: RestoreTestSpec | None = Field(None, description="Proving restores.")
     prune: PruneSpec | None = Field(None, description="Applying retention.")
     check: CheckSpec | None = Field(None, description="Verifying repository integrity.")
+    drill: DrillSpec | None = Field(None, description="A recovery drill the daemon runs.")
     ping: Annotated[PingSpec, BeforeValidator(_ping)] | None = Field(
         None, description="A dead man's switch pinged at the start and end of scheduled runs."
     )

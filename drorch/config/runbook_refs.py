@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drorch.config.references import known
+from drorch.config.references import JobFile, known
 from drorch.config.runbooks import (
     STEP_OUTPUTS,
     Runbook,
@@ -49,6 +49,11 @@ class _Scope:
     names: Collection[str]  # every step's name
     bound: Mapping[str, str] = field(default_factory=dict)  # {job} in an each_job step
     sites: Collection[str] | None = None  # the targets' sites; None: unchecked
+    root: Path | None = None  # a relative path is relative to the config root
+
+    def absolute(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() or self.root is None else self.root / path
 
     def value(self, path: FieldPath, value: str, wanted: str | None) -> list[ConfigIssue]:
         refs = references(value)
@@ -88,7 +93,8 @@ class _Scope:
         if wanted == "target" and self.targets is not None and value not in self.targets:
             return f"no target named {value!r}{known(self.targets)}"
         if wanted == "path":
-            return path_problem(value, self.roots)
+            plain = ".." not in Path(value).parts  # `..` is refused as written
+            return path_problem(str(self.absolute(value)) if plain else value, self.roots)
         if wanted == "snapshot":
             return snapshot_problem(value)
         if wanted == "as_of":
@@ -137,13 +143,65 @@ def check_runbooks(
     targets: Collection[str] | None,
     roots: tuple[Path, ...],
     sites: Collection[str] | None = None,
+    root: Path | None = None,
 ) -> list[ConfigIssue]:
     """The problems of every valid runbook's references; `roots` are drorch.yaml's
     allowed_roots, used when a runbook names none of its own; `sites` those of the
-    targets, that an each_job step may name."""
+    targets, that an each_job step may name; `root` the config root, against which a
+    relative path is read."""
     issues: list[ConfigIssue] = []
     for runbook, doc in runbooks.values():
-        issues.extend(_check(runbook, doc, jobs, targets, runbook.allowed_roots or roots, sites))
+        own = runbook.allowed_roots or roots
+        issues.extend(_check(runbook, doc, jobs, targets, own, sites, root))
+    return issues
+
+
+def check_drills(
+    jobs: Mapping[str, JobFile],
+    runbooks: Mapping[str, tuple[Runbook, Document]],
+    invalid: Collection[str],
+) -> list[ConfigIssue]:
+    """A job's `drill:` names a runbook that is a drill, gives only parameters it declares,
+    and never waits for an approval nobody is there to give."""
+    issues: list[ConfigIssue] = []
+    for file in jobs.values():
+        spec = file.job.drill if file.job is not None else None
+        if spec is None or spec.runbook in invalid:
+            continue
+        doc = file.doc
+        if spec.runbook not in runbooks:
+            issues.append(
+                doc.issue(
+                    ("drill", "runbook"), f"no runbook named {spec.runbook!r}{known(runbooks)}"
+                )
+            )
+            continue
+        runbook = runbooks[spec.runbook][0]
+        if not runbook.drill:
+            issues.append(
+                doc.issue(
+                    ("drill", "runbook"),
+                    f"runbook {spec.runbook!r} is not a drill (drill: true): a job schedules "
+                    "only drills",
+                )
+            )
+        for key in spec.params:
+            if key not in runbook.params:
+                declared = ", ".join(runbook.params) or "none"
+                issues.append(
+                    doc.issue(
+                        ("drill", "params", key),
+                        f"runbook {spec.runbook!r} has no parameter {key!r} (params: {declared})",
+                    )
+                )
+        if any(step.kind == "approve" for step in runbook.steps):
+            issues.append(
+                doc.issue(
+                    ("drill", "runbook"),
+                    f"runbook {spec.runbook!r} waits for an approval; a scheduled drill runs "
+                    "unattended",
+                )
+            )
     return issues
 
 
@@ -154,9 +212,10 @@ def _check(
     targets: Collection[str] | None,
     roots: tuple[Path, ...],
     sites: Collection[str] | None,
+    root: Path | None,
 ) -> list[ConfigIssue]:
     names = [step.name for step in runbook.steps]
-    scope = _Scope(runbook, doc, jobs, targets, roots, {}, names)
+    scope = _Scope(runbook, doc, jobs, targets, roots, {}, names, root=root)
     issues: list[ConfigIssue] = []
     for name, param in runbook.params.items():
         if param.type == "path" and not roots:
@@ -186,7 +245,7 @@ def _check(
                 doc.issue(("steps", i, "name"), f"{step.name!r} already names steps[{first}]")
             )
         bound = {"job": "job"} if step.each_job is not None else {}
-        scope = _Scope(runbook, doc, jobs, targets, roots, dict(earlier), names, bound, sites)
+        scope = _Scope(runbook, doc, jobs, targets, roots, dict(earlier), names, bound, sites, root)
         if step.each_job is not None:
             issues += _each_job(scope, ("steps", i, "each_job"), step.each_job)
         if step.kind in ("verify", "cleanup"):

@@ -41,6 +41,8 @@ def resolve_params(
             if param.required:
                 problems.append(f"{key} is required: {param.description or param.type}")
             continue
+        if param.type == "path" and not Path(value).is_absolute() and ".." not in value:
+            value = str(config.root / value)  # like every path of the config root
         problem = value_problem(config, runbook, param, value)
         if problem:
             problems.append(f"{key}: {problem}")

@@ -34,6 +34,7 @@ def schedules_of(job: Job) -> dict[str, Schedule | None]:
         "prune": job.prune.schedule if job.prune else None,
         "check": job.check.schedule if job.check else None,
         "restore-test": job.restore_test.schedule if job.restore_test else None,
+        "drill": job.drill.schedule if job.drill else None,
         **{f"replicate:{r.to}": r.schedule for r in job.replicate},
     }
 

@@ -33,6 +33,7 @@ from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
 from drorch.policy.watch import AfterRuns, Watch
+from drorch.runbooks.drill import DRILL, run_drill
 from drorch.scheduler import calls
 from drorch.scheduler.engine import Engine
 from drorch.scheduler.plan import Entry, make_plan
@@ -192,6 +193,9 @@ class Daemon:
         if job not in config.jobs:
             log.warning("%s of %s skipped: the job is no longer configured", action, job)
             return
+        if action == DRILL:  # a runbook run, of no one job: not through execute
+            self._drill(config, job)
+            return
         key = f"{job}:{action}"
         with self._running_lock:
             self._running[key] = utc_now()
@@ -237,6 +241,29 @@ class Daemon:
             f": {run.error}" if run.error else "",
         )
         self._ended(config, job, action, run)
+
+    def _drill(self, config: Config, job: str) -> None:
+        try:
+            done = run_drill(config, self.catalog, job)
+        except LockBusy as exc:
+            log.warning("drill of %s skipped: %s", job, exc)
+            return
+        except DrorchError as exc:
+            log.error("drill of %s could not start: %s", job, exc)
+            return
+        except Exception:
+            log.exception("drill of %s could not run", job)
+            return
+        ok = done.status is RunStatus.SUCCEEDED
+        log.log(
+            logging.INFO if ok else logging.ERROR,
+            "runbook run %d: drill of %s %s%s",
+            done.id,
+            job,
+            done.status.value,
+            f": {done.run.error}" if done.run.error else "",
+        )
+        self.after_runs.ended(job)
 
     def _ended(self, config: Config, job: str, action: str, run: RunRecord) -> None:
         """Ping the job's check; its compliance is looked at again shortly (with the other

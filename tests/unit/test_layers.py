@@ -33,11 +33,30 @@ LAYOUT_EXCEPTIONS = {
 
 # package: the drorch packages it must never import
 FORBIDDEN_IMPORTS = {
-    "restic": ("catalog", "config", "targets", "actions", "service", "scheduler", "cli"),
-    "catalog": ("restic", "targets", "actions", "service", "scheduler", "cli"),
-    "config": ("catalog", "restic", "targets", "actions", "service", "scheduler", "cli"),
-    "targets": ("actions", "service", "scheduler", "cli", "policy", "evidence"),
-    "actions": ("service", "scheduler", "cli"),
+    "restic": (
+        "catalog",
+        "config",
+        "targets",
+        "actions",
+        "runbooks",
+        "service",
+        "scheduler",
+        "cli",
+    ),
+    "catalog": ("restic", "targets", "actions", "runbooks", "service", "scheduler", "cli"),
+    "config": (
+        "catalog",
+        "restic",
+        "targets",
+        "actions",
+        "runbooks",
+        "service",
+        "scheduler",
+        "cli",
+    ),
+    "targets": ("actions", "runbooks", "service", "scheduler", "cli", "policy", "evidence"),
+    "actions": ("runbooks", "service", "scheduler", "cli"),
+    "runbooks": ("service", "scheduler", "cli"),
 }
 
 

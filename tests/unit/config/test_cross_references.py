@@ -6,7 +6,9 @@ from __future__ import annotations
 from tests.conftest import DRORCH_YAML, JOB_YAML, RootFactory
 from tests.unit.config.conftest import problems
 
-JOB_KEYS = "check, description, ping, policy, prune, replicate, restore_test, snapshot, source"
+JOB_KEYS = (
+    "check, description, drill, ping, policy, prune, replicate, restore_test, snapshot, source"
+)
 KNOWN = "(known: primary, replica)"
 
 

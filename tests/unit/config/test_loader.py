@@ -32,7 +32,9 @@ HOOK_HINT = (
     "a hook is an argument list such as [pg_dump, -f, /srv/db.sql], not a string; "
     "write [sh, -c, '...'] when you need a shell"
 )
-JOB_KEYS = "check, description, ping, policy, prune, replicate, restore_test, snapshot, source"
+JOB_KEYS = (
+    "check, description, drill, ping, policy, prune, replicate, restore_test, snapshot, source"
+)
 DISK_KEYS = "jurisdiction, kind, media, min_free, offline, password_file, path, require_mount, site"
 VAULT_VIRTUAL = (
     "  vault: {kind: tape, virtual: {path: vtl, capacity: 1MiB}, pool: weekly,\n"

@@ -20,7 +20,7 @@ from drorch.config.runbooks import (
     VerifyWith,
     path_problem,
 )
-from tests.conftest import DRORCH_YAML, RootFactory
+from tests.conftest import DRORCH_YAML, JOB_YAML, RootFactory
 from tests.unit.config.conftest import problems
 
 GOOD = """\
@@ -321,3 +321,64 @@ def test_verify_and_cleanup_work_on_a_folder_a_restore_step_made(
         "restore step made, as {steps.NAME.dir}"
     )
     assert found[1].startswith("runbooks/odd.yaml:7: steps[2].with.dir: {steps.tell.text}: a note")
+
+
+DRILL_RUNBOOK = """\
+    title: Drill
+    description: Restore to scratch, verify, clean up
+    drill: true
+    allowed_roots: [restore]
+    params:
+      job: {type: job, default: app}
+      scratch: {type: path, default: restore/drill}
+    steps:
+      - {name: restore, kind: restore,
+         with: {job: "{job}", snapshot: latest, from: primary, to: "{scratch}"}}
+      - {name: cleanup, kind: cleanup, with: {dir: "{steps.restore.dir}"}}
+    """
+
+
+def test_a_job_schedules_only_a_drill_with_parameters_it_declares(
+    make_root: RootFactory,
+) -> None:
+    job = JOB_YAML + "drill: {runbook: DRILL, schedule: '0 4 * * 6', params: {scrach: x}}\n"
+    approving = DRILL_RUNBOOK.replace(
+        "      - {name: cleanup", "      - {name: ok, kind: approve}\n      - {name: cleanup"
+    )
+    root = make_root(
+        jobs={
+            "app": job.replace("DRILL", "drill"),
+            "b": job.replace("DRILL", "plain"),
+            "c": job.replace("DRILL", "nope"),
+            "d": job.replace("DRILL", "approving"),
+        },
+        runbooks={
+            "drill": DRILL_RUNBOOK,
+            "plain": DRILL_RUNBOOK.replace("drill: true", "drill: false"),
+            "approving": approving,
+        },
+    )
+    assert problems(root) == [
+        "jobs/app.yaml:4: drill.params.scrach: runbook 'drill' has no parameter 'scrach' "
+        "(params: job, scratch)",
+        "jobs/b.yaml:4: drill.runbook: runbook 'plain' is not a drill (drill: true): a job "
+        "schedules only drills",
+        "jobs/b.yaml:4: drill.params.scrach: runbook 'plain' has no parameter 'scrach' "
+        "(params: job, scratch)",
+        "jobs/c.yaml:4: drill.runbook: no runbook named 'nope' (known: approving, drill, plain)",
+        "jobs/d.yaml:4: drill.params.scrach: runbook 'approving' has no parameter 'scrach' "
+        "(params: job, scratch)",
+        "jobs/d.yaml:4: drill.runbook: runbook 'approving' waits for an approval; a scheduled "
+        "drill runs unattended",
+    ]
+
+
+def test_a_relative_path_default_is_read_from_the_config_root(make_root: RootFactory) -> None:
+    root = make_root(runbooks={"drill": DRILL_RUNBOOK})
+    config = load_config(root)
+    assert config.runbooks["drill"].params["scratch"].default == "restore/drill"
+    outside = DRILL_RUNBOOK.replace("default: restore/drill", "default: elsewhere/drill")
+    root = make_root(runbooks={"drill": outside})
+    [problem] = problems(root)
+    assert problem.startswith("runbooks/drill.yaml:7: params.scratch.default: ")
+    assert problem.endswith(f"/elsewhere/drill is not under the allowed roots ({root}/restore)")

@@ -37,3 +37,20 @@ def test_actions_without_schedule_are_not_planned(make_root) -> None:  # type: i
     )
     entries, notes = make_plan(load_config(root), lambda job, action: True)
     assert (entries, notes) == ([], [])
+
+
+def test_a_jobs_drill_is_planned_and_runnable(make_root) -> None:  # type: ignore[no-untyped-def]
+    from drorch.actions import can_run
+
+    drill = (
+        "title: D\ndescription: d\ndrill: true\nsteps:\n"
+        "  - {name: n, kind: note, with: {text: hi}}\n"
+    )
+    job = (
+        "policy: standard\nsource: {paths: [data]}\nsnapshot: {target: primary}\n"
+        "drill: {schedule: '0 4 * * 6'}\n"
+    )
+    config = load_config(make_root(jobs={"app": job}, runbooks={"drill": drill}))
+    entries, notes = make_plan(config, can_run(config))
+    assert [(e.job, e.action, str(e.schedule)) for e in entries] == [("app", "drill", "0 4 * * 6")]
+    assert notes == []

@@ -5,16 +5,17 @@ the order of their RTO — each checked in the catalog and in the signed evidenc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from drorch.actions import ACTIONS, execute, request_for
-from drorch.catalog import RunStatus
+from drorch.catalog import RunStatus, open_catalog
 from drorch.catalog.evidence import records
 from drorch.catalog.models import StepStatus
+from drorch.config import load_config
 from drorch.errors import DestinationNotEmpty, UsageError
 from drorch.runbooks import Operator, abort, approve, dry_run, history, resume, start
 from tests.conftest import DRORCH_YAML, JOB_YAML
@@ -77,16 +78,28 @@ FAST_POLICY = "rpo: 1h\nrto: 30m\nresidency: [ML]\n"
 
 
 @pytest.fixture
-def runbook_env(make_env: Callable[..., Env], tmp_path: Path) -> Callable[..., Env]:
+def runbook_env(
+    make_root: Callable[..., Path], catalog_url: str, restic_bin: str
+) -> Iterator[Callable[..., Env]]:
+    """A config root with the runbooks given and a first snapshot of app; its catalog on
+    SQLite and on PostgreSQL (a runbook run writes rows SQLite alone would forgive)."""
+    made: list[Env] = []
+
     def factory(**runbooks: str) -> Env:
         job = JOB_YAML + "replicate: [{to: replica}]\n"
-        env = make_env(drorch=DRORCH_YAML + ALLOWED, jobs={"app": job}, runbooks=runbooks)
+        drorch = DRORCH_YAML + ALLOWED + f'catalog: "{catalog_url}"\n'
+        root = make_root(drorch=drorch, jobs={"app": job}, runbooks=runbooks)
+        config = load_config(root)
+        env = Env(root, config, open_catalog(catalog_url, config.state_dir))
+        made.append(env)
         (env.root / "restore").mkdir()
         run = env.run()
         assert run.status is RunStatus.SUCCEEDED, run.error
         return env
 
-    return factory
+    yield factory
+    for env in made:
+        env.catalog.close()
 
 
 def _operator(name: str = "alice", **kwargs: Any) -> Operator:

@@ -215,7 +215,7 @@ def test_a_restore_runbook_end_to_end(cli: Cli, root: Path) -> None:
 def test_json_run_prints_only_the_run_on_stdout(cli: Cli, root: Path) -> None:
     done = cli("runbook", "run", "flaky", "--json", root=root, check_rc=1)
     run = as_json(done)
-    assert run["status"] == "FAILED" and run["current_step"] == "gate"
+    assert run["status"] == "FAILED" and run["steps"][0]["status"] == "FAILED"
     assert "step 1/2 gate" in done.stderr
 
 
@@ -291,8 +291,9 @@ def test_confirm_through_a_terminal(cli: Cli, root: Path) -> None:
     code, screen = _on_pty(root, "runbook", "run", "confirm", typed="nope")
     assert code == 1, screen
     assert "Type 'proceed'" in screen and "at step sure" in screen
+    assert "typed 'nope', not 'proceed'" in screen
     [run] = _history(cli, root)
-    assert run["status"] == "FAILED" and run["current_step"] == "sure"
+    assert run["status"] == "FAILED" and run["steps"][1]["status"] == "FAILED"
     code, screen = _on_pty(root, "runbook", "resume", str(run["run"]), typed="proceed")
     assert code == 0, screen
     assert "went on" in screen

@@ -8,6 +8,7 @@ import hashlib
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -331,3 +332,31 @@ def test_bad_input_is_refused_before_anything_is_written(
     assert says in done.stderr
     assert _history(cli, root) == []
     assert list((root / "restore").iterdir()) == []
+
+
+SLOW = """\
+title: Slow
+description: A step that takes its time
+steps:
+  - {name: wait, kind: command, with: {argv: [sleep, "30"]}}
+  - {name: after, kind: note, with: {text: done waiting}}
+"""
+
+
+def test_ctrl_c_leaves_a_run_to_resume(cli: Cli, make_root) -> None:  # type: ignore[no-untyped-def]
+    root: Path = make_root(runbooks={"slow": SLOW})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "drorch", "--config", str(root), "runbook", "run", "slow"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    while "step 1/2 wait" not in child.stdout.readline():
+        assert child.poll() is None
+    time.sleep(1)
+    child.send_signal(signal.SIGINT)
+    _out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    [run] = _history(cli, root)
+    assert f"run {run['run']} interrupted at step wait" in err
+    assert f"drorch runbook resume {run['run']}" in err
+    assert run["status"] == "INTERRUPTED"

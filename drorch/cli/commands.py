@@ -501,3 +501,15 @@ cmd_tape_label = _imported_when_used(_TAPE_MEDIA, "cmd_tape_label")
 cmd_tape_export = _imported_when_used(_TAPE_MEDIA, "cmd_tape_export")
 cmd_tape_import = _imported_when_used(_TAPE_MEDIA, "cmd_tape_import")
 cmd_tape_scan = _imported_when_used(_TAPE_MEDIA, "cmd_tape_scan")
+
+# --- runbook (handlers in runbook_commands, imported when used) -------------------------------
+
+_RUNBOOK = "drorch.cli.runbook_commands"
+cmd_runbook_list = _imported_when_used(_RUNBOOK, "cmd_runbook_list")
+cmd_runbook_show = _imported_when_used(_RUNBOOK, "cmd_runbook_show")
+cmd_runbook_run = _imported_when_used(_RUNBOOK, "cmd_runbook_run")
+cmd_runbook_resume = _imported_when_used(_RUNBOOK, "cmd_runbook_resume")
+cmd_runbook_approve = _imported_when_used(_RUNBOOK, "cmd_runbook_approve")
+cmd_runbook_abort = _imported_when_used(_RUNBOOK, "cmd_runbook_abort")
+cmd_runbook_history = _imported_when_used(_RUNBOOK, "cmd_runbook_history")
+cmd_runbook_status = _imported_when_used(_RUNBOOK, "cmd_runbook_status")

@@ -219,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="catalog_rebuild")
 
     _tape(sub, listing)
+    _runbook(sub, listing)
 
     p = sub.add_parser(
         "demo",
@@ -411,3 +412,119 @@ def _evidence(
         help="the public key (PEM) you trust, from `drorch keys export-public`",
     )
     p.set_defaults(handler="evidence_verify")
+
+
+RUNBOOK_DESCRIPTION = """\
+Runbooks (files in runbooks/) are the operator's procedures for restores, recoveries and
+drills: drorch runs their steps in order, records each attempt (who, when, with what, how
+it ended) and seals the finished run as a signed evidence record.
+
+A failed or interrupted run stops at its step and goes on from there with `resume`.
+Four eyes: an approve step makes the run wait (across process exits) until a different
+person than the one who started it runs `drorch runbook approve RUN STEP`; approving does
+not continue the run: somebody then runs `drorch runbook resume RUN`."""
+
+AS_HELP = (
+    "act as USER (only when drorch runs as root; the record says root named them); "
+    "default: the login user"
+)
+
+
+def _runbook(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    listing: argparse.ArgumentParser,
+) -> None:
+    runbook = sub.add_parser(
+        "runbook",
+        help="run restores, recoveries and drills step by step (runbooks/*.yaml)",
+        description=RUNBOOK_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmds = runbook.add_subparsers(dest="runbook_command", metavar="SUBCOMMAND", required=True)
+    acting = argparse.ArgumentParser(add_help=False, parents=[listing])
+    acting.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
+    running = argparse.ArgumentParser(add_help=False, parents=[acting])
+    running.add_argument(
+        "--yes", action="store_true", help="confirm steps go on without typing their word"
+    )
+    p = cmds.add_parser("list", parents=[listing], help="the runbooks: title, steps, params")
+    p.set_defaults(handler="runbook_list")
+
+    p = cmds.add_parser(
+        "show",
+        parents=[listing],
+        help="one runbook as the operator reads it",
+        description="Title, description, allowed roots, parameters (type, required, "
+        "default, pattern), preconditions and the numbered steps with their values.",
+    )
+    p.add_argument("name", metavar="NAME", help="the runbook (runbooks/NAME.yaml)")
+    p.set_defaults(handler="runbook_show")
+
+    p = cmds.add_parser(
+        "run",
+        parents=[running],
+        help="start a run of a runbook, or --dry-run it",
+        description="Check the parameters and preconditions, then run the steps in order. "
+        "Bad input is refused (exit 2) before anything is written. Exit 0 when the run "
+        "succeeds or waits for an approval, 1 when a step fails (resume it), 130 on Ctrl-C "
+        "(resume it).",
+    )
+    p.add_argument("name", metavar="NAME", help="the runbook (runbooks/NAME.yaml)")
+    p.add_argument(
+        "--param",
+        "-p",
+        metavar="K=V",
+        action="append",
+        help="a parameter (repeat for each); see `drorch runbook show NAME`",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="resolve everything (the snapshot `latest` means, its size, the destination, "
+        "free space) and show what each step would do; change nothing. Exit 1 if the run "
+        "would be refused",
+    )
+    p.set_defaults(handler="runbook_run")
+
+    p = cmds.add_parser(
+        "resume",
+        parents=[running],
+        help="go on with a failed, interrupted or approved run from its step",
+        description="Go on from the first step not done of a FAILED, INTERRUPTED or WAITING "
+        "run (once its approval is given). The runbook must be unchanged since the run "
+        "started.",
+    )
+    p.add_argument("run", metavar="RUN", type=int, help="the run id (drorch runbook history)")
+    p.set_defaults(handler="runbook_resume")
+
+    p = cmds.add_parser(
+        "approve",
+        parents=[acting],
+        help="approve a waiting step (four eyes); does not continue the run",
+        description="Four eyes: a person other than the one who started the run approves "
+        "the step it waits at. This records the approval only; the run goes on when "
+        "somebody runs `drorch runbook resume RUN`.",
+    )
+    p.add_argument("run", metavar="RUN", type=int, help="the run id")
+    p.add_argument("step", metavar="STEP", help="the name of the step waiting")
+    p.set_defaults(handler="runbook_approve")
+
+    p = cmds.add_parser(
+        "abort",
+        parents=[acting],
+        help="end a failed, interrupted or waiting run as CANCELED",
+        description="End a run that will not go on: it is sealed as CANCELED in the "
+        "evidence log, with the reason.",
+    )
+    p.add_argument("run", metavar="RUN", type=int, help="the run id")
+    p.add_argument("--reason", metavar="TEXT", help="why, for the record")
+    p.set_defaults(handler="runbook_abort")
+
+    p = cmds.add_parser("history", parents=[listing], help="runbook runs, newest first")
+    p.add_argument("name", metavar="NAME", nargs="?", help="only runs of this runbook")
+    p.add_argument("--limit", metavar="N", type=int, help="only the newest N runs")
+    p.set_defaults(handler="runbook_history")
+
+    p = cmds.add_parser("status", parents=[listing], help="one run and each of its steps")
+    p.add_argument("run", metavar="RUN", type=int, help="the run id")
+    p.set_defaults(handler="runbook_status")

@@ -26,6 +26,7 @@ COMMANDS = {
     "evidence": set(),
     "catalog": set(),
     "tape": set(),
+    "runbook": set(),
     "demo": {"--dir"},
     "daemon": set(),
 }

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -33,10 +36,27 @@ def test_a_malformed_param_is_bad_usage_naming_it(given: list[str], says: str) -
     assert caught.value.exit_code == 2
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may use --as")
 def test_as_is_for_root_only() -> None:
-    with pytest.raises(UsageError, match="only root"):
-        operator_name("bob")
+    """As another user for real: under root, the check runs in a child that setpriv makes
+    nobody (uid 65534)."""
+    if os.geteuid() != 0:
+        with pytest.raises(UsageError, match="only root"):
+            operator_name("bob")
+        return
+    code = (
+        "from drorch.cli.runbook_commands import operator_name\n"
+        "from drorch.errors import UsageError\n"
+        "try:\n    operator_name('bob')\nexcept UsageError as e:\n    print(e)\n"
+    )
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--as bob: only root may act in another person's name" in done.stdout
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="--as is for root only")

@@ -77,6 +77,7 @@ def run(
     on_stdout_line: Callable[[str], None] | None = None,
     secrets: Iterable[str] = (),
     grace: float = 30.0,
+    on_start: Callable[[int], None] | None = None,
 ) -> Completed:
     """Run argv to completion and return what happened; never raises for a non-zero exit.
 
@@ -109,6 +110,8 @@ def run(
         # A preexec_fn with threads about is safe only as die_with_parent keeps it.
         preexec_fn=die_with_parent(os.getpid()),
     )
+    if on_start is not None:
+        on_start(proc.pid)
     stderr_lines: collections.deque[str] = collections.deque(maxlen=STDERR_KEEP_LINES)
     stdout_lines: list[str] = []
     outcome = {"timed_out": False, "canceled": False}

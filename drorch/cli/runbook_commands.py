@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from drorch.catalog import Catalog, RunStatus
@@ -22,6 +24,7 @@ from drorch.errors import EXIT_FAILED, UsageError
 from drorch.runbooks import Operator, RunView
 
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 def _config(args: argparse.Namespace, *, check_secrets: bool = True) -> Config:
@@ -241,12 +244,23 @@ def _operating(args: argparse.Namespace) -> Iterator[Operator]:
         progress.finish()
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during a run, made what Ctrl-C is: restic gets SIGINT and removes its lock,
+    the step and the run end INTERRUPTED, nothing half-restored stays."""
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise _Terminated
+
+
 @contextmanager
 def _interrupted(catalog: Catalog, run_id: int | None) -> Iterator[None]:
-    """Ctrl-C: the engine has recorded the run INTERRUPTED; say how to go on, exit 130."""
+    """Ctrl-C or SIGTERM: the engine has recorded the run INTERRUPTED; say how to go on,
+    exit 130 (143 for SIGTERM)."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         found = _run_of_this_process(catalog) if run_id is None else run_id
         if found is None:
             raise
@@ -258,7 +272,12 @@ def _interrupted(catalog: Catalog, run_id: int | None) -> Iterator[None]:
             f"resume it with: drorch runbook resume {found}",
             file=sys.stderr,
         )
+        if isinstance(exc, _Terminated):
+            print("drorch: terminated by SIGTERM", file=sys.stderr)
+            raise SystemExit(EXIT_TERMINATED) from None
         raise SystemExit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_of_this_process(catalog: Catalog) -> int | None:

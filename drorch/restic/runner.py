@@ -130,14 +130,21 @@ class Restic:
         retry_locked: bool = True,
     ) -> process.Completed:
         real = (self._resolve(), *argv[1:])
-        completed = process.run(
-            real,
-            env=self._env(repo),
-            unset_prefix="RESTIC_",
-            timeout=self._time_left(what, argv),
-            cancel=self.cancel,
-            on_stdout_line=on_stdout_line,
-        )
+        started: list[int] = []
+        try:
+            completed = process.run(
+                real,
+                env=self._env(repo),
+                unset_prefix="RESTIC_",
+                timeout=self._time_left(what, argv),
+                cancel=self.cancel,
+                on_stdout_line=on_stdout_line,
+                on_start=started.append,
+            )
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM made one: restic had its SIGINT
+            if started and repo is not None and self.on_interrupted is not None:
+                self.on_interrupted(repo, self, started[0])
+            raise
         if self.artifacts is not None:
             self.artifacts.write(
                 argv[3] if argv[1] == "--repo" else argv[1],

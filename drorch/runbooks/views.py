@@ -101,7 +101,10 @@ class RunView:
             "finished_at": _iso(run.finished_at),
             "duration_s": run.duration,
             "error": run.error,
-            "current_step": current.name if current and not run.status.finished else None,
+            # where it waits, failed or was interrupted; none once it succeeded or ended
+            "current_step": current.name
+            if current and run.status not in (RunStatus.SUCCEEDED, RunStatus.CANCELED)
+            else None,
             "evidence_seq": self.details.get("evidence_seq"),
             "steps": [s.as_dict() for s in self.steps],
         }

@@ -282,3 +282,38 @@ def test_a_dead_run_whose_repository_cannot_be_read_says_so(cli: Cli, make_root)
     assert (run["id"], run["status"]) == (run_id, "INTERRUPTED")
     assert "could not look for snapshots it may have written to target 'primary'" in run["error"]
     assert "wrong password" in run["error"]
+
+
+RESTORE_RUNBOOK = """\
+title: Restore app
+description: Restore app into a folder
+params:
+  destination: {type: path, required: true}
+steps:
+  - {name: restore, kind: restore,
+     with: {job: app, snapshot: latest, from: primary, to: "{destination}"}}
+"""
+
+
+@pytest.mark.heavy
+def test_sigterm_to_a_runbook_run_leaves_it_resumable_and_nothing_half_restored(
+    cli: Cli, slow: Slow, tmp_path: Path
+) -> None:
+    with (slow.root / "drorch.yaml").open("a") as config:
+        config.write(f"allowed_roots: [{tmp_path}]\n")
+    (slow.root / "runbooks" / "restore.yaml").write_text(RESTORE_RUNBOOK)
+    slow.big_data()
+    cli("run", "app", root=slow.root, check_rc=0)
+    slow.throttle()
+    destination = tmp_path / "to"
+    terminate_while_restic_runs(
+        slow, "runbook", "run", "restore", "--param", f"destination={destination}"
+    )
+    assert list(tmp_path.glob("*to*")) == []  # neither the folder nor a partial one
+    [run] = as_json(cli("runbook", "history", "--json", root=slow.root, check_rc=0))
+    assert run["status"] == "INTERRUPTED"
+    slow.unthrottle()
+    resumed = as_json(cli("runbook", "resume", run["run"], "--json", root=slow.root, check_rc=0))
+    assert resumed["status"] == "SUCCEEDED"
+    assert [s["attempts"] for s in resumed["steps"]] == [2]
+    assert (destination / (slow.root / "data" / "big.bin").relative_to("/")).stat().st_size

@@ -128,6 +128,7 @@ def start(
             "params": params,
             "steps": [[i.name, i.step.kind] for i in instances],
             "drill": runbook.drill,
+            "started_by": operator.name,  # the person, for four eyes (actor may say --as)
         },
     )
     folder = config.state_dir / "runs" / str(run.id)
@@ -174,7 +175,7 @@ def approve(
             f"{step.status.value if step.status else 'not started'})"
         )
     started_by = current.run.actor
-    if operator.recorded == started_by or operator.name == started_by.split(" ")[0]:
+    if operator.name == current.details.get("started_by", started_by):
         raise UsageError(
             f"four eyes: {started_by} started run {run_id}; a different person approves "
             f"step {step_name}"

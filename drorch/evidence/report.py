@@ -102,6 +102,8 @@ th { background: #eee; font-weight: 700; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.detail { word-break: break-word; }
 td time, td code, td [data-field="within"] { white-space: nowrap; }
+#jobs td time { white-space: normal; }
+table.rules td.detail { width: 35%; }
 .strip span { font-weight: 700; margin-right: .15em; }
 .rto td.bar-cell { width: 45%; }
 .recovery td.bar-cell { width: 22%; }
@@ -295,8 +297,7 @@ def _checkpoint(checkpoint: Mapping[str, Any] | None, seqs: list[int]) -> str:
 
 def _overview(jobs: list[_Job]) -> str:
     out = [
-        '<h3>Jobs</h3>\n<table id="jobs">\n<thead><tr><th>Job</th><th>Status</th>'
-        '<th class="num">Rules violated</th><th>Policy</th>'
+        '<h3>Jobs</h3>\n<table id="jobs">\n<thead><tr><th>Job</th><th>Status</th><th>Policy</th>'
         '<th class="num">Tests</th><th class="num">Passed</th><th class="num">Failed</th>'
         '<th>Latest test</th><th>Latest result</th><th class="num">Projected</th>'
         '<th class="num">RTO target</th><th>Within RTO</th></tr></thead>\n'
@@ -310,8 +311,7 @@ def _overview(jobs: list[_Job]) -> str:
         out.append(
             f"<tr{_attrs(job=job.name, status=job.status)}>"
             f'<td><a href="#job-{index}">{_e(job.name)}</a></td>'
-            f"<td>{_job_badge(job)}</td>"
-            f'<td class="num">{_rules_count(job)}</td>'
+            f"<td>{_job_badge(job)}{_rules_count(job)}</td>"
             f"<td>{_e(_text_or_dash(job.policy))}</td>"
             f'<td class="num" data-field="tests">{len(job.tests)}</td>'
             f'<td class="num" data-field="passed">{passed}</td>'
@@ -614,12 +614,13 @@ def _job_badge(job: _Job) -> str:
 
 
 def _rules_count(job: _Job) -> str:
-    counts = _attrs(rules=len(job.rules), violated=len(job.violated))
+    """'1 of 3 rules violated' under the job's badge, when its records know any rule."""
     if not job.rules:
-        return f'<span data-field="job-rules-violated"{counts}>{DASH}</span>'
+        return ""
+    counts = _attrs(rules=len(job.rules), violated=len(job.violated))
     return (
-        f'<span class="{_fail_css(len(job.violated))}" data-field="job-rules-violated"{counts}>'
-        f"{len(job.violated)} of {len(job.rules)}</span>"
+        f'<br><span class="small" data-field="job-rules-violated"{counts}>'
+        f"{len(job.violated)} of {len(job.rules)} rules violated</span>"
     )
 
 
@@ -696,7 +697,7 @@ def _job_rules(job: _Job) -> str:
         )
     out.append(
         '<table class="rules">\n<thead><tr><th>Rule</th><th>State</th><th>Since</th>'
-        '<th>Value</th><th>Limit</th><th>Detail</th><th class="num">Evidence seq</th></tr>'
+        '<th>Value</th><th>Limit</th><th>Detail</th><th class="num">Seq</th></tr>'
         "</thead>\n<tbody>\n"
     )
     for rule in job.rules:

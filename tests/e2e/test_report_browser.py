@@ -550,7 +550,7 @@ def test_the_summary_leads_with_the_violations(
     }
     assert jobs["app"].one(data_field="job-status").text() == "VIOLATED"
     assert jobs["app"].one(data_field="result").text() == "PASS"
-    assert jobs["app"].one(data_field="job-rules-violated").text() == "1 of 2"
+    assert jobs["app"].one(data_field="job-rules-violated").text() == "1 of 2 rules violated"
 
 
 def test_transitions_read_as_rows_and_hostile_text_stays_text(

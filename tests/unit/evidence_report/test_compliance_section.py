@@ -189,7 +189,7 @@ def test_the_summary_counts_violations_and_lists_them_first() -> None:
     assert rows["crm"].attrs["data-status"] == "violated"
     assert rows["crm"].one(data_field="job-status").text() == "VIOLATED"
     assert rows["crm"].one(data_field="result").text() == "PASS"
-    assert rows["payroll"].one(data_field="job-rules-violated").text() == "2 of 3"
+    assert rows["payroll"].one(data_field="job-rules-violated").text() == "2 of 3 rules violated"
 
 
 def test_state_is_the_checkpoint_s() -> None:

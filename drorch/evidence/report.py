@@ -16,7 +16,9 @@ evidence follow in one compact table.
 
 Every value from a record is escaped. Numbers carry stable hooks for machines next to the
 words for people: `data-seq` on each test, `data-field` naming the value, `data-seconds`
-(exact seconds) on durations, `data-bytes` on sizes, `data-value` on shortened ids. The
+(exact seconds) on durations, `data-bytes` on sizes, `data-value` on shortened ids and
+(as the recorded JSON) on a rule's value or limit; `data-status` on each job (violated,
+fail, pass, unknown, untested), `data-rule` and `data-ok` on each rule and transition. The
 report is a view: the bundle's records and `drorch evidence verify` are the proof.
 """
 

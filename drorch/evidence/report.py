@@ -3,29 +3,38 @@
     html_text = render_report(records, checkpoint)
 
 One self-contained HTML5 file: inline CSS, no script, nothing fetched (a Content Security
-Policy forbids it), readable on screen and printed. It shows a summary (jobs, tests, the
-period, the checkpoint the report was built from), then per job the latest restore test
-and its checks, the pass/fail history, measured vs projected vs target RTO, which copy and
-snapshot each test used, and the failures with their reasons; then the runbook runs and
-recovery drills (who ran and approved each, its steps, the restore time it achieved per job
-against the job's RTO, its failures first); other kinds of evidence follow in one compact
-table.
+Policy forbids it), readable on screen and printed. It leads with what is failing: a
+summary (jobs, the rules violated and the jobs in violation, tests, the period, the
+checkpoint the report was built from), then per job its compliance at the checkpoint
+(every rule its records know, violated ones first, since when, value against limit) under
+a badge that says VIOLATED whenever a rule is, then the latest restore test and its
+checks, the pass/fail history, measured vs projected vs target RTO, which copy and snapshot
+each test used, and the failures with their reasons; then the compliance transitions as
+rows; then the runbook runs and recovery drills (who ran and approved each, its steps, the
+restore time it achieved per job against the job's RTO, its failures first); other kinds of
+evidence follow in one compact table.
 
 Every value from a record is escaped. Numbers carry stable hooks for machines next to the
 words for people: `data-seq` on each test, `data-field` naming the value, `data-seconds`
-(exact seconds) on durations, `data-bytes` on sizes, `data-value` on shortened ids. The
+(exact seconds) on durations, `data-bytes` on sizes, `data-value` on shortened ids and
+(as the recorded JSON) on a rule's value or limit; `data-status` on each job (violated,
+fail, pass, unknown, untested), `data-rule` and `data-ok` on each rule and transition. The
 report is a view: the bundle's records and `drorch evidence verify` are the proof.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from drorch.config.units import format_size
+from drorch.evidence.compliance import KINDS as POLICY_KINDS
+from drorch.evidence.compliance import RuleEvent, job_rules, rule_events
 
 RESTORE_TEST = "restore-test"
 RUNBOOK = "runbook"
@@ -37,6 +46,17 @@ _ENVELOPE = frozenset(
     {"seq", "id", "kind", "at", "host", "prev", "hash", "signature", "key_id", "job", "actor"}
 )
 _DETAIL_LIMIT = 300
+# Rules whose value and limit are seconds (by the name before any ':', as in rpo:primary);
+# a rule's value that is not a number (a run status) is shown as it is.
+_SECONDS_RULES = frozenset({"rpo", "verified_rpo", "rto", "restore_test", "check"})
+# A job's badge: its worst of compliance and latest restore test.
+_STATUS_WORDS = {
+    "violated": ("VIOLATED", "fail"),
+    "fail": ("FAIL", "fail"),
+    "pass": ("PASS", "pass"),
+    "unknown": ("UNKNOWN", "unknown"),
+    "untested": ("UNTESTED", "unknown"),
+}
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -84,10 +104,17 @@ th { background: #eee; font-weight: 700; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.detail { word-break: break-word; }
 td time, td code, td [data-field="within"] { white-space: nowrap; }
+#jobs td time { white-space: normal; }
+table.rules td.detail { width: 35%; }
 .strip span { font-weight: 700; margin-right: .15em; }
 .rto td.bar-cell { width: 45%; }
 .recovery td.bar-cell { width: 22%; }
 tr.step-checks > td { padding: .2em .5em .2em 2em; border-top: none; }
+table.rules tr[data-ok="false"] > td {
+  background: #fbe9ea; -webkit-print-color-adjust: exact; print-color-adjust: exact;
+}
+div.compliance { margin: .6em 0 1em; }
+ul.violations { margin: .2em 0 .4em 1.2em; padding: 0; }
 .bar {
   display: block; height: .75em; min-width: 2px; background: #555;
   -webkit-print-color-adjust: exact; print-color-adjust: exact;
@@ -104,7 +131,9 @@ footer { margin-top: 2.5em; padding-top: .6em; border-top: 1px solid #999; font-
 @media print {
   body { max-width: none; padding: 0; font-size: 9.5pt; }
   a { color: inherit; text-decoration: none; }
-  section.job, section#runbook-runs { break-before: page; page-break-before: always; }
+  section.job, section#policy-events, section#runbook-runs {
+    break-before: page; page-break-before: always;
+  }
   h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
   tr, li, dl.facts, .card, .warning { break-inside: avoid; page-break-inside: avoid; }
   table { font-size: .92em; }
@@ -125,8 +154,10 @@ def render_report(
     ordered = _ordered(records)
     tests = [r for r in ordered if r.get("kind") == RESTORE_TEST]
     runbooks = [r for r in ordered if r.get("kind") == RUNBOOK]
-    others = [r for r in ordered if r.get("kind") not in (RESTORE_TEST, RUNBOOK)]
-    jobs = _by_job(tests)
+    others = [r for r in ordered if r.get("kind") not in (RESTORE_TEST, RUNBOOK, *POLICY_KINDS)]
+    events = rule_events(ordered)
+    size = _int(_map(checkpoint).get("tree_size"))
+    jobs = _jobs(tests, events, size)
     out: list[str] = [
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n',
@@ -134,13 +165,15 @@ def render_report(
         '<meta name="generator" content="drorch">\n',
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n",
         f'<header>\n<h1 id="title">{_e(title)}</h1>\n',
-        '<p class="sub">Restore tests and other evidence from the drorch evidence log. '
+        '<p class="sub">Compliance, restore tests and other evidence from the drorch evidence log. '
         "This page is a view of the records; the signed records and checkpoint in the "
         "bundle are the proof.</p>\n</header>\n",
     ]
-    out.append(_summary(ordered, tests, runbooks, others, jobs, checkpoint))
-    for index, (job, job_tests) in enumerate(jobs, 1):
-        out.append(_job_section(index, job, job_tests))
+    out.append(_summary(ordered, tests, runbooks, others, jobs, events, checkpoint))
+    for index, job in enumerate(jobs, 1):
+        out.append(_job_section(index, job))
+    if events:
+        out.append(_policy_events(events, jobs))
     if runbooks:
         out.append(_runbook_section(runbooks))
     if others:
@@ -163,7 +196,8 @@ def _summary(
     tests: list[Mapping[str, Any]],
     runbooks: list[Mapping[str, Any]],
     others: list[Mapping[str, Any]],
-    jobs: list[tuple[str, list[Mapping[str, Any]]]],
+    jobs: list[_Job],
+    events: list[RuleEvent],
     checkpoint: Mapping[str, Any] | None,
 ) -> str:
     passed = sum(1 for r in tests if _result(r) == "pass")
@@ -176,8 +210,12 @@ def _summary(
     )
     seqs = [s for s in (_int(r.get("seq")) for r in ordered) if s is not None]
     out = ['<section id="summary">\n<h2>Summary</h2>\n<div class="cards">\n']
+    violated = sum(len(job.violated) for job in jobs)
+    in_violation = sum(1 for job in jobs if job.violated)
     cards = [
-        ("jobs", len(jobs), "jobs tested", ""),
+        ("jobs", len(jobs), "jobs", ""),
+        ("jobs-violated", in_violation, "jobs in violation", _fail_css(in_violation)),
+        ("rules-violated", violated, "rules violated", _fail_css(violated)),
         ("tests", len(tests), "restore tests", ""),
         ("passed", passed, "passed", "pass"),
         ("failed", failed, "failed", _fail_css(failed)),
@@ -189,6 +227,7 @@ def _summary(
         ("runbook-runs", len(runbooks), "runbook runs", ""),
         ("drills", sum(1 for r in runbooks if r.get("drill") is True), "recovery drills", ""),
         ("runbooks-failed", runbooks_failed, "runbook runs failed", _fail_css(runbooks_failed)),
+        ("policy-events", len(events), "compliance transitions", ""),
         ("other-events", len(others), "other events", ""),
     ]
     for field, count, label, css in cards:
@@ -196,7 +235,9 @@ def _summary(
             f'<div class="card"><span class="n {css}" data-field="{field}">{count}</span>'
             f'<span class="l">{_e(label)}</span></div>\n'
         )
-    out.append('</div>\n<dl class="facts">\n<dt>Period</dt><dd data-field="period">')
+    out.append("</div>\n")
+    out.append(_violations(jobs, events, seqs, _int(_map(checkpoint).get("tree_size"))))
+    out.append('<dl class="facts">\n<dt>Period</dt><dd data-field="period">')
     if times:
         first, last = times[0][1], times[-1][1]
         out.append(f"{_time(first, 'period-from')} to {_time(last, 'period-to')}</dd>\n")
@@ -256,27 +297,29 @@ def _checkpoint(checkpoint: Mapping[str, Any] | None, seqs: list[int]) -> str:
     return "".join(out)
 
 
-def _overview(jobs: list[tuple[str, list[Mapping[str, Any]]]]) -> str:
+def _overview(jobs: list[_Job]) -> str:
     out = [
-        '<h3>Jobs</h3>\n<table id="jobs">\n<thead><tr><th>Job</th><th>Policy</th>'
+        '<h3>Jobs</h3>\n<table id="jobs">\n<thead><tr><th>Job</th><th>Status</th><th>Policy</th>'
         '<th class="num">Tests</th><th class="num">Passed</th><th class="num">Failed</th>'
         '<th>Latest test</th><th>Latest result</th><th class="num">Projected</th>'
         '<th class="num">RTO target</th><th>Within RTO</th></tr></thead>\n'
         "<tbody>\n"
     ]
-    for index, (job, job_tests) in enumerate(jobs, 1):
-        latest = job_tests[-1]
+    for index, job in enumerate(jobs, 1):
+        latest = job.tests[-1] if job.tests else {}
         rto = _map(latest.get("rto"))
-        passed = sum(1 for r in job_tests if _result(r) == "pass")
-        failed = sum(1 for r in job_tests if _result(r) == "fail")
+        passed = sum(1 for r in job.tests if _result(r) == "pass")
+        failed = sum(1 for r in job.tests if _result(r) == "fail")
         out.append(
-            f'<tr data-job="{_e(job)}"><td><a href="#job-{index}">{_e(job)}</a></td>'
-            f"<td>{_e(_text_or_dash(latest.get('policy')))}</td>"
-            f'<td class="num" data-field="tests">{len(job_tests)}</td>'
+            f"<tr{_attrs(job=job.name, status=job.status)}>"
+            f'<td><a href="#job-{index}">{_e(job.name)}</a></td>'
+            f"<td>{_job_badge(job)}{_rules_count(job)}</td>"
+            f"<td>{_e(_text_or_dash(job.policy))}</td>"
+            f'<td class="num" data-field="tests">{len(job.tests)}</td>'
             f'<td class="num" data-field="passed">{passed}</td>'
             f'<td class="num" data-field="failed">{failed}</td>'
             f"<td>{_time(_str(latest.get('at')), 'at')}</td>"
-            f"<td>{_verdict(latest)}</td>"
+            f"<td>{_verdict(latest) if job.tests else _NO_TEST}</td>"
             f'<td class="num">{_duration(rto.get("projected_s"), "projected")}</td>'
             f'<td class="num">{_duration(rto.get("target_s"), "rto-target")}</td>'
             f"<td>{_within(rto)}</td></tr>\n"
@@ -285,19 +328,27 @@ def _overview(jobs: list[tuple[str, list[Mapping[str, Any]]]]) -> str:
     return "".join(out)
 
 
-def _job_section(index: int, job: str, tests: list[Mapping[str, Any]]) -> str:
-    latest = tests[-1]
+def _job_section(index: int, job: _Job) -> str:
+    """Compliance first (what is failing now), then the restore tests."""
+    tests = list(job.tests)
     passed = sum(1 for r in tests if _result(r) == "pass")
     failed = sum(1 for r in tests if _result(r) == "fail")
     out = [
-        f'<section class="job" id="job-{index}" data-job="{_e(job)}">\n',
-        f"<h2>Job {_e(job)} {_verdict(latest)}</h2>\n",
-        f"<p>Policy <strong>{_e(_text_or_dash(latest.get('policy')))}</strong>. "
+        f'<section class="job" id="job-{index}"{_attrs(job=job.name, status=job.status)}>\n',
+        f"<h2>Job {_e(job.name)} {_job_badge(job)}</h2>\n",
+        _job_rules(job),
+        f"<p>Policy <strong>{_e(_text_or_dash(job.policy))}</strong>. "
         f'<span data-field="tests">{len(tests)}</span> restore test(s) in the period: '
         f'<span data-field="passed">{passed}</span> passed, '
         f'<span data-field="failed">{failed}</span> failed.</p>\n',
-        '<p class="strip" aria-label="results, oldest first">Results, oldest first: ',
     ]
+    if not tests:
+        out.append(
+            '<p class="unknown" data-field="no-tests">No restore test of this job is among '
+            "these records.</p>\n</section>\n"
+        )
+        return "".join(out)
+    out.append('<p class="strip" aria-label="results, oldest first">Results, oldest first: ')
     for record in tests:
         result = _result(record)
         mark = {"pass": "✓", "fail": "✗"}.get(result, "?")
@@ -306,7 +357,7 @@ def _job_section(index: int, job: str, tests: list[Mapping[str, Any]]) -> str:
             f': {_e(result)}">{mark}</span>'
         )
     out.append("</p>\n")
-    out.append(_latest(latest))
+    out.append(_latest(tests[-1]))
     out.append(_history(tests))
     out.append(_copies(tests))
     out.append(_failures(tests))
@@ -507,6 +558,236 @@ def _failures(tests: list[Mapping[str, Any]]) -> str:
         )
     out.append("</ol>\n")
     return "".join(out)
+
+
+# -- compliance -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A job of the report: its restore tests (by seq) and its rules known at the checkpoint
+    (violated first)."""
+
+    name: str
+    tests: tuple[Mapping[str, Any], ...]
+    rules: tuple[RuleEvent, ...]
+    policy: Any
+
+    @property
+    def violated(self) -> tuple[RuleEvent, ...]:
+        return tuple(r for r in self.rules if not r.ok)
+
+    @property
+    def status(self) -> str:
+        """violated whatever the tests say; else the latest test's result, or untested."""
+        if self.violated:
+            return "violated"
+        return _result(self.tests[-1]) if self.tests else "untested"
+
+
+_NO_TEST = '<span class="unknown" data-field="result" data-result="none">no test</span>'
+
+
+def _jobs(tests: list[Mapping[str, Any]], events: list[RuleEvent], size: int | None) -> list[_Job]:
+    """Every job with a restore test or a compliance transition among the records, by name;
+    its rules as they stood at the checkpoint (tree size `size`)."""
+    tested: dict[str, list[Mapping[str, Any]]] = {}
+    for record in tests:
+        tested.setdefault(_str(record.get("job")) or NO_JOB, []).append(record)
+    rules = {job or NO_JOB: state.rules for job, state in job_rules(events, up_to=size).items()}
+    policies = {event.job or NO_JOB: event.policy for event in events}
+    return [
+        _Job(
+            name,
+            tuple(tested.get(name, ())),
+            rules.get(name, ()),
+            tested[name][-1].get("policy") if name in tested else policies.get(name),
+        )
+        for name in sorted(set(tested) | set(rules), key=lambda n: (n == NO_JOB, n))
+    ]
+
+
+def _job_badge(job: _Job) -> str:
+    word, css = _STATUS_WORDS[job.status]
+    return (
+        f'<span class="verdict {css}" data-field="job-status" data-status="{job.status}">'
+        f"{word}</span>"
+    )
+
+
+def _rules_count(job: _Job) -> str:
+    """'1 of 3 rules violated' under the job's badge, when its records know any rule."""
+    if not job.rules:
+        return ""
+    counts = _attrs(rules=len(job.rules), violated=len(job.violated))
+    return (
+        f'<br><span class="small" data-field="job-rules-violated"{counts}>'
+        f"{len(job.violated)} of {len(job.rules)} rules violated</span>"
+    )
+
+
+def _violations(
+    jobs: list[_Job], events: list[RuleEvent], seqs: list[int], size: int | None
+) -> str:
+    """The summary's lead: every violated rule of every job, then what the state rests on."""
+    if not events:
+        return (
+            '<p class="muted" data-field="compliance-unknown">No compliance transition is '
+            "among these records, so this report cannot tell whether any rule is violated "
+            "(<code>drorch compliance</code> tells from the catalog).</p>\n"
+        )
+    anchors = {job.name: index for index, job in enumerate(jobs, 1)}
+    violated = [(job, rule) for job in jobs for rule in job.violated]
+    known = sum(len(job.rules) for job in jobs)
+    out = []
+    if violated:
+        out.append(
+            '<div class="warning" id="violations">\n<p><strong>'
+            f'<span data-field="violations-rules">{len(violated)}</span> rule(s) violated in '
+            f'<span data-field="violations-jobs">{sum(1 for j in jobs if j.violated)}</span> '
+            'job(s)</strong> at the checkpoint:</p>\n<ul class="violations">\n'
+        )
+        for job, rule in violated:
+            out.append(
+                f'<li class="violation"{_attrs(job=job.name, rule=rule.rule, seq=rule.seq)}>'
+                f"{_job_link(job.name, anchors)}: "
+                f'<code data-field="rule">{_e(rule.rule)}</code> violated since '
+                f"{_time(rule.at, 'since')}, value {_rule_amount(rule.rule, rule.value, 'value')}"
+                f" against limit {_rule_amount(rule.rule, rule.limit, 'limit')}"
+                f" (evidence seq {_e(_text_or_dash(rule.seq))})</li>\n"
+            )
+        out.append("</ul>\n</div>\n")
+    else:
+        out.append(
+            '<p class="pass" data-field="no-violations">No rule is violated at the checkpoint: '
+            f"the {known} rule(s) these records know are all ok.</p>\n"
+        )
+    covered = [s for s in seqs if size is None or s <= size]
+    basis = (
+        "Compliance is read from the rule transitions the compliance watch signed "
+        "(policy-violation, policy-restored)"
+    )
+    if covered:
+        basis += f", up to seq {max(covered)}"
+    basis += ". A rule that was never violated has no record"
+    if covered and min(covered) > 1:
+        basis += (
+            f"; one whose last transition came before seq {min(covered)} is not among these records"
+        )
+    return "".join(out) + f'<p class="small muted" data-field="compliance-basis">{basis}.</p>\n'
+
+
+def _job_rules(job: _Job) -> str:
+    """The job's every known rule, violated ones first, as it stood at the checkpoint."""
+    out = [f'<div class="compliance"{_attrs(rules=len(job.rules), violated=len(job.violated))}>\n']
+    out.append("<h3>Compliance at the checkpoint</h3>\n")
+    if not job.rules:
+        out.append(
+            '<p class="muted" data-field="no-rules">No compliance transition of this job is '
+            "among these records.</p>\n</div>\n"
+        )
+        return "".join(out)
+    if job.violated:
+        out.append(
+            f'<p><span class="fail" data-field="violated">{len(job.violated)}</span> of '
+            f'<span data-field="rules">{len(job.rules)}</span> known rule(s) violated.</p>\n'
+        )
+    else:
+        out.append(
+            f'<p class="pass">All <span data-field="rules">{len(job.rules)}</span> known '
+            "rule(s) ok.</p>\n"
+        )
+    out.append(
+        '<table class="rules">\n<thead><tr><th>Rule</th><th>State</th><th>Since</th>'
+        '<th>Value</th><th>Limit</th><th>Detail</th><th class="num">Seq</th></tr>'
+        "</thead>\n<tbody>\n"
+    )
+    for rule in job.rules:
+        counted = ""
+        if rule.since and rule.since != rule.at:
+            counted = (
+                f'<br><span class="small muted">by the rule, from '
+                f"{_time(rule.since, 'rule-since')}</span>"
+            )
+        out.append(
+            f'<tr class="rule"{_rule_attrs(rule)}>'
+            f'<td><code data-field="rule">{_e(rule.rule)}</code></td>'
+            f"<td>{_rule_state(rule.ok)}</td>"
+            f"<td>{_time(rule.at, 'since')}{counted}</td>"
+            f"<td>{_rule_amount(rule.rule, rule.value, 'value')}</td>"
+            f"<td>{_rule_amount(rule.rule, rule.limit, 'limit')}</td>"
+            f'<td class="detail" data-field="detail">{_e(rule.detail or DASH)}</td>'
+            f'<td class="num" data-field="seq">{_e(_text_or_dash(rule.seq))}</td></tr>\n'
+        )
+    out.append("</tbody>\n</table>\n</div>\n")
+    return "".join(out)
+
+
+def _policy_events(events: list[RuleEvent], jobs: list[_Job]) -> str:
+    """Every compliance transition among the records, newest first, one readable row each."""
+    anchors = {job.name: index for index, job in enumerate(jobs, 1)}
+    out = [
+        '<section id="policy-events">\n<h2>Compliance transitions</h2>\n',
+        f'<p><span data-field="policy-events">{len(events)}</span> transition(s), newest '
+        "first: each is a signed record of the compliance watch, written when a rule of a "
+        "job turned violated or back to ok.</p>\n",
+        '<table class="transitions">\n<thead><tr><th class="num">Seq</th><th>When</th>'
+        "<th>Job</th><th>Rule</th><th>Change</th><th>Value</th><th>Limit</th><th>Detail</th>"
+        "</tr></thead>\n<tbody>\n",
+    ]
+    for event in reversed(events):
+        job = event.job or NO_JOB
+        before = "VIOLATED" if event.ok else "not violated"
+        out.append(
+            f'<tr class="transition"{_attrs(job=job)}{_rule_attrs(event)}>'
+            f'<td class="num" data-field="seq">{_e(_text_or_dash(event.seq))}</td>'
+            f"<td>{_time(event.at, 'at')}</td>"
+            f'<td data-field="job">{_job_link(job, anchors)}</td>'
+            f'<td><code data-field="rule">{_e(event.rule)}</code></td>'
+            f'<td><span class="{"fail" if event.ok else "muted"}" data-field="from">{before}'
+            f"</span> → {_rule_state(event.ok, 'to')}</td>"
+            f"<td>{_rule_amount(event.rule, event.value, 'value')}</td>"
+            f"<td>{_rule_amount(event.rule, event.limit, 'limit')}</td>"
+            f'<td class="detail" data-field="detail">{_e(event.detail or DASH)}</td></tr>\n'
+        )
+    out.append("</tbody>\n</table>\n</section>\n")
+    return "".join(out)
+
+
+def _job_link(name: str, anchors: Mapping[str, int]) -> str:
+    """The job's name, linked to its section when it has one (a job whose only records lie
+    beyond the checkpoint has none)."""
+    index = anchors.get(name)
+    return f'<a href="#job-{index}">{_e(name)}</a>' if index is not None else _e(name)
+
+
+def _rule_attrs(rule: RuleEvent) -> str:
+    return _attrs(rule=rule.rule, ok="true" if rule.ok else "false", seq=rule.seq)
+
+
+def _rule_state(ok: bool, field: str = "rule-state") -> str:
+    word, css = ("ok", "pass") if ok else ("VIOLATED", "fail")
+    return f'<span class="{css}" data-field="{field}">{word}</span>'
+
+
+def _rule_amount(rule: str, value: Any, field: str) -> str:
+    """A rule's value or limit as recorded: a duration for the rules that measure time,
+    else its words; the exact recorded JSON in data-value."""
+    if value is None:
+        return f'<span data-field="{field}">{DASH}</span>'
+    if rule.split(":", 1)[0] in _SECONDS_RULES and _num(value) is not None:
+        return _duration(value, field)
+    exact = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return f'<span data-field="{field}" data-value="{_e(exact)}">{_e(_amount(value))}</span>'
+
+
+def _amount(value: Any) -> str:
+    """A mapping as 'min 1, media 2', a list as 'ML, FR' (or none), anything else as text."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key} {_amount(item)}" for key, item in value.items()) or DASH
+    if isinstance(value, list | tuple):
+        return ", ".join(_amount(item) for item in value) or "none"
+    return _compact(value)
 
 
 # -- runbook runs and drills ----------------------------------------------------------------
@@ -1026,13 +1307,6 @@ def _ordered(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
             ),
         )
     ]
-
-
-def _by_job(tests: list[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
-    jobs: dict[str, list[Mapping[str, Any]]] = {}
-    for record in tests:
-        jobs.setdefault(_str(record.get("job")) or NO_JOB, []).append(record)
-    return sorted(jobs.items(), key=lambda item: (item[0] == NO_JOB, item[0]))
 
 
 def _instant(at: str) -> datetime | None:

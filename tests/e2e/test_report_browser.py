@@ -3,20 +3,31 @@ counts and numbers in the rendered DOM are those of the records; it also prints 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import struct
 import subprocess
 import zlib
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from drorch.catalog import RunStatus, open_catalog
+from drorch.config import load_config
 from drorch.config.units import format_size
+from drorch.evidence.bundle import export, verify
+from drorch.evidence.log import EvidenceLog
 from drorch.evidence.report import format_seconds, render_report
+from drorch.keys import public_key_pem
+from drorch.policy.watch import Watch
+from tests.catalog_rows import run, snapshot
+from tests.conftest import write_root
+from tests.unit.policy.test_rules import DRORCH, JOB, NOW, POLICY, healthy
 
 TITLE = "drorch evidence report: test bundle"
 HOSTILE = "exit 1: <script>document.title='owned'</script>"
@@ -29,6 +40,8 @@ FLAGS = (
     "--disable-sync",
     "--no-first-run",
 )
+# What the evidence log assigns to a record, left out of the fields appended.
+ENVELOPE = frozenset({"id", "kind", "at", "host", "prev", "hash", "signature", "key_id"})
 
 
 def chromium() -> str:
@@ -404,6 +417,161 @@ def test_other_events_are_listed(rendered: tuple[Path, Node]) -> None:
     rows = [r for r in dom.one(id="other-events").find("tr") if "data-seq" in r.attrs]
     assert [(r.attrs["data-seq"], r.attrs["data-kind"]) for r in rows] == [("3", "replication")]
     assert rows[0].one(data_field="job").text() == "payroll"
+
+
+# -- a real bundle whose job violates a rule ------------------------------------------------
+
+
+class Clock:
+    """The evidence log's clock, set to the watch's `now` (then a second per reading)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def violated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Node, list[dict[str, Any]]]:
+    """A real catalog, key and compliance watch: job app's restore tests pass, yet its
+    replica's RPO is violated at the checkpoint. A hostile transition for crm is appended
+    (signed like any other) to show that rule names and details stay text. The bundle is
+    exported, verified offline, and its report.html rendered by chromium."""
+    work = tmp_path_factory.mktemp("violated")
+    root = write_root(work / "root", drorch=DRORCH, jobs={"app": JOB}, policies={"strict": POLICY})
+    config = load_config(root)
+    catalog = open_catalog(None, config.state_dir)
+    clock = Clock(NOW)
+    evidence = EvidenceLog(catalog, config.settings.evidence_key, clock=clock)
+    watch = Watch(catalog, evidence, lambda: None)
+    healthy(catalog)
+    watch.run(config, NOW)  # every rule ok: nothing to record
+    evidence.append("restore-test", bundle_test("app"))
+    stale = clock.now = NOW + timedelta(hours=2)  # both copies older than the 1 h RPO
+    watch.run(config, stale)
+    later = clock.now = stale + timedelta(minutes=5)
+    run(catalog, "snapshot", RunStatus.SUCCEEDED, later)
+    snapshot(catalog, "primary", "c" * 64, later)  # primary is fresh again, the replica not
+    watch.run(config, later)
+    evidence.append("restore-test", bundle_test("app"))  # the latest test passes
+    evidence.append("restore-test", bundle_test("crm"))
+    evidence.append(
+        "policy-violation",
+        {
+            "job": "crm",
+            "rule": HOSTILE,
+            "ok": False,
+            "value": HOSTILE,
+            "limit": 1,
+            "detail": HOSTILE,
+        },
+    )
+    bundle = export(catalog, work / "bundle", key_path=config.settings.evidence_key)
+    public = work / "public.pem"
+    public.write_text(public_key_pem(config.settings), encoding="utf-8")
+    assert verify(bundle, public).ok
+    records = [json.loads(line) for line in (bundle / "records.jsonl").read_text().splitlines()]
+    done = run_chromium(work, "--dump-dom", (bundle / "report.html").as_uri())
+    return Dom(done.stdout).root, records
+
+
+def bundle_test(job: str) -> dict[str, Any]:
+    record = restore_test(1, job, "primary")
+    return {k: v for k, v in record.items() if k not in ENVELOPE and k != "seq"}
+
+
+def in_order(section: Node, *wanted: dict[str, str]) -> list[int]:
+    """Where each wanted node stands in the section's document order."""
+    nodes = section.find()
+    return [
+        next(i for i, n in enumerate(nodes) if all(n.attrs.get(k) == v for k, v in w.items()))
+        for w in wanted
+    ]
+
+
+def test_a_violated_rule_is_at_the_top_of_its_job(
+    violated: tuple[Node, list[dict[str, Any]]],
+) -> None:
+    dom, records = violated
+    kinds = [(r["seq"], r["kind"], r.get("rule")) for r in records]
+    assert kinds[:5] == [
+        (1, "restore-test", None),
+        (2, "policy-violation", "rpo:primary"),
+        (3, "policy-violation", "rpo:replica"),
+        (4, "policy-restored", "rpo:primary"),
+        (5, "restore-test", None),
+    ]
+    app = dom.one("section", data_job="app")
+    assert app.attrs["data-status"] == "violated"
+    badge = app.one("h2").one(data_field="job-status")
+    assert badge.text() == "VIOLATED"
+    assert app.one("div", **{"class": "latest"}).one(data_field="result").text() == "PASS"
+    rows = app.find("tr", **{"class": "rule"})
+    first = rows[0]
+    assert (first.attrs["data-rule"], first.attrs["data-ok"], first.attrs["data-seq"]) == (
+        "rpo:replica",
+        "false",
+        "3",
+    )
+    assert first.one(data_field="rule-state").text() == "VIOLATED"
+    assert first.one(data_field="since").attrs["datetime"] == records[2]["at"]
+    assert first.one(data_field="value").attrs["data-seconds"] == str(records[2]["value"])
+    assert first.one(data_field="value").text() == "2 h 20 min"  # newest snapshot 20 min old at NOW
+    assert first.one(data_field="limit").text() == "1 h"
+    assert first.one(data_field="detail").text() == records[2]["detail"]
+    assert [(r.attrs["data-rule"], r.attrs["data-ok"]) for r in rows[1:]] == [
+        ("rpo:primary", "true")
+    ]
+    # the rules come before anything about restore tests in the job's section
+    rules_at, latest_at = in_order(app, {"class": "compliance"}, {"class": "latest"})
+    assert rules_at < latest_at
+    assert in_order(app, {"class": "rules"})[0] < min(
+        i for i, n in enumerate(app.find()) if n.tag == "table" and n.attrs.get("class") != "rules"
+    )
+
+
+def test_the_summary_leads_with_the_violations(
+    violated: tuple[Node, list[dict[str, Any]]],
+) -> None:
+    dom, _ = violated
+    summary = dom.one(id="summary")
+    assert summary.one(data_field="rules-violated").text() == "2"
+    assert summary.one(data_field="jobs-violated").text() == "2"
+    items = summary.one(id="violations").find("li", **{"class": "violation"})
+    assert [(i.attrs["data-job"], i.attrs["data-rule"]) for i in items] == [
+        ("app", "rpo:replica"),
+        ("crm", HOSTILE),
+    ]
+    assert "app: rpo:replica violated since" in items[0].text()
+    jobs = {
+        r.attrs["data-job"]: r for r in summary.one(id="jobs").find("tr") if "data-job" in r.attrs
+    }
+    assert jobs["app"].one(data_field="job-status").text() == "VIOLATED"
+    assert jobs["app"].one(data_field="result").text() == "PASS"
+    assert jobs["app"].one(data_field="job-rules-violated").text() == "1 of 2 rules violated"
+
+
+def test_transitions_read_as_rows_and_hostile_text_stays_text(
+    violated: tuple[Node, list[dict[str, Any]]],
+) -> None:
+    dom, records = violated
+    assert dom.one("title").text() == "drorch evidence report"  # the hostile detail did not run
+    assert dom.find("script") == []
+    rows = dom.one(id="policy-events").find("tr", **{"class": "transition"})
+    policy = [r for r in records if r["kind"].startswith("policy-")]
+    assert [r.attrs["data-seq"] for r in rows] == [str(r["seq"]) for r in reversed(policy)]
+    hostile = rows[0]
+    assert hostile.one(data_field="rule").text() == HOSTILE
+    assert hostile.one(data_field="detail").text() == HOSTILE
+    assert hostile.one(data_field="value").text() == HOSTILE
+    restored = next(r for r in rows if r.attrs["data-ok"] == "true")
+    assert restored.one(data_field="rule").text() == "rpo:primary"
+    assert f"{restored.one(data_field='from').text()} → {restored.one(data_field='to').text()}" == (
+        "VIOLATED → ok"
+    )
+    assert restored.one(data_field="value").text() == "0.00 s"
 
 
 # -- on screen and on paper -----------------------------------------------------------------

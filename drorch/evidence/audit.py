@@ -13,9 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord, LogView
 from drorch.evidence.canonical import is_canonical, parse_utc
 from drorch.evidence.envelope import GENESIS, checkpoint_problem
-from drorch.evidence.examine import Examined, start_examining
+from drorch.evidence.examine import Examined, examine, start_examining
 from drorch.evidence.merkle import CompactTree, leaf_hash
-from drorch.evidence.signing import key_id, signature_valid
+from drorch.evidence.signing import key_id, raw_public, signature_valid
+
+SIGNATURE_FAILS = "its signature does not verify: changed after signing"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ class Audit:
 def _audit_of(found: list[Damage], seqs: Collection[int]) -> Audit:
     problems: dict[int, list[str]] = {}
     missing = []
-    for damage in found:
+    # a record's own problem first, then its checkpoint's
+    for damage in sorted(found, key=lambda damage: damage.reason.startswith("checkpoint ")):
         if damage.seq in seqs:
             problems.setdefault(damage.seq, []).append(damage.reason)
         else:
@@ -125,7 +128,9 @@ def _checkpoint_damage(view: LogView, key: Ed25519PublicKey, ours: str) -> list[
             found.append(Damage(mark.tree_size, f"checkpoint {mark.tree_size} {problem}"))
     if view.checkpoints:
         newest = view.checkpoints[-1]
-        if not signature_valid(key, newest.signature, newest.body.encode("utf-8")):
+        if newest.key_id == ours and not signature_valid(
+            key, newest.signature, newest.body.encode("utf-8")
+        ):
             found.append(
                 Damage(newest.tree_size, f"checkpoint {newest.tree_size}'s signature is invalid")
             )
@@ -174,12 +179,21 @@ def _row_problem(row: EvidenceRecord, facts: Examined, ours: str, prev: str | No
     if facts.key_id != ours:
         return f"it is signed by another key ({facts.key_id}, this log's key is {ours})"
     if not facts.signature_ok:
-        return "its signature does not verify: changed after signing"
+        return SIGNATURE_FAILS
     if prev is None:
         return f"record {row.seq - 1} before it is missing: deleted"
     if facts.prev != prev:
         return "its prev does not match the hash of the record before it: the chain is broken"
     return None
+
+
+def signature_problem(row: EvidenceRecord, key: Ed25519PublicKey) -> str | None:
+    """Whether one record's signature fails with key (None too when its form is broken:
+    audit says why)."""
+    facts = examine([row.body.encode("utf-8")], raw_public(key))[0]
+    if isinstance(facts, str) or facts.signature_ok:
+        return None
+    return SIGNATURE_FAILS
 
 
 def stored_checkpoint_problem(mark: CheckpointRecord, ours: str) -> str | None:

@@ -24,7 +24,13 @@ from drorch.catalog import Catalog, utc_now
 from drorch.catalog import evidence as table
 from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord
 from drorch.errors import EvidenceError
-from drorch.evidence.audit import Damage, find_damage, stored_checkpoint_problem
+from drorch.evidence.audit import (
+    Audit,
+    Damage,
+    audit,
+    signature_problem,
+    stored_checkpoint_problem,
+)
 from drorch.evidence.canonical import parsed_canonical, utc_iso
 from drorch.evidence.envelope import GENESIS, check_fields, checkpoint_body, record_digest
 from drorch.evidence.merkle import CompactTree, leaf_hash
@@ -107,8 +113,18 @@ class EvidenceLog:
         return None
 
     def find_damage(self, *, signatures: bool = True) -> Damage | None:
+        return self.audit(signatures=signatures).first
+
+    def audit(self, *, signatures: bool = True) -> Audit:
+        """Every record that does not verify with this key, each with why. Read under the
+        writer lock: a record appended meanwhile would look uncovered by a checkpoint."""
         with self._writer():
-            return find_damage(table.view(self._catalog), self._public, signatures=signatures)
+            return audit(table.view(self._catalog), self._public, signatures=signatures)
+
+    def signature_problem(self, record: EvidenceRecord) -> str | None:
+        """Whether one record's signature verifies with this key (what audit skips with
+        signatures=False); its other seals are audit's."""
+        return signature_problem(record, self._public)
 
     # -- inside the writer lock -----------------------------------------------------------
 

@@ -52,6 +52,16 @@ class _Tip:
     root_hash: str
 
 
+def log_key_id(catalog: Catalog) -> str | None:
+    """The key id the log's end is signed with (its newest checkpoint's, else its newest
+    record's), or None when the log holds nothing."""
+    head = table.head(catalog)
+    if head.checkpoint is not None:
+        return head.checkpoint.key_id
+    newest = table.record(catalog, head.last_seq) if head.last_seq else None
+    return None if newest is None else newest.key_id
+
+
 class EvidenceLog:
     def __init__(
         self,

@@ -216,6 +216,20 @@ def test_self_check_names_a_record_rehashed_without_the_key(
     edit_body(catalog, 3, {**forged, "hash": digest})
     sql(catalog, "UPDATE evidence_records SET hash = :h WHERE seq = 3", h=digest)
     assert filled.self_check() == 3
+    # list and show: the record by its signature, the next one by its link
+    assert filled.audit().problems == {
+        3: "its signature does not verify: changed after signing",
+        4: "its prev does not match the hash of the record before it: the chain is broken",
+    }
+    quick = filled.audit(signatures=False)  # the leaf changed under checkpoint 3
+    assert quick.problem(3) == (
+        "records 3–3 no longer match the root of checkpoint 3: one of them was changed"
+    )
+    changed = table.record(catalog, 3)
+    assert changed is not None and filled.signature_problem(record) is None
+    assert filled.signature_problem(changed) == (
+        "its signature does not verify: changed after signing"
+    )
 
 
 def test_self_check_names_a_deleted_row(filled: EvidenceLog, catalog: Catalog) -> None:

@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 
 from drorch.config.model import Settings
-from drorch.errors import DrorchError
+from drorch.errors import DrorchError, EvidenceError
 
 
 def _write_secret(path: Path, content: bytes) -> None:
@@ -22,11 +22,23 @@ def _write_secret(path: Path, content: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def init_keys(settings: Settings) -> list[Path]:
-    """Create every missing password file and the evidence key; return what was created."""
+def init_keys(settings: Settings, *, log_signed_by: str | None = None) -> list[Path]:
+    """Create every missing password file and the evidence key; return what was created.
+
+    log_signed_by: the key id the catalog's evidence log is signed with (None: no records).
+    A new evidence key could not sign after that log: refused, and nothing is created."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    if log_signed_by is not None and not settings.evidence_key.exists():
+        raise EvidenceError(
+            f"the evidence key {settings.evidence_key} is missing, but the evidence log in "
+            f"the catalog holds records signed with key {log_signed_by}: a new key would "
+            "leave them unverifiable and could not append after them, so nothing was "
+            f"created. Restore {settings.evidence_key} (key {log_signed_by}) from a backup; "
+            "moving to a new key is `drorch keys rotate`, which needs the old key to sign "
+            "the new one."
+        )
     created = []
     for target in settings.targets.values():
         path = target.password_file

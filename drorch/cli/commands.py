@@ -434,12 +434,30 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
     from drorch.keys import init_keys
 
     config = _config(args, check_secrets=False)
-    created = init_keys(config.settings)
+    signed_by = None if config.settings.evidence_key.exists() else _log_key_id(config)
+    created = init_keys(config.settings, log_signed_by=signed_by)
     for path in created:
         print(f"created {path}")
     if not created:
         print("all password files and the evidence key exist; nothing created")
     return 0
+
+
+def _log_key_id(config: Config) -> str | None:
+    """The key the catalog's evidence log is signed with; None when it holds no records,
+    or when there is no catalog yet (a first `keys init` creates none)."""
+    from drorch.catalog.database import default_url, sqlite_file
+    from drorch.evidence.log import log_key_id
+    from drorch.state import open_config_catalog
+
+    database = sqlite_file(config.settings.catalog or default_url(config.state_dir))
+    if database is not None and not database.exists():
+        return None
+    catalog = open_config_catalog(config)
+    try:
+        return log_key_id(catalog)
+    finally:
+        catalog.close()
 
 
 def cmd_keys_export_public(args: argparse.Namespace) -> int:

@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drorch.catalog import Catalog, utc_now
 from drorch.cli.opening import open_command_catalog
-from drorch.cli.render import local, print_json, print_table
+from drorch.cli.render import GREEN, RED, local, print_json, print_table
 from drorch.config import Config, load_config, resolve_root
 from drorch.config.units import parse_duration
-from drorch.errors import EXIT_VIOLATION, UsageError
+from drorch.errors import EXIT_VIOLATION, EvidenceKeyError, UsageError
+
+if TYPE_CHECKING:
+    from drorch.evidence.audit import Audit
+    from drorch.evidence.log import EvidenceLog
 
 
 def _open(args: argparse.Namespace) -> tuple[Config, Catalog]:
@@ -51,6 +56,43 @@ def _summary(data: dict[str, Any]) -> str | None:
     return None if result is None else str(result)
 
 
+WARNINGS_SHOWN = 10  # per command: beyond these, a count
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """The log's audit, or why it could not be checked (every record then unverified)."""
+
+    audit: Audit | None
+    unchecked: str | None = None
+
+    def problem(self, seq: int) -> str | None:
+        if self.audit is None:
+            return f"not checked: {self.unchecked}"
+        return self.audit.problem(seq)
+
+
+def _check(
+    config: Config, catalog: Catalog, *, signatures: bool = True
+) -> tuple[_Checked, EvidenceLog | None]:
+    """Check the whole log as it is read, with the config's key: hashes, signatures,
+    chain links, checkpoints (about 0.15 s a thousand records on two cores)."""
+    from drorch.evidence.log import EvidenceLog
+
+    try:
+        log = EvidenceLog(catalog, config.settings.evidence_key)
+    except EvidenceKeyError as exc:
+        return _Checked(None, str(exc)), None
+    return _Checked(log.audit(signatures=signatures)), log
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines[:WARNINGS_SHOWN]:
+        print(f"drorch: warning: {line}", file=sys.stderr)
+    if len(lines) > WARNINGS_SHOWN:
+        print(f"drorch: warning: … and {len(lines) - WARNINGS_SHOWN} more", file=sys.stderr)
+
+
 def cmd_evidence_list(args: argparse.Namespace) -> int:
     from drorch.catalog import evidence as table
 
@@ -60,6 +102,8 @@ def cmd_evidence_list(args: argparse.Namespace) -> int:
     if args.job:
         config.job(args.job)
     records = table.records(catalog, job=args.job, since=since, until=until)
+    checked, _ = _check(config, catalog)
+    problems = {r.seq: checked.problem(r.seq) for r in records}
     if args.json:
         print_json(
             [
@@ -71,37 +115,90 @@ def cmd_evidence_list(args: argparse.Namespace) -> int:
                     "at": r.data["at"],
                     "result": r.data.get("result"),
                     "hash": r.hash,
+                    "verified": problems[r.seq] is None,
+                    "problem": problems[r.seq],
                 }
                 for r in records
             ]
         )
-        return 0
-    print_table(
-        ["seq", "at", "kind", "job", "result", "id"],
-        [(r.seq, local(r.at), r.kind, r.job, _summary(r.data), r.id[:8]) for r in records],
-        empty="no evidence records",
-    )
-    return 0
+    else:
+        print_table(
+            ["seq", "at", "kind", "job", "result", "id", "verified"],
+            [
+                (
+                    r.seq,
+                    local(r.at),
+                    r.kind,
+                    r.job,
+                    _summary(r.data),
+                    r.id[:8],
+                    "yes" if problems[r.seq] is None else "NO",
+                )
+                for r in records
+            ],
+            empty="no evidence records",
+            colors={"NO": RED, "yes": GREEN},
+        )
+    _warn_listed(checked, problems)
+    missing = checked.audit is not None and bool(checked.audit.missing)
+    return EXIT_VIOLATION if missing or any(problems.values()) else 0
+
+
+def _warn_listed(checked: _Checked, problems: dict[int, str | None]) -> None:
+    """What does not verify: the records listed, the records missing, then a count of the
+    records not listed (a filter does not hide that the log is damaged)."""
+    if checked.audit is None:
+        if problems:
+            _warn([f"no record listed could be checked: {checked.unchecked}"])
+        return
+    _warn([f"evidence record {seq} does not verify: {why}" for seq, why in problems.items() if why])
+    _warn([str(damage) for damage in checked.audit.missing])
+    others = sorted(seq for seq in checked.audit.problems if seq not in problems)
+    if others:
+        first = others[0]
+        _warn(
+            [
+                f"{len(others)} record(s) not listed do not verify either (first: record "
+                f"{first}: {checked.audit.problems[first]})"
+            ]
+        )
 
 
 def cmd_evidence_show(args: argparse.Namespace) -> int:
     from drorch.catalog import evidence as table
 
-    _, catalog = _open(args)
+    config, catalog = _open(args)
     record = table.record(catalog, args.seq)
+    # the whole log without signatures, then this record's own: a fraction of the cost
+    checked, log = _check(config, catalog, signatures=False)
     if record is None:
+        gone = [
+            str(damage)
+            for damage in (checked.audit.missing if checked.audit else ())
+            if damage.seq == args.seq
+        ]
+        if gone:
+            _warn(gone)
+            return EXIT_VIOLATION
         held = table.count(catalog)
         raise UsageError(
             f"no evidence record {args.seq} (the log holds "
             + (f"records 1–{held})" if held else "no records yet)")
         )
+    reasons = [log.signature_problem(record) if log else None, checked.problem(record.seq)]
+    problem = "; ".join(dict.fromkeys(reason for reason in reasons if reason)) or None
     if args.json:
         print_json(record.data)
+    else:
+        verdict = "verified" if problem is None else f"DOES NOT VERIFY: {problem}"
+        print(f"record {record.seq}: {record.kind} at {local(record.at)}, hash {record.hash}")
+        print(verdict)
+        sys.stdout.write(json.dumps(record.data, indent=2, sort_keys=True, ensure_ascii=False))
+        sys.stdout.write("\n")
+    if problem is None:
         return 0
-    print(f"record {record.seq}: {record.kind} at {local(record.at)}, hash {record.hash}")
-    sys.stdout.write(json.dumps(record.data, indent=2, sort_keys=True, ensure_ascii=False))
-    sys.stdout.write("\n")
-    return 0
+    _warn([f"evidence record {record.seq} does not verify: {problem}"])
+    return EXIT_VIOLATION
 
 
 def cmd_evidence_export(args: argparse.Namespace) -> int:

@@ -366,13 +366,29 @@ def _evidence(
         "under signed Merkle checkpoints. Auditors verify exported bundles offline.",
     )
     cmds = evidence.add_subparsers(dest="evidence_command", metavar="SUBCOMMAND", required=True)
-    p = cmds.add_parser("list", parents=[listing], help="evidence records, oldest first")
+    p = cmds.add_parser(
+        "list",
+        parents=[listing],
+        help="evidence records, oldest first",
+        description="Evidence records, oldest first. The whole log is checked as it is read "
+        "(hashes, signatures, chain links, checkpoints, with the config's evidence key): a "
+        "record that does not verify is marked (VERIFIED NO; in JSON verified false and "
+        "the problem) and named on stderr. Exit 3 when a record listed does not verify or "
+        "records are missing; damage outside a --job/--since/--until listing is a warning.",
+    )
     p.add_argument("--job", metavar="J", help="only this job")
     p.add_argument("--since", metavar="T", help=f"only records at or after T ({WHEN})")
     p.add_argument("--until", metavar="T", help=f"only records at or before T ({WHEN})")
     p.set_defaults(handler="evidence_list")
 
-    p = cmds.add_parser("show", parents=[listing], help="one record, as it was signed")
+    p = cmds.add_parser(
+        "show",
+        parents=[listing],
+        help="one record, as it was signed",
+        description="One record, as it was signed (--json: exactly its signed fields), "
+        "checked against the log as it is read. Exit 3 when it does not verify (why on "
+        "stderr) or was deleted.",
+    )
     p.add_argument("seq", metavar="SEQ", type=int, help="the record's sequence number")
     p.set_defaults(handler="evidence_show")
 

@@ -1,9 +1,11 @@
 """The catalog's own check of its evidence log: every leaf, hash, signature, link and
-checkpoint recomputed from the rows. Run by the daemon at start; names the first bad seq.
+checkpoint recomputed from the rows. The daemon runs it at start (the first bad seq);
+`evidence list` and `show` run it to mark each record that does not verify.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -11,9 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord, LogView
 from drorch.evidence.canonical import is_canonical, parse_utc
 from drorch.evidence.envelope import GENESIS, checkpoint_problem
-from drorch.evidence.examine import Examined, start_examining
+from drorch.evidence.examine import Examined, examine, start_examining
 from drorch.evidence.merkle import CompactTree, leaf_hash
-from drorch.evidence.signing import key_id, signature_valid
+from drorch.evidence.signing import key_id, raw_public, signature_valid
+
+SIGNATURE_FAILS = "its signature does not verify: changed after signing"
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,47 @@ class Damage:
         return f"evidence record {self.seq}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class Audit:
+    """Everything found wrong with a log, each damage at the seq it is about (a missing
+    record's seq, or a checkpoint's tree size, when no row has that seq)."""
+
+    damages: tuple[Damage, ...]
+    problems: Mapping[int, str]  # seq -> why that row does not verify (reasons joined)
+    missing: tuple[Damage, ...]  # damage at seqs no row has: deleted records
+
+    @property
+    def first(self) -> Damage | None:
+        return min(self.damages, key=lambda damage: damage.seq) if self.damages else None
+
+    def problem(self, seq: int) -> str | None:
+        """Why record seq does not verify, or None when it does."""
+        return self.problems.get(seq)
+
+
+def _audit_of(found: list[Damage], seqs: Collection[int]) -> Audit:
+    problems: dict[int, list[str]] = {}
+    missing = []
+    # a record's own problem first, then its checkpoint's
+    for damage in sorted(found, key=lambda damage: damage.reason.startswith("checkpoint ")):
+        if damage.seq in seqs:
+            problems.setdefault(damage.seq, []).append(damage.reason)
+        else:
+            missing.append(damage)
+    return Audit(
+        tuple(found),
+        {seq: "; ".join(reasons) for seq, reasons in problems.items()},
+        tuple(missing),
+    )
+
+
 def find_damage(view: LogView, key: Ed25519PublicKey, *, signatures: bool = True) -> Damage | None:
-    """The first record (by seq) that is not as it was appended, or None.
+    """The first record (by seq) that is not as it was appended, or None."""
+    return audit(view, key, signatures=signatures).first
+
+
+def audit(view: LogView, key: Ed25519PublicKey, *, signatures: bool = True) -> Audit:
+    """Every record that is not as it was appended, each with why.
 
     Every record's body, columns, hash, signature and link is checked and every
     checkpoint's root recomputed and its columns compared with its signed body; the newest
@@ -36,64 +79,87 @@ def find_damage(view: LogView, key: Ed25519PublicKey, *, signatures: bool = True
     ours = key_id(key)
     bodies = [row.body.encode("utf-8") for row in view.records]
     pending = start_examining(bodies, key, signatures=signatures)
-    broken = {mark.tree_size: _checkpoint_problem(mark, ours) for mark in view.checkpoints}
-    found = [
-        Damage(size, f"checkpoint {size} {problem}")
-        for size, problem in broken.items()
-        if problem is not None
-    ]
-    if view.checkpoints:
-        newest = view.checkpoints[-1]
-        if not signature_valid(key, newest.signature, newest.body.encode("utf-8")):
-            found.append(
-                Damage(newest.tree_size, f"checkpoint {newest.tree_size}'s signature is invalid")
-            )
-        if newest.tree_size > len(view.records):
-            found.append(
-                Damage(
-                    len(view.records) + 1,
-                    f"is missing: checkpoint {newest.tree_size} covers records up to "
-                    f"{newest.tree_size}, the log ends at {len(view.records)}: deleted",
-                )
-            )
-    marks = {mark.tree_size: mark for mark in view.checkpoints if broken[mark.tree_size] is None}
+    found = _checkpoint_damage(view, key, ours)
+    marks = {
+        mark.tree_size: mark
+        for mark in view.checkpoints
+        if stored_checkpoint_problem(mark, ours) is None
+    }
     # The tree's root at each checkpoint's size, while the workers examine the records.
     tree, roots = CompactTree(), {}
     for body in bodies:
         tree.append(leaf_hash(body))
         if tree.size in marks:
             roots[tree.size] = tree.root().hex()
-    prev, covered = GENESIS, 0
-    for expected, (row, facts) in enumerate(zip(view.records, pending(), strict=True), 1):
-        problem = _row_problem(row, facts, expected, ours, prev)
+    prev, expected, covered, rooted = GENESIS, 1, 0, True
+    for row, facts in zip(view.records, pending(), strict=True):
+        if row.seq != expected:
+            found.append(Damage(expected, f"is missing (the next record is {row.seq}): deleted"))
+            rooted = False  # the leaves no longer line up with the seqs
+        problem = _row_problem(row, facts, ours, None if row.seq != expected else prev)
         if problem is not None:
-            found.append(Damage(expected, problem))
-            break
-        assert not isinstance(facts, str)
-        prev = facts.hash
-        mark = marks.get(expected)
-        if mark is not None:
-            if mark.root_hash != roots[expected]:
-                found.append(
-                    Damage(
-                        covered + 1,
-                        f"records {covered + 1}–{expected} no longer match the root of "
-                        f"checkpoint {expected}: one of them was changed",
-                    )
+            found.append(Damage(row.seq, problem))
+        prev = facts.hash if not isinstance(facts, str) else row.hash
+        expected = row.seq + 1
+        mark = marks.get(row.seq)
+        if rooted and mark is not None:
+            if mark.root_hash != roots[row.seq]:
+                found.extend(_changed_under(mark, covered, found))
+                rooted = False
+            else:
+                covered = row.seq
+    signed_up_to = covered if rooted else max(marks, default=0)
+    explained = {damage.seq for damage in found}
+    found.extend(
+        Damage(row.seq, "no signed checkpoint covers it: inserted")
+        for row in view.records
+        if row.seq > signed_up_to and row.seq not in explained
+    )
+    return _audit_of(found, {row.seq for row in view.records})
+
+
+def _checkpoint_damage(view: LogView, key: Ed25519PublicKey, ours: str) -> list[Damage]:
+    """Damage to the checkpoints themselves: bodies, columns, the newest one's signature
+    and size (a checkpoint covering records the log no longer holds)."""
+    found = []
+    for mark in view.checkpoints:
+        problem = stored_checkpoint_problem(mark, ours)
+        if problem is not None:
+            found.append(Damage(mark.tree_size, f"checkpoint {mark.tree_size} {problem}"))
+    if view.checkpoints:
+        newest = view.checkpoints[-1]
+        if newest.key_id == ours and not signature_valid(
+            key, newest.signature, newest.body.encode("utf-8")
+        ):
+            found.append(
+                Damage(newest.tree_size, f"checkpoint {newest.tree_size}'s signature is invalid")
+            )
+        last = view.records[-1].seq if view.records else 0
+        if newest.tree_size > last:
+            found.append(
+                Damage(
+                    last + 1,
+                    f"is missing: checkpoint {newest.tree_size} covers records up to "
+                    f"{newest.tree_size}, the log ends at {last}: deleted",
                 )
-                break
-            covered = expected
-    else:
-        if len(view.records) > covered:
-            found.append(Damage(covered + 1, "no signed checkpoint covers it: inserted"))
-    return min(found, key=lambda damage: damage.seq) if found else None
+            )
+    return found
 
 
-def _row_problem(
-    row: EvidenceRecord, facts: Examined, expected: int, ours: str, prev: str
-) -> str | None:
-    if row.seq != expected:
-        return f"is missing (the next record is {row.seq}): deleted"
+def _changed_under(mark: CheckpointRecord, covered: int, found: list[Damage]) -> list[Damage]:
+    """A root that no longer matches: the records under it that do not already show why."""
+    span = range(covered + 1, mark.tree_size + 1)
+    if any(damage.seq in span for damage in found):
+        return []
+    reason = (
+        f"records {covered + 1}–{mark.tree_size} no longer match the root of checkpoint "
+        f"{mark.tree_size}: one of them was changed"
+    )
+    return [Damage(seq, reason) for seq in span]
+
+
+def _row_problem(row: EvidenceRecord, facts: Examined, ours: str, prev: str | None) -> str | None:
+    """What is wrong with one row; prev None: the record before it is missing."""
     if isinstance(facts, str):
         return f"its body is not what was signed ({facts}): changed"
     columns = {
@@ -113,13 +179,25 @@ def _row_problem(
     if facts.key_id != ours:
         return f"it is signed by another key ({facts.key_id}, this log's key is {ours})"
     if not facts.signature_ok:
-        return "its signature does not verify: changed after signing"
+        return SIGNATURE_FAILS
+    if prev is None:
+        return f"record {row.seq - 1} before it is missing: deleted"
     if facts.prev != prev:
         return "its prev does not match the hash of the record before it: the chain is broken"
     return None
 
 
-def _checkpoint_problem(mark: CheckpointRecord, ours: str) -> str | None:
+def signature_problem(row: EvidenceRecord, key: Ed25519PublicKey) -> str | None:
+    """Whether one record's signature fails with key (None too when its form is broken:
+    audit says why)."""
+    facts = examine([row.body.encode("utf-8")], raw_public(key))[0]
+    if isinstance(facts, str) or facts.signature_ok:
+        return None
+    return SIGNATURE_FAILS
+
+
+def stored_checkpoint_problem(mark: CheckpointRecord, ours: str) -> str | None:
+    """What is wrong with a checkpoint row (its signature aside), or None."""
     body = is_canonical(mark.body.encode("utf-8"))
     if body is None or checkpoint_problem({**body, "signature": mark.signature}) is not None:
         return "has a body that is not a checkpoint: changed"

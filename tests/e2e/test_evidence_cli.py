@@ -78,7 +78,7 @@ def test_list_and_show(cli: Cli, root: Path) -> None:
     fill(root, 3)
     fill(root, 1, job="other", start=START + timedelta(days=30))
     table = cli("evidence", "list", root=root, check_rc=0).stdout.splitlines()
-    assert table[0].split() == ["SEQ", "AT", "KIND", "JOB", "RESULT", "ID"]
+    assert table[0].split() == ["SEQ", "AT", "KIND", "JOB", "RESULT", "ID", "VERIFIED"]
     assert [row.split()[0] for row in table[1:]] == ["1", "2", "3", "4"]
     assert table[2].split()[4:6] == ["app", "fail"]
     listed = as_json(cli("evidence", "list", "--json", "--job", "app", root=root, check_rc=0))

@@ -18,9 +18,10 @@ from drorch.catalog import evidence as table
 from drorch.catalog.locks import Owner, acquire, release
 from drorch.errors import EvidenceError, EvidenceKeyError, LockBusy
 from drorch.evidence.canonical import canonical_bytes
+from drorch.evidence.envelope import RESERVED
 from drorch.evidence.log import WRITER_LOCK, EvidenceLog
 from drorch.evidence.merkle import Tree, leaf_hash
-from tests.unit.evidence.conftest import START, Clock, KeyPair, restore_test
+from tests.unit.evidence.conftest import START, Clock, KeyPair, restore_test, write_key_pair
 
 
 def public_key(keys: KeyPair) -> Ed25519PublicKey:
@@ -215,6 +216,20 @@ def test_self_check_names_a_record_rehashed_without_the_key(
     edit_body(catalog, 3, {**forged, "hash": digest})
     sql(catalog, "UPDATE evidence_records SET hash = :h WHERE seq = 3", h=digest)
     assert filled.self_check() == 3
+    # list and show: the record by its signature, the next one by its link
+    assert filled.audit().problems == {
+        3: "its signature does not verify: changed after signing",
+        4: "its prev does not match the hash of the record before it: the chain is broken",
+    }
+    quick = filled.audit(signatures=False)  # the leaf changed under checkpoint 3
+    assert quick.problem(3) == (
+        "records 3–3 no longer match the root of checkpoint 3: one of them was changed"
+    )
+    changed = table.record(catalog, 3)
+    assert changed is not None and filled.signature_problem(record) is None
+    assert filled.signature_problem(changed) == (
+        "its signature does not verify: changed after signing"
+    )
 
 
 def test_self_check_names_a_deleted_row(filled: EvidenceLog, catalog: Catalog) -> None:
@@ -282,3 +297,80 @@ def test_a_changed_signature_is_caught_with_or_without_checking_signatures(
     quick = filled.find_damage(signatures=False)  # the leaf changed under checkpoint 3
     assert quick is not None and quick.seq == 3 and "root of checkpoint 3" in quick.reason
     assert filled.self_check(signatures=False) == 3
+
+
+# -- every appender refuses to sign over a damaged log --------------------------------------
+
+
+def appended_by_a_fresh_writer(catalog: Catalog, key: Path) -> EvidenceError:
+    """What a new process (`drorch run`, a restarted daemon) meets when it appends: the
+    error, after checking that nothing was appended."""
+    before = table.count(catalog)
+    with pytest.raises(EvidenceError) as refused:
+        EvidenceLog(catalog, key).append("restore-test", restore_test())
+    assert table.count(catalog) == before
+    assert "nothing was appended" in str(refused.value).lower()
+    return refused.value
+
+
+def newest_tree_root(catalog: Catalog) -> str:
+    tree = Tree([leaf_hash(body.encode()) for _, body in table.leaves(catalog)])
+    return tree.root().hex()
+
+
+def test_a_record_edited_in_the_middle_is_caught_by_the_tip_check(
+    filled: EvidenceLog, catalog: Catalog, keys: KeyPair
+) -> None:
+    edit_body(catalog, 3, {"result": "fail"})  # a changed leaf under every later root
+    refused = appended_by_a_fresh_writer(catalog, keys.private)
+    assert "no longer match the newest checkpoint's root" in str(refused)
+
+
+def test_a_record_edited_with_the_newest_roots_column_fixed_is_caught(
+    filled: EvidenceLog, catalog: Catalog, keys: KeyPair
+) -> None:
+    edit_body(catalog, 3, {"result": "fail"})
+    root = newest_tree_root(catalog)
+    sql(catalog, "UPDATE checkpoints SET root_hash = :r WHERE tree_size = 6", r=root)
+    refused = appended_by_a_fresh_writer(catalog, keys.private)
+    assert "checkpoint 6 has a root_hash column that disagrees with its signed body" in str(refused)
+    # the signed body rewritten too: only the signature is left to tell
+    mark = table.checkpoint(catalog, 6)
+    assert mark is not None
+    body = canonical_bytes({**json.loads(mark.body), "root_hash": root}).decode()
+    sql(catalog, "UPDATE checkpoints SET body = :b WHERE tree_size = 6", b=body)
+    refused = appended_by_a_fresh_writer(catalog, keys.private)
+    assert "checkpoint 6's signature is invalid" in str(refused)
+
+
+def test_the_newest_records_hash_column_edited_is_caught(
+    filled: EvidenceLog, catalog: Catalog, keys: KeyPair
+) -> None:
+    sql(catalog, "UPDATE evidence_records SET hash = :h WHERE seq = 6", h="ab" * 32)
+    refused = appended_by_a_fresh_writer(catalog, keys.private)
+    assert "record 6's hash column disagrees with its body" in str(refused)
+
+
+def test_a_replaced_key_file_is_refused_naming_both_keys(
+    filled: EvidenceLog, catalog: Catalog, keys: KeyPair, tmp_path: Path
+) -> None:
+    # `keys init` after the key file went missing: a new key in its place
+    other = write_key_pair(tmp_path / "new-keys")
+    newcomer = EvidenceLog(catalog, other.private)
+    refused = appended_by_a_fresh_writer(catalog, other.private)
+    assert (
+        f"the evidence log is signed with key {filled.key_id}, but the evidence key "
+        f"{other.private} is key {newcomer.key_id}" in str(refused)
+    )
+    assert "drorch keys rotate" in str(refused) and "from a backup" in str(refused)
+    # and the log re-signed, records and checkpoint, by another key: the log's own key
+    # refuses to sign after it
+    forged = [
+        (r.kind, {k: v for k, v in r.data.items() if k not in RESERVED})
+        for r in table.records(catalog)
+    ]
+    sql(catalog, "DELETE FROM evidence_records")
+    sql(catalog, "DELETE FROM checkpoints")
+    newcomer.append_many(forged)
+    refused = appended_by_a_fresh_writer(catalog, keys.private)
+    assert f"signed with key {newcomer.key_id}, but the evidence key" in str(refused)

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
+from drorch.catalog import Catalog
+from drorch.catalog import evidence as table
 from drorch.config.model import Settings
 from drorch.errors import DrorchError, EvidenceError
+from drorch.evidence.keychain import ROTATION
 
 
 def _write_secret(path: Path, content: bytes) -> None:
@@ -27,8 +31,6 @@ def init_keys(settings: Settings, *, log_signed_by: str | None = None) -> list[P
 
     log_signed_by: the key id the catalog's evidence log is signed with (None: no records).
     A new evidence key could not sign after that log: refused, and nothing is created."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     if log_signed_by is not None and not settings.evidence_key.exists():
         raise EvidenceError(
@@ -46,15 +48,74 @@ def init_keys(settings: Settings, *, log_signed_by: str | None = None) -> list[P
             _write_secret(path, secrets.token_urlsafe(32).encode() + b"\n")
             created.append(path)
     if not settings.evidence_key.exists():
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        _write_secret(settings.evidence_key, pem)
+        _write_secret(settings.evidence_key, _new_signing_key())
         created.append(settings.evidence_key)
     return created
+
+
+def _new_signing_key() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+@dataclass(frozen=True)
+class Rotated:
+    old_key_id: str
+    new_key_id: str
+    seq: int  # the key-rotation record
+    retired: Path  # where the old key file is kept
+
+
+def rotate_evidence_key(current: Path, catalog: Catalog, reason: str) -> Rotated:
+    """Move the evidence log to a new key: the new key is written beside the old one
+    (KEY.next), the log records the rotation signed by the old key, the old key file is
+    kept as KEY.retired-OLDID and the new one takes its place. A rotation cut short
+    between the record and the swap is finished by running this again."""
+    from drorch.evidence.log import EvidenceLog, log_key_id
+    from drorch.evidence.signing import key_id, load_private_key
+
+    upcoming = current.with_name(current.name + ".next")
+    if upcoming.exists():
+        waiting = key_id(load_private_key(upcoming).public_key())
+        if log_key_id(catalog) != waiting:
+            raise EvidenceError(
+                f"{upcoming} is left from a rotation that did not reach the log (key "
+                f"{waiting}); remove it and rotate again"
+            )
+        old = key_id(load_private_key(current).public_key())
+        retired = _swap(current, upcoming, old)
+        record = table.records_of_kind(catalog, ROTATION)[-1]
+        return Rotated(old, waiting, record.seq, retired)
+    evidence = EvidenceLog(catalog, current)
+    old = evidence.key_id
+    _write_secret(upcoming, _new_signing_key())
+    try:
+        record = evidence.rotate(upcoming, reason)
+    except BaseException:
+        upcoming.unlink(missing_ok=True)  # the log still belongs to the old key
+        raise
+    return Rotated(old, evidence.key_id, record.seq, _swap(current, upcoming, old))
+
+
+def _swap(current: Path, upcoming: Path, old_id: str) -> Path:
+    """Keep the old key file under a name of its own, then the new one takes its place;
+    at no moment is there no key at `current`."""
+    retired = current.with_name(f"{current.name}.retired-{old_id}")
+    if not retired.exists():
+        os.link(current, retired)
+    os.replace(upcoming, current)
+    folder = os.open(current.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    return retired
 
 
 def public_key_pem(settings: Settings) -> str:

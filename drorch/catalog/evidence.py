@@ -148,6 +148,17 @@ def record(catalog: Catalog, seq: int) -> EvidenceRecord | None:
         return None if row is None else _record(row)
 
 
+def records_of_kind(catalog: Catalog, kind: str) -> list[EvidenceRecord]:
+    """The records of one kind, in seq order (the key rotations: a handful in a log)."""
+    query = (
+        select(models.EvidenceEntry)
+        .where(models.EvidenceEntry.kind == kind)
+        .order_by(models.EvidenceEntry.seq)
+    )
+    with catalog.session() as session:
+        return [_record(row) for row in session.scalars(query)]
+
+
 def checkpoints(catalog: Catalog) -> list[CheckpointRecord]:
     query = select(models.EvidenceCheckpoint).order_by(models.EvidenceCheckpoint.tree_size)
     with catalog.session() as session:

@@ -460,6 +460,31 @@ def _log_key_id(config: Config) -> str | None:
         catalog.close()
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from drorch.keys import rotate_evidence_key
+
+    config = _config(args)
+    catalog = _catalog(config)
+    done = rotate_evidence_key(config.settings.evidence_key, catalog, args.reason)
+    if args.json:
+        print_json(
+            {
+                "old_key_id": done.old_key_id,
+                "new_key_id": done.new_key_id,
+                "rotation_seq": done.seq,
+                "retired_key_file": str(done.retired),
+            }
+        )
+        return 0
+    print(f"evidence key rotated: {done.old_key_id} -> {done.new_key_id}")
+    print(f"record {done.seq} (key-rotation), signed by {done.old_key_id}, names the new key;")
+    print(f"records after it are signed by {done.new_key_id}.")
+    print(f"the old key file is kept at {done.retired}; keep it offline, it signs nothing more.")
+    print("give auditors the new public key: drorch keys export-public")
+    print("a running daemon takes the new key at its next record.")
+    return 0
+
+
 def cmd_keys_export_public(args: argparse.Namespace) -> int:
     from drorch.keys import public_key_pem
 

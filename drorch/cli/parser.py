@@ -164,6 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
         "export-public", parents=[plain], help="print the evidence public key (PEM) for auditors"
     )
     p.set_defaults(handler="keys_export_public")
+    p = keys_sub.add_parser(
+        "rotate",
+        parents=[listing],
+        help="move the evidence log to a new signing key, signed over by the old one",
+        description="Create a new evidence key and append a key-rotation record, signed by "
+        "the old key, that names it; every later record and checkpoint is signed by the new "
+        "key, and `drorch evidence verify` walks the chain from the key an auditor trusts. "
+        "The old key file is kept as KEY.retired-OLDID. A rotation cut short is finished by "
+        "running it again.",
+    )
+    p.add_argument("--reason", default="scheduled rotation", help="why, for the record")
+    p.set_defaults(handler="keys_rotate")
 
     p = sub.add_parser(
         "compliance",

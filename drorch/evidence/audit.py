@@ -5,7 +5,7 @@ checkpoint recomputed from the rows. The daemon runs it at start (the first bad 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -14,8 +14,9 @@ from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord, LogView
 from drorch.evidence.canonical import is_canonical, parse_utc
 from drorch.evidence.envelope import GENESIS, checkpoint_problem
 from drorch.evidence.examine import Examined, examine, start_examining
+from drorch.evidence.keychain import KeyChain, KeyChainBroken, chain_of
 from drorch.evidence.merkle import CompactTree, leaf_hash
-from drorch.evidence.signing import key_id, raw_public, signature_valid
+from drorch.evidence.signing import key_id, signature_valid
 
 SIGNATURE_FAILS = "its signature does not verify: changed after signing"
 
@@ -76,14 +77,14 @@ def audit(view: LogView, key: Ed25519PublicKey, *, signatures: bool = True) -> A
     checkpoint's signature is verified (older ones only narrow down where a change is).
     signatures=False skips the records' signatures (~70 % of the cost): a changed record
     still shows as a hash or root that no longer matches the signed checkpoint."""
-    ours = key_id(key)
     bodies = [row.body.encode("utf-8") for row in view.records]
-    pending = start_examining(bodies, key, signatures=signatures)
-    found = _checkpoint_damage(view, key, ours)
+    chain, found = log_chain(bodies, key)
+    pending = start_examining(bodies, chain, signatures=signatures)
+    found += _checkpoint_damage(view, chain)
     marks = {
         mark.tree_size: mark
         for mark in view.checkpoints
-        if stored_checkpoint_problem(mark, ours) is None
+        if stored_checkpoint_problem(mark, chain) is None
     }
     # The tree's root at each checkpoint's size, while the workers examine the records.
     tree, roots = CompactTree(), {}
@@ -96,7 +97,7 @@ def audit(view: LogView, key: Ed25519PublicKey, *, signatures: bool = True) -> A
         if row.seq != expected:
             found.append(Damage(expected, f"is missing (the next record is {row.seq}): deleted"))
             rooted = False  # the leaves no longer line up with the seqs
-        problem = _row_problem(row, facts, ours, None if row.seq != expected else prev)
+        problem = _row_problem(row, facts, chain, None if row.seq != expected else prev)
         if problem is not None:
             found.append(Damage(row.seq, problem))
         prev = facts.hash if not isinstance(facts, str) else row.hash
@@ -118,18 +119,32 @@ def audit(view: LogView, key: Ed25519PublicKey, *, signatures: bool = True) -> A
     return _audit_of(found, {row.seq for row in view.records})
 
 
-def _checkpoint_damage(view: LogView, key: Ed25519PublicKey, ours: str) -> list[Damage]:
+def log_chain(bodies: Sequence[bytes], key: Ed25519PublicKey) -> tuple[KeyChain, list[Damage]]:
+    """The keys of the log, from its rotation records, as far as they lead to `key` (the
+    appender's, the one trusted here); a log whose rotations lead elsewhere is read as
+    signed by `key` alone, so that every record another key signed is named."""
+    try:
+        chain = chain_of(bodies, first=key)
+    except KeyChainBroken as exc:
+        return KeyChain.single(key), [Damage(exc.seq, exc.reason)]
+    if chain.current_id != key_id(key):
+        return KeyChain.single(key), []
+    return chain, []
+
+
+def _checkpoint_damage(view: LogView, chain: KeyChain) -> list[Damage]:
     """Damage to the checkpoints themselves: bodies, columns, the newest one's signature
     and size (a checkpoint covering records the log no longer holds)."""
     found = []
     for mark in view.checkpoints:
-        problem = stored_checkpoint_problem(mark, ours)
+        problem = stored_checkpoint_problem(mark, chain)
         if problem is not None:
             found.append(Damage(mark.tree_size, f"checkpoint {mark.tree_size} {problem}"))
     if view.checkpoints:
         newest = view.checkpoints[-1]
-        if newest.key_id == ours and not signature_valid(
-            key, newest.signature, newest.body.encode("utf-8")
+        signer = chain.id_for(newest.tree_size + 1)
+        if newest.key_id == signer and not signature_valid(
+            chain.key_for(newest.tree_size + 1), newest.signature, newest.body.encode("utf-8")
         ):
             found.append(
                 Damage(newest.tree_size, f"checkpoint {newest.tree_size}'s signature is invalid")
@@ -158,7 +173,9 @@ def _changed_under(mark: CheckpointRecord, covered: int, found: list[Damage]) ->
     return [Damage(seq, reason) for seq in span]
 
 
-def _row_problem(row: EvidenceRecord, facts: Examined, ours: str, prev: str | None) -> str | None:
+def _row_problem(
+    row: EvidenceRecord, facts: Examined, chain: KeyChain, prev: str | None
+) -> str | None:
     """What is wrong with one row; prev None: the record before it is missing."""
     if isinstance(facts, str):
         return f"its body is not what was signed ({facts}): changed"
@@ -176,8 +193,9 @@ def _row_problem(row: EvidenceRecord, facts: Examined, ours: str, prev: str | No
             return f"its {name} column disagrees with its body: changed"
     if not facts.hash_ok:
         return "its content does not match its hash: changed"
-    if facts.key_id != ours:
-        return f"it is signed by another key ({facts.key_id}, this log's key is {ours})"
+    signer = chain.id_for(row.seq)
+    if facts.key_id != signer:
+        return f"it is signed by another key ({facts.key_id}, this log's key is {signer})"
     if not facts.signature_ok:
         return SIGNATURE_FAILS
     if prev is None:
@@ -187,16 +205,16 @@ def _row_problem(row: EvidenceRecord, facts: Examined, ours: str, prev: str | No
     return None
 
 
-def signature_problem(row: EvidenceRecord, key: Ed25519PublicKey) -> str | None:
-    """Whether one record's signature fails with key (None too when its form is broken:
-    audit says why)."""
-    facts = examine([row.body.encode("utf-8")], raw_public(key))[0]
+def signature_problem(row: EvidenceRecord, chain: KeyChain) -> str | None:
+    """Whether one record's signature fails with the key of the chain it names (None too
+    when its form is broken: audit says why)."""
+    facts = examine([row.body.encode("utf-8")], chain.raw_keys)[0]
     if isinstance(facts, str) or facts.signature_ok:
         return None
     return SIGNATURE_FAILS
 
 
-def stored_checkpoint_problem(mark: CheckpointRecord, ours: str) -> str | None:
+def stored_checkpoint_problem(mark: CheckpointRecord, chain: KeyChain) -> str | None:
     """What is wrong with a checkpoint row (its signature aside), or None."""
     body = is_canonical(mark.body.encode("utf-8"))
     if body is None or checkpoint_problem({**body, "signature": mark.signature}) is not None:
@@ -207,6 +225,7 @@ def stored_checkpoint_problem(mark: CheckpointRecord, ours: str) -> str | None:
             return f"has a {name} column that disagrees with its signed body: changed"
     if parse_utc(body["at"]) != mark.at:
         return "has an at column that disagrees with its signed body: changed"
-    if mark.key_id != ours:
-        return f"is signed by another key ({mark.key_id}, this log's key is {ours})"
+    signer = chain.id_for(mark.tree_size + 1)
+    if mark.key_id != signer:
+        return f"is signed by another key ({mark.key_id}, this log's key is {signer})"
     return None

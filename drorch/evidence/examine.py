@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 import multiprocessing.context
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drorch.errors import EvidenceError
 from drorch.evidence.envelope import record_digest, record_problem
-from drorch.evidence.signing import raw_public, signature_valid
+from drorch.evidence.keychain import KeyChain
+from drorch.evidence.signing import signature_valid
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,18 @@ Examined = Facts | str  # a str says what is wrong with the line's form
 
 
 def start_examining(
-    lines: Sequence[bytes | None], key: Ed25519PublicKey, *, signatures: bool = True
+    lines: Sequence[bytes | None],
+    key: Ed25519PublicKey | KeyChain,
+    *,
+    signatures: bool = True,
 ) -> Callable[[], list[Examined]]:
     """Examine every line (None: an empty or cut line); returns a call that waits for the
     results, in order. Large inputs go to worker processes, so the caller can work
-    meanwhile. signatures=False skips the signatures (then signature_ok is True)."""
-    raw = raw_public(key) if signatures else None
+    meanwhile. signatures=False skips the signatures (then signature_ok is True). With a
+    chain of keys, a signature is checked with the key the record names, if the chain
+    holds it: which key should sign which record is the caller's to check."""
+    chain = key if isinstance(key, KeyChain) else KeyChain.single(key)
+    raw = chain.raw_keys if signatures else None
     workers = min(os.cpu_count() or 1, 8)
     if len(lines) < PARALLEL_FROM or workers < 2:
         return lambda: examine(lines, raw)
@@ -85,8 +92,8 @@ def start_examining(
     return wait
 
 
-def _examine_shared(start: int, stop: int, raw_key: bytes | None) -> list[Examined]:
-    return examine(_shared[start:stop], raw_key)
+def _examine_shared(start: int, stop: int, raw_keys: Mapping[str, bytes] | None) -> list[Examined]:
+    return examine(_shared[start:stop], raw_keys)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -97,13 +104,17 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def examine(lines: Sequence[bytes | None], raw_key: bytes | None) -> list[Examined]:
-    """Each line's facts; raw_key None: signatures are not checked."""
-    key = None if raw_key is None else Ed25519PublicKey.from_public_bytes(raw_key)
-    return [_one(line, key) for line in lines]
+def examine(lines: Sequence[bytes | None], raw_keys: Mapping[str, bytes] | None) -> list[Examined]:
+    """Each line's facts; raw_keys (by key id) None: signatures are not checked."""
+    keys = (
+        None
+        if raw_keys is None
+        else {kid: Ed25519PublicKey.from_public_bytes(raw) for kid, raw in raw_keys.items()}
+    )
+    return [_one(line, keys) for line in lines]
 
 
-def _one(line: bytes | None, key: Ed25519PublicKey | None) -> Examined:
+def _one(line: bytes | None, keys: Mapping[str, Ed25519PublicKey] | None) -> Examined:
     if line is None:
         return "its line is empty or does not end: the file was cut"
     try:
@@ -127,6 +138,11 @@ def _one(line: bytes | None, key: Ed25519PublicKey | None) -> Examined:
         hash=record["hash"],
         key_id=record["key_id"],
         hash_ok=hash_ok,
-        signature_ok=key is None
-        or signature_valid(key, record["signature"], bytes.fromhex(record["hash"])),
+        signature_ok=keys is None
+        or (
+            record["key_id"] in keys
+            and signature_valid(
+                keys[record["key_id"]], record["signature"], bytes.fromhex(record["hash"])
+            )
+        ),
     )

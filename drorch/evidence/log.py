@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from drorch.catalog import Catalog, utc_now
 from drorch.catalog import evidence as table
 from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord
@@ -33,6 +35,13 @@ from drorch.evidence.audit import (
 )
 from drorch.evidence.canonical import parsed_canonical, utc_iso
 from drorch.evidence.envelope import GENESIS, check_fields, checkpoint_body, record_digest
+from drorch.evidence.keychain import (
+    ROTATION,
+    KeyChain,
+    KeyChainBroken,
+    chain_of,
+    rotation_fields,
+)
 from drorch.evidence.merkle import CompactTree, leaf_hash
 from drorch.evidence.signing import key_id, load_private_key, public_pem, signature_valid
 from drorch.locks import resource_lock
@@ -95,23 +104,60 @@ class EvidenceLog:
         items = [(kind, dict(fields)) for kind, fields in entries]
         for kind, fields in items:
             check_fields(kind, fields)
+            if kind == ROTATION:
+                raise EvidenceError("a key-rotation record is written by rotate() alone")
         if not items:
             return []
         with self._writer():
-            tip = self._current_tip()
-            tree = tip.tree.copy()
-            prev = tip.last_hash
-            written = []
-            for kind, fields in items:
-                record = self._seal(kind, fields, seq=tree.size + 1, prev=prev)
-                tree.append(leaf_hash(record.body.encode("utf-8")))
-                written.append(record)
-                prev = record.hash
-            checkpoint = self._checkpoint(tree)
-            table.append(self._catalog, written, checkpoint)
-            self._tip = _Tip(prev, tree, checkpoint.root_hash)
+            return self._append(items)
+
+    def rotate(self, new_key_path: Path, reason: str) -> EvidenceRecord:
+        """Hand the log over to the key at new_key_path: a key-rotation record naming it,
+        signed by this key, and a checkpoint signed by the new key (a checkpoint is signed
+        by the key of the record after it). From then on this object signs with the new
+        key; its file is the caller's to put in place of the old one."""
+        new = load_private_key(new_key_path)
+        fields = rotation_fields(self._public, new.public_key(), reason)
+        with self._writer():
+            [record] = self._append([(ROTATION, fields)], checkpoint_key=new)
+            self._key, self._public = new, new.public_key()
+            self.key_id = key_id(self._public)
+            self._key_path = new_key_path
+        log.warning("evidence key rotated: %s -> %s", fields["old_key_id"], self.key_id)
+        return record
+
+    def _append(
+        self,
+        items: list[tuple[str, dict[str, Any]]],
+        *,
+        checkpoint_key: Ed25519PrivateKey | None = None,
+    ) -> list[EvidenceRecord]:
+        """Under the writer lock: the records, signed by this key (which the tip's check may
+        have just moved on after a rotation), and their checkpoint."""
+        tip = self._current_tip()
+        tree = tip.tree.copy()
+        prev = tip.last_hash
+        written = []
+        for kind, fields in items:
+            record = self._seal(kind, fields, seq=tree.size + 1, prev=prev)
+            tree.append(leaf_hash(record.body.encode("utf-8")))
+            written.append(record)
+            prev = record.hash
+        checkpoint = self._checkpoint(tree, checkpoint_key or self._key)
+        table.append(self._catalog, written, checkpoint)
+        self._tip = _Tip(prev, tree, checkpoint.root_hash)
         log.debug("evidence %s..%s appended", written[0].seq, written[-1].seq)
         return written
+
+    def chain(self) -> KeyChain:
+        """The log's keys, from its rotation records, when they lead to this key; else
+        this key alone (audit then names what another key signed)."""
+        rotations = table.records_of_kind(self._catalog, ROTATION)
+        try:
+            chain = chain_of([r.body.encode("utf-8") for r in rotations], first=self._public)
+        except KeyChainBroken:
+            return KeyChain.single(self._public)
+        return chain if chain.current_id == self.key_id else KeyChain.single(self._public)
 
     def self_check(self, *, signatures: bool = True) -> int | None:
         """The first seq whose record is not as appended (logged with the reason), or None.
@@ -134,7 +180,7 @@ class EvidenceLog:
     def signature_problem(self, record: EvidenceRecord) -> str | None:
         """Whether one record's signature verifies with this key (what audit skips with
         signatures=False); its other seals are audit's."""
-        return signature_problem(record, self._public)
+        return signature_problem(record, self.chain())
 
     # -- inside the writer lock -----------------------------------------------------------
 
@@ -164,19 +210,18 @@ class EvidenceLog:
             body=parsed_canonical(record).decode("utf-8"),
         )
 
-    def _checkpoint(self, tree: CompactTree) -> CheckpointRecord:
+    def _checkpoint(self, tree: CompactTree, key: Ed25519PrivateKey) -> CheckpointRecord:
         at = self._clock()
         root = tree.root().hex()
-        body = checkpoint_body(
-            tree_size=tree.size, root_hash=root, at=utc_iso(at), key_id=self.key_id
-        )
+        signer = key_id(key.public_key())
+        body = checkpoint_body(tree_size=tree.size, root_hash=root, at=utc_iso(at), key_id=signer)
         return CheckpointRecord(
             tree_size=tree.size,
             root_hash=root,
             at=at,
             body=body.decode("utf-8"),
-            signature=self._key.sign(body).hex(),
-            key_id=self.key_id,
+            signature=key.sign(body).hex(),
+            key_id=signer,
         )
 
     def _current_tip(self) -> _Tip:
@@ -222,6 +267,8 @@ class EvidenceLog:
     def _check_newest(self, newest: CheckpointRecord) -> None:
         """Refuse a newest checkpoint this key did not sign, or whose row was edited."""
         if newest.key_id != self.key_id:
+            self._follow_rotation(newest.key_id)
+        if newest.key_id != self.key_id:
             raise EvidenceError(
                 f"the evidence log is signed with key {newest.key_id}, but the evidence key "
                 f"{self._key_path} is key {self.key_id}: the key file was replaced (by "
@@ -229,11 +276,36 @@ class EvidenceLog:
                 f"key file of {newest.key_id} back from a backup; to change keys, "
                 "`drorch keys rotate` signs the new key with the old one."
             )
-        problem = stored_checkpoint_problem(newest, self.key_id)
+        problem = stored_checkpoint_problem(newest, KeyChain.single(self._public))
         if problem is not None:
             raise self._damaged(f"checkpoint {newest.tree_size} {problem}")
         if not signature_valid(self._public, newest.signature, newest.body.encode("utf-8")):
             raise self._damaged(f"checkpoint {newest.tree_size}'s signature is invalid")
+
+    def _follow_rotation(self, signer: str) -> None:
+        """A process that started before `drorch keys rotate` (the daemon) takes the new key
+        from the key file, when the log's own chain hands over from its key to that one."""
+        try:
+            fresh = load_private_key(self._key_path)
+        except EvidenceError:
+            return
+        if key_id(fresh.public_key()) != signer or not self.chain_leads(self.key_id, signer):
+            return
+        log.warning("the evidence key was rotated: %s -> %s; signing with it", self.key_id, signer)
+        self._key, self._public, self.key_id = fresh, fresh.public_key(), signer
+
+    def chain_leads(self, old: str, new: str) -> bool:
+        """Whether the log's rotation records hand over from key `old` to key `new`."""
+        rotations = table.records_of_kind(self._catalog, ROTATION)
+        bodies = [r.body.encode("utf-8") for r in rotations]
+        if not bodies:
+            return False
+        try:
+            chain = chain_of(bodies, first=self._public)
+        except KeyChainBroken:
+            return False
+        ids = [kid for _, kid, _ in chain.links]
+        return old in ids and ids[-1] == new
 
     def _damaged(self, why: str) -> EvidenceError:
         return EvidenceError(

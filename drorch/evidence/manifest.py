@@ -1,0 +1,128 @@
+"""A bundle's layout and its manifest.json: what the bundle claims to hold, signed with the
+evidence key so that nobody without the key can change the claim.
+
+    {
+      "format": "drorch-evidence-bundle/2",
+      "created_at": "...Z", "host": "...",
+      "first_seq": 12, "last_seq": 40, "records": 29,      the range: records 12..40
+      "since": "...Z" | null, "until": "...Z" | null,     the filters the export was given
+      "from_checkpoint": {"tree_size", "root_hash"} | null,
+      "checkpoint": {"tree_size": 40, "root_hash": "..."}, the checkpoint it was built from
+      "files": {"records.jsonl": "<SHA-256 hex>", ...},    every other file, report.html too
+      "key_id": "...",
+      "signature": "..."    Ed25519 over the canonical JSON of everything above it
+    }
+
+The file is indented for people to read; the signed bytes are its canonical JSON without
+`signature` (sorted keys, no spaces, UTF-8), which any JSON library that sorts keys
+recomputes: `jq -cS 'del(.signature)' manifest.json | tr -d '\\n'`.
+Format /1 (before this) had no signature; `verify` refuses it (verify.py says why).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from drorch.evidence.canonical import canonical_bytes
+from drorch.evidence.envelope import HEX64
+from drorch.evidence.signing import key_id
+
+BUNDLE_FORMAT = "drorch-evidence-bundle/2"
+UNSIGNED_FORMAT = "drorch-evidence-bundle/1"
+
+RECORDS = "records.jsonl"
+CHECKPOINTS = "checkpoints.jsonl"
+PROOFS = "proofs.jsonl"
+PUBLIC_KEY = "public_key.pem"
+MANIFEST = "manifest.json"
+REPORT = "report.html"
+REQUIRED_FILES = frozenset({RECORDS, CHECKPOINTS, PROOFS, PUBLIC_KEY})
+
+MANIFEST_KEYS = frozenset(
+    {
+        "format",
+        "created_at",
+        "host",
+        "first_seq",
+        "last_seq",
+        "records",
+        "since",
+        "until",
+        "from_checkpoint",
+        "checkpoint",
+        "files",
+        "key_id",
+        "signature",
+    }
+)
+
+
+def signed_manifest(fields: Mapping[str, Any], key: Ed25519PrivateKey) -> bytes:
+    """manifest.json's bytes: the fields, key_id, and the signature over their canonical
+    JSON (canonical_bytes refuses what cannot be canonical)."""
+    body = {**fields, "format": BUNDLE_FORMAT, "key_id": key_id(key.public_key())}
+    signed = {**body, "signature": key.sign(canonical_bytes(body)).hex()}
+    missing = MANIFEST_KEYS - set(signed)
+    assert not missing, f"manifest without {sorted(missing)}"
+    return (json.dumps(signed, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
+    """What is wrong with the shape of a parsed /2 manifest (its signature aside), or None."""
+    if set(manifest) != MANIFEST_KEYS:
+        extra, missing = set(manifest) - MANIFEST_KEYS, MANIFEST_KEYS - set(manifest)
+        return "it " + "; ".join(
+            part
+            for part in (
+                f"lacks {', '.join(sorted(missing))}" if missing else "",
+                f"has unknown {', '.join(sorted(extra))}" if extra else "",
+            )
+            if part
+        )
+    first, last, count = manifest["first_seq"], manifest["last_seq"], manifest["records"]
+    if not _count(count, 0):
+        return "its records is not a count"
+    if count == 0:
+        if first is not None or last is not None:
+            return "it lists no records but a first_seq or last_seq"
+    elif not (_count(first, 1) and _count(last, 1) and last - first + 1 == count):
+        return f"its range {first}–{last} does not hold {count} records"
+    for name in ("checkpoint", "from_checkpoint"):
+        mark = manifest[name]
+        if mark is None and name == "from_checkpoint":
+            continue
+        if (
+            not isinstance(mark, dict)
+            or set(mark) != {"tree_size", "root_hash"}
+            or not _count(mark["tree_size"], 1)
+            or not _hex(mark["root_hash"])
+        ):
+            return f"its {name} is not a tree size and root hash"
+    size = manifest["checkpoint"]["tree_size"]
+    if count and last > size:
+        return f"its range ends past checkpoint {size}"
+    earlier = manifest["from_checkpoint"]
+    if earlier is not None and earlier["tree_size"] > size:
+        return f"its from_checkpoint is bigger than checkpoint {size}"
+    files = manifest["files"]
+    if not isinstance(files, dict) or not all(
+        isinstance(name, str) and "/" not in name and name != MANIFEST and _hex(digest)
+        for name, digest in files.items()
+    ):
+        return "its files is not a list of file names and SHA-256 hashes"
+    missing_files = REQUIRED_FILES - set(files)
+    if missing_files:
+        return f"its files lacks {', '.join(sorted(missing_files))}"
+    return None
+
+
+def _count(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _hex(value: Any) -> bool:
+    return isinstance(value, str) and bool(HEX64.fullmatch(value))

@@ -83,6 +83,11 @@ def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
             )
             if part
         )
+    for name in ("created_at", "host", "since", "until"):
+        if not isinstance(manifest[name], str) and not (
+            manifest[name] is None and name in ("since", "until")
+        ):
+            return f"its {name} is not text"
     first, last, count = manifest["first_seq"], manifest["last_seq"], manifest["records"]
     if not _count(count, 0):
         return "its records is not a count"

@@ -122,10 +122,13 @@ class VerifyResult:
             f"verified: {span} of checkpoint {self.tree_size}, signed by key {self.key_id}",
             f"  checkpoint {self.tree_size}: root {self.root_hash}",
         ]
-        missing = [f"{a}–{b}" if a < b else f"{a}" for a, b in self.left_out()]
+        spans = self.left_out()
+        named = " and ".join(f"{a}–{b}" if a < b else f"{a}" for a, b in spans)
+        one = sum(b - a + 1 for a, b in spans) == 1
         lines.append(
-            f"  records {' and '.join(missing)} of that tree are not in this bundle"
-            if missing
+            f"  {'record' if one else 'records'} {named} of that tree {'is' if one else 'are'} "
+            "not in this bundle"
+            if spans
             else "  every record of that tree is in this bundle"
         )
         if self.from_size is not None:
@@ -133,7 +136,11 @@ class VerifyResult:
                 f"  it extends checkpoint {self.from_size} (root {self.from_root}), "
                 "by the bundle's consistency proof"
             )
-        if self.kept is not None:
+        if self.kept is not None and self.kept.tree_size == self.tree_size:
+            lines.append(
+                f"  it is the checkpoint you kept: {self.tree_size} (root {self.root_hash})"
+            )
+        elif self.kept is not None:
             lines.append(
                 f"  it extends the checkpoint you kept: {self.kept.tree_size} (root "
                 f"{self.kept.root_hash}) → {self.tree_size} (root {self.root_hash})"
@@ -586,6 +593,28 @@ class _Bundle:
                     listed + 1,
                 )
             )
+        if self.manifest["since"] is None and self.manifest["until"] is None:
+            assert self.checkpoint is not None
+            size = self.checkpoint["tree_size"]
+            whole = (
+                f"exported without --since or --until, the bundle must hold every record of "
+                f"checkpoint {size}"
+            )
+            if first != 1:
+                raise _Bad(
+                    Finding(
+                        1, DELETED, f"it is missing: {whole}, yet it starts at {first}", RECORDS
+                    )
+                )
+            if records < size:
+                raise _Bad(
+                    Finding(
+                        records + 1,
+                        TRUNCATED,
+                        f"it is missing: {whole}, yet it ends at {records}",
+                        RECORDS,
+                    )
+                )
         if proofs > records:
             raise _Bad(
                 Finding(

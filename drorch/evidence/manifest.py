@@ -17,19 +17,24 @@ The file is indented for people to read; the signed bytes are its canonical JSON
 `signature` (sorted keys, no spaces, UTF-8), which any JSON library that sorts keys
 recomputes: `jq -cS 'del(.signature)' manifest.json | tr -d '\\n'`.
 Format /1 (before this) had no signature; `verify` refuses it (verify.py says why).
+`read_manifest` is verify's first step: nothing the manifest claims is used before its
+signature verified.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from drorch.errors import EvidenceError
 from drorch.evidence.canonical import canonical_bytes
-from drorch.evidence.envelope import HEX64
-from drorch.evidence.signing import key_id
+from drorch.evidence.envelope import HEX64, unsigned
+from drorch.evidence.findings import DELETED, MODIFIED, UNSIGNED, WRONG_KEY, Finding
+from drorch.evidence.signing import key_id, signature_valid
 
 BUNDLE_FORMAT = "drorch-evidence-bundle/2"
 UNSIGNED_FORMAT = "drorch-evidence-bundle/1"
@@ -69,6 +74,70 @@ def signed_manifest(fields: Mapping[str, Any], key: Ed25519PrivateKey) -> bytes:
     missing = MANIFEST_KEYS - set(signed)
     assert not missing, f"manifest without {sorted(missing)}"
     return (json.dumps(signed, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def read_manifest(path: Path, key: Ed25519PublicKey) -> dict[str, Any] | Finding:
+    """The parsed manifest when its signature verifies with key and it is what drorch
+    writes, else what is wrong with it. The signature is checked before the shape: an
+    edited manifest is named as edited, whatever the edit."""
+    try:
+        manifest = json.loads(path.read_bytes())
+    except OSError:
+        return Finding(None, DELETED, f"{MANIFEST} is missing", MANIFEST)
+    except ValueError as exc:
+        return Finding(None, MODIFIED, f"not JSON: {exc}", MANIFEST)
+
+    def bad(what: str, detail: str) -> Finding:
+        return Finding(None, what, detail, MANIFEST)
+
+    if not isinstance(manifest, dict):
+        return bad(MODIFIED, f"{MANIFEST} is not a JSON object")
+    if manifest.get("format") == UNSIGNED_FORMAT:
+        return bad(
+            UNSIGNED,
+            f"{MANIFEST} is of format {UNSIGNED_FORMAT}, which is not signed: the range, "
+            "proofs and files it claims cannot be proven. Ask for the bundle again "
+            "(`drorch evidence export`); its checkpoints.jsonl still serves as the "
+            "checkpoint you kept (--since-checkpoint)",
+        )
+    if manifest.get("format") != BUNDLE_FORMAT:
+        return bad(MODIFIED, f"{MANIFEST} is not a {BUNDLE_FORMAT} manifest")
+    if "signature" not in manifest:
+        return bad(
+            UNSIGNED,
+            f"{MANIFEST} carries no signature: the range, checkpoint and file hashes it "
+            "claims are not proven (its signature was removed)",
+        )
+    ours = key_id(key)
+    if manifest.get("key_id") != ours:
+        return bad(
+            WRONG_KEY, f"{MANIFEST} names key {manifest.get('key_id')!r}, the key given is {ours}"
+        )
+    try:
+        signed = unsigned(manifest)
+    except EvidenceError:
+        signed = b""  # NaN or infinity: not what drorch signs
+    signature = manifest["signature"]
+    if not isinstance(signature, str) or not signature_valid(key, signature, signed):
+        return bad(
+            MODIFIED,
+            f"{MANIFEST}'s signature does not verify with key {ours}: the range, filters, "
+            "checkpoint or file hashes it claims were changed after it was signed (it now "
+            f"claims {_claim(manifest)})",
+        )
+    problem = manifest_problem(manifest)
+    if problem is not None:  # signed, yet not what drorch writes
+        return bad(MODIFIED, f"{MANIFEST} is signed but {problem}")
+    return manifest
+
+
+def _claim(manifest: dict[str, Any]) -> str:
+    """What an unverified manifest says it holds, for a message."""
+    mark = manifest.get("checkpoint")
+    size = mark.get("tree_size") if isinstance(mark, dict) else None
+    first, last = manifest.get("first_seq"), manifest.get("last_seq")
+    span = f"records {first}–{last}" if first is not None else "no records"
+    return f"{span} of checkpoint {size}"
 
 
 def manifest_problem(manifest: Mapping[str, Any]) -> str | None:

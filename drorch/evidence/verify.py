@@ -22,14 +22,13 @@ kept checkpoint. Export it again for a verdict.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from drorch.errors import EvidenceError, UsageError
+from drorch.errors import UsageError
 from drorch.evidence.anchor import KeptCheckpoint, anchor_finding, read_checkpoint
 from drorch.evidence.canonical import is_canonical
 from drorch.evidence.envelope import GENESIS, HEX64, checkpoint_problem, unsigned
@@ -47,14 +46,12 @@ from drorch.evidence.findings import (
     Finding,
 )
 from drorch.evidence.manifest import (
-    BUNDLE_FORMAT,
     CHECKPOINTS,
     MANIFEST,
     PROOFS,
     PUBLIC_KEY,
     RECORDS,
-    UNSIGNED_FORMAT,
-    manifest_problem,
+    read_manifest,
 )
 from drorch.evidence.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from drorch.evidence.signing import key_id, load_public_key, public_pem, signature_valid
@@ -131,7 +128,7 @@ class VerifyResult:
             if spans
             else "  every record of that tree is in this bundle"
         )
-        if self.from_size is not None:
+        if self.from_size is not None and self.from_size < (self.tree_size or 0):
             lines.append(
                 f"  it extends checkpoint {self.from_size} (root {self.from_root}), "
                 "by the bundle's consistency proof"
@@ -221,57 +218,10 @@ class _Bundle:
     def _manifest(self) -> dict[str, Any]:
         """The manifest, once its signature verified with the key given: from here on
         what it claims (range, checkpoint, files) is what drorch exported."""
-        path = self.folder / MANIFEST
-        try:
-            manifest = json.loads(path.read_bytes())
-        except OSError:
-            raise _Bad(Finding(None, DELETED, f"{MANIFEST} is missing", MANIFEST)) from None
-        except ValueError as exc:
-            raise _Bad(Finding(None, MODIFIED, f"not JSON: {exc}", MANIFEST)) from None
-
-        def bad(what: str, detail: str) -> _Bad:
-            return _Bad(Finding(None, what, detail, MANIFEST))
-
-        if not isinstance(manifest, dict):
-            raise bad(MODIFIED, f"{MANIFEST} is not a JSON object")
-        if manifest.get("format") == UNSIGNED_FORMAT:
-            raise bad(
-                UNSIGNED,
-                f"{MANIFEST} is of format {UNSIGNED_FORMAT}, which is not signed: the range, "
-                "proofs and files it claims cannot be proven. Ask for the bundle again "
-                "(`drorch evidence export`); its checkpoints.jsonl still serves as the "
-                "checkpoint you kept (--since-checkpoint)",
-            )
-        if manifest.get("format") != BUNDLE_FORMAT:
-            raise bad(MODIFIED, f"{MANIFEST} is not a {BUNDLE_FORMAT} manifest")
-        if "signature" not in manifest:
-            raise bad(
-                UNSIGNED,
-                f"{MANIFEST} carries no signature: the range, checkpoint and file hashes it "
-                "claims are not proven (its signature was removed)",
-            )
-        if manifest.get("key_id") != self.key_id:
-            raise bad(
-                WRONG_KEY,
-                f"{MANIFEST} names key {manifest.get('key_id')!r}, the key given is {self.key_id}",
-            )
-        try:
-            signed = unsigned(manifest)
-        except EvidenceError:
-            signed = b""  # NaN or infinity: not what drorch signs
-        signature = manifest["signature"]
-        if not isinstance(signature, str) or not signature_valid(self.key, signature, signed):
-            raise bad(
-                MODIFIED,
-                f"{MANIFEST}'s signature does not verify with key {self.key_id}: the range, "
-                "filters, checkpoint or file hashes it claims were changed after it was "
-                f"signed (it now claims {_claim(manifest)})",
-            )
-        problem = manifest_problem(manifest)
-        if problem is not None:  # signed, yet not what drorch writes
-            raise bad(MODIFIED, f"{MANIFEST} is signed but {problem}")
-        result: dict[str, Any] = manifest
-        return result
+        read = read_manifest(self.folder / MANIFEST, self.key)
+        if isinstance(read, Finding):
+            raise _Bad(read)
+        return read
 
     def _checkpoints(self) -> list[dict[str, Any]]:
         marks: list[dict[str, Any]] = []
@@ -680,15 +630,6 @@ class _Bundle:
                         path.name,
                     )
                 )
-
-
-def _claim(manifest: dict[str, Any]) -> str:
-    """What an unverified manifest says it holds, for a message."""
-    mark = manifest.get("checkpoint")
-    size = mark.get("tree_size") if isinstance(mark, dict) else None
-    first, last = manifest.get("first_seq"), manifest.get("last_seq")
-    span = f"records {first}–{last}" if first is not None else "no records"
-    return f"{span} of checkpoint {size}"
 
 
 def _misplaced(

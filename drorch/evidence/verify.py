@@ -183,6 +183,7 @@ class _Bundle:
         self.checkpoint: dict[str, Any] | None = None
         self.count = 0
         self.proven_from: dict[str, Any] | None = None
+        self.read: dict[str, bytes] = {}
 
     def result(self, problem: Finding | None) -> VerifyResult:
         first = self.manifest.get("first_seq")
@@ -584,6 +585,7 @@ class _Bundle:
             data = (self.folder / name).read_bytes()
         except OSError:
             raise _Bad(Finding(None, DELETED, f"{name} is missing", name)) from None
+        self.read[name] = data  # hashed against the manifest at the end, not read twice
         if not data:
             return []
         lines: list[bytes | None] = list(data.split(b"\n"))
@@ -612,7 +614,7 @@ class _Bundle:
         listed = self.manifest["files"]
         for name, digest in sorted(listed.items()):
             try:
-                data = (self.folder / name).read_bytes()
+                data = self.read.get(name) or (self.folder / name).read_bytes()
             except OSError:
                 raise _Bad(Finding(None, DELETED, f"{name} is missing", name)) from None
             if hashlib.sha256(data).hexdigest() != digest:

@@ -515,6 +515,7 @@ cmd_evidence_list = _evidence.cmd_evidence_list
 cmd_evidence_show = _evidence.cmd_evidence_show
 cmd_evidence_export = _evidence.cmd_evidence_export
 cmd_evidence_verify = _evidence.cmd_evidence_verify
+cmd_evidence_checkpoint = _evidence.cmd_evidence_checkpoint
 
 # --- compliance (handler in compliance_commands) ----------------------------------------------
 

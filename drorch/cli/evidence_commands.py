@@ -1,4 +1,5 @@
-"""Handlers of `drorch evidence ...`: list, show, export, verify (re-exported by commands)."""
+"""Handlers of `drorch evidence ...`: list, show, export, verify, checkpoint (re-exported by
+commands)."""
 
 from __future__ import annotations
 
@@ -203,7 +204,7 @@ def cmd_evidence_show(args: argparse.Namespace) -> int:
 
 def cmd_evidence_export(args: argparse.Namespace) -> int:
     from drorch.evidence.bundle import export
-    from drorch.evidence.verify import MANIFEST, REPORT
+    from drorch.evidence.manifest import MANIFEST, REPORT
 
     since = parse_when(args.since)
     until = parse_when(args.until, end_of_day=True)
@@ -237,7 +238,8 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
     from drorch.evidence.bundle import verify
 
-    result = verify(Path(args.dir), Path(args.key))
+    kept = Path(args.since_checkpoint) if args.since_checkpoint else None
+    result = verify(Path(args.dir), Path(args.key), since_checkpoint=kept)
     if args.json:
         problem = result.problem
         print_json(
@@ -246,9 +248,14 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
                 "records": result.records,
                 "first_seq": result.first_seq,
                 "last_seq": result.last_seq,
+                "left_out": [list(span) for span in result.left_out()],
                 "tree_size": result.tree_size,
                 "root_hash": result.root_hash,
                 "from_size": result.from_size,
+                "from_root": result.from_root,
+                "kept": None
+                if result.kept is None
+                else {"tree_size": result.kept.tree_size, "root_hash": result.kept.root_hash},
                 "key_id": result.key_id,
                 "problem": None
                 if problem is None
@@ -264,3 +271,21 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
     else:
         print(result.message())
     return 0 if result.ok else EXIT_VIOLATION
+
+
+def cmd_evidence_checkpoint(args: argparse.Namespace) -> int:
+    from drorch.evidence.bundle import newest_checkpoint
+
+    config, catalog = _open(args)
+    mark = newest_checkpoint(catalog, config.settings.evidence_key)
+    if args.json:
+        print_json(json.loads(mark.line))
+        return 0
+    sys.stdout.write(mark.line.decode("ascii") + "\n")
+    print(
+        f"checkpoint {mark.tree_size} of the evidence log (root {mark.root_hash}, signed by "
+        f"key {mark.key_id} at {mark.at}): keep the line above; `drorch evidence verify DIR "
+        "--key PUBKEY --since-checkpoint FILE` proves a later bundle extends it",
+        file=sys.stderr,
+    )
+    return 0

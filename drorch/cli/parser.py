@@ -373,7 +373,7 @@ def _evidence(
 ) -> None:
     evidence = sub.add_parser(
         "evidence",
-        help="the signed evidence log: list, show, export and verify bundles",
+        help="the signed evidence log: list, show, export and verify bundles, keep checkpoints",
         description="The evidence log: signed records of restore tests and other events, "
         "under signed Merkle checkpoints. Auditors verify exported bundles offline.",
     )
@@ -418,8 +418,9 @@ def _evidence(
     p.add_argument(
         "--from-checkpoint",
         metavar="FILE",
-        help="a checkpoint you accepted before (a line of an earlier checkpoints.jsonl): "
-        "the bundle proves the log still extends it",
+        help="a checkpoint you kept before (from `drorch evidence checkpoint` or an earlier "
+        "bundle's checkpoints.jsonl): the bundle carries the consistency proof from it that "
+        "`verify --since-checkpoint` needs",
     )
     p.set_defaults(handler="evidence_export")
 
@@ -428,9 +429,13 @@ def _evidence(
         parents=[listing],
         help="check a bundle offline (exit 3 naming the first bad record)",
         description="Check an exported bundle offline with your copy of the public key: "
-        "every leaf hash, record hash, signature, chain link, inclusion and consistency "
-        "proof, checkpoint signature, and that seq has no gap. Needs no config root. "
-        "Exit 0 when all holds, 3 naming the first bad record.",
+        "the manifest's signature (the range, filters, checkpoint and file hashes it "
+        "claims), every file's hash, every leaf hash, record hash, signature, chain link, "
+        "inclusion and consistency proof, checkpoint signature, and that the records are "
+        "exactly the range claimed with no gap. With --since-checkpoint, that the bundle's "
+        "checkpoint extends exactly the one you kept. Prints the range proven and the "
+        "records of the checkpoint's tree the bundle leaves out. Needs no config root. "
+        "Exit 0 when all holds, 3 naming the first bad record or claim.",
     )
     p.add_argument("dir", metavar="DIR", help="the bundle folder")
     p.add_argument(
@@ -439,7 +444,27 @@ def _evidence(
         required=True,
         help="the public key (PEM) you trust, from `drorch keys export-public`",
     )
+    p.add_argument(
+        "--since-checkpoint",
+        metavar="FILE",
+        help="a checkpoint line you kept (from `drorch evidence checkpoint` or an earlier "
+        "bundle's checkpoints.jsonl): exit 3 unless the bundle's checkpoint is that one or "
+        "holds a consistency proof from exactly its size and root",
+    )
     p.set_defaults(handler="evidence_verify")
+
+    p = cmds.add_parser(
+        "checkpoint",
+        parents=[listing],
+        help="print the newest signed checkpoint, the line an auditor keeps",
+        description="Print the evidence log's newest signed checkpoint as one canonical "
+        "line, the same as a line of a bundle's checkpoints.jsonl. Keep it (an auditor, a "
+        "second site, a cron job that mails it out): a later bundle verified with "
+        "--since-checkpoint must extend exactly it, so history before it cannot be "
+        "rewritten unnoticed, even by the holder of the key. Refused (exit 1) when the "
+        "checkpoint's signature or root does not hold over the catalog's records.",
+    )
+    p.set_defaults(handler="evidence_checkpoint")
 
 
 RUNBOOK_DESCRIPTION = """\

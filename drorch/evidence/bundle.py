@@ -2,12 +2,14 @@
 
 A bundle folder holds:
   records.jsonl      the records' exact stored bytes, one per line, in seq order
-  checkpoints.jsonl  the auditor's earlier checkpoint (when given), then the newest one
+  checkpoints.jsonl  the auditor's earlier checkpoint (when given and smaller), then the
+                     newest one
   proofs.jsonl       one inclusion proof per record against the newest checkpoint, then
                      the consistency proof from the earlier checkpoint (when given)
   public_key.pem     the signing key's public half
   report.html        the compliance report (when drorch.evidence.report exists)
-  manifest.json      what was exported, the checkpoint it rests on, the files' SHA-256
+  manifest.json      what was exported (range, filters), the checkpoint it rests on, the
+                     files' SHA-256, signed with the evidence key (manifest.py)
 
 The export does not judge the catalog: it writes what is there, and `verify` names what
 does not hold (a hand-edited catalog shows up there).
@@ -23,30 +25,28 @@ import logging
 import socket
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from drorch.catalog import Catalog, utc_now
 from drorch.catalog import evidence as table
 from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord
-from drorch.errors import DestinationNotEmpty, EvidenceError, UsageError
-from drorch.evidence.canonical import canonical_bytes, is_canonical, utc_iso
+from drorch.errors import DestinationNotEmpty, EvidenceError
+from drorch.evidence.anchor import KeptCheckpoint, read_checkpoint
+from drorch.evidence.canonical import canonical_bytes, utc_iso
 from drorch.evidence.envelope import checkpoint_line, checkpoint_problem, unsigned
-from drorch.evidence.merkle import Tree, leaf_hash
-from drorch.evidence.signing import key_id, load_private_key, public_pem, signature_valid
-from drorch.evidence.verify import (
-    BUNDLE_FORMAT,
+from drorch.evidence.manifest import (
     CHECKPOINTS,
     MANIFEST,
     PROOFS,
     PUBLIC_KEY,
     RECORDS,
     REPORT,
-    VerifyResult,
-    inclusion_line,
-    verify,
+    signed_manifest,
 )
+from drorch.evidence.merkle import CompactTree, Tree, leaf_hash
+from drorch.evidence.signing import key_id, load_private_key, public_pem, signature_valid
+from drorch.evidence.verify import VerifyResult, inclusion_line, verify
 
-__all__ = ["VerifyResult", "export", "verify"]
+__all__ = ["VerifyResult", "export", "newest_checkpoint", "verify"]
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,18 @@ def export(
 ) -> Path:
     """Write a bundle of the records with since <= at <= until (and every record between
     the first and last of those, so seq has no gap) into the new or empty out_dir.
-    key_path is the evidence key (its public half goes into the bundle)."""
+    key_path is the evidence key: it signs the manifest, its public half goes in too.
+    from_checkpoint: a checkpoint the auditor kept; the bundle proves its checkpoint
+    extends exactly that one (a consistency proof from that size and root)."""
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise DestinationNotEmpty(f"{out_dir} is not empty; a bundle goes into a new folder")
-    public = load_private_key(key_path).public_key()
+    private = load_private_key(key_path)
+    public = private.public_key()
+    accepted = (
+        read_checkpoint(from_checkpoint, public, whose="this log's key")
+        if from_checkpoint
+        else None
+    )
     view = table.view(catalog)
     if not view.checkpoints:
         raise EvidenceError("the evidence log is empty: there is nothing to export")
@@ -74,10 +82,9 @@ def export(
     stored = [r for r in view.records if r.seq <= newest.tree_size]
     tree = Tree([leaf_hash(r.body.encode("utf-8")) for r in stored])
     chosen = _span(stored, since, until)
-    accepted = _accepted(from_checkpoint, public) if from_checkpoint else None
-    if accepted is not None and accepted["tree_size"] > newest.tree_size:
+    if accepted is not None and accepted.tree_size > newest.tree_size:
         raise EvidenceError(
-            f"the checkpoint you accepted covers {accepted['tree_size']} records but this "
+            f"the checkpoint you accepted covers {accepted.tree_size} records but this "
             f"log's newest covers {newest.tree_size}: the log was cut back"
         )
 
@@ -87,21 +94,9 @@ def export(
         for index, r in chosen
     ]
     if accepted is not None:
-        if accepted["tree_size"] < newest.tree_size:
-            lines.insert(0, canonical_bytes(accepted))
-        old = min(accepted["tree_size"], tree.size)
-        proofs.append(
-            canonical_bytes(
-                {
-                    "type": "consistency",
-                    "from_size": accepted["tree_size"],
-                    "from_root": accepted["root_hash"],
-                    "to_size": newest.tree_size,
-                    "to_root": newest.root_hash,
-                    "path": [node.hex() for node in tree.consistency_proof(old)],
-                }
-            )
-        )
+        proofs.append(_consistency_line(accepted, newest, tree))
+        if accepted.tree_size < newest.tree_size:
+            lines.insert(0, accepted.line)
     records = [r for _, r in chosen]
     files = {
         RECORDS: b"".join(r.body.encode("utf-8") + b"\n" for r in records),
@@ -113,7 +108,6 @@ def export(
     if report is not None:
         files[REPORT] = report.encode("utf-8")
     manifest = {
-        "format": BUNDLE_FORMAT,
         "created_at": utc_iso(utc_now()),
         "host": socket.gethostname(),
         "since": utc_iso(since) if since else None,
@@ -123,19 +117,87 @@ def export(
         "records": len(records),
         "checkpoint": {"tree_size": newest.tree_size, "root_hash": newest.root_hash},
         "from_checkpoint": (
-            {"tree_size": accepted["tree_size"], "root_hash": accepted["root_hash"]}
-            if accepted
-            else None
+            {"tree_size": accepted.tree_size, "root_hash": accepted.root_hash} if accepted else None
         ),
-        "key_id": key_id(public),
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
-    files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    files[MANIFEST] = signed_manifest(manifest, private)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
     log.info("exported %d evidence records to %s", len(records), out_dir)
     return out_dir
+
+
+def _consistency_line(accepted: KeptCheckpoint, newest: CheckpointRecord, tree: Tree) -> bytes:
+    """The consistency proof from the accepted checkpoint to the newest (RFC 6962 2.1.2),
+    as the tree of the catalog's records gives it. When those records no longer give the
+    accepted root the proof cannot hold: it is written all the same (verify names it) and
+    the operator is warned here."""
+    old = min(accepted.tree_size, tree.size)
+    if tree.root(old).hex() != accepted.root_hash:
+        log.warning(
+            "the log's records 1–%d do not give the root of the checkpoint you accepted "
+            "(%s): this log is not the one that checkpoint signed, and verify will say so",
+            accepted.tree_size,
+            accepted.root_hash,
+        )
+    return canonical_bytes(
+        {
+            "type": "consistency",
+            "from_size": accepted.tree_size,
+            "from_root": accepted.root_hash,
+            "to_size": newest.tree_size,
+            "to_root": newest.root_hash,
+            "path": [node.hex() for node in tree.consistency_proof(old)],
+        }
+    )
+
+
+def newest_checkpoint(catalog: Catalog, key_path: Path) -> KeptCheckpoint:
+    """The newest signed checkpoint, for an auditor to keep (`drorch evidence checkpoint`):
+    refused (EvidenceError) unless its signature verifies with the evidence key and the
+    catalog's records 1..its size give its root, so that nobody keeps a checkpoint over a
+    log that is already damaged."""
+    public = load_private_key(key_path).public_key()
+    head = table.head(catalog)
+    if head.checkpoint is None:
+        raise EvidenceError("the evidence log is empty: there is no checkpoint to keep yet")
+    mark = head.checkpoint
+    line = checkpoint_line(mark.body, mark.signature)
+    parsed = json.loads(line)
+
+    def damaged(why: str) -> EvidenceError:
+        return EvidenceError(
+            f"the evidence log's newest checkpoint {mark.tree_size} {why}; not handing it "
+            "out. `drorch evidence export` and `drorch evidence verify` name the bad record"
+        )
+
+    if checkpoint_problem(parsed) is not None or (
+        parsed["tree_size"],
+        parsed["root_hash"],
+    ) != (mark.tree_size, mark.root_hash):
+        raise damaged("is not a well-formed signed checkpoint")
+    if parsed["key_id"] != key_id(public) or not signature_valid(
+        public, parsed["signature"], unsigned(parsed)
+    ):
+        raise damaged(f"is not signed by the evidence key ({key_id(public)})")
+    tree = CompactTree()
+    for seq, body in table.leaves(catalog):
+        if seq > mark.tree_size:
+            break
+        if seq != tree.size + 1:
+            raise damaged(f"covers record {tree.size + 1}, which is missing")
+        tree.append(leaf_hash(body.encode("utf-8")))
+    if tree.size != mark.tree_size or tree.root().hex() != mark.root_hash:
+        raise damaged(f"is not the root of the log's records 1–{tree.size}")
+    return KeptCheckpoint(
+        tree_size=mark.tree_size,
+        root_hash=mark.root_hash,
+        at=parsed["at"],
+        key_id=parsed["key_id"],
+        line=line,
+    )
 
 
 def _span(
@@ -150,24 +212,6 @@ def _span(
     if not inside:
         return []
     return [(index, stored[index]) for index in range(inside[0], inside[-1] + 1)]
-
-
-def _accepted(path: Path, public: Any) -> dict[str, Any]:
-    """The auditor's earlier checkpoint: a checkpoint line, or a checkpoints.jsonl whose
-    last line is taken; it must carry this log's signature."""
-    try:
-        lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-    except OSError as exc:
-        raise UsageError(f"cannot read the checkpoint {path}: {exc.strerror}") from exc
-    mark = is_canonical(lines[-1].strip()) if lines else None
-    if mark is None or checkpoint_problem(mark) is not None:
-        raise UsageError(f"{path} does not hold a drorch checkpoint line")
-    if mark["key_id"] != key_id(public) or not signature_valid(
-        public, mark["signature"], unsigned(mark)
-    ):
-        raise UsageError(f"{path} is not a checkpoint signed by this log's key")
-    accepted: dict[str, Any] = mark
-    return accepted
 
 
 def _report(records: list[EvidenceRecord], checkpoint: CheckpointRecord) -> str | None:

@@ -116,7 +116,8 @@ def checkpoint_problem(checkpoint: Any) -> str | None:
 
 
 def unsigned(checkpoint: Mapping[str, Any]) -> bytes:
-    """The signed bytes of a parsed checkpoint line."""
+    """The signed bytes of a parsed checkpoint line or manifest: its canonical JSON
+    without `signature`."""
     return parsed_canonical({k: v for k, v in checkpoint.items() if k != "signature"})
 
 

@@ -1,19 +1,27 @@
-"""An evidence bundle's layout and its offline verification: nothing but the bundle's files
-and the auditor's copy of the public key is trusted, not drorch, its catalog or its hosts.
+"""An evidence bundle's offline verification: nothing but the bundle's files, the
+auditor's copy of the public key and (optionally) a checkpoint the auditor kept is
+trusted, not drorch, its catalog or its hosts.
 
     verify(Path("bundle"), Path("drorch-evidence.pub.pem")).problem
     -> record 17: modified: its content does not match its hash (records.jsonl line 17)
 
-Every line of every .jsonl file must be exactly canonical JSON; every record's leaf hash,
-hash, signature, link to the record before it and inclusion proof are recomputed; the
-checkpoints' signatures, the consistency proof and the seq sequence are checked. The first
-bad record is named with what happened to it.
+The manifest's signature is checked first: it signs the range of records the bundle
+claims, the filters, the checkpoint and every file's SHA-256. Then every line of every
+.jsonl file must be exactly canonical JSON; every record's leaf hash, hash, signature, link
+to the record before it and inclusion proof are recomputed; the checkpoints' signatures,
+the consistency proof and the seq sequence are checked; the records must be exactly the
+range claimed. The first bad record is named with what happened to it. Given a checkpoint
+the auditor kept, the bundle's checkpoint must extend exactly that one (anchor.py).
+
+A bundle of format /1 (unsigned manifest) is refused: its range, its consistency proof
+and report.html could be cut or swapped without a trace, so exit 0 would claim more than
+was proven. The records in it are still signed; its checkpoints.jsonl still serves as a
+kept checkpoint. Export it again for a verdict.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,51 +29,51 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drorch.errors import UsageError
+from drorch.evidence.anchor import KeptCheckpoint, anchor_finding, read_checkpoint
 from drorch.evidence.canonical import is_canonical
 from drorch.evidence.envelope import GENESIS, HEX64, checkpoint_problem, unsigned
 from drorch.evidence.examine import Examined, Facts, start_examining
+from drorch.evidence.findings import (
+    DELETED,
+    INCONSISTENT,
+    INSERTED,
+    MODIFIED,
+    REORDERED,
+    TRUNCATED,
+    UNPROVEN,
+    UNSIGNED,
+    WRONG_KEY,
+    Finding,
+)
+from drorch.evidence.manifest import (
+    CHECKPOINTS,
+    MANIFEST,
+    PROOFS,
+    PUBLIC_KEY,
+    RECORDS,
+    read_manifest,
+)
 from drorch.evidence.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from drorch.evidence.signing import key_id, load_public_key, public_pem, signature_valid
 
-BUNDLE_FORMAT = "drorch-evidence-bundle/1"
-RECORDS = "records.jsonl"
-CHECKPOINTS = "checkpoints.jsonl"
-PROOFS = "proofs.jsonl"
-PUBLIC_KEY = "public_key.pem"
-MANIFEST = "manifest.json"
-REPORT = "report.html"
+__all__ = [
+    "DELETED",
+    "INCONSISTENT",
+    "INSERTED",
+    "MODIFIED",
+    "REORDERED",
+    "TRUNCATED",
+    "UNPROVEN",
+    "UNSIGNED",
+    "WRONG_KEY",
+    "Finding",
+    "VerifyResult",
+    "inclusion_line",
+    "verify",
+]
 
-VERIFIED = frozenset({RECORDS, CHECKPOINTS, PROOFS, PUBLIC_KEY})
 INCLUSION_KEYS = frozenset({"type", "seq", "tree_size", "leaf_hash", "path"})
 CONSISTENCY_KEYS = frozenset({"type", "from_size", "from_root", "to_size", "to_root", "path"})
-
-# What happened, in the words of the issue.
-MODIFIED = "modified"
-DELETED = "deleted"
-INSERTED = "inserted"
-REORDERED = "reordered"
-TRUNCATED = "truncated"
-WRONG_KEY = "signed by another key"
-INCONSISTENT = "inconsistent"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """The first thing wrong with a bundle: which record (None when the problem is not one
-    record's), what happened to it, why that is known, and where."""
-
-    seq: int | None
-    what: str
-    detail: str
-    file: str | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        subject = f"record {self.seq}" if self.seq is not None else "bundle"
-        where = ""
-        if self.file is not None:
-            where = f" ({self.file}" + (f" line {self.line}" if self.line else "") + ")"
-        return f"{subject}: {self.what}: {self.detail}{where}"
 
 
 @dataclass(frozen=True)
@@ -77,22 +85,64 @@ class VerifyResult:
     tree_size: int | None  # of the newest checkpoint
     root_hash: str | None
     from_size: int | None  # the earlier checkpoint the log was proven to extend
+    from_root: str | None
+    kept: KeptCheckpoint | None  # the checkpoint the auditor kept, when given
     key_id: str
     problem: Finding | None
 
+    def left_out(self) -> list[tuple[int, int]]:
+        """The seq ranges of the checkpoint's tree that the bundle does not hold."""
+        if self.tree_size is None:
+            return []
+        if self.first_seq is None or self.last_seq is None:
+            return [(1, self.tree_size)]
+        spans = [(1, self.first_seq - 1), (self.last_seq + 1, self.tree_size)]
+        return [(a, b) for a, b in spans if a <= b]
+
     def message(self) -> str:
+        """One line of verdict, then what was proven, one fact a line."""
         if self.problem is not None:
-            return f"NOT VERIFIED: {self.problem}"
+            verdict = f"NOT VERIFIED: {self.problem}"
+            if self.kept is not None and self.tree_size is not None:
+                verdict += (
+                    f"\n  the checkpoint you kept: {self.kept.tree_size} (root "
+                    f"{self.kept.root_hash}); the bundle's: {self.tree_size} (root "
+                    f"{self.root_hash})"
+                )
+            return verdict
         span = (
-            f"records {self.first_seq}–{self.last_seq}"
+            f"records {self.first_seq}–{self.last_seq} ({self.records})"
             if self.records
             else "no records (checkpoint only)"
         )
-        extends = f"; it extends checkpoint {self.from_size}" if self.from_size is not None else ""
-        return (
-            f"verified: {span} ({self.records}), signed by key {self.key_id}, included in "
-            f"checkpoint {self.tree_size} (root {self.root_hash}){extends}"
+        lines = [
+            f"verified: {span} of checkpoint {self.tree_size}, signed by key {self.key_id}",
+            f"  checkpoint {self.tree_size}: root {self.root_hash}",
+        ]
+        spans = self.left_out()
+        named = " and ".join(f"{a}–{b}" if a < b else f"{a}" for a, b in spans)
+        one = sum(b - a + 1 for a, b in spans) == 1
+        lines.append(
+            f"  {'record' if one else 'records'} {named} of that tree {'is' if one else 'are'} "
+            "not in this bundle"
+            if spans
+            else "  every record of that tree is in this bundle"
         )
+        if self.from_size is not None and self.from_size < (self.tree_size or 0):
+            lines.append(
+                f"  it extends checkpoint {self.from_size} (root {self.from_root}), "
+                "by the bundle's consistency proof"
+            )
+        if self.kept is not None and self.kept.tree_size == self.tree_size:
+            lines.append(
+                f"  it is the checkpoint you kept: {self.tree_size} (root {self.root_hash})"
+            )
+        elif self.kept is not None:
+            lines.append(
+                f"  it extends the checkpoint you kept: {self.kept.tree_size} (root "
+                f"{self.kept.root_hash}) → {self.tree_size} (root {self.root_hash})"
+            )
+        return "\n".join(lines)
 
 
 class _Bad(Exception):
@@ -101,12 +151,21 @@ class _Bad(Exception):
         super().__init__(str(finding))
 
 
-def verify(bundle_dir: Path, public_key_pem_path: Path) -> VerifyResult:
-    """Check a bundle offline against the auditor's copy of the public key."""
+def verify(
+    bundle_dir: Path, public_key_pem_path: Path, *, since_checkpoint: Path | None = None
+) -> VerifyResult:
+    """Check a bundle offline against the auditor's copy of the public key and, when
+    since_checkpoint names one, the checkpoint the auditor kept (UsageError when that file
+    is not a checkpoint line signed by that key)."""
     key = load_public_key(public_key_pem_path)
     if not bundle_dir.is_dir():
         raise UsageError(f"{bundle_dir} is not a folder holding an evidence bundle")
-    bundle = _Bundle(bundle_dir, key)
+    kept = (
+        read_checkpoint(since_checkpoint, key, whose="the key you trust")
+        if since_checkpoint is not None
+        else None
+    )
+    bundle = _Bundle(bundle_dir, key, kept)
     try:
         bundle.check()
     except _Bad as bad:
@@ -115,14 +174,16 @@ def verify(bundle_dir: Path, public_key_pem_path: Path) -> VerifyResult:
 
 
 class _Bundle:
-    def __init__(self, folder: Path, key: Ed25519PublicKey) -> None:
+    def __init__(self, folder: Path, key: Ed25519PublicKey, kept: KeptCheckpoint | None) -> None:
         self.folder = folder
         self.key = key
         self.key_id = key_id(key)
+        self.kept = kept
         self.manifest: dict[str, Any] = {}
         self.checkpoint: dict[str, Any] | None = None
         self.count = 0
-        self.from_size: int | None = None
+        self.proven_from: dict[str, Any] | None = None
+        self.read: dict[str, bytes] = {}
 
     def result(self, problem: Finding | None) -> VerifyResult:
         first = self.manifest.get("first_seq")
@@ -133,7 +194,9 @@ class _Bundle:
             last_seq=first + self.count - 1 if isinstance(first, int) and self.count else None,
             tree_size=self.checkpoint["tree_size"] if self.checkpoint else None,
             root_hash=self.checkpoint["root_hash"] if self.checkpoint else None,
-            from_size=self.from_size,
+            from_size=self.proven_from["tree_size"] if self.proven_from else None,
+            from_root=self.proven_from["root_hash"] if self.proven_from else None,
+            kept=self.kept,
             key_id=self.key_id,
             problem=problem,
         )
@@ -144,23 +207,22 @@ class _Bundle:
         proofs, consistency = self._proofs()
         self._records(proofs)
         self._consistency(consistency, marks)
+        if self.kept is not None:
+            assert self.checkpoint is not None
+            anchored = anchor_finding(self.kept, self.checkpoint, self.proven_from)
+            if anchored is not None:
+                raise _Bad(anchored)
         self._files()
 
     # -- manifest and checkpoints ---------------------------------------------------------
 
     def _manifest(self) -> dict[str, Any]:
-        path = self.folder / MANIFEST
-        try:
-            manifest = json.loads(path.read_bytes())
-        except OSError:
-            raise _Bad(Finding(None, DELETED, f"{MANIFEST} is missing", MANIFEST)) from None
-        except ValueError as exc:
-            raise _Bad(Finding(None, MODIFIED, f"not JSON: {exc}", MANIFEST)) from None
-        problem = _manifest_problem(manifest)
-        if problem is not None:
-            raise _Bad(Finding(None, MODIFIED, problem, MANIFEST))
-        result: dict[str, Any] = manifest
-        return result
+        """The manifest, once its signature verified with the key given: from here on
+        what it claims (range, checkpoint, files) is what drorch exported."""
+        read = read_manifest(self.folder / MANIFEST, self.key)
+        if isinstance(read, Finding):
+            raise _Bad(read)
+        return read
 
     def _checkpoints(self) -> list[dict[str, Any]]:
         marks: list[dict[str, Any]] = []
@@ -241,27 +303,50 @@ class _Bundle:
     def _proofs(self) -> tuple[list[bytes | None], dict[str, Any] | None]:
         """The inclusion proof lines, unparsed (most are only compared with the proofs
         recomputed from the records), and the parsed consistency proof, which is the last
-        line when the manifest names an earlier checkpoint."""
+        line exactly when the manifest names an earlier checkpoint."""
         lines = self._lines(PROOFS)
-        consistency: dict[str, Any] | None = None
-        if self.manifest["from_checkpoint"] is not None:
-            if not lines:
-                raise _Bad(Finding(None, DELETED, "the consistency proof is missing", PROOFS))
-            last = lines.pop()
-            consistency = is_canonical(last) if last is not None else None
-            if _consistency_problem(consistency) is not None:
+        accepted = self.manifest["from_checkpoint"]
+        last = is_canonical(lines[-1]) if lines and lines[-1] is not None else None
+        kind = last.get("type") if isinstance(last, dict) else None
+        if accepted is None:
+            if kind == "consistency":
                 raise _Bad(
                     Finding(
                         None,
-                        MODIFIED,
-                        "its last line is not the consistency proof",
+                        INSERTED,
+                        "its last line is a consistency proof the manifest does not claim",
                         PROOFS,
-                        len(lines) + 1,
+                        len(lines),
                     )
                 )
-        return lines, consistency
+            return lines, None
+        if not lines or kind == "inclusion":
+            raise _Bad(
+                Finding(
+                    None,
+                    DELETED,
+                    f"the consistency proof from checkpoint {accepted['tree_size']} that the "
+                    "manifest claims is missing",
+                    PROOFS,
+                )
+            )
+        lines.pop()
+        if _consistency_problem(last) is not None:
+            raise _Bad(
+                Finding(
+                    None,
+                    MODIFIED,
+                    "its last line is not the consistency proof",
+                    PROOFS,
+                    len(lines) + 1,
+                )
+            )
+        assert isinstance(last, dict)
+        return lines, last
 
     def _consistency(self, proof: dict[str, Any] | None, marks: list[dict[str, Any]]) -> None:
+        """The consistency proof from the earlier checkpoint the manifest claims to the
+        bundle's checkpoint (RFC 6962 section 2.1.2)."""
         accepted = self.manifest["from_checkpoint"]
         if accepted is None or proof is None:
             return
@@ -271,9 +356,9 @@ class _Bundle:
             raise _Bad(
                 Finding(
                     None,
-                    DELETED,
-                    f"the earlier checkpoint {accepted['tree_size']} is not among the signed "
-                    "checkpoints",
+                    INCONSISTENT if accepted["tree_size"] in sizes else DELETED,
+                    f"the earlier checkpoint {accepted['tree_size']} (root "
+                    f"{accepted['root_hash']}) is not among the signed checkpoints",
                     CHECKPOINTS,
                 )
             )
@@ -300,7 +385,7 @@ class _Bundle:
                     PROOFS,
                 )
             )
-        self.from_size = accepted["tree_size"]
+        self.proven_from = accepted
 
     # -- records --------------------------------------------------------------------------
 
@@ -459,6 +544,28 @@ class _Bundle:
                     listed + 1,
                 )
             )
+        if self.manifest["since"] is None and self.manifest["until"] is None:
+            assert self.checkpoint is not None
+            size = self.checkpoint["tree_size"]
+            whole = (
+                f"exported without --since or --until, the bundle must hold every record of "
+                f"checkpoint {size}"
+            )
+            if first != 1:
+                raise _Bad(
+                    Finding(
+                        1, DELETED, f"it is missing: {whole}, yet it starts at {first}", RECORDS
+                    )
+                )
+            if records < size:
+                raise _Bad(
+                    Finding(
+                        records + 1,
+                        TRUNCATED,
+                        f"it is missing: {whole}, yet it ends at {records}",
+                        RECORDS,
+                    )
+                )
         if proofs > records:
             raise _Bad(
                 Finding(
@@ -478,6 +585,7 @@ class _Bundle:
             data = (self.folder / name).read_bytes()
         except OSError:
             raise _Bad(Finding(None, DELETED, f"{name} is missing", name)) from None
+        self.read[name] = data  # hashed against the manifest at the end, not read twice
         if not data:
             return []
         lines: list[bytes | None] = list(data.split(b"\n"))
@@ -487,8 +595,8 @@ class _Bundle:
         return [line or None for line in lines]
 
     def _files(self) -> None:
-        """What no record check reads: the bundled public key (it must be the key given)
-        and the manifest's hashes of the other files (report.html)."""
+        """The bundled public key (it must be the key given), every file's hash against
+        the signed manifest (report.html is read by nothing else), and no file unlisted."""
         pem = self.folder / PUBLIC_KEY
         try:
             bundled = pem.read_bytes()
@@ -503,16 +611,26 @@ class _Bundle:
                     PUBLIC_KEY,
                 )
             )
-        for name, digest in sorted(self.manifest["files"].items()):
-            if name in VERIFIED:
-                continue  # every byte of these was checked above
+        listed = self.manifest["files"]
+        for name, digest in sorted(listed.items()):
             try:
-                data = (self.folder / name).read_bytes()
+                data = self.read.get(name) or (self.folder / name).read_bytes()
             except OSError:
                 raise _Bad(Finding(None, DELETED, f"{name} is missing", name)) from None
             if hashlib.sha256(data).hexdigest() != digest:
                 raise _Bad(
                     Finding(None, MODIFIED, f"{name} does not match the manifest's hash", name)
+                )
+        for path in sorted(self.folder.iterdir()):
+            if path.name != MANIFEST and path.name not in listed:
+                raise _Bad(
+                    Finding(
+                        None,
+                        INSERTED,
+                        f"the bundle holds {path.name}, which its signed manifest does not "
+                        "list: it was added after the export",
+                        path.name,
+                    )
                 )
 
 
@@ -539,33 +657,6 @@ def inclusion_line(seq: int, tree_size: int, leaf: bytes, path: list[bytes]) -> 
         f'{{"leaf_hash":"{leaf.hex()}","path":[{nodes}],"seq":{seq},'
         f'"tree_size":{tree_size},"type":"inclusion"}}'
     ).encode("ascii")
-
-
-def _manifest_problem(manifest: Any) -> str | None:
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        return f"not a {BUNDLE_FORMAT} manifest"
-    first, count = manifest.get("first_seq"), manifest.get("records")
-    if not _count(count, 0) or not (first is None if count == 0 else _count(first, 1)):
-        return "first_seq and records are not counts"
-    for name in ("checkpoint", "from_checkpoint"):
-        mark = manifest.get(name)
-        if mark is None and name == "from_checkpoint":
-            continue
-        if (
-            not isinstance(mark, dict)
-            or set(mark) != {"tree_size", "root_hash"}
-            or not _count(mark["tree_size"], 1)
-            or not isinstance(mark["root_hash"], str)
-            or not HEX64.fullmatch(mark["root_hash"])
-        ):
-            return f"{name} is not a tree size and root hash"
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not all(
-        isinstance(name, str) and "/" not in name and isinstance(digest, str)
-        for name, digest in files.items()
-    ):
-        return "files is not a list of file names and SHA-256 hashes"
-    return None
 
 
 def _inclusion_problem(proof: Any) -> str | None:

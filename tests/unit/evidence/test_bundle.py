@@ -64,8 +64,9 @@ def test_a_bundle_holds_the_exact_records_and_verifies(
     assert result.ok and result.problem is None
     assert (result.records, result.first_seq, result.last_seq, result.tree_size) == (1 * 6, 1, 6, 6)
     assert result.message() == (
-        f"verified: records 1–6 (6), signed by key {result.key_id}, included in checkpoint 6 "
-        f"(root {newest.root_hash})"
+        f"verified: records 1–6 (6) of checkpoint 6, signed by key {result.key_id}\n"
+        f"  checkpoint 6: root {newest.root_hash}\n"
+        "  every record of that tree is in this bundle"
     )
 
 
@@ -76,13 +77,18 @@ def test_since_and_until_pick_a_gapless_span(
     assert [json.loads(line)["seq"] for line in lines(out / "records.jsonl")] == [3, 4, 5]
     result = verify(out, keys.public)
     assert result.ok and (result.first_seq, result.last_seq, result.tree_size) == (3, 5, 6)
+    assert result.left_out() == [(1, 2), (6, 6)]
+    assert result.message().splitlines()[2] == (
+        "  records 1–2 and 6 of that tree are not in this bundle"
+    )
     empty = export(
         catalog, tmp_path / "none", key_path=keys.private, since=START.replace(year=2030)
     )
     assert (empty / "records.jsonl").read_bytes() == b""
     result = verify(empty, keys.public)
     assert result.ok and result.records == 0
-    assert result.message().startswith("verified: no records (checkpoint only)")
+    assert result.message().startswith("verified: no records (checkpoint only) of checkpoint 6")
+    assert "  records 1–6 of that tree are not in this bundle" in result.message()
 
 
 def test_export_refuses_a_non_empty_folder_and_an_empty_log(
@@ -120,7 +126,10 @@ def test_a_consistency_proof_from_the_auditors_earlier_checkpoint(
     assert json.loads(lines(second / "proofs.jsonl")[-1])["type"] == "consistency"
     result = verify(second, keys.public)
     assert result.ok and (result.from_size, result.tree_size) == (3, 7)
-    assert result.message().endswith("; it extends checkpoint 3")
+    assert result.from_root == table.checkpoint(catalog, 3).root_hash  # type: ignore[union-attr]
+    assert result.message().endswith(
+        f"  it extends checkpoint 3 (root {result.from_root}), by the bundle's consistency proof"
+    )
 
 
 def test_a_log_rewritten_after_the_auditor_accepted_it_is_inconsistent(
@@ -150,7 +159,7 @@ def test_an_earlier_checkpoint_must_be_one_this_key_signed(
         export(catalog, tmp_path / "a", key_path=keys.private, from_checkpoint=bogus)
     first = export(catalog, tmp_path / "first", key_path=keys.private)
     other = write_key_pair(tmp_path / "other")
-    with pytest.raises(UsageError, match="not a checkpoint signed by this log's key"):
+    with pytest.raises(UsageError, match=r"signed by key [0-9a-f]{16}, not by this log's key"):
         export(
             catalog,
             tmp_path / "b",
@@ -167,7 +176,9 @@ def test_verify_with_another_key_fails(
     result = verify(out, other.public)
     assert not result.ok and result.problem is not None
     assert result.problem.what == WRONG_KEY
-    assert result.message().startswith("NOT VERIFIED: bundle: signed by another key: checkpoint")
+    assert result.message().startswith(
+        "NOT VERIFIED: bundle: signed by another key: manifest.json names key "
+    )
 
 
 def test_a_record_re_signed_by_another_key_is_named(

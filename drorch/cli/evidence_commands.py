@@ -232,6 +232,16 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
         )
     if (out / REPORT).exists():
         print(f"report: {out / REPORT}")
+    # The bundle is written as the catalog holds it; what does not verify is said, and the
+    # exit is 3, so that a damaged log is never handed over in silence.
+    checked, _log = _check(config, catalog)
+    if checked.audit is None:
+        _warn([f"the exported records could not be checked: {checked.unchecked}"])
+        return EXIT_VIOLATION
+    damages = [str(d) for d in sorted(checked.audit.damages, key=lambda d: d.seq)]
+    if damages:
+        _warn([*damages, "`drorch evidence verify` on the bundle names the first bad record"])
+        return EXIT_VIOLATION
     return 0
 
 

@@ -410,7 +410,9 @@ def _evidence(
         help="write a bundle for an auditor",
         description="Write records, checkpoints, inclusion proofs, the public key, a "
         "manifest and report.html into a new folder. --since/--until pick records by time "
-        "(every record between the first and last picked is included: no gaps).",
+        "(every record between the first and last picked is included: no gaps). The "
+        "bundle holds what the catalog holds; when the log does not verify, the damage is "
+        "named on stderr and the exit is 3, after the bundle is written.",
     )
     p.add_argument("--out", metavar="DIR", required=True, help="a new or empty folder")
     p.add_argument("--since", metavar="T", help=f"records at or after T ({WHEN})")

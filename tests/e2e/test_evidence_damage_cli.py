@@ -171,3 +171,19 @@ def test_a_replaced_or_missing_key_marks_every_record(cli: Cli, root: Path, tmp_
     )
     key.write_bytes(original)
     cli("evidence", "list", root=root, check_rc=0)
+
+
+def test_export_writes_the_bundle_and_exits_3_naming_the_damage(
+    cli: Cli, root: Path, tmp_path: Path
+) -> None:
+    clean = cli("evidence", "export", "--out", tmp_path / "clean", root=root, check_rc=0)
+    assert warnings(clean.stderr) == []
+    edit_body(root, 2, {"result": "pass"})
+    done = cli("evidence", "export", "--out", tmp_path / "bundle", root=root, check_rc=3)
+    assert (tmp_path / "bundle" / "records.jsonl").is_file()  # nothing is hidden
+    assert warnings(done.stderr)[0] == (
+        "drorch: warning: evidence record 2: its content does not match its hash: changed"
+    )
+    key = tmp_path / "public.pem"
+    key.write_text(cli("keys", "export-public", root=root, check_rc=0).stdout)
+    cli("evidence", "verify", tmp_path / "bundle", "--key", key, root=root, check_rc=3)

@@ -348,6 +348,9 @@ def test_ctrl_c_leaves_a_run_to_resume(cli: Cli, make_root) -> None:  # type: ig
     child = subprocess.Popen(
         [sys.executable, "-m", "drorch", "--config", str(root), "runbook", "run", "slow"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as on a terminal: a suite started in the background (`make test &`)
+        # passes SIGINT down ignored, and a process so started rightly ignores it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert child.stdout is not None
     while "step 1/2 wait" not in child.stdout.readline():

@@ -175,6 +175,12 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
     failed += _compliance(config, catalog)
 
     say()
+    say("11. the auditor's next visit: a bundle of everything since the checkpoint kept at")
+    say("    step 6, verified against it (nothing rewritten since), its report leading with")
+    say("    the violated rule")
+    failed += _next_visit(root, config, catalog)
+
+    say()
     say("The scheduler daemon runs the same actions on the jobs' schedules (Ctrl-C stops it):")
     say(f"   python service.py --config {root}      (or: drorch --config {root} daemon)")
     say()
@@ -394,7 +400,7 @@ def _runbooks(root: Path, config: Config, catalog: Catalog) -> int:
 
 def _evidence(root: Path, config: Config, catalog: Catalog) -> int:
     """Export the evidence for an auditor, verify it offline, and show a tampered copy fail."""
-    from drorch.evidence.bundle import export, verify
+    from drorch.evidence.bundle import export, newest_checkpoint, verify
     from drorch.keys import public_key_pem
 
     folder = root / "var" / "evidence"
@@ -404,8 +410,14 @@ def _evidence(root: Path, config: Config, catalog: Catalog) -> int:
     bundle = export(catalog, folder / "bundle", key_path=config.settings.evidence_key)
     result = verify(bundle, public)
     say(f"   evidence: exported to {bundle}")
-    say(f"   drorch evidence verify {bundle} --key {public}: {result.message()}")
+    say(f"   drorch evidence verify {bundle} --key {public}:")
+    for line in result.message().splitlines():
+        say(f"      {line.strip()}")
     say(f"   report for compliance officers: {bundle / 'report.html'}")
+    kept = folder / "kept-checkpoint.jsonl"  # what an auditor keeps: `drorch evidence checkpoint`
+    mark = newest_checkpoint(catalog, config.settings.evidence_key)
+    kept.write_bytes(mark.line + b"\n")
+    say(f"   the auditor keeps checkpoint {mark.tree_size} (root {mark.root_hash[:16]}…): {kept}")
     tampered = folder / "tampered"
     shutil.copytree(bundle, tampered)
     records = tampered / "records.jsonl"
@@ -414,6 +426,30 @@ def _evidence(root: Path, config: Config, catalog: Catalog) -> int:
     caught = verify(tampered, public)
     say(f"   the same bundle with one word changed: {caught.message()}")
     return int(not result.ok) + int(caught.ok)
+
+
+def _next_visit(root: Path, config: Config, catalog: Catalog) -> int:
+    """Export from the kept checkpoint, verify against it, count the violated rules the
+    report leads with."""
+    from drorch.evidence.bundle import export, verify
+
+    folder = root / "var" / "evidence"
+    kept, public = folder / "kept-checkpoint.jsonl", folder / "evidence-public.pem"
+    bundle = export(
+        catalog,
+        folder / "next-visit",
+        key_path=config.settings.evidence_key,
+        from_checkpoint=kept,
+    )
+    result = verify(bundle, public, since_checkpoint=kept)
+    say(f"   drorch evidence export --out {bundle} --from-checkpoint {kept}")
+    say(f"   drorch evidence verify {bundle} --key {public} --since-checkpoint {kept}:")
+    for line in result.message().splitlines():
+        say(f"      {line.strip()}")
+    report = (bundle / "report.html").read_text(encoding="utf-8")
+    violated = report.count('<li class="violation"')  # the summary's list of violated rules
+    say(f"   {bundle / 'report.html'}: leads with {violated} violated rule(s)")
+    return int(not result.ok) + int(violated == 0)
 
 
 def _compliance(config: Config, catalog: Catalog) -> int:

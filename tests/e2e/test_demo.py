@@ -134,6 +134,9 @@ def test_demo_runs_end_to_end_and_restic_accepts_its_repository(
     assert "verified: records 1–9 (9)" in verified.stdout
     assert "   run 12: SUCCEEDED" in done.stdout and "   run 13: SUCCEEDED" in done.stdout
     assert "drill evidence #9 (runbook, signed by key " in done.stdout
+    assert "the auditor keeps checkpoint 9 (root " in done.stdout
+    assert "it extends the checkpoint you kept: 9 (root " in done.stdout
+    assert "next-visit/report.html: leads with 2 violated rule(s)" in done.stdout
     assert not (demo / "var" / "restore" / "drill").exists()  # the drill cleaned up
     assert (demo / "var" / "restore" / "registry").is_dir()
     assert "restore test of " in done.stdout and " from vault: pass (3/3 checks)" in done.stdout

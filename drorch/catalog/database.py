@@ -129,7 +129,7 @@ def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) 
     after `before_create` (which may refuse by raising). Returns the catalog's identity
     (None when its row was deleted)."""
     try:
-        with engine.connect() as connection, _foreign_keys_deferred(connection):
+        with engine.begin() as connection:
             tables = set(inspect(connection).get_table_names())
             if "alembic_version" in tables:
                 current = connection.execute(text("SELECT version_num FROM alembic_version"))
@@ -141,6 +141,9 @@ def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) 
                 identity = create_schema(connection)
                 log.info("created catalog schema at revision %s: catalog %s", HEAD, identity.id)
                 return identity
+        # Behind HEAD: upgrade (Alembic reads the version again, so a second process that
+        # waited for the first finds nothing left to do).
+        with engine.connect() as connection, _foreign_keys_deferred(connection):
             _alembic_upgrade(connection)
             return ident.read_identity(connection)
     except SQLAlchemyError as exc:

@@ -71,9 +71,7 @@ def read_key_records(lines: Sequence[bytes | None]) -> list[KeyRecord] | Finding
     return found
 
 
-def bundle_chain(
-    lines: Sequence[bytes | None], trusted: Ed25519PublicKey, *, keys_missing: bool
-) -> KeyChain | Finding:
+def bundle_chain(lines: Sequence[bytes | None], trusted: Ed25519PublicKey) -> KeyChain | Finding:
     """The chain the bundle's rotation records make (records.jsonl's lines and
     keys.jsonl's records), which must hold the trusted key; without rotations, the trusted
     key alone. Records are not checked here: the chain only says which key must have
@@ -85,17 +83,11 @@ def bundle_chain(
         return Finding(exc.seq, MODIFIED, f"{exc.reason}: the chain of keys is broken", None)
     if chain.holds(trusted_id):
         return chain
-    hint = (
-        f" ({KEYS}, which carries the rotation records outside its range, is missing)"
-        if keys_missing
-        else ""
-    )
     return Finding(
         None,
         WRONG_KEY,
         f"the bundle is signed by key {chain.current_id}; no rotation in it leads from your "
-        f"key {trusted_id}{hint}",
-        KEYS if keys_missing else None,
+        f"key {trusted_id}",
     )
 
 

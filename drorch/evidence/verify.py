@@ -26,6 +26,8 @@ kept checkpoint. Export it again for a verdict.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,6 +259,16 @@ class _Bundle:
         """keys.jsonl's rotation records, when the bundle has one (a bundle without
         rotations outside its range has none)."""
         if not (self.folder / KEYS).exists():
+            if KEYS in _listed(self.folder / MANIFEST):
+                raise _Bad(
+                    Finding(
+                        None,
+                        DELETED,
+                        f"{KEYS} is missing: it carries the key-rotation records outside the "
+                        "bundle's range, which lead from earlier keys to the one that signs it",
+                        KEYS,
+                    )
+                )
             return []
         read = read_key_records(self._lines(KEYS))
         if isinstance(read, Finding):
@@ -266,11 +278,7 @@ class _Bundle:
     def _chain(self, lines: list[bytes | None], rotations: list[KeyRecord]) -> None:
         """The chain of keys from the trusted one to the one that signs the bundle."""
         trusted = self.key
-        chain = bundle_chain(
-            [*lines, *(entry.record for entry in rotations)],
-            trusted,
-            keys_missing=not (self.folder / KEYS).exists(),
-        )
+        chain = bundle_chain([*lines, *(entry.record for entry in rotations)], trusted)
         if isinstance(chain, Finding):
             raise _Bad(chain)
         self.chain = chain
@@ -709,6 +717,16 @@ class _Bundle:
                         path.name,
                     )
                 )
+
+
+def _listed(manifest: Path) -> Collection[str]:
+    """The files the manifest lists, before its signature is checked: only to name a file
+    that went missing rather than the keys it would have led to."""
+    try:
+        files = json.loads(manifest.read_bytes()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return ()
+    return files if isinstance(files, dict) else ()
 
 
 def _misplaced(

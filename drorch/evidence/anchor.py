@@ -6,7 +6,9 @@ witness of Certificate Transparency: whoever holds the signing key can sign a ch
 over a rewritten history, but cannot make it consistent with one kept before. A later
 bundle is trusted only when its checkpoint is exactly the kept one (same size and root)
 or carries a consistency proof from exactly that size and root (RFC 6962 section 2.1.2;
-`verify` checks the proof itself).
+`verify` checks the proof itself). A checkpoint kept before a key rotation is signed by
+the old key; it anchors a bundle signed after the rotation all the same, through the chain
+of keys the bundle carries (bundle_keys.py).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from drorch.errors import UsageError
 from drorch.evidence.canonical import parsed_canonical
 from drorch.evidence.envelope import checkpoint_problem, unsigned
 from drorch.evidence.findings import INCONSISTENT, TRUNCATED, UNPROVEN, Finding
+from drorch.evidence.keychain import KeyChain
 from drorch.evidence.manifest import CHECKPOINTS, PROOFS
-from drorch.evidence.signing import key_id, signature_valid
+from drorch.evidence.signing import signature_valid
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,38 @@ class KeptCheckpoint:
         return f"checkpoint {self.tree_size} (root {self.root_hash})"
 
 
-def read_checkpoint(path: Path, key: Ed25519PublicKey, *, whose: str) -> KeptCheckpoint:
+def read_checkpoint(path: Path, keys: Ed25519PublicKey | KeyChain, *, whose: str) -> KeptCheckpoint:
     """The checkpoint in path: one checkpoint line (`drorch evidence checkpoint` prints
     it), one JSON object (its --json), or a checkpoints.jsonl, whose last line is the
-    newest. Its signature must verify with key (whose: "the key you trust", ...)."""
+    newest. Its signature must verify with the key, or with the key of the chain it names
+    (whose: "the key you trust", ...); which key of a chain should sign a checkpoint of its
+    size is `signer_finding`'s to say."""
+    mark = checkpoint_in(path)
+    chain = keys if isinstance(keys, KeyChain) else KeyChain.single(keys)
+    ours = ", ".join(kid for _, kid, _ in chain.links)
+    if not chain.holds(mark["key_id"]):
+        raise UsageError(
+            f"{path} holds checkpoint {mark['tree_size']} signed by key {mark['key_id']}, "
+            f"not by {whose} ({ours})"
+        )
+    key = Ed25519PublicKey.from_public_bytes(chain.raw_keys[mark["key_id"]])
+    if not signature_valid(key, mark["signature"], unsigned(mark)):
+        raise UsageError(
+            f"{path}: the signature of checkpoint {mark['tree_size']} does not verify with "
+            f"{whose} ({mark['key_id']}): the line was changed after it was signed"
+        )
+    return KeptCheckpoint(
+        tree_size=mark["tree_size"],
+        root_hash=mark["root_hash"],
+        at=mark["at"],
+        key_id=mark["key_id"],
+        line=parsed_canonical(mark),
+    )
+
+
+def checkpoint_in(path: Path) -> dict[str, Any]:
+    """The checkpoint line in path, parsed and of the right form (its signature unchecked):
+    UsageError when the file does not hold one."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -55,23 +86,25 @@ def read_checkpoint(path: Path, key: Ed25519PublicKey, *, whose: str) -> KeptChe
             f"{path} does not hold a drorch checkpoint line (keep the line `drorch evidence "
             "checkpoint` prints, or a bundle's checkpoints.jsonl)"
         )
-    ours = key_id(key)
-    if mark["key_id"] != ours:
-        raise UsageError(
-            f"{path} holds checkpoint {mark['tree_size']} signed by key {mark['key_id']}, "
-            f"not by {whose} ({ours})"
-        )
-    if not signature_valid(key, mark["signature"], unsigned(mark)):
-        raise UsageError(
-            f"{path}: the signature of checkpoint {mark['tree_size']} does not verify with "
-            f"{whose} ({ours}): the line was changed after it was signed"
-        )
-    return KeptCheckpoint(
-        tree_size=mark["tree_size"],
-        root_hash=mark["root_hash"],
-        at=mark["at"],
-        key_id=mark["key_id"],
-        line=parsed_canonical(mark),
+    assert isinstance(mark, dict)
+    return mark
+
+
+def signer_finding(kept: KeptCheckpoint, chain: KeyChain) -> Finding | None:
+    """Whether the kept checkpoint is signed by the key the bundle's chain has sign a
+    checkpoint of its size (the key of the record after it): a kept checkpoint signed
+    before a rotation, by the old key, anchors a bundle signed after it; one signed by
+    another key of the chain means the bundle's rotations are not the history it saw."""
+    signer = chain.id_for(kept.tree_size + 1)
+    if kept.key_id == signer:
+        return None
+    return Finding(
+        None,
+        INCONSISTENT,
+        f"the checkpoint you kept, {kept}, is signed by key {kept.key_id}, but by this "
+        f"bundle's key rotations key {signer} signs checkpoint {kept.tree_size}: the keys' "
+        "history it carries is not the one your checkpoint was signed in",
+        CHECKPOINTS,
     )
 
 

@@ -6,7 +6,10 @@ A bundle folder holds:
                      newest one
   proofs.jsonl       one inclusion proof per record against the newest checkpoint, then
                      the consistency proof from the earlier checkpoint (when given)
-  public_key.pem     the signing key's public half
+  keys.jsonl         the key-rotation records of the checkpoint's tree outside the range,
+                     each with its inclusion proof (when there are any: bundle_keys.py)
+  public_key.pem     the public half of the key that signs the bundle (after a rotation,
+                     the new key: the rotation records lead to it from the earlier ones)
   report.html        the compliance report (when drorch.evidence.report exists)
   manifest.json      what was exported (range, filters), the checkpoint it rests on, the
                      files' SHA-256, signed with the evidence key (manifest.py)
@@ -30,11 +33,15 @@ from drorch.catalog import Catalog, utc_now
 from drorch.catalog import evidence as table
 from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord
 from drorch.errors import DestinationNotEmpty, EvidenceError
-from drorch.evidence.anchor import KeptCheckpoint, read_checkpoint
+from drorch.evidence.anchor import KeptCheckpoint, checkpoint_in, read_checkpoint
+from drorch.evidence.audit import log_chain
+from drorch.evidence.bundle_keys import keys_line
 from drorch.evidence.canonical import canonical_bytes, utc_iso
 from drorch.evidence.envelope import checkpoint_line, checkpoint_problem, unsigned
+from drorch.evidence.keychain import ROTATION
 from drorch.evidence.manifest import (
     CHECKPOINTS,
+    KEYS,
     MANIFEST,
     PROOFS,
     PUBLIC_KEY,
@@ -43,8 +50,9 @@ from drorch.evidence.manifest import (
     signed_manifest,
 )
 from drorch.evidence.merkle import CompactTree, Tree, leaf_hash
+from drorch.evidence.proofs import inclusion_line
 from drorch.evidence.signing import key_id, load_private_key, public_pem, signature_valid
-from drorch.evidence.verify import VerifyResult, inclusion_line, verify
+from drorch.evidence.verify import VerifyResult, verify
 
 __all__ = ["VerifyResult", "export", "newest_checkpoint", "verify"]
 
@@ -69,11 +77,8 @@ def export(
         raise DestinationNotEmpty(f"{out_dir} is not empty; a bundle goes into a new folder")
     private = load_private_key(key_path)
     public = private.public_key()
-    accepted = (
-        read_checkpoint(from_checkpoint, public, whose="this log's key")
-        if from_checkpoint
-        else None
-    )
+    if from_checkpoint:
+        checkpoint_in(from_checkpoint)  # bad input: refused before the log is read
     view = table.view(catalog)
     if not view.checkpoints:
         raise EvidenceError("the evidence log is empty: there is nothing to export")
@@ -81,6 +86,16 @@ def export(
     # Records past the newest checkpoint read were appended meanwhile: left for next time.
     stored = [r for r in view.records if r.seq <= newest.tree_size]
     tree = Tree([leaf_hash(r.body.encode("utf-8")) for r in stored])
+    chain, _ = log_chain([r.body.encode("utf-8") for r in stored if r.kind == ROTATION], public)
+    accepted = (
+        read_checkpoint(
+            from_checkpoint,
+            chain,
+            whose="this log's key" if len(chain.links) == 1 else "one of this log's keys",
+        )
+        if from_checkpoint
+        else None
+    )
     chosen = _span(stored, since, until)
     if accepted is not None and accepted.tree_size > newest.tree_size:
         raise EvidenceError(
@@ -104,6 +119,9 @@ def export(
         PROOFS: b"".join(line + b"\n" for line in proofs),
         PUBLIC_KEY: public_pem(public),
     }
+    rotations = _rotations_outside(stored, chosen, tree, newest.tree_size)
+    if rotations:
+        files[KEYS] = rotations
     report = _report(records, newest)
     if report is not None:
         files[REPORT] = report.encode("utf-8")
@@ -127,6 +145,26 @@ def export(
         (out_dir / name).write_bytes(data)
     log.info("exported %d evidence records to %s", len(records), out_dir)
     return out_dir
+
+
+def _rotations_outside(
+    stored: list[EvidenceRecord],
+    chosen: list[tuple[int, EvidenceRecord]],
+    tree: Tree,
+    size: int,
+) -> bytes:
+    """keys.jsonl: the rotation records of the tree that the range leaves out, each with its
+    inclusion proof, so that a verifier trusting an earlier key (or a later one) walks the
+    chain to the key of the bundle's checkpoint."""
+    inside = {r.seq for _, r in chosen}
+    return b"".join(
+        keys_line(
+            r.body, inclusion_line(r.seq, size, tree.levels[0][index], tree.inclusion_proof(index))
+        )
+        + b"\n"
+        for index, r in enumerate(stored)
+        if r.kind == ROTATION and r.seq not in inside
+    )
 
 
 def _consistency_line(accepted: KeptCheckpoint, newest: CheckpointRecord, tree: Tree) -> bytes:

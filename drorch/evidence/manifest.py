@@ -9,7 +9,8 @@ evidence key so that nobody without the key can change the claim.
       "from_checkpoint": {"tree_size", "root_hash"} | null,
       "checkpoint": {"tree_size": 40, "root_hash": "..."}, the checkpoint it was built from
       "files": {"records.jsonl": "<SHA-256 hex>", ...},    every other file, report.html too
-      "key_id": "...",
+      "key_id": "...",      the key that signs the bundle's checkpoint (after a rotation,
+                            not the first key of the log: keys.jsonl leads to it)
       "signature": "..."    Ed25519 over the canonical JSON of everything above it
     }
 
@@ -17,8 +18,8 @@ The file is indented for people to read; the signed bytes are its canonical JSON
 `signature` (sorted keys, no spaces, UTF-8), which any JSON library that sorts keys
 recomputes: `jq -cS 'del(.signature)' manifest.json | tr -d '\\n'`.
 Format /1 (before this) had no signature; `verify` refuses it (verify.py says why).
-`read_manifest` is verify's first step: nothing the manifest claims is used before its
-signature verified.
+`read_manifest` is verify's first step after the chain of keys (bundle_keys.py): nothing
+the manifest claims is used before its signature verified.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from drorch.errors import EvidenceError
 from drorch.evidence.canonical import canonical_bytes
-from drorch.evidence.envelope import HEX64, unsigned
+from drorch.evidence.envelope import unsigned
 from drorch.evidence.findings import DELETED, MODIFIED, UNSIGNED, WRONG_KEY, Finding
+from drorch.evidence.proofs import is_count, is_hex
 from drorch.evidence.signing import key_id, signature_valid
 
 BUNDLE_FORMAT = "drorch-evidence-bundle/2"
@@ -45,6 +47,7 @@ PROOFS = "proofs.jsonl"
 PUBLIC_KEY = "public_key.pem"
 MANIFEST = "manifest.json"
 REPORT = "report.html"
+KEYS = "keys.jsonl"  # the rotation records outside the range (bundle_keys.py)
 REQUIRED_FILES = frozenset({RECORDS, CHECKPOINTS, PROOFS, PUBLIC_KEY})
 
 MANIFEST_KEYS = frozenset(
@@ -76,10 +79,12 @@ def signed_manifest(fields: Mapping[str, Any], key: Ed25519PrivateKey) -> bytes:
     return (json.dumps(signed, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def read_manifest(path: Path, key: Ed25519PublicKey) -> dict[str, Any] | Finding:
-    """The parsed manifest when its signature verifies with key and it is what drorch
-    writes, else what is wrong with it. The signature is checked before the shape: an
-    edited manifest is named as edited, whatever the edit."""
+def read_manifest(
+    path: Path, key: Ed25519PublicKey, *, whose: str = "the key given"
+) -> dict[str, Any] | Finding:
+    """The parsed manifest when its signature verifies with key (whose: which key that is,
+    for a message) and it is what drorch writes, else what is wrong with it. The signature
+    is checked before the shape: an edited manifest is named as edited, whatever the edit."""
     try:
         manifest = json.loads(path.read_bytes())
     except OSError:
@@ -110,9 +115,7 @@ def read_manifest(path: Path, key: Ed25519PublicKey) -> dict[str, Any] | Finding
         )
     ours = key_id(key)
     if manifest.get("key_id") != ours:
-        return bad(
-            WRONG_KEY, f"{MANIFEST} names key {manifest.get('key_id')!r}, the key given is {ours}"
-        )
+        return bad(WRONG_KEY, f"{MANIFEST} names key {manifest.get('key_id')!r}, {whose} is {ours}")
     try:
         signed = unsigned(manifest)
     except EvidenceError:
@@ -158,12 +161,12 @@ def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
         ):
             return f"its {name} is not text"
     first, last, count = manifest["first_seq"], manifest["last_seq"], manifest["records"]
-    if not _count(count, 0):
+    if not is_count(count, 0):
         return "its records is not a count"
     if count == 0:
         if first is not None or last is not None:
             return "it lists no records but a first_seq or last_seq"
-    elif not (_count(first, 1) and _count(last, 1) and last - first + 1 == count):
+    elif not (is_count(first, 1) and is_count(last, 1) and last - first + 1 == count):
         return f"its range {first}–{last} does not hold {count} records"
     for name in ("checkpoint", "from_checkpoint"):
         mark = manifest[name]
@@ -172,8 +175,8 @@ def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
         if (
             not isinstance(mark, dict)
             or set(mark) != {"tree_size", "root_hash"}
-            or not _count(mark["tree_size"], 1)
-            or not _hex(mark["root_hash"])
+            or not is_count(mark["tree_size"], 1)
+            or not is_hex(mark["root_hash"])
         ):
             return f"its {name} is not a tree size and root hash"
     size = manifest["checkpoint"]["tree_size"]
@@ -184,7 +187,7 @@ def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
         return f"its from_checkpoint is bigger than checkpoint {size}"
     files = manifest["files"]
     if not isinstance(files, dict) or not all(
-        isinstance(name, str) and "/" not in name and name != MANIFEST and _hex(digest)
+        isinstance(name, str) and "/" not in name and name != MANIFEST and is_hex(digest)
         for name, digest in files.items()
     ):
         return "its files is not a list of file names and SHA-256 hashes"
@@ -192,11 +195,3 @@ def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
     if missing_files:
         return f"its files lacks {', '.join(sorted(missing_files))}"
     return None
-
-
-def _count(value: Any, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _hex(value: Any) -> bool:
-    return isinstance(value, str) and bool(HEX64.fullmatch(value))

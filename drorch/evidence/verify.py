@@ -13,6 +13,10 @@ the consistency proof and the seq sequence are checked; the records must be exac
 range claimed. The first bad record is named with what happened to it. Given a checkpoint
 the auditor kept, the bundle's checkpoint must extend exactly that one (anchor.py).
 
+Before all that, the chain of keys: the rotation records in records.jsonl and keys.jsonl
+lead from the key the auditor trusts to the key that signs the bundle (bundle_keys.py), and
+every record, checkpoint and the manifest must be signed by the key the chain names for it.
+
 A bundle of format /1 (unsigned manifest) is refused: its range, its consistency proof
 and report.html could be cut or swapped without a trace, so exit 0 would claim more than
 was proven. The records in it are still signed; its checkpoints.jsonl still serves as a
@@ -22,6 +26,8 @@ kept checkpoint. Export it again for a verdict.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +35,22 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drorch.errors import UsageError
-from drorch.evidence.anchor import KeptCheckpoint, anchor_finding, read_checkpoint
+from drorch.evidence.anchor import (
+    KeptCheckpoint,
+    anchor_finding,
+    checkpoint_in,
+    read_checkpoint,
+    signer_finding,
+)
+from drorch.evidence.bundle_keys import (
+    KeyRecord,
+    bundle_chain,
+    key_record_finding,
+    read_key_records,
+    walk,
+)
 from drorch.evidence.canonical import is_canonical
-from drorch.evidence.envelope import GENESIS, HEX64, checkpoint_problem, unsigned
+from drorch.evidence.envelope import GENESIS, checkpoint_problem, unsigned
 from drorch.evidence.examine import Examined, Facts, start_examining
 from drorch.evidence.findings import (
     DELETED,
@@ -45,8 +64,10 @@ from drorch.evidence.findings import (
     WRONG_KEY,
     Finding,
 )
+from drorch.evidence.keychain import KeyChain
 from drorch.evidence.manifest import (
     CHECKPOINTS,
+    KEYS,
     MANIFEST,
     PROOFS,
     PUBLIC_KEY,
@@ -54,6 +75,7 @@ from drorch.evidence.manifest import (
     read_manifest,
 )
 from drorch.evidence.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
+from drorch.evidence.proofs import consistency_problem, inclusion_line, inclusion_problem
 from drorch.evidence.signing import key_id, load_public_key, public_pem, signature_valid
 
 __all__ = [
@@ -72,9 +94,6 @@ __all__ = [
     "verify",
 ]
 
-INCLUSION_KEYS = frozenset({"type", "seq", "tree_size", "leaf_hash", "path"})
-CONSISTENCY_KEYS = frozenset({"type", "from_size", "from_root", "to_size", "to_root", "path"})
-
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -87,8 +106,9 @@ class VerifyResult:
     from_size: int | None  # the earlier checkpoint the log was proven to extend
     from_root: str | None
     kept: KeptCheckpoint | None  # the checkpoint the auditor kept, when given
-    key_id: str
+    key_id: str  # the key that signs the bundle (after a rotation, not the trusted one)
     problem: Finding | None
+    keys: str | None = None  # the chain of keys walked from the trusted one, when it rotated
 
     def left_out(self) -> list[tuple[int, int]]:
         """The seq ranges of the checkpoint's tree that the bundle does not hold."""
@@ -119,6 +139,8 @@ class VerifyResult:
             f"verified: {span} of checkpoint {self.tree_size}, signed by key {self.key_id}",
             f"  checkpoint {self.tree_size}: root {self.root_hash}",
         ]
+        if self.keys is not None:
+            lines.append(f"  {self.keys}")
         spans = self.left_out()
         named = " and ".join(f"{a}–{b}" if a < b else f"{a}" for a, b in spans)
         one = sum(b - a + 1 for a, b in spans) == 1
@@ -156,16 +178,13 @@ def verify(
 ) -> VerifyResult:
     """Check a bundle offline against the auditor's copy of the public key and, when
     since_checkpoint names one, the checkpoint the auditor kept (UsageError when that file
-    is not a checkpoint line signed by that key)."""
+    is not a checkpoint line signed by that key or a key of the bundle's chain)."""
     key = load_public_key(public_key_pem_path)
     if not bundle_dir.is_dir():
         raise UsageError(f"{bundle_dir} is not a folder holding an evidence bundle")
-    kept = (
-        read_checkpoint(since_checkpoint, key, whose="the key you trust")
-        if since_checkpoint is not None
-        else None
-    )
-    bundle = _Bundle(bundle_dir, key, kept)
+    if since_checkpoint is not None:
+        checkpoint_in(since_checkpoint)  # bad input: refused before the bundle is read
+    bundle = _Bundle(bundle_dir, key, since_checkpoint)
     try:
         bundle.check()
     except _Bad as bad:
@@ -174,11 +193,14 @@ def verify(
 
 
 class _Bundle:
-    def __init__(self, folder: Path, key: Ed25519PublicKey, kept: KeptCheckpoint | None) -> None:
+    def __init__(self, folder: Path, trusted: Ed25519PublicKey, kept_path: Path | None) -> None:
         self.folder = folder
-        self.key = key
-        self.key_id = key_id(key)
-        self.kept = kept
+        self.trusted = key_id(trusted)
+        self.chain = KeyChain.single(trusted)  # until the bundle's own is built
+        self.key = trusted  # the key that signs the bundle: the chain's current one
+        self.key_id = self.trusted
+        self.kept_path = kept_path
+        self.kept: KeptCheckpoint | None = None
         self.manifest: dict[str, Any] = {}
         self.checkpoint: dict[str, Any] | None = None
         self.count = 0
@@ -199,27 +221,85 @@ class _Bundle:
             kept=self.kept,
             key_id=self.key_id,
             problem=problem,
+            keys=walk(self.chain, self.trusted) if len(self.chain.links) > 1 else None,
         )
 
     def check(self) -> None:
+        lines = self._lines(RECORDS)
+        rotations = self._key_records()
+        self._chain(lines, rotations)
+        if self.kept_path is not None:
+            whose = "the key you trust" if self.single else "a key of the bundle's chain"
+            self.kept = read_checkpoint(self.kept_path, self.chain, whose=whose)
         self.manifest = self._manifest()
         marks = self._checkpoints()
         proofs, consistency = self._proofs()
-        self._records(proofs)
+        self._records(lines, proofs)
+        assert self.checkpoint is not None
+        span = (self.manifest["first_seq"], self.manifest["last_seq"]) if lines else None
+        rotated = key_record_finding(rotations, self.chain, self.checkpoint, span)
+        if rotated is not None:
+            raise _Bad(rotated)
         self._consistency(consistency, marks)
         if self.kept is not None:
-            assert self.checkpoint is not None
-            anchored = anchor_finding(self.kept, self.checkpoint, self.proven_from)
+            anchored = signer_finding(self.kept, self.chain) or anchor_finding(
+                self.kept, self.checkpoint, self.proven_from
+            )
             if anchored is not None:
                 raise _Bad(anchored)
         self._files()
+
+    # -- the chain of keys ----------------------------------------------------------------
+
+    @property
+    def single(self) -> bool:
+        return len(self.chain.links) == 1
+
+    def _key_records(self) -> list[KeyRecord]:
+        """keys.jsonl's rotation records, when the bundle has one (a bundle without
+        rotations outside its range has none)."""
+        if not (self.folder / KEYS).exists():
+            if KEYS in _listed(self.folder / MANIFEST):
+                raise _Bad(
+                    Finding(
+                        None,
+                        DELETED,
+                        f"{KEYS} is missing: it carries the key-rotation records outside the "
+                        "bundle's range, which lead from earlier keys to the one that signs it",
+                        KEYS,
+                    )
+                )
+            return []
+        read = read_key_records(self._lines(KEYS))
+        if isinstance(read, Finding):
+            raise _Bad(read)
+        return read
+
+    def _chain(self, lines: list[bytes | None], rotations: list[KeyRecord]) -> None:
+        """The chain of keys from the trusted one to the one that signs the bundle."""
+        trusted = self.key
+        chain = bundle_chain([*lines, *(entry.record for entry in rotations)], trusted)
+        if isinstance(chain, Finding):
+            raise _Bad(chain)
+        self.chain = chain
+        self.key_id = chain.current_id
+        self.key = chain.links[-1][2]
+
+    def _signer(self, signer: str) -> str:
+        """Which key should have signed, for a message."""
+        return (
+            f"the key given is {signer}"
+            if self.single
+            else f"the chain of keys from yours has key {signer} sign it"
+        )
 
     # -- manifest and checkpoints ---------------------------------------------------------
 
     def _manifest(self) -> dict[str, Any]:
         """The manifest, once its signature verified with the key given: from here on
         what it claims (range, checkpoint, files) is what drorch exported."""
-        read = read_manifest(self.folder / MANIFEST, self.key)
+        whose = "the key given" if self.single else "the key your key's rotations lead to"
+        read = read_manifest(self.folder / MANIFEST, self.key, whose=whose)
         if isinstance(read, Finding):
             raise _Bad(read)
         return read
@@ -234,18 +314,20 @@ class _Bundle:
             if problem is not None:
                 raise _Bad(Finding(None, MODIFIED, f"a checkpoint {problem}", CHECKPOINTS, number))
             assert mark is not None
-            if mark["key_id"] != self.key_id:
+            signer = self.chain.id_for(mark["tree_size"] + 1)
+            if mark["key_id"] != signer:
                 raise _Bad(
                     Finding(
                         None,
                         WRONG_KEY,
                         f"checkpoint {mark['tree_size']} names key {mark['key_id']}, "
-                        f"the key given is {self.key_id}",
+                        + self._signer(signer),
                         CHECKPOINTS,
                         number,
                     )
                 )
-            if not signature_valid(self.key, mark["signature"], unsigned(mark)):
+            key = self.chain.key_for(mark["tree_size"] + 1)
+            if not signature_valid(key, mark["signature"], unsigned(mark)):
                 raise _Bad(
                     Finding(
                         None,
@@ -331,7 +413,7 @@ class _Bundle:
                 )
             )
         lines.pop()
-        if _consistency_problem(last) is not None:
+        if consistency_problem(last) is not None:
             raise _Bad(
                 Finding(
                     None,
@@ -389,14 +471,13 @@ class _Bundle:
 
     # -- records --------------------------------------------------------------------------
 
-    def _records(self, proofs: list[bytes | None]) -> None:
+    def _records(self, lines: list[bytes | None], proofs: list[bytes | None]) -> None:
         """Each record on its own and in the chain first (so a changed record is named,
         not the records whose proofs it spoils), then the inclusion proofs, then counts.
         The records are examined in worker processes while the proofs are checked here."""
-        lines = self._lines(RECORDS)
         self.count = len(lines)
         first = self.manifest["first_seq"] or 1
-        pending = start_examining(lines, self.key)
+        pending = start_examining(lines, self.chain)
         included = self._included(lines, proofs, first)
         intrinsic = self._intrinsic(pending(), first)
         if intrinsic is not None:
@@ -425,8 +506,9 @@ class _Bundle:
                 size = self.checkpoint["tree_size"]
                 what, named, detail = _misplaced(facts.seq, expected, index, seen, size)
                 return bad(what, detail, named)
-            if facts.key_id != self.key_id:
-                return bad(WRONG_KEY, f"key {facts.key_id}, the key given is {self.key_id}")
+            signer = self.chain.id_for(expected)
+            if facts.key_id != signer:
+                return bad(WRONG_KEY, f"key {facts.key_id}, " + self._signer(signer))
             if not facts.hash_ok:
                 return bad(MODIFIED, "its content does not match its hash")
             if not facts.signature_ok:
@@ -504,7 +586,7 @@ class _Bundle:
         def bad(detail: str) -> Finding:
             return Finding(seq, MODIFIED, detail, RECORDS, index + 1)
 
-        if proof is None or _inclusion_problem(proof) is not None:
+        if proof is None or inclusion_problem(proof) is not None:
             return bad(f"its inclusion proof ({PROOFS} line {index + 1}) is malformed")
         if proof["seq"] != seq or proof["tree_size"] != size:
             return bad(
@@ -595,7 +677,8 @@ class _Bundle:
         return [line or None for line in lines]
 
     def _files(self) -> None:
-        """The bundled public key (it must be the key given), every file's hash against
+        """The bundled public key (the key that signs the bundle: the key given, or the one
+        its rotations lead to), every file's hash against
         the signed manifest (report.html is read by nothing else), and no file unlisted."""
         pem = self.folder / PUBLIC_KEY
         try:
@@ -607,7 +690,9 @@ class _Bundle:
                 Finding(
                     None,
                     WRONG_KEY,
-                    f"the bundle's {PUBLIC_KEY} is not the key given (id {self.key_id})",
+                    f"the bundle's {PUBLIC_KEY} is not "
+                    + ("the key given" if self.single else "the key your key's rotations lead to")
+                    + f" (id {self.key_id})",
                     PUBLIC_KEY,
                 )
             )
@@ -634,6 +719,16 @@ class _Bundle:
                 )
 
 
+def _listed(manifest: Path) -> Collection[str]:
+    """The files the manifest lists, before its signature is checked: only to name a file
+    that went missing rather than the keys it would have led to."""
+    try:
+        files = json.loads(manifest.read_bytes()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return ()
+    return files if isinstance(files, dict) else ()
+
+
 def _misplaced(
     seq: int, expected: int, index: int, seen: dict[int, list[int]], size: int
 ) -> tuple[str, int, str]:
@@ -647,50 +742,3 @@ def _misplaced(
     if seq > size or seq < expected:
         return INSERTED, seq, f"record {seq} does not belong at line {index + 1}"
     return DELETED, expected, f"it is missing: line {index + 1} holds record {seq}"
-
-
-def inclusion_line(seq: int, tree_size: int, leaf: bytes, path: list[bytes]) -> bytes:
-    """A line of proofs.jsonl: the audit path of record seq (leaf seq - 1) in the tree, as
-    canonical JSON (written out directly: verify builds 100,000 of these to compare)."""
-    nodes = ",".join(f'"{node.hex()}"' for node in path)
-    return (
-        f'{{"leaf_hash":"{leaf.hex()}","path":[{nodes}],"seq":{seq},'
-        f'"tree_size":{tree_size},"type":"inclusion"}}'
-    ).encode("ascii")
-
-
-def _inclusion_problem(proof: Any) -> str | None:
-    if not isinstance(proof, dict) or set(proof) != INCLUSION_KEYS:
-        return "not an inclusion proof"
-    good = (
-        proof["type"] == "inclusion"
-        and _count(proof["seq"], 1)
-        and _count(proof["tree_size"], 1)
-        and _hex(proof["leaf_hash"])
-        and isinstance(proof["path"], list)
-        and all(_hex(node) for node in proof["path"])
-    )
-    return None if good else "a malformed inclusion proof"
-
-
-def _consistency_problem(proof: Any) -> str | None:
-    good = (
-        isinstance(proof, dict)
-        and set(proof) == CONSISTENCY_KEYS
-        and proof["type"] == "consistency"
-        and _count(proof["from_size"], 1)
-        and _count(proof["to_size"], 1)
-        and _hex(proof["from_root"])
-        and _hex(proof["to_root"])
-        and isinstance(proof["path"], list)
-        and all(_hex(node) for node in proof["path"])
-    )
-    return None if good else "a malformed consistency proof"
-
-
-def _count(value: Any, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _hex(value: Any) -> bool:
-    return isinstance(value, str) and bool(HEX64.fullmatch(value))

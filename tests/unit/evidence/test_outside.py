@@ -4,7 +4,10 @@ hashlib, json and `cryptography`). It checks the manifest's signature over its c
 bytes, every file's SHA-256, every record's hash, signature and chain link, every
 inclusion proof, the checkpoints' signatures, the consistency proof and, given one, the
 checkpoint an auditor kept; drorch's own verify must agree with it on real bundles, intact
-and tampered."""
+and tampered. Across key rotations it walks the chain of keys from the format alone: each
+`key-rotation` record (in records.jsonl or keys.jsonl) names the old key and the new one,
+the new key signs from the next record on, and a checkpoint of size N is signed by the key
+of record N + 1 (test_bundle_rotation.py holds it to drorch on rotated logs)."""
 
 from __future__ import annotations
 
@@ -110,13 +113,61 @@ def signed(key: Ed25519PublicKey, signature_hex: str, message: bytes) -> bool:
     return True
 
 
-def outside_verify(folder: Path, pem: Path, kept_line: bytes | None = None) -> list[str]:
-    """Every problem found, [] when the bundle proves what its manifest claims."""
-    key = serialization.load_pem_public_key(pem.read_bytes())
+def public_key(pem: bytes) -> tuple[Ed25519PublicKey, str]:
+    """A PEM public key and its id: the first 16 hex digits of SHA-256 of its raw bytes."""
+    key = serialization.load_pem_public_key(pem)
     assert isinstance(key, Ed25519PublicKey)
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    key_id = hashlib.sha256(raw).hexdigest()[:16]
+    return key, hashlib.sha256(raw).hexdigest()[:16]
+
+
+Chain = list[tuple[int, str, Ed25519PublicKey]]  # (first seq it signs, key id, key)
+
+
+def key_chain(records: list[dict[str, Any]], trusted: bytes) -> Chain | str:
+    """The keys from the rotation records, each rotation's new key signing from the record
+    after it; the trusted key must be one of them (the only one, without rotations)."""
+    key, trusted_id = public_key(trusted)
+    rotations = sorted((r["seq"], r) for r in records if r.get("kind") == "key-rotation")
+    chain: Chain = [] if rotations else [(1, trusted_id, key)]
+    for seq, record in rotations:
+        old, old_id = public_key(record["old_public_key"].encode())
+        new, new_id = public_key(record["new_public_key"].encode())
+        if (old_id, new_id) != (record["old_key_id"], record["new_key_id"]):
+            return f"keys: rotation {seq} names ids that are not its keys'"
+        if chain and chain[-1][1] != old_id:
+            return f"keys: rotation {seq} does not continue the chain"
+        chain += [] if chain else [(1, old_id, old)]
+        chain.append((seq + 1, new_id, new))
+    if trusted_id not in [kid for _, kid, _ in chain]:
+        return "keys: no rotation leads from the trusted key"
+    return chain
+
+
+def signer(chain: Chain, seq: int) -> tuple[str, Ed25519PublicKey]:
+    """The key that signs record seq (and checkpoint seq - 1)."""
+    _, kid, key = [link for link in chain if link[0] <= seq][-1]
+    return kid, key
+
+
+def outside_verify(folder: Path, pem: Path, kept_line: bytes | None = None) -> list[str]:
+    """Every problem found, [] when the bundle proves what its manifest claims."""
     problems: list[str] = []
+
+    # The chain of keys, from the rotation records the bundle carries.
+    lines = (folder / "records.jsonl").read_bytes().splitlines()
+    outside = (
+        [json.loads(line) for line in (folder / "keys.jsonl").read_bytes().splitlines()]
+        if (folder / "keys.jsonl").exists()
+        else []
+    )
+    chain = key_chain(
+        [json.loads(line) for line in lines] + [json.loads(e["record"]) for e in outside],
+        pem.read_bytes(),
+    )
+    if isinstance(chain, str):
+        return [chain]
+    _, key_id, key = chain[-1]  # the bundle's current key signs its manifest
 
     # The manifest: Ed25519 over its canonical JSON without "signature".
     manifest = json.loads((folder / "manifest.json").read_bytes())
@@ -125,6 +176,8 @@ def outside_verify(folder: Path, pem: Path, kept_line: bytes | None = None) -> l
         return ["manifest: no signature"]
     if manifest["key_id"] != key_id or not signed(key, signature, canonical(manifest)):
         return ["manifest: signature does not verify"]
+    if public_key((folder / "public_key.pem").read_bytes())[1] != key_id:
+        problems.append("public_key.pem: not the key that signs the bundle")
     for name, digest in manifest["files"].items():
         path = folder / name
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
@@ -136,7 +189,8 @@ def outside_verify(folder: Path, pem: Path, kept_line: bytes | None = None) -> l
     marks = [json.loads(line) for line in (folder / "checkpoints.jsonl").read_bytes().splitlines()]
     for mark in marks:
         body = {k: v for k, v in mark.items() if k != "signature"}
-        if mark["key_id"] != key_id or not signed(key, mark["signature"], canonical(body)):
+        mark_id, mark_key = signer(chain, mark["tree_size"] + 1)
+        if mark["key_id"] != mark_id or not signed(mark_key, mark["signature"], canonical(body)):
             problems.append(f"checkpoint {mark['tree_size']}: signature")
     newest = marks[-1]
     claimed = manifest["checkpoint"]
@@ -145,7 +199,6 @@ def outside_verify(folder: Path, pem: Path, kept_line: bytes | None = None) -> l
     size, root = newest["tree_size"], bytes.fromhex(newest["root_hash"])
 
     # The records: exactly the range claimed, each hashed, signed and linked.
-    lines = (folder / "records.jsonl").read_bytes().splitlines()
     first = manifest["first_seq"]
     expected = list(range(first, manifest["last_seq"] + 1)) if manifest["records"] else []
     if len(lines) != manifest["records"]:
@@ -155,9 +208,7 @@ def outside_verify(folder: Path, pem: Path, kept_line: bytes | None = None) -> l
         record = json.loads(line)
         if record["seq"] != seq or canonical(record) != line:
             problems.append(f"record {seq}: not in its place or not canonical")
-        body = {k: v for k, v in record.items() if k not in ("hash", "signature", "key_id")}
-        digest = sha256(canonical(body))
-        if digest.hex() != record["hash"] or not signed(key, record["signature"], digest):
+        if not sealed(record, chain):
             problems.append(f"record {seq}: hash or signature")
         if prev is not None and record["prev"] != prev:
             problems.append(f"record {seq}: chain")
@@ -181,6 +232,20 @@ def outside_verify(folder: Path, pem: Path, kept_line: bytes | None = None) -> l
             problems.append(f"record {seq}: not in the tree")
     if len(lines) == size and first == 1 and mth(lines) != root:
         problems.append("tree: its root is not the checkpoint's")  # the definition, too
+    # keys.jsonl: rotation records of the tree outside the range, sealed and included.
+    for entry in outside:
+        record, proof = json.loads(entry["record"]), entry["inclusion"]
+        seq, leaf = record["seq"], leaf_hash(entry["record"].encode())
+        if record["kind"] != "key-rotation" or canonical(record) != entry["record"].encode():
+            problems.append(f"keys.jsonl record {seq}: not a rotation record's line")
+        if seq in expected or not sealed(record, chain):
+            problems.append(f"keys.jsonl record {seq}: in the range, or hash or signature")
+        path = [bytes.fromhex(node) for node in proof["path"]]
+        if (proof["seq"], proof["tree_size"], proof["leaf_hash"]) != (seq, size, leaf.hex()):
+            problems.append(f"keys.jsonl record {seq}: its proof is for something else")
+        if inclusion_root(seq - 1, size, leaf, path) != root:
+            problems.append(f"keys.jsonl record {seq}: not in the tree")
+
     if consistency is not None:
         assert earlier is not None
         known = {mark["tree_size"]: mark["root_hash"] for mark in marks}
@@ -197,13 +262,27 @@ def outside_verify(folder: Path, pem: Path, kept_line: bytes | None = None) -> l
     if kept_line is not None:
         kept = json.loads(kept_line)
         body = {k: v for k, v in kept.items() if k != "signature"}
-        if kept["key_id"] != key_id or not signed(key, kept["signature"], canonical(body)):
+        kept_id, kept_key = signer(chain, kept["tree_size"] + 1)
+        if kept["key_id"] != kept_id or not signed(kept_key, kept["signature"], canonical(body)):
             problems.append("kept checkpoint: signature")
         anchor = (kept["tree_size"], kept["root_hash"])
         proven = (earlier["tree_size"], earlier["root_hash"]) if consistency else None
         if anchor != (size, newest["root_hash"]) and anchor != proven:
             problems.append("kept checkpoint: not extended by this bundle")
     return problems
+
+
+def sealed(record: dict[str, Any], chain: Chain) -> bool:
+    """Its hash is SHA-256 of its canonical JSON without the seals, and the key the chain
+    names for its seq signed that hash."""
+    body = {k: v for k, v in record.items() if k not in ("hash", "signature", "key_id")}
+    digest = sha256(canonical(body))
+    kid, key = signer(chain, record["seq"])
+    return (
+        digest.hex() == record["hash"]
+        and record["key_id"] == kid
+        and signed(key, record["signature"], digest)
+    )
 
 
 # -- real bundles --------------------------------------------------------------------

@@ -267,6 +267,7 @@ def cmd_evidence_verify(args: argparse.Namespace) -> int:
                 if result.kept is None
                 else {"tree_size": result.kept.tree_size, "root_hash": result.kept.root_hash},
                 "key_id": result.key_id,
+                "keys": result.keys,
                 "problem": None
                 if problem is None
                 else {

@@ -96,6 +96,13 @@ def export(
         if from_checkpoint
         else None
     )
+    if newest.key_id != key_id(public):
+        raise EvidenceError(
+            f"the evidence log's newest checkpoint is signed by key {newest.key_id}, but "
+            f"{key_path} is key {key_id(public)}: a manifest signed with it would not verify. "
+            "If `drorch keys rotate` was cut short, run it again to finish; else put back "
+            f"the key file of {newest.key_id}"
+        )
     chosen = _span(stored, since, until)
     if accepted is not None and accepted.tree_size > newest.tree_size:
         raise EvidenceError(

@@ -132,3 +132,20 @@ def test_the_chain_names_who_signs_what(
     assert [chain.id_for(seq) for seq in range(1, 6)] == [k for _, _, k in _signers(catalog)] + [
         chain.current_id
     ]
+
+
+def test_export_refuses_a_key_the_log_has_moved_on_from(
+    catalog: Catalog, keys: KeyPair, evidence: EvidenceLog, tmp_path: Path
+) -> None:
+    from drorch.evidence.bundle import export
+
+    evidence.append("restore-test", restore_test())
+    upcoming = keys.private.with_name("evidence.ed25519.next")
+    upcoming.write_bytes(write_key_pair(tmp_path / "other").private.read_bytes())
+    evidence.rotate(upcoming, "cut short")
+    with pytest.raises(EvidenceError, match="was cut short, run it again"):
+        export(catalog, tmp_path / "bundle", key_path=keys.private)
+    assert not (tmp_path / "bundle").exists()
+    rotate_evidence_key(keys.private, catalog, "finish")
+    export(catalog, tmp_path / "bundle", key_path=keys.private)
+    assert (tmp_path / "bundle" / "manifest.json").is_file()

@@ -6,9 +6,9 @@ says what it did (an ActionResult) or raises a DrorchError.
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
+import pwd
 import socket
 import threading
 from collections.abc import Callable, Mapping
@@ -45,9 +45,11 @@ class Request:
 
 
 def default_actor() -> str:
+    """The login user, by the process's uid: never by LOGNAME or USER, which anybody can
+    set (four eyes, and the evidence's actor, rest on it)."""
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
         return f"uid:{os.getuid()}"
 
 

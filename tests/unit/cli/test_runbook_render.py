@@ -91,3 +91,13 @@ def test_a_failed_run_names_the_step_the_reason_and_resume() -> None:
     assert said == []
     assert "FAILED at step gate: disk on fire" in errors[0]
     assert "drorch runbook resume 7" in errors[1]
+
+
+def test_the_operator_is_the_uids_user_whatever_logname_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pwd
+
+    monkeypatch.setenv("LOGNAME", "bob")
+    monkeypatch.setenv("USER", "bob")
+    assert operator_name(None) == (pwd.getpwuid(os.getuid()).pw_name, None)

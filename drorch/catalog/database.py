@@ -162,6 +162,8 @@ def _foreign_keys_deferred(connection: Connection) -> Iterator[None]:
         connection.commit()
     try:
         with connection.begin():
+            if sqlite:  # pysqlite begins a transaction before DML only, never before DDL
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield
     finally:
         if sqlite:

@@ -4,6 +4,8 @@ and on PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 
@@ -140,5 +142,38 @@ def test_migration_0009_keeps_runs_and_lets_job_be_empty(catalog_url: str) -> No
         assert [(r.job, r.action) for r in catalog.runs()] == [("a", "snapshot")]
         run_id = _runbook_run(catalog)
         assert catalog.run(run_id).job is None  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_sqlite_upgrade_leaves_the_catalog_as_it_was(tmp_path: Path) -> None:
+    """The upgrade is one transaction on SQLite too (pysqlite would run its DDL outside
+    one): a check that fails at its end leaves revision 0008 and no half-built table."""
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    engine = create_catalog_engine(url)
+    try:
+        with engine.begin() as connection:
+            upgrade_to(connection, "0008")
+        with engine.connect() as connection:  # a snapshot naming a run that is not there
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.execute(
+                text(
+                    "INSERT INTO snapshots (job, target, snapshot_id, time, hostname, paths, "
+                    "tags, run_id, recorded_at) VALUES ('a', 't', 's', '2026-01-01', 'h', "
+                    "'[]', '[]', 99, '2026-01-01')"
+                )
+            )
+            connection.commit()
+        for _ in range(2):  # and again: the same refusal, not a leftover table
+            with pytest.raises(CatalogError, match="refer to none"):
+                migrate(engine)
+        with engine.connect() as connection:
+            assert (
+                connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                == "0008"
+            )
+            tables = {r[0] for r in connection.exec_driver_sql("SELECT name FROM sqlite_master")}
+        assert "runbook_steps" not in tables
+        assert not [t for t in tables if t.startswith("_alembic_tmp")]
     finally:
         engine.dispose()

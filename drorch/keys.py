@@ -98,7 +98,10 @@ def rotate_evidence_key(current: Path, catalog: Catalog, reason: str) -> Rotated
     try:
         record = evidence.rotate(upcoming, reason)
     except BaseException:
-        upcoming.unlink(missing_ok=True)  # the log still belongs to the old key
+        # Only while the log still belongs to the old key: once the rotation is in, the
+        # new key is the log's, and running this again finishes the swap.
+        if log_key_id(catalog) == old:
+            upcoming.unlink(missing_ok=True)
         raise
     return Rotated(old, evidence.key_id, record.seq, _swap(current, upcoming, old))
 

@@ -142,7 +142,10 @@ class Restic:
                 on_start=started.append,
             )
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM made one: restic had its SIGINT
-            if started and repo is not None and self.on_interrupted is not None:
+            # Its lock is stale only once restic is gone (a second Ctrl-C may have cut the
+            # wait for it short).
+            gone = started and not process.pid_started_before(started[0], time.time())
+            if gone and repo is not None and self.on_interrupted is not None:
                 self.on_interrupted(repo, self, started[0])
             raise
         if self.artifacts is not None:

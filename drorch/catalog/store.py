@@ -5,7 +5,7 @@ Results come out as frozen records, never as live ORM objects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,12 +180,23 @@ class Catalog:
             record: RunRecord = _record(RunRecord, row)
         return record
 
-    def transition(self, run_id: int, to: RunStatus, **fields: Any) -> RunRecord:
-        """The one way a run changes status; refuses a transition the state machine forbids."""
+    def transition(
+        self,
+        run_id: int,
+        to: RunStatus,
+        *,
+        only_from: Collection[RunStatus] | None = None,
+        **fields: Any,
+    ) -> RunRecord:
+        """The one way a run changes status; refuses a transition the state machine forbids,
+        and one from a status not in `only_from` (the status the caller saw: a
+        compare-and-swap against another process changing it meanwhile)."""
         with self.session() as session, session.begin():
             row = session.get(models.Run, run_id, with_for_update=True)
             if row is None:
                 raise CatalogError(f"no run {run_id} in the catalog")
+            if only_from is not None and row.status not in only_from:
+                raise CatalogError(f"run {run_id} is {row.status.value} now")
             allowed = RUNBOOK_ALLOWED if row.action == RUNBOOK else ALLOWED
             if to not in allowed.get(row.status, set()):
                 raise CatalogError(f"run {run_id} cannot go from {row.status} to {to}")
@@ -194,6 +205,20 @@ class Catalog:
             if to is RunStatus.RUNNING and row.started_at is None:
                 row.started_at = now
             row.finished_at = now if to.finished else None
+            for key, value in fields.items():
+                setattr(row, key, value)
+            record: RunRecord = _record(RunRecord, row)
+        return record
+
+    def annotate(self, run_id: int, **fields: Any) -> RunRecord:
+        """Change a run's details or error, never its status (what was learnt after it
+        ended: the evidence record that seals it)."""
+        if "status" in fields:
+            raise CatalogError("a run's status changes by transition() alone")
+        with self.session() as session, session.begin():
+            row = session.get(models.Run, run_id, with_for_update=True)
+            if row is None:
+                raise CatalogError(f"no run {run_id} in the catalog")
             for key, value in fields.items():
                 setattr(row, key, value)
             record: RunRecord = _record(RunRecord, row)

@@ -3,6 +3,8 @@ a time (a catalog lock: several daemons may share the catalog)."""
 
 from __future__ import annotations
 
+import threading
+
 from drorch.catalog import Catalog
 from drorch.config import Config
 from drorch.errors import UsageError
@@ -14,7 +16,14 @@ from drorch.runbooks.views import RunView
 DRILL = "drill"  # the action key a job's drill is scheduled under
 
 
-def run_drill(config: Config, catalog: Catalog, job: str, *, actor: str = "scheduler") -> RunView:
+def run_drill(
+    config: Config,
+    catalog: Catalog,
+    job: str,
+    *,
+    actor: str = "scheduler",
+    cancel: threading.Event | None = None,
+) -> RunView:
     """Run `job`'s drill; its parameters are the job's `drill.params`, and `job` is the
     job unless they say otherwise. --yes holds: a confirm step goes on; validation made
     sure no approval is waited for."""
@@ -26,4 +35,6 @@ def run_drill(config: Config, catalog: Catalog, job: str, *, actor: str = "sched
     if "job" in runbook.params and runbook.params["job"].type == "job":
         params.setdefault("job", job)
     with resource_lock(catalog, job_lock_name(job, DRILL), purpose=f"drill of {job}"):
-        return start(config, catalog, spec.runbook, params, Operator(actor, yes=True))
+        return start(
+            config, catalog, spec.runbook, params, Operator(actor, yes=True, cancel=cancel)
+        )

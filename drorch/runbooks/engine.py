@@ -27,7 +27,7 @@ from drorch.catalog.store import RUNBOOK
 from drorch.config import Config
 from drorch.config.runbooks import REFERENCE, Runbook
 from drorch.config.units import format_duration
-from drorch.errors import DrorchError, EvidenceError, UsageError
+from drorch.errors import CatalogError, DrorchError, Interrupted, UsageError
 from drorch.runbooks import evidence
 from drorch.runbooks.expand import Instance, expand
 from drorch.runbooks.operator import Operator
@@ -148,13 +148,27 @@ def resume(config: Config, catalog: Catalog, run_id: int, operator: Operator) ->
     name = current.runbook
     runbook, instances = _same_runbook(config, current)
     step = current.current
-    if step is not None and step.status is StepStatus.WAITING:
+    if (
+        step is not None
+        and step.status is StepStatus.WAITING
+        and current.status is RunStatus.WAITING
+    ):  # a WAITING step of a run found dead goes back to waiting when resumed
         raise UsageError(
             f"run {run_id} waits at step {step.name} for an approval: "
             f"drorch runbook approve {run_id} {step.name} (by somebody other than "
             f"{current.run.actor})"
         )
-    catalog.transition(run_id, RunStatus.RUNNING, pid=os.getpid(), host=socket.gethostname())
+    # The process that takes the run over, and since when: a run is found dead by its
+    # pid, which must not be held against the run's first start (recovery.py).
+    claimed = {**current.details, "claimed_at": utc_now().isoformat()}
+    catalog.transition(
+        run_id,
+        RunStatus.RUNNING,
+        only_from=(current.status,),
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        details=claimed,
+    )
     end_open_steps(
         catalog, run_id, StepStatus.INTERRUPTED, "its process ended without finishing it"
     )
@@ -179,6 +193,12 @@ def approve(
         raise UsageError(
             f"four eyes: {started_by} started run {run_id}; a different person approves "
             f"step {step_name}"
+        )
+    ran = {person(a.actor) for s in current.steps for a in s.history}
+    if operator.name in ran:
+        raise UsageError(
+            f"four eyes: {operator.name} has run steps of run {run_id}; somebody who has "
+            f"not approves step {step_name}"
         )
     _runbook, instances = _same_runbook(config, current)
     allowed = instances[step.position].step.with_.who  # type: ignore[union-attr]
@@ -208,8 +228,13 @@ def abort(
             )
         )
     why = f"aborted by {operator.recorded}" + (f": {reason}" if reason else "")
+    # First the run, from the status seen: a resume that took it meanwhile wins.
+    try:
+        catalog.transition(run_id, RunStatus.CANCELED, only_from=(current.status,), error=why)
+    except CatalogError as exc:
+        raise UsageError(f"run {run_id} was not aborted: {exc}") from exc
     end_open_steps(catalog, run_id, StepStatus.CANCELED, why)
-    _seal(config, catalog, config.runbooks.get(current.runbook), run_id, RunStatus.CANCELED, why)
+    _seal(config, catalog, run_id, RunStatus.CANCELED, why, ended=True)
     return view(catalog, run_id)
 
 
@@ -250,13 +275,16 @@ def _proceed(
         outcome = _perform(config, catalog, runbook, run_id, instance, operator, params, done)
         if outcome.status is StepStatus.FAILED:
             error = f"step {instance.name} failed: {outcome.error}"
-            _seal(config, catalog, runbook, run_id, RunStatus.FAILED, error, operator.say)
+            _seal(config, catalog, run_id, RunStatus.FAILED, error, say=operator.say)
             return view(catalog, run_id)
         if outcome.status is StepStatus.WAITING:
             catalog.transition(run_id, RunStatus.WAITING)
             return view(catalog, run_id)
+        if outcome.status is StepStatus.INTERRUPTED:  # canceled: the daemon stops
+            catalog.transition(run_id, RunStatus.INTERRUPTED, error=outcome.error)
+            return view(catalog, run_id)
         done[instance.name] = dict(outcome.outputs)
-    _seal(config, catalog, runbook, run_id, RunStatus.SUCCEEDED, None, operator.say)
+    _seal(config, catalog, run_id, RunStatus.SUCCEEDED, say=operator.say)
     return view(catalog, run_id)
 
 
@@ -296,6 +324,8 @@ def _perform(
             run_id, RunStatus.INTERRUPTED, error=f"interrupted at step {instance.name}"
         )
         raise
+    except Interrupted as exc:  # the operator's cancel was set (the daemon stops)
+        outcome = Outcome(StepStatus.INTERRUPTED, str(exc), {}, f"interrupted: {exc}")
     except DrorchError as exc:
         outcome = Outcome.failed(str(exc))
     except Exception as exc:
@@ -318,28 +348,39 @@ def _perform(
 def _seal(
     config: Config,
     catalog: Catalog,
-    runbook: Runbook | None,
     run_id: int,
     status: RunStatus,
     error: str | None = None,
-    operator_say: Callable[[str], None] = lambda _text: None,
+    *,
+    say: Callable[[str], None] = lambda _text: None,
+    ended: bool = False,
 ) -> None:
-    """End the run with `status`, its evidence record first: a run whose record cannot be
-    written has proved nothing, and ends FAILED (resume seals it again)."""
+    """End the run with `status` (`ended`: it already has), its evidence record first. A
+    run that would succeed but cannot be recorded has proved nothing: it ends FAILED, and
+    resume seals it again; a record already written for this very outcome (its process
+    died before the run ended) is not written twice."""
     now = utc_now()
     current = view(catalog, run_id)
-    seq = None
-    if runbook is not None:
-        fields = evidence.record_of(config, runbook, current, status, error, finished_at=now)
-        try:
-            seq = evidence.append(config, catalog, fields)
-        except EvidenceError as exc:
-            log.error("runbook run %d: no evidence record: %s", run_id, exc)
+    fields = evidence.record_of(config, current, status, error, finished_at=now)
+    try:
+        seq = evidence.sealed_before(catalog, fields) or evidence.append(config, catalog, fields)
+    except DrorchError as exc:
+        log.error("runbook run %d: no evidence record: %s", run_id, exc)
+        seq = None
+        error = "; ".join(filter(None, [error, f"not recorded as evidence: {exc}"]))
+        if status is RunStatus.SUCCEEDED:
             status = RunStatus.FAILED
-            error = "; ".join(filter(None, [error, f"not recorded as evidence: {exc}"]))
     details = {**current.details, "evidence_seq": seq}
-    catalog.transition(run_id, status, error=error, details=details, finished_at=now)
-    say_recovery(config, view(catalog, run_id), operator_say)
+    if ended:
+        catalog.annotate(run_id, details=details, error=error)
+    else:
+        catalog.transition(run_id, status, error=error, details=details, finished_at=now)
+    say_recovery(config, view(catalog, run_id), say)
+
+
+def person(actor: str) -> str:
+    """The person in a recorded actor: `bob (given with --as by root)` is bob."""
+    return actor.split(" (given with --as by ", 1)[0]
 
 
 def say_recovery(config: Config, run: RunView, say: Callable[[str], None]) -> None:

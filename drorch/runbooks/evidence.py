@@ -11,7 +11,6 @@ from drorch import __version__
 from drorch.catalog import Catalog, RunStatus
 from drorch.catalog.models import StepStatus
 from drorch.config import Config
-from drorch.config.runbooks import Runbook
 from drorch.runbooks.views import RunView, _iso
 
 KIND = "runbook"
@@ -19,14 +18,15 @@ KIND = "runbook"
 
 def record_of(
     config: Config,
-    runbook: Runbook,
     run: RunView,
     status: RunStatus,
     error: str | None,
     *,
     finished_at: datetime,
 ) -> dict[str, Any]:
-    """The record of `run` ending now (`finished_at`) with `status` and `error`."""
+    """The record of `run` ending now (`finished_at`) with `status` and `error`. Title and
+    drill come from what the run recorded when it started: a runbook changed or removed
+    since does not change what this run was."""
     steps = [_step(s.as_dict()) for s in run.steps]
     started = run.run.started_at
     recovery = recovery_rows(config, run)
@@ -41,11 +41,11 @@ def record_of(
         "jobs": jobs,
         "runbook": {
             "name": run.runbook,
-            "title": runbook.title,
+            "title": run.details.get("title"),
             "sha256": run.details.get("sha256"),
         },
         "run": run.id,
-        "drill": runbook.drill,
+        "drill": bool(run.details.get("drill")),
         "params": run.params,
         "started_at": _iso(started),
         "finished_at": _iso(finished_at),
@@ -62,6 +62,27 @@ def record_of(
         "recovery": recovery,
         "versions": {"drorch": __version__},
     }
+
+
+def sealed_before(catalog: Catalog, fields: dict[str, Any]) -> int | None:
+    """The seq of a record already sealing this run with this very outcome (its process
+    died between the record and the run's end: the next seal finds it, and does not
+    write a second one), or None."""
+    from drorch.catalog.evidence import records_of_kind
+
+    outcome = _outcome(fields)
+    for record in reversed(records_of_kind(catalog, KIND)):
+        data = record.data
+        if data.get("run") == fields["run"]:
+            return record.seq if _outcome(data) == outcome else None
+    return None
+
+
+def _outcome(fields: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        fields.get("status"),
+        tuple((s.get("name"), s.get("status"), s.get("attempts")) for s in fields.get("steps", [])),
+    )
 
 
 def recovery_rows(config: Config, run: RunView) -> list[dict[str, Any]]:

@@ -60,7 +60,13 @@ def expand(config: Config, runbook: Runbook, params: Mapping[str, str]) -> list[
             ]
             continue
         site = str(fill(each, params, {}))
-        for job in jobs_of_site(config, site):
+        jobs = jobs_of_site(config, site)
+        if not jobs:  # a recovery that restores nothing must not pass
+            raise UsageError(
+                f"no job has its primary copy at site {site!r}: steps "
+                f"{', '.join(s.name for s in steps)} would restore nothing"
+            )
+        for job in jobs:
             for step in steps:
                 instances.append(Instance(len(instances), f"{step.name}[{job}]", step, job))
     return instances

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ class Operator:
     ask: Callable[[str], str] | None = None
     say: Callable[[str], None] = _silent
     on_progress: Callable[[str, Any], None] | None = None  # (step name, RestoreProgress)
+    cancel: threading.Event | None = None  # set: restic stops, the run ends INTERRUPTED
 
     @property
     def recorded(self) -> str:

@@ -21,6 +21,7 @@ class StepView:
     kind: str
     latest: StepRecord | None
     attempts: int
+    history: tuple[StepRecord, ...] = ()  # every attempt, the latest last
 
     @property
     def status(self) -> StepStatus | None:
@@ -47,6 +48,17 @@ class StepView:
             "approved_by": latest.approved_by if latest else None,
             "inputs": latest.inputs if latest else None,
             "outputs": latest.outputs if latest else None,
+            "earlier_attempts": [
+                {
+                    "attempt": a.attempt,
+                    "status": a.status.value,
+                    "actor": a.actor,
+                    "started_at": _iso(a.started_at),
+                    "finished_at": _iso(a.finished_at),
+                    "error": a.error,
+                }
+                for a in self.history[:-1]
+            ],
         }
 
 
@@ -121,7 +133,8 @@ def view(catalog: Catalog, run_id: int, names: list[tuple[str, str]] | None = No
     steps = []
     for position, (name, kind) in enumerate(planned):
         mine = [a for a in attempts if a.position == position]
-        steps.append(StepView(position, name, kind, mine[-1] if mine else None, len(mine)))
+        latest = mine[-1] if mine else None
+        steps.append(StepView(position, name, kind, latest, len(mine), tuple(mine)))
     return RunView(run, tuple(steps))
 
 

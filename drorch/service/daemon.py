@@ -244,7 +244,7 @@ class Daemon:
 
     def _drill(self, config: Config, job: str) -> None:
         try:
-            done = run_drill(config, self.catalog, job)
+            done = run_drill(config, self.catalog, job, cancel=self.cancel)
         except LockBusy as exc:
             log.warning("drill of %s skipped: %s", job, exc)
             return

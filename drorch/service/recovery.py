@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from datetime import datetime
 
 from drorch.actions.found import found_snapshot
 from drorch.catalog import Catalog, RunRecord, SnapshotRecord, SnapshotStatus
@@ -28,8 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def run_process_gone(run: RunRecord) -> bool:
-    started = (run.started_at or run.created_at).timestamp()
-    return not pid_started_before(run.pid, started)
+    """Whether the process running `run` is gone: no process with its pid started before
+    the run (or, for a runbook run taken over by `resume`, before it claimed it)."""
+    claimed = (run.details or {}).get("claimed_at")
+    since = datetime.fromisoformat(claimed) if claimed else (run.started_at or run.created_at)
+    return not pid_started_before(run.pid, since.timestamp())
 
 
 def recovery_restic(config: Config) -> Restic:

@@ -5,6 +5,7 @@ the order of their RTO — each checked in the catalog and in the signed evidenc
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,105 @@ def test_a_site_is_recovered_job_by_job_shortest_rto_first(
     summary = said[said.index("recovery time against RTO:") + 1 :]
     assert [line.split(":")[0].strip() for line in summary] == ["billing", "app"]
     assert summary[0].endswith("RTO 30m: within") and summary[1].endswith("RTO 8h: within")
+
+
+def test_a_canceled_run_stops_interrupted_and_resumes(runbook_env: Callable[..., Env]) -> None:
+    """The daemon's stop sets the operator's cancel: restic stops, the run is resumable."""
+    env = runbook_env(restore=RESTORE)
+    destination = env.root / "restore" / "app"
+    stop = threading.Event()
+    stop.set()
+    run = start(
+        env.config, env.catalog, "restore", {"destination": str(destination)},
+        _operator(cancel=stop),
+    )  # fmt: skip
+    assert run.status is RunStatus.INTERRUPTED
+    assert run.step("restore").status is StepStatus.INTERRUPTED
+    assert not destination.exists() and _evidence(env) == []
+    done = resume(env.config, env.catalog, run.id, _operator())
+    assert done.status is RunStatus.SUCCEEDED and destination.is_dir()
+
+
+def test_a_site_with_no_job_is_refused_not_recovered(runbook_env: Callable[..., Env]) -> None:
+    env = runbook_env(site=SITE)
+    with pytest.raises(UsageError, match="no job has its primary copy at site 'dc2'"):
+        start(
+            env.config, env.catalog, "site",
+            {"site": "dc2", "destination": str(env.root / "restore/s")}, _operator(),
+        )  # fmt: skip
+    assert history(env.catalog) == []
+
+
+def test_who_ran_steps_of_a_run_does_not_approve_it(runbook_env: Callable[..., Env]) -> None:
+    env = runbook_env(gated=GATED)
+    failed = start(
+        env.config, env.catalog, "gated", {"destination": str(env.root / "restore/g")},
+        _operator(),
+    )  # fmt: skip
+    (env.root / "marker").write_text("")
+    resume(env.config, env.catalog, failed.id, _operator("bob"))  # bob runs the gate again
+    with pytest.raises(UsageError, match="four eyes: bob has run steps of run"):
+        approve(env.config, env.catalog, failed.id, "approve", _operator("bob"))
+    approve(env.config, env.catalog, failed.id, "approve", _operator("carol"))
+
+
+def test_too_little_room_is_refused_before_anything_is_written(
+    runbook_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk cannot be made here on demand: free space is what psutil reports."""
+    from drorch.errors import TargetFull
+    from drorch.runbooks.steps import restore as step
+
+    env = runbook_env(restore=RESTORE)
+    monkeypatch.setattr(step, "free_bytes", lambda _path: 1000)
+    with pytest.raises(TargetFull, match="1000 B free"):
+        start(
+            env.config, env.catalog, "restore", {"destination": str(env.root / "restore/x")},
+            _operator(),
+        )  # fmt: skip
+    assert history(env.catalog) == []
+
+
+def test_a_run_that_died_after_its_record_is_not_sealed_twice(
+    runbook_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drorch.catalog import Catalog
+    from drorch.catalog.daemon import interrupt_run
+
+    env = runbook_env(restore=RESTORE)
+    real = Catalog.transition
+
+    def dies_at_the_end(self: Catalog, run_id: int, to: RunStatus, **fields: Any) -> Any:
+        if to is RunStatus.SUCCEEDED:
+            raise KeyboardInterrupt  # the process ends between the record and the run's end
+        return real(self, run_id, to, **fields)
+
+    monkeypatch.setattr(Catalog, "transition", dies_at_the_end)
+    with pytest.raises(KeyboardInterrupt):
+        start(
+            env.config, env.catalog, "restore",
+            {"destination": str(env.root / "restore/app")}, _operator(),
+        )  # fmt: skip
+    monkeypatch.setattr(Catalog, "transition", real)
+    [run] = history(env.catalog)
+    interrupt_run(env.catalog, run.id, error="its process is gone")  # as recovery finds it
+    done = resume(env.config, env.catalog, run.id, _operator())
+    assert done.status is RunStatus.SUCCEEDED
+    [record] = _evidence(env)
+    assert record["result"] == "pass" and done.details["evidence_seq"] == record["seq"]
+
+
+def test_abort_ends_the_run_even_when_evidence_cannot_be_written(
+    runbook_env: Callable[..., Env], tmp_path: Path
+) -> None:
+    env = runbook_env(gated=GATED)
+    run = start(
+        env.config, env.catalog, "gated", {"destination": str(env.root / "restore/g")},
+        _operator(),
+    )  # fmt: skip
+    assert run.status is RunStatus.FAILED
+    key = env.config.settings.evidence_key
+    key.rename(tmp_path / "away")  # the key is gone: nothing can be signed
+    aborted = abort(env.config, env.catalog, run.id, _operator("bob"), "wrong day")
+    assert aborted.status is RunStatus.CANCELED
+    assert aborted.run.error is not None and "not recorded as evidence" in aborted.run.error

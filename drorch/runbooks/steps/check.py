@@ -21,7 +21,11 @@ class Check:
     def run(self, ctx: StepContext, inputs: Mapping[str, Any]) -> Outcome:
         target = open_target(str(inputs["target"]), ctx.config)
         target.require(Capability.CHECK)
-        restic = restic_for(ctx.config, timeout=ctx.config.settings.restic.timeout.total_seconds())
+        restic = restic_for(
+            ctx.config,
+            timeout=ctx.config.settings.restic.timeout.total_seconds(),
+            cancel=ctx.operator.cancel,
+        )
         with (
             resource_lock(
                 ctx.catalog,

@@ -36,4 +36,7 @@ class Notify:
             sender.drain()  # the daemon's sender delivers what could not go now
         finally:
             sender.stop()
-        return Outcome.ok(f"sent to {len(hooks)} webhook(s): {inputs['message']}")
+        return Outcome.ok(
+            f"handed to {len(hooks)} webhook(s) through the outbox (tried now; the daemon "
+            f"retries what did not go): {inputs['message']}"
+        )

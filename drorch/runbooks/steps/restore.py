@@ -26,7 +26,7 @@ from drorch.actions.restore import (
 )
 from drorch.catalog import SnapshotRecord
 from drorch.config.units import format_size
-from drorch.errors import UsageError
+from drorch.errors import TargetFull, UsageError
 from drorch.runbooks.params import allowed_roots, destination_problem
 from drorch.runbooks.steps import Outcome, StepContext
 from drorch.targets import Capability, Target, free_bytes, open_target, restic_for
@@ -94,7 +94,10 @@ class Restore:
             f", {format_size(need)} needed" if need is not None else ""
         )
         if need is not None and need > free:
-            space += " — NOT ENOUGH"
+            raise TargetFull(
+                f"{dest} has {format_size(free)} free; snapshot {snap.short_id} of "
+                f"{chosen.job} needs {format_size(need)}"
+            )
         only = f", only {', '.join(chosen.includes)}" if chosen.includes else ""
         return (
             f"restore snapshot {describe(snap)} of {chosen.job} taken "
@@ -113,6 +116,7 @@ class Restore:
         restic = restic_for(
             ctx.config,
             timeout=ctx.config.settings.restic.timeout.total_seconds(),
+            cancel=ctx.operator.cancel,
         )
         progress = ctx.operator.on_progress
         snap = chosen.snapshot

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,3 +111,21 @@ def test_two_processes_finding_a_dead_run_at_once_record_it_once(any_catalog: Ca
     ]
     run = any_catalog.run(run_id)
     assert run is not None and run.error == "first"
+
+
+def test_a_resumed_runbook_run_is_alive_in_the_process_that_claimed_it() -> None:
+    """resume gives a run a new pid, started after the run did: judged against the run's
+    start, it would look like a pid taken by a later process."""
+    from drorch.catalog import RunRecord
+    from drorch.service.recovery import run_process_gone
+
+    long_ago = datetime.now(UTC) - timedelta(days=30)
+    run = RunRecord(
+        id=1, job=None, action="runbook", target=None, status=RunStatus.RUNNING,
+        created_at=long_ago, started_at=long_ago, finished_at=None, host="h",
+        pid=os.getpid(), actor="alice", bytes_processed=None, bytes_added=None, files=None,
+        snapshot_id=None, error=None, artifacts=None, details={},
+    )  # fmt: skip
+    assert run_process_gone(run)  # this process started after the run did
+    claimed = {"claimed_at": datetime.now(UTC).isoformat()}
+    assert not run_process_gone(replace(run, details=claimed))

@@ -54,7 +54,11 @@ def test_each_command_has_its_own_help_with_its_options(cli: Cli, command: str) 
 
 
 def test_keys_help_lists_its_subcommands(cli: Cli) -> None:
-    assert commands_listed(cli("keys", "--help", check_rc=0).stdout) == ["init", "export-public"]
+    assert commands_listed(cli("keys", "--help", check_rc=0).stdout) == [
+        "init",
+        "export-public",
+        "rotate",
+    ]
 
 
 def test_no_command_is_usage_error(cli: Cli) -> None:

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drorch.actions.restore_test import SPACE_MARGIN
 from drorch.catalog import Catalog, RunStatus
 from drorch.config import Config
 from drorch.config.runbooks import Precondition, Runbook
 from drorch.config.units import format_size
 from drorch.runbooks.values import fill
 from drorch.targets import free_bytes, open_target
-
-SPACE_MARGIN = 1.10
 
 
 @dataclass(frozen=True)

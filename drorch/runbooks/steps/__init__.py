@@ -7,7 +7,7 @@ DrorchError or returns a FAILED outcome; the engine records either.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -83,6 +83,3 @@ def _kinds() -> dict[str, StepKind]:
 
 def kind_of(kind: str) -> StepKind:
     return _kinds()[kind]
-
-
-Say = Callable[[str], None]

@@ -24,14 +24,13 @@ from drorch.actions.restore import (
     kept_folder,
     restore_into,
 )
+from drorch.actions.restore_test import SPACE_MARGIN
 from drorch.catalog import SnapshotRecord
 from drorch.config.units import format_size
 from drorch.errors import TargetFull, UsageError
 from drorch.runbooks.params import allowed_roots, destination_problem
 from drorch.runbooks.steps import Outcome, StepContext
 from drorch.targets import Capability, Target, free_bytes, open_target, restic_for
-
-SPACE_MARGIN = 1.10  # a restore needs the snapshot's size, and some room to spare
 
 
 @dataclass(frozen=True)

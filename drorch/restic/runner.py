@@ -44,6 +44,7 @@ from drorch.restic.models import (
     parse_snapshots,
     parse_version,
 )
+from drorch.restic.version_cache import cached_version
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +190,12 @@ class Restic:
     def version(self) -> Version:
         binary = self._resolve()
         if binary not in _versions:
-            completed = self._exec(commands.make_version_command(), None, what="restic version")
-            _versions[binary] = parse_version("\n".join(completed.stdout))
+            _versions[binary] = cached_version(binary, self.cache_dir, self._ask_version)
         return _versions[binary]
+
+    def _ask_version(self) -> Version:
+        completed = self._exec(commands.make_version_command(), None, what="restic version")
+        return parse_version("\n".join(completed.stdout))
 
     def init(self, repo: Repo, *, chunker_from: Repo | None = None) -> str:
         """Create the repository and return restic's repository id.

@@ -1,26 +1,66 @@
-"""Actions: one module each, one public run_<action>(context), dispatched from a registry."""
+"""Actions: one module each, one public run_<action>(context), dispatched from a registry.
 
-from collections.abc import Callable
-from typing import Any
+An action's module is imported when the action is first looked up: `drorch run JOB
+snapshot` does not load the restore, replication or tape code (start-up time is part of
+every run's cost)."""
 
-from drorch.actions.check import run_check
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
 from drorch.actions.lifecycle import Action, Request, execute
-from drorch.actions.prune import run_prune
-from drorch.actions.replicate import ReplicateOptions, run_replicate
-from drorch.actions.restore import RestoreOptions, run_restore
-from drorch.actions.restore_test import RestoreTestOptions, run_restore_test
-from drorch.actions.snapshot import run_snapshot
 from drorch.config import Config
 from drorch.targets import Capability, targets_of
 
-ACTIONS: dict[str, Action] = {
-    "snapshot": run_snapshot,
-    "restore": run_restore,
-    "prune": run_prune,
-    "check": run_check,
-    "replicate": run_replicate,
-    "restore-test": run_restore_test,
+if TYPE_CHECKING:
+    from drorch.actions.replicate import ReplicateOptions
+    from drorch.actions.restore import RestoreOptions
+    from drorch.actions.restore_test import RestoreTestOptions
+
+
+class _Registry(Mapping[str, Action]):
+    """Action name -> its run function, each imported on first lookup."""
+
+    def __init__(self, where: Mapping[str, tuple[str, str]]) -> None:
+        self._where = dict(where)
+
+    def __getitem__(self, name: str) -> Action:
+        module, function = self._where[name]
+        action: Action = getattr(importlib.import_module(module), function)
+        return action
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+ACTIONS: Mapping[str, Action] = _Registry(
+    {
+        "snapshot": ("drorch.actions.snapshot", "run_snapshot"),
+        "restore": ("drorch.actions.restore", "run_restore"),
+        "prune": ("drorch.actions.prune", "run_prune"),
+        "check": ("drorch.actions.check", "run_check"),
+        "replicate": ("drorch.actions.replicate", "run_replicate"),
+        "restore-test": ("drorch.actions.restore_test", "run_restore_test"),
+    }
+)
+
+_OPTIONS = {
+    "ReplicateOptions": "drorch.actions.replicate",
+    "RestoreOptions": "drorch.actions.restore",
+    "RestoreTestOptions": "drorch.actions.restore_test",
 }
+
+
+def __getattr__(name: str) -> Any:  # the options classes, from their action's module
+    if name in _OPTIONS:
+        return getattr(importlib.import_module(_OPTIONS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Actions an operator may start with `drorch run JOB ACTION` (restore has its own command).
 RUNNABLE = ("snapshot", "replicate", "restore-test", "prune", "check")
@@ -30,6 +70,8 @@ def request_for(job: str, action: str, **kwargs: Any) -> Request:
     """The request for a scheduled action key: "replicate:replica" carries its destination."""
     base, _, to = action.partition(":")
     if base == "replicate" and to:
+        from drorch.actions.replicate import ReplicateOptions
+
         kwargs["options"] = ReplicateOptions(to=to)
     return Request(job=job, action=action, **kwargs)
 

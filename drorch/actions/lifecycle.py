@@ -54,7 +54,7 @@ def default_actor() -> str:
 
 
 def execute(
-    config: Config, catalog: Catalog, request: Request, actions: dict[str, Action]
+    config: Config, catalog: Catalog, request: Request, actions: Mapping[str, Action]
 ) -> RunRecord:
     """Record a run, call the action, and finish the run with the status it earned.
 

@@ -507,27 +507,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return run_daemon(resolve_root(args.config))
 
 
-# --- evidence (handlers in evidence_commands; main() finds them here) ------------------------
-
-from drorch.cli import evidence_commands as _evidence  # noqa: E402
-
-cmd_evidence_list = _evidence.cmd_evidence_list
-cmd_evidence_show = _evidence.cmd_evidence_show
-cmd_evidence_export = _evidence.cmd_evidence_export
-cmd_evidence_verify = _evidence.cmd_evidence_verify
-cmd_evidence_checkpoint = _evidence.cmd_evidence_checkpoint
-
-# --- compliance (handler in compliance_commands) ----------------------------------------------
-
-# --- catalog (handler in catalog_commands) ----------------------------------------------------
-from drorch.cli.catalog_commands import cmd_catalog_rebuild as cmd_catalog_rebuild  # noqa: E402
-from drorch.cli.compliance_commands import cmd_compliance as cmd_compliance  # noqa: E402
-
-# --- metrics (handler in metrics_commands) ----------------------------------------------------
-from drorch.cli.metrics_commands import cmd_metrics as cmd_metrics  # noqa: E402
-
-# --- tape (handlers in tape_commands and tape_media_commands, imported when used: they load
-# the tape drivers, which no other command needs) ---------------------------------------------
+# --- handlers in their own modules, imported when used: a command loads only what it needs
+# (`drorch run` does not load the evidence, policy, tape or runbook code) -----------------
 
 
 def _imported_when_used(module: str, name: str) -> Callable[[argparse.Namespace], int]:
@@ -536,6 +517,16 @@ def _imported_when_used(module: str, name: str) -> Callable[[argparse.Namespace]
 
     return handler
 
+
+_EVIDENCE = "drorch.cli.evidence_commands"
+cmd_evidence_list = _imported_when_used(_EVIDENCE, "cmd_evidence_list")
+cmd_evidence_show = _imported_when_used(_EVIDENCE, "cmd_evidence_show")
+cmd_evidence_export = _imported_when_used(_EVIDENCE, "cmd_evidence_export")
+cmd_evidence_verify = _imported_when_used(_EVIDENCE, "cmd_evidence_verify")
+cmd_evidence_checkpoint = _imported_when_used(_EVIDENCE, "cmd_evidence_checkpoint")
+cmd_catalog_rebuild = _imported_when_used("drorch.cli.catalog_commands", "cmd_catalog_rebuild")
+cmd_compliance = _imported_when_used("drorch.cli.compliance_commands", "cmd_compliance")
+cmd_metrics = _imported_when_used("drorch.cli.metrics_commands", "cmd_metrics")
 
 _TAPE, _TAPE_MEDIA = "drorch.cli.tape_commands", "drorch.cli.tape_media_commands"
 cmd_tape_inventory = _imported_when_used(_TAPE, "cmd_tape_inventory")

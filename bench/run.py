@@ -6,19 +6,22 @@
    repositories with fresh caches. Target: median wall-time ratio drorch/bare <= 1.05.
 2. Start-up: `drorch --help` (target 0.3 s, next to `python -c pass` as a floor)
    and `drorch status` on a catalog holding a few runs (target 1 s).
-3. A restore test (bench/restore.py, also runnable alone): `drorch run JOB restore-test`
+3. An incremental snapshot (bench/incremental.py, also runnable alone): nothing changed in
+   20,000 small files, `drorch run JOB snapshot` within 1.10x bare `restic backup` of the
+   same tree into the same repository.
+4. A restore test (bench/restore.py, also runnable alone): `drorch run JOB restore-test`
    within 1.15x bare `restic restore --verify` plus hashing the restored tree in Python.
-4. The daemon with 2,000 jobs (bench/daemon.py, also runnable alone): READY=1 within
+5. The daemon with 2,000 jobs (bench/daemon.py, also runnable alone): READY=1 within
    5 s, RSS within 250 MB, scheduled runs starting within 1 s of their slot at p99.
-5. Compliance (bench/compliance.py, also runnable alone): evaluating 2,000 jobs over
+6. Compliance (bench/compliance.py, also runnable alone): evaluating 2,000 jobs over
    1,000,000 runs in the catalog within 2 s.
-6. Tape-out (bench/tape.py, also runnable alone): writing a 500 MiB restic repository to
+7. Tape-out (bench/tape.py, also runnable alone): writing a 500 MiB restic repository to
    the virtual library (label, archives, index) at >= 0.8x the throughput of
    `dd bs=256K conv=fsync` of the same bytes to one file on the same disk.
 
 Usage: .venv/bin/python bench/run.py [--rounds N] [--skip-daemon] [--skip-restore]
-       [--skip-compliance] [--skip-tape]
-       [--daemon-only | --restore-only | --compliance-only | --tape-only]
+       [--skip-compliance] [--skip-tape] [--skip-incremental]
+       [--daemon-only | --restore-only | --compliance-only | --tape-only | --incremental-only]
        [--write-results]
 Only the standard library (and psutil for the daemon's memory); drorch itself runs as a
 subprocess, as an operator runs it, except for the compliance figures, which time
@@ -538,6 +541,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-restore", action="store_true", help="not the restore-test figures")
     parser.add_argument("--skip-compliance", action="store_true", help="not the compliance figures")
     parser.add_argument("--skip-tape", action="store_true", help="not the tape-out figures")
+    parser.add_argument(
+        "--skip-incremental", action="store_true", help="not the incremental-snapshot figures"
+    )
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
         "--daemon-only", action="store_true", help="only the daemon figures (bench/daemon.py)"
@@ -555,10 +561,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     which.add_argument(
         "--tape-only", action="store_true", help="only the tape-out figures (bench/tape.py)"
     )
+    which.add_argument(
+        "--incremental-only",
+        action="store_true",
+        help="only the incremental-snapshot figures (bench/incremental.py)",
+    )
     # bench/daemon.py, bench/restore.py, bench/compliance.py and bench/tape.py, beside this
     # file; they import this module's helpers
     import compliance
     import daemon
+    import incremental
     import restore
     import tape
 
@@ -568,6 +580,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.add_argument_group("compliance benchmark"), prefix="compliance-"
     )
     tape.add_arguments(parser.add_argument_group("tape-out benchmark"), prefix="tape-")
+    incremental.add_arguments(
+        parser.add_argument_group("incremental-snapshot benchmark"), prefix="incremental-"
+    )
     return parser.parse_args(argv)
 
 
@@ -575,10 +590,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not DRORCH.exists():
         sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
-    only = args.daemon_only or args.restore_only or args.compliance_only or args.tape_only
+    only = (
+        args.daemon_only
+        or args.restore_only
+        or args.compliance_only
+        or args.tape_only
+        or args.incremental_only
+    )
     ok = True
     if not only:
         ok = bench_main(args)
+    if not args.skip_incremental and (not only or args.incremental_only):
+        import incremental
+
+        print(flush=True)
+        ok = incremental.run_bench(args, prefix="incremental-")[1] and ok
     if not args.skip_restore and (not only or args.restore_only):
         import restore
 

@@ -1,0 +1,302 @@
+"""drorch's incremental-snapshot benchmark (part of `make bench`): nothing changed since the
+last snapshot, drorch against bare restic into the same repository.
+
+Target (issue 14): `drorch run JOB snapshot` of a tree of 20,000 small files that the
+repository already holds costs <= 1.10x bare `restic backup` of the same tree into the same
+repository, median of the per-pair ratios over 7 pairs in alternating order.
+
+What it does:
+1. Generates a tree once (20,000 files, 2 KiB on average, seeded; bench/run.py's
+   generator), a config root with one disk target and one job (`drorch keys init`), and one
+   snapshot by `drorch run JOB snapshot` (untimed): the repository now holds the tree.
+2. Warm-up (untimed): one bare backup and one drorch snapshot.
+3. N pairs (7), in alternating order, dirty pages flushed before each timed step:
+   bare:   `restic --repo REPO backup --json --host HOST -- TREE CANARIES` with drorch's
+           restic environment (the target's password file, RESTIC_CACHE_DIR=ROOT/state/
+           cache, RESTIC_PROGRESS_FPS, TZ=UTC): the same repository, cache, parent snapshot
+           and paths as drorch's backup (drorch adds its canary folder to every snapshot, so
+           bare backs it up too);
+   drorch: `drorch --config ROOT run JOB snapshot`, which must exit 0.
+   Both add a snapshot that changes one file (drorch's canary) and nothing else.
+4. Attributes drorch's time from the artifact its restic backup call leaves
+   (state/runs/ID/NN-backup.json, duration_s): restic's own run, and the rest.
+
+Usage: .venv/bin/python bench/incremental.py [--rounds N] [--files F] [--size-mb M]
+       [--write-results]
+Only the standard library; drorch runs as a subprocess, as an operator runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from run import (
+    DRORCH,
+    JOB,
+    PROGRESS_FPS,
+    MiB,
+    base_env,
+    generate_tree,
+    machine,
+    make_root,
+    median,
+    restic_calls,
+    run,
+    settle,
+    standalone_main,
+    timed,
+    verdict,
+    write_results,
+)
+
+TARGET_RATIO = 1.10
+PART = "incremental snapshot"
+
+
+@dataclass(frozen=True)
+class Setup:
+    root: Path
+    tree: Path
+    restic: str
+
+    @property
+    def repository(self) -> Path:
+        return self.root / "repos" / "primary"
+
+    @property
+    def canaries(self) -> Path:
+        return self.root / "state" / "canaries" / JOB
+
+    def bare_env(self) -> dict[str, str]:
+        return {
+            **base_env(),
+            "RESTIC_PASSWORD_FILE": str(self.root / "keys" / "primary.pass"),
+            "RESTIC_CACHE_DIR": str(self.root / "state" / "cache"),
+            "RESTIC_PROGRESS_FPS": PROGRESS_FPS,
+            "TZ": "UTC",
+        }
+
+
+@dataclass(frozen=True)
+class Pair:
+    order: str
+    bare: float
+    drorch: float
+    drorch_backup: float  # its restic backup call, from the run's artifact
+    drorch_calls: int  # restic processes its run spawned
+
+    @property
+    def ratio(self) -> float:
+        return self.drorch / self.bare
+
+
+@dataclass
+class Report:
+    tree_files: int
+    tree_bytes: int
+    where: str
+    pairs: list[Pair] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return median([p.ratio for p in self.pairs])
+
+    def passed(self) -> bool:
+        return bool(self.pairs) and self.ratio <= TARGET_RATIO
+
+
+def bare_backup(setup: Setup) -> float:
+    settle()
+    seconds, completed = timed(
+        [
+            setup.restic,
+            "--repo",
+            setup.repository,
+            "backup",
+            "--json",
+            "--host",
+            socket.gethostname(),
+            "--",
+            setup.tree,
+            setup.canaries,
+        ],
+        env=setup.bare_env(),
+        what="restic backup (bare)",
+    )
+    if '"message_type":"summary"' not in completed.stdout.replace(" ", ""):
+        sys.exit("bench: bare restic backup printed no summary")
+    return seconds
+
+
+def drorch_backup(setup: Setup) -> tuple[float, float, int]:
+    settle()
+    seconds, _ = timed(
+        [DRORCH, "--config", setup.root, "run", JOB, "snapshot"], what="drorch run snapshot"
+    )
+    calls, processes = restic_calls(setup.root)
+    return seconds, calls.get("backup", float("nan")), processes
+
+
+def bench_pairs(report: Report, setup: Setup, rounds: int) -> None:
+    print("warm-up (untimed): one bare backup and one drorch snapshot", flush=True)
+    bare_backup(setup)
+    drorch_backup(setup)
+    print(f"{'pair':>4}  {'order':<12}  {'bare s':>7}  {'drorch s':>8}  {'restic s':>8}  ratio")
+    for number in range(1, rounds + 1):
+        order = "bare,drorch" if number % 2 else "drorch,bare"
+        bare = drorch = backup = float("nan")
+        processes = 0
+        for side in order.split(","):
+            if side == "bare":
+                bare = bare_backup(setup)
+            else:
+                drorch, backup, processes = drorch_backup(setup)
+        pair = Pair(order, bare, drorch, backup, processes)
+        report.pairs.append(pair)
+        print(
+            f"{number:>4}  {order:<12}  {bare:7.3f}  {drorch:8.3f}  {backup:8.3f}  "
+            f"{pair.ratio:.3f}",
+            flush=True,
+        )
+
+
+def summary_line(report: Report) -> str:
+    ratios = [p.ratio for p in report.pairs] or [float("nan")]
+    return (
+        f"incremental snapshot ({report.tree_files} files, {report.tree_bytes / MiB:.0f} MiB, "
+        f"nothing changed, {len(report.pairs)} pairs): bare restic backup median "
+        f"{median([p.bare for p in report.pairs]):.3f} s, drorch median "
+        f"{median([p.drorch for p in report.pairs]):.3f} s, median ratio {report.ratio:.3f} "
+        f"(per pair {min(ratios):.2f}-{max(ratios):.2f}; target <= {TARGET_RATIO}) "
+        f"{verdict(report.passed())}"
+    )
+
+
+def breakdown_lines(report: Report) -> list[str]:
+    pairs = report.pairs
+    own = median([p.drorch - p.drorch_backup for p in pairs])
+    bare = median([p.bare for p in pairs])
+    return [
+        f"medians over {len(pairs)} pairs, seconds:",
+        f"  bare restic backup (its process, wall)            {bare:7.3f}",
+        f"  drorch run snapshot (its process, wall)           "
+        f"{median([p.drorch for p in pairs]):7.3f}",
+        f"    its restic backup (the call's artifact)         "
+        f"{median([p.drorch_backup for p in pairs]):7.3f}",
+        f"    the rest: python start-up, imports, config, catalog, lock, canary, exit {own:7.3f}",
+        f"  restic processes per drorch run: {median([p.drorch_calls for p in pairs]):.0f}",
+        f"  budget at {TARGET_RATIO}x: {bare * (TARGET_RATIO - 1):.3f} s for everything drorch "
+        "does besides restic backup",
+        f"  load average (1, 5, 15 min) at the end: "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
+    ]
+
+
+def results_part(report: Report) -> str:
+    info = machine()
+    rows = [
+        f"| {n} | {p.order} | {p.bare:.3f} | {p.drorch:.3f} | {p.drorch_backup:.3f} | "
+        f"{p.drorch - p.drorch_backup:.3f} | {p.ratio:.3f} |"
+        for n, p in enumerate(report.pairs, 1)
+    ]
+    return "\n".join(
+        [
+            f"### {PART}",
+            "",
+            "Written by `bench/incremental.py` (`make bench` runs it after the snapshot figures).",
+            "",
+            f"- machine: `{info['uname']}`; nproc: {info['nproc']}; restic: {info['restic']}; "
+            f"python {info['python']}; drorch: commit {info['code']}",
+            f"- data: {report.tree_files} files, {report.tree_bytes / MiB:.0f} MiB of seeded "
+            f"random bytes (bench/run.py's generator), work folder under {report.where}",
+            "- one repository, already holding the tree (one untimed `drorch run`); bare is "
+            "`restic backup --json --host HOST -- TREE CANARIES` with drorch's restic "
+            "environment, into that repository with its cache; drorch is `drorch --config "
+            "ROOT run JOB snapshot`; one untimed warm-up of each; pairs alternate the order; "
+            "dirty pages are flushed before each timed step",
+            "",
+            "| pair | order | bare s | drorch s | its restic backup s | drorch besides "
+            "restic s | ratio |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "Verdict:",
+            "",
+            f"- {summary_line(report)}",
+            "",
+            "Breakdown:",
+            "",
+            "```",
+            *breakdown_lines(report),
+            "```",
+            "",
+        ]
+    )
+
+
+def prepare(work: Path, tree: Path, restic: str) -> Setup:
+    root = make_root(work / "root", tree)
+    run([DRORCH, "--config", root, "run", JOB, "snapshot"], what="first drorch run snapshot")
+    return Setup(root=root, tree=tree, restic=restic)
+
+
+def add_arguments(parser: Any, prefix: str = "") -> None:
+    """The incremental benchmark's options; bench/run.py adds them with prefix
+    'incremental-'."""
+    parser.add_argument(f"--{prefix}rounds", type=int, default=7, help="timed pairs (7)")
+    parser.add_argument(f"--{prefix}files", type=int, default=20_000, help="files (20000)")
+    parser.add_argument(f"--{prefix}size-mb", type=int, default=40, help="tree size in MiB (40)")
+
+
+def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]:
+    """Run the incremental benchmark with the parsed options; return the report and success."""
+    option = {
+        name: getattr(args, f"{prefix}{name}".replace("-", "_"))
+        for name in ("rounds", "files", "size-mb")
+    }
+    restic = shutil.which("restic")
+    if restic is None:
+        sys.exit("bench: restic is not installed: run 'make install'")
+    if option["rounds"] < 1:
+        sys.exit(f"bench: --{prefix}rounds must be at least 1")
+    report = Report(tree_files=option["files"], tree_bytes=option["size-mb"] * MiB, where=args.tmp)
+    work = Path(tempfile.mkdtemp(prefix="drorch-bench-incremental-", dir=args.tmp))
+    try:
+        tree = work / "tree"
+        print(f"generating {option['size-mb']} MiB in {option['files']} files under {tree}")
+        generate_tree(tree, total_bytes=report.tree_bytes, files=report.tree_files, folders=100)
+        print("config root, keys and the first snapshot (untimed)", flush=True)
+        bench_pairs(report, prepare(work, tree, restic), option["rounds"])
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    print("\n".join(breakdown_lines(report)))
+    print()
+    print(summary_line(report))
+    if args.write_results:
+        today = datetime.now().astimezone().strftime("%Y-%m-%d")
+        write_results(results_part(report), today, part=PART)
+    return report, report.passed()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return standalone_main(
+        argv, doc=__doc__ or "", part=PART, add_arguments=add_arguments, run_bench=run_bench
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

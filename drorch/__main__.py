@@ -1,3 +1,3 @@
-from drorch.cli import main
+from drorch.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,27 @@ def default_url(state_dir: Path) -> str:
     return f"sqlite:///{state_dir / 'catalog.sqlite'}"
 
 
+# Every engine this process made, so that a command can close them before it exits
+# (drorch.cli.entry skips the interpreter's teardown, which would otherwise close them).
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def close_all_engines() -> None:
+    """Close every catalog connection this process holds. On SQLite the last connection to
+    close folds the -wal into the catalog file and removes it, so that no -wal is left
+    beside the catalog after a command (one left behind must never pair with another
+    file of that name)."""
+    for engine in list(_engines):
+        engine.dispose()
+
+
 def create_catalog_engine(url: str) -> Engine:
     """An engine for url; a SQLite file is created 0600 in WAL mode with full fsync."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        _engines.add(engine)
+        return engine
     database = parsed.database
     if database and database != ":memory:":
         path = Path(database)
@@ -52,6 +69,7 @@ def create_catalog_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    _engines.add(engine)
     return engine
 
 

@@ -58,7 +58,10 @@ export DRORCH_TEST_PG_URL
 test: install browser lint typecheck
 	$(BIN)/pytest -q
 
+# drorch byte-compiled, as pip installs a package (an editable install is not, and an
+# environment with PYTHONDONTWRITEBYTECODE=1 would compile every module on every command).
 bench: install
+	$(BIN)/python -m compileall -q drorch
 	$(BIN)/python bench/run.py
 
 clean:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from drorch.catalog import Catalog, RunStatus, SnapshotStatus
@@ -34,7 +34,7 @@ class LastRun:
     id: int
     status: RunStatus
     at: datetime  # finished_at, else started_at, else created_at
-    details: dict[str, Any] | None
+    details: dict[str, Any] | None  # a restore test's only (its evidence); None for others
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,6 @@ class JobFacts:
 
 def _at(row: Any) -> datetime:
     return row.finished_at or row.started_at or row.created_at  # type: ignore[no-any-return]
-
-
-def _last_run(row: Any) -> LastRun:
-    return LastRun(row.id, row.status, _at(row), row.details)
 
 
 def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobFacts]:
@@ -150,12 +146,12 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
     )
     with catalog.session() as session:
         success_of: dict[tuple[str, str], int] = {}
-        for key, (finished_id, success_id), row_of in _newest_runs(session, jobs):
-            if finished_id is not None:
-                of(key[0]).last_finished[key[1]] = _last_run(row_of[finished_id])
-            if success_id is not None:
-                of(key[0]).last_success[key[1]] = _last_run(row_of[success_id])
-                success_of[key] = success_id
+        for key, finished, success in _newest_runs(session, jobs):
+            if finished is not None:
+                of(key[0]).last_finished[key[1]] = finished
+            if success is not None:
+                of(key[0]).last_success[key[1]] = success
+                success_of[key] = success.id
         counts: dict[tuple[str, str], list[int]] = {}
         partial: dict[tuple[str, str], list[int]] = {}
         for job, action, run_id, status in session.execute(failed):
@@ -201,11 +197,10 @@ Pair = tuple[str, str]  # (job, action)
 
 def _newest_runs(
     session: Any, jobs: set[str] | None
-) -> Iterator[tuple[Pair, tuple[int | None, int | None], dict[int, Any]]]:
-    """Each (job, action) with the ids of its newest finished run (CANCELED aside) and of
-    its newest SUCCEEDED one, and those runs' rows by id. From latest_runs, a few rows per
-    (job, action); a row it names that no longer has its status there (a run changed by
-    hand) sends its (job, action) to the runs themselves."""
+) -> Iterator[tuple[Pair, LastRun | None, LastRun | None]]:
+    """Each (job, action) with its newest finished run (CANCELED aside) and its newest
+    SUCCEEDED one. From latest_runs, a few rows per (job, action); one whose run is not
+    what latest_runs says it is (changed by hand) is read from the runs themselves."""
     latest = m.LatestRun
     query = select(latest.job, latest.action, latest.status, latest.run_id)
     if jobs is not None:
@@ -213,26 +208,29 @@ def _newest_runs(
     entries: dict[Pair, dict[RunStatus, int]] = {}
     for job, action, status, run_id in session.execute(query):
         entries.setdefault((job, action), {})[status] = run_id
-    newest = {pair: _newest_of(by_status) for pair, by_status in entries.items()}
-    rows = _runs_by_id(session, {i for pair in newest.values() for i in pair if i is not None})
-    for pair, ids in newest.items():
-        named = {i: s for s, i in entries[pair].items()}
-        if any(
-            i is not None
-            and (
-                rows.get(i) is None
-                or (rows[i].job, rows[i].action) != pair
-                or rows[i].status is not named[i]
-            )
-            for i in ids
-        ):
+    # (job, action) -> ((id, status) of the newest finished run, id of the newest success)
+    named = {pair: _newest_of(by_status) for pair, by_status in entries.items()}
+    wanted = {i for f, ok in named.values() for i in (f[0] if f else None, ok) if i is not None}
+    runs = _runs_by_id(session, wanted)
+
+    def said(pair: Pair, run_id: int | None, status: RunStatus) -> LastRun | None:
+        found = None if run_id is None else runs.get(run_id)
+        return found[1] if found and found[0] == pair and found[1].status is status else None
+
+    for pair, (finished, success) in named.items():
+        last = said(pair, *finished) if finished else None
+        good = said(pair, success, RunStatus.SUCCEEDED)
+        if (finished and last is None) or (success is not None and good is None):
             ids = _newest_by_runs(session, pair)
-            rows.update(_runs_by_id(session, {i for i in ids if i is not None}))
-        yield pair, ids, rows
+            again = _runs_by_id(session, {i for i in ids if i is not None})
+            last, good = (None if i is None else again[i][1] for i in ids)
+        yield pair, last, good
 
 
-def _newest_of(by_status: dict[RunStatus, int]) -> tuple[int | None, int | None]:
-    finished = [i for s, i in by_status.items() if s in NEWEST_FINISHED]
+def _newest_of(
+    by_status: dict[RunStatus, int],
+) -> tuple[tuple[int, RunStatus] | None, int | None]:
+    finished = [(i, s) for s, i in by_status.items() if s in NEWEST_FINISHED]
     return (max(finished) if finished else None), by_status.get(RunStatus.SUCCEEDED)
 
 
@@ -247,16 +245,19 @@ def _newest_by_runs(session: Any, pair: Pair) -> tuple[int | None, int | None]:
     return newest(NEWEST_FINISHED), newest([RunStatus.SUCCEEDED])
 
 
-def _runs_by_id(session: Any, ids: set[int]) -> dict[int, Any]:
+def _runs_by_id(session: Any, ids: set[int]) -> dict[int, tuple[Pair, LastRun]]:
+    """Each run's (job, action) and LastRun; its time comes as one (COALESCE in SQL), and
+    details for restore tests only: a datetime and a JSON document less to decode a run."""
     run, wanted = m.Run, sorted(ids)
-    found: dict[int, Any] = {}
-    cols = (run.id, run.job, run.action, run.status, run.details)
-    times = (run.created_at, run.started_at, run.finished_at)
+    at = func.coalesce(run.finished_at, run.started_at, run.created_at)
+    details = type_coerce(case((run.action == RESTORE_TEST, run.details)), run.details.type)
+    found: dict[int, tuple[Pair, LastRun]] = {}
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found.update(
-            (row.id, row) for row in session.execute(select(*cols, *times).where(run.id.in_(chunk)))
-        )
+        query = select(run.id, run.job, run.action, run.status, at, details)
+        for run_id, job, action, status, when, evidence in session.execute(
+            query.where(run.id.in_(wanted[start : start + 500]))
+        ):
+            found[run_id] = ((job, action), LastRun(run_id, status, when, evidence))
     return found
 
 

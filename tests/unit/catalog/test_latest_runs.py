@@ -140,3 +140,37 @@ def test_replication_lags(catalog: Catalog) -> None:
         ("behind", "replica"): now - (T0 + 2 * HOUR),
         ("hole", "replica"): now - (T0 + HOUR),
     }
+
+
+def test_runs_as_drorch_writes_them_are_not_read_from_the_runs(catalog: Catalog) -> None:
+    """Every run is created RUNNING, then finishes: latest_runs then names it under both
+    statuses, and the facts take it from there, with no query per (job, action)."""
+    from sqlalchemy import event
+
+    for job in ("a", "b", "c"):
+        run(catalog, "snapshot", RunStatus.SUCCEEDED, T0, job=job)
+        run(catalog, "check", RunStatus.FAILED, T0, job=job)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(catalog.engine, "before_cursor_execute", seen)
+    try:
+        facts = read_facts(catalog)
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", seen)
+    assert sorted(facts) == ["a", "b", "c"]
+    assert facts["a"].last_success["snapshot"].status is RunStatus.SUCCEEDED
+    assert facts["a"].last_finished["check"].status is RunStatus.FAILED
+    assert not [s for s in statements if "max(runs.id)" in s]
+
+
+def test_only_a_restore_tests_details_are_read(catalog: Catalog) -> None:
+    evidence = {"evidence": {"rto": {"projected_s": 60}}}
+    run(catalog, "restore-test", RunStatus.SUCCEEDED, T0, details=evidence)
+    run(catalog, "snapshot", RunStatus.SUCCEEDED, T0, details={"summary": "x"})
+    facts = read_facts(catalog)["app"]
+    assert facts.last_success["restore-test"].details == evidence
+    assert facts.last_success["snapshot"].details is None
+    assert facts.last_success["snapshot"].at == T0

@@ -6,9 +6,10 @@
   from the index alone.
 - `ix_runs_restore_tested`: the snapshots passed restore tests tested (verified RPO), a
   partial index of 1 run in 40.
-- `ix_snapshots_job_target_time` with each snapshot's status and id in it, and
-  `ix_snapshots_original`: compliance's newest snapshots per copy, and the replication lag
-  of every job at once, from indexes alone.
+- `ix_snapshots_job_target_time` with each snapshot's status in it: compliance's newest
+  COMPLETE snapshot per copy from the index alone.
+- `ix_snapshots_original`: whether a snapshot has a copy on a target (the replication lag
+  of every job at once, for `drorch status`).
 
 Revision ID: 0010
 Revises: 0009
@@ -72,7 +73,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_snapshots_job_target_time",
         "snapshots",
-        ["job", "target", "time", "status", "snapshot_id"],
+        ["job", "target", "time", "status"],
     )
     op.create_index("ix_snapshots_original", "snapshots", ["target", "original_id", "job"])
 

@@ -291,10 +291,12 @@ def _incomplete(copies: Sequence[tuple[str, str, datetime | None]]) -> Any:
 
 
 def newest_runs(catalog: Catalog) -> dict[Pair, RunRecord]:
-    """The newest run of every (job, action), whatever its status; runbook runs, of no one
-    job, are not. The greatest id a (job, action) has in latest_runs is its newest run (every
-    run enters some status there when it is inserted); a (job, action) whose run is not that
-    any more (changed by hand) is read from the runs."""
+    """The newest run of every (job, action), whatever its status, without its details
+    (None: what status shows has none of them, and they are most of a run's bytes);
+    runbook runs, of no one job, are not. The greatest id a (job, action) has in
+    latest_runs is its newest run (every run enters some status there when it is
+    inserted); a (job, action) whose run is not that any more (changed by hand) is read
+    from the runs."""
     latest, run = m.LatestRun, m.Run
     query = select(latest.job, latest.action, func.max(latest.run_id)).group_by(
         latest.job, latest.action
@@ -316,10 +318,12 @@ def newest_runs(catalog: Catalog) -> dict[Pair, RunRecord]:
 
 def _records(session: Any, ids: set[int]) -> dict[int, RunRecord]:
     table, wanted = m.Run.__table__, sorted(ids)
+    columns = [c for c in table.c if c.name != "details"]
     found: dict[int, RunRecord] = {}
     for start in range(0, len(wanted), 500):
-        query = select(table).where(table.c.id.in_(wanted[start : start + 500]))
-        found.update((row.id, RunRecord(**row._mapping)) for row in session.execute(query))
+        query = select(*columns).where(table.c.id.in_(wanted[start : start + 500]))
+        for row in session.execute(query):
+            found[row.id] = RunRecord(**row._mapping, details=None)
     return found
 
 

@@ -339,7 +339,8 @@ def replication_lags(
         by_route.setdefault((source, dest), []).append(job)
     lags: dict[tuple[str, str], timedelta] = {}
     with catalog.session() as session:
-        for (source, dest), jobs in sorted(by_route.items()):
+        for (source, dest), unsorted in sorted(by_route.items()):
+            jobs = sorted(unsorted)
             copied = (
                 select(copy.id)
                 .where(copy.target == dest, copy.original_id == snap.snapshot_id)
@@ -348,7 +349,7 @@ def replication_lags(
             for start in range(0, len(jobs), 500):
                 query = (
                     select(snap.job, func.max(snap.time))
-                    .where(snap.target == source, snap.job.in_(sorted(jobs)[start : start + 500]))
+                    .where(snap.target == source, snap.job.in_(jobs[start : start + 500]))
                     .where(~copied.exists())
                     .group_by(snap.job)
                 )

@@ -987,7 +987,12 @@ def results_part(report: Report) -> str:
         + "; ".join(f"{name} ({count})" for name, (count, _) in report.by_fate.items()),
         "measured in-process: `drorch.policy.evaluate(config, catalog, now)`; the first call "
         "on a new Catalog from open_catalog (the page cache holding the file, as right after "
-        "drorch wrote it), then further calls on it",
+        "drorch wrote it), then further calls on it; the verdict is the first call on a new "
+        "Catalog after posix_fadvise(DONTNEED) dropped the catalog file from the page cache",
+        "`drorch --config ROOT status` timed as a process (imports, load_config of the 2000 job "
+        "files, open, queries, the table of every (job, action) on stdout): one untimed run to "
+        "warm the page cache, then the median of --status-runs runs (the verdict), then one "
+        "with the catalog file dropped from the page cache",
         f"load average (1 min) when evaluating began and ended: {report.load[0]:.2f}, "
         f"{report.load[1]:.2f} (the machine is shared: expect the figures to move with it)",
     ]

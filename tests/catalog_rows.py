@@ -87,3 +87,26 @@ def upgrade_to(connection: Any, revision: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
+
+
+def undo_0010(connection: Any) -> None:
+    """Undo by hand what migration 0010 puts on `runs` and `snapshots` (its table aside),
+    for a catalog taken back to before it."""
+    from sqlalchemy import text
+
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("DROP TRIGGER latest_runs_note ON runs"))
+    else:
+        for name in ("latest_runs_insert", "latest_runs_update"):
+            connection.execute(text(f"DROP TRIGGER {name}"))
+    for index in (
+        "ix_runs_restore_tested",
+        "ix_snapshots_job_target_time",
+        "ix_snapshots_original",
+        "ix_runs_status",
+    ):
+        connection.execute(text(f"DROP INDEX {index}"))
+    connection.execute(text("CREATE INDEX ix_runs_status ON runs (status)"))
+    connection.execute(
+        text("CREATE INDEX ix_snapshots_job_target_time ON snapshots (job, target, time)")
+    )

@@ -1,21 +1,25 @@
-"""What the compliance rules need from the catalog, read in a handful of aggregate queries.
+"""What the compliance rules (and `drorch status`) need from the catalog, read in a handful
+of aggregate queries.
 
 Each query groups by job in SQL, so evaluating thousands of jobs over millions of runs
-moves only a few rows per job out of the database.
+moves only a few rows per job out of the database; and each reads small tables or indexes
+(latest_runs, covering and partial indexes) rather than a page of `runs` a row, so that a
+catalog out of the page cache is read in few pages (issue 14).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from drorch.catalog import Catalog, RunStatus, SnapshotStatus
 from drorch.catalog import models as m
+from drorch.catalog.store import RunRecord
 
 # What failed_runs counts since an action's last success: a PARTIAL snapshot run is not one.
 FAILED = (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.PARTIAL)
@@ -30,7 +34,7 @@ class LastRun:
     id: int
     status: RunStatus
     at: datetime  # finished_at, else started_at, else created_at
-    details: dict[str, Any] | None
+    details: dict[str, Any] | None  # a restore test's only (its evidence); None for others
 
 
 @dataclass(frozen=True)
@@ -86,23 +90,7 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
     def only(column: Any, query: Any) -> Any:
         return query if jobs is None else query.where(column.in_(sorted(jobs)))
 
-    run, last = m.Run, aliased(m.Run)
-    finished = [s for s in RunStatus if s.finished and s is not RunStatus.CANCELED]
-    pairs = only(run.job, select(run.job, run.action).group_by(run.job, run.action)).subquery()
-
-    def newest_id(statuses: Sequence[RunStatus]) -> Any:
-        # Walks the (job, action, id) index backwards: a row or two per pair, not a scan.
-        return (
-            select(last.id)
-            .where(last.job == pairs.c.job, last.action == pairs.c.action)
-            .where(last.status.in_(statuses))
-            .order_by(last.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-
-    newest = select(newest_id(finished), newest_id([RunStatus.SUCCEEDED]))
-    cols = (run.id, run.job, run.action, run.status, run.details)
+    run = m.Run
     times = (run.created_at, run.started_at, run.finished_at)
     failed = only(
         run.job, select(run.job, run.action, run.id, run.status).where(run.status.in_(FAILED))
@@ -119,7 +107,11 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
                 tested.status == COMPLETE,  # a partial snapshot proves the restore, not the RPO
             ),
         )
-        .where(run.action == RESTORE_TEST, run.status == RunStatus.SUCCEEDED)
+        # From ix_runs_restore_tested, not a page of the table a run: its condition
+        # (m.RESTORE_TESTED) in literals, as SQLite uses a partial index only for a WHERE
+        # that implies its own.
+        .where(run.action == literal_column(f"'{RESTORE_TEST}'"))
+        .where(run.status == literal_column(f"'{RunStatus.SUCCEEDED.value}'"))
         .group_by(run.job),
     )
     gap = m.MissedSlot
@@ -131,8 +123,8 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
             snap.job, snap.target
         ),
     ).subquery()
-    # Walks the (job, target, time) index backwards to the first COMPLETE row: one or two
-    # rows per copy, as long as snapshots that are not complete stay rare.
+    # Walks the (job, target, time, status) index backwards to the first COMPLETE row: one
+    # or two entries per copy, as long as snapshots that are not complete stay rare.
     newest_complete = (
         select(done.time)
         .where(done.job == copies.c.job, done.target == copies.c.target)
@@ -153,20 +145,13 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
         copies.c.job, copies.c.target, copies.c.newest, newest_complete, same_second
     )
     with catalog.session() as session:
-        ids = session.execute(newest.select_from(pairs)).all()
-        finished_ids = {f for f, _ in ids if f is not None}
-        success_ids = {s for _, s in ids if s is not None}
-        wanted = sorted(finished_ids | success_ids)
         success_of: dict[tuple[str, str], int] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            for row in session.execute(select(*cols, *times).where(run.id.in_(chunk))):
-                record = LastRun(row.id, row.status, _at(row), row.details)
-                if row.id in finished_ids:
-                    of(row.job).last_finished[row.action] = record
-                if row.id in success_ids:
-                    of(row.job).last_success[row.action] = record
-                    success_of[(row.job, row.action)] = row.id
+        for key, finished, success in _newest_runs(session, jobs):
+            if finished is not None:
+                of(key[0]).last_finished[key[1]] = finished
+            if success is not None:
+                of(key[0]).last_success[key[1]] = success
+                success_of[key] = success.id
         counts: dict[tuple[str, str], list[int]] = {}
         partial: dict[tuple[str, str], list[int]] = {}
         for job, action, run_id, status in session.execute(failed):
@@ -206,6 +191,76 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
     return facts
 
 
+NEWEST_FINISHED = tuple(s for s in RunStatus if s.finished and s is not RunStatus.CANCELED)
+Pair = tuple[str, str]  # (job, action)
+
+
+def _newest_runs(
+    session: Any, jobs: set[str] | None
+) -> Iterator[tuple[Pair, LastRun | None, LastRun | None]]:
+    """Each (job, action) with its newest finished run (CANCELED aside) and its newest
+    SUCCEEDED one. From latest_runs, a few rows per (job, action); one whose run is not
+    what latest_runs says it is (changed by hand) is read from the runs themselves."""
+    latest = m.LatestRun
+    query = select(latest.job, latest.action, latest.status, latest.run_id)
+    if jobs is not None:
+        query = query.where(latest.job.in_(sorted(jobs)))
+    entries: dict[Pair, dict[RunStatus, int]] = {}
+    for job, action, status, run_id in session.execute(query):
+        entries.setdefault((job, action), {})[status] = run_id
+    # (job, action) -> ((id, status) of the newest finished run, id of the newest success)
+    named = {pair: _newest_of(by_status) for pair, by_status in entries.items()}
+    wanted = {i for f, ok in named.values() for i in (f[0] if f else None, ok) if i is not None}
+    runs = _runs_by_id(session, wanted)
+
+    def said(pair: Pair, run_id: int | None, status: RunStatus) -> LastRun | None:
+        found = None if run_id is None else runs.get(run_id)
+        return found[1] if found and found[0] == pair and found[1].status is status else None
+
+    for pair, (finished, success) in named.items():
+        last = said(pair, *finished) if finished else None
+        good = said(pair, success, RunStatus.SUCCEEDED)
+        if (finished and last is None) or (success is not None and good is None):
+            ids = _newest_by_runs(session, pair)
+            again = _runs_by_id(session, {i for i in ids if i is not None})
+            last, good = (None if i is None else again[i][1] for i in ids)
+        yield pair, last, good
+
+
+def _newest_of(
+    by_status: dict[RunStatus, int],
+) -> tuple[tuple[int, RunStatus] | None, int | None]:
+    finished = [(i, s) for s, i in by_status.items() if s in NEWEST_FINISHED]
+    return (max(finished) if finished else None), by_status.get(RunStatus.SUCCEEDED)
+
+
+def _newest_by_runs(session: Any, pair: Pair) -> tuple[int | None, int | None]:
+    """The same from the runs of one (job, action): the slow way, for a stale entry."""
+    run = m.Run
+
+    def newest(statuses: Sequence[RunStatus]) -> int | None:
+        query = select(func.max(run.id)).where(run.job == pair[0], run.action == pair[1])
+        return session.execute(query.where(run.status.in_(statuses))).scalar()  # type: ignore[no-any-return]
+
+    return newest(NEWEST_FINISHED), newest([RunStatus.SUCCEEDED])
+
+
+def _runs_by_id(session: Any, ids: set[int]) -> dict[int, tuple[Pair, LastRun]]:
+    """Each run's (job, action) and LastRun; its time comes as one (COALESCE in SQL), and
+    details for restore tests only: a datetime and a JSON document less to decode a run."""
+    run, wanted = m.Run, sorted(ids)
+    at = func.coalesce(run.finished_at, run.started_at, run.created_at)
+    details = type_coerce(case((run.action == RESTORE_TEST, run.details)), run.details.type)
+    found: dict[int, tuple[Pair, LastRun]] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(run.id, run.job, run.action, run.status, at, details)
+        for run_id, job, action, status, when, evidence in session.execute(
+            query.where(run.id.in_(wanted[start : start + 500]))
+        ):
+            found[run_id] = ((job, action), LastRun(run_id, status, when, evidence))
+    return found
+
+
 def _incomplete(copies: Sequence[tuple[str, str, datetime | None]]) -> Any:
     """The snapshots that are not COMPLETE on each (job, target) not older than its newest
     complete one (all of them when there is none), oldest first, each with the run that
@@ -230,3 +285,74 @@ def _incomplete(copies: Sequence[tuple[str, str, datetime | None]]) -> Any:
         .where(snap.status != COMPLETE, or_(*newer))
         .order_by(snap.time, snap.id)
     )
+
+
+# --- what `drorch status` shows ---------------------------------------------------------------
+
+
+def newest_runs(catalog: Catalog) -> dict[Pair, RunRecord]:
+    """The newest run of every (job, action), whatever its status, without its details
+    (None: what status shows has none of them, and they are most of a run's bytes);
+    runbook runs, of no one job, are not. The greatest id a (job, action) has in
+    latest_runs is its newest run (every run enters some status there when it is
+    inserted); a (job, action) whose run is not that any more (changed by hand) is read
+    from the runs."""
+    latest, run = m.LatestRun, m.Run
+    query = select(latest.job, latest.action, func.max(latest.run_id)).group_by(
+        latest.job, latest.action
+    )
+    with catalog.session() as session:
+        newest = {(job, action): i for job, action, i in session.execute(query)}
+        found = _records(session, set(newest.values()))
+        shown: dict[Pair, RunRecord] = {}
+        for pair, run_id in newest.items():
+            record = found.get(run_id)
+            if record is None or (record.job, record.action) != pair:
+                slow = select(func.max(run.id)).where(run.job == pair[0], run.action == pair[1])
+                newer = session.execute(slow).scalar()
+                record = None if newer is None else _records(session, {newer})[newer]
+            if record is not None:
+                shown[pair] = record
+        return shown
+
+
+def _records(session: Any, ids: set[int]) -> dict[int, RunRecord]:
+    table, wanted = m.Run.__table__, sorted(ids)
+    columns = [c for c in table.c if c.name != "details"]
+    found: dict[int, RunRecord] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(*columns).where(table.c.id.in_(wanted[start : start + 500]))
+        for row in session.execute(query):
+            found[row.id] = RunRecord(**row._mapping, details=None)
+    return found
+
+
+def replication_lags(
+    catalog: Catalog, copies: Iterable[tuple[str, str, str]], now: datetime
+) -> dict[tuple[str, str], timedelta]:
+    """For each (job, source target, copy target): the age of the newest snapshot on the
+    source whose copy is not on the copy target, keyed by (job, copy target); a copy in
+    step is left out. One query per (source, copy target), every job at once."""
+    snap, copy = m.Snapshot, aliased(m.Snapshot)
+    by_route: dict[tuple[str, str], list[str]] = {}
+    for job, source, dest in copies:
+        by_route.setdefault((source, dest), []).append(job)
+    lags: dict[tuple[str, str], timedelta] = {}
+    with catalog.session() as session:
+        for (source, dest), unsorted in sorted(by_route.items()):
+            jobs = sorted(unsorted)
+            copied = (
+                select(copy.id)
+                .where(copy.target == dest, copy.original_id == snap.snapshot_id)
+                .where(copy.job == snap.job)
+            )
+            for start in range(0, len(jobs), 500):
+                query = (
+                    select(snap.job, func.max(snap.time))
+                    .where(snap.target == source, snap.job.in_(jobs[start : start + 500]))
+                    .where(~copied.exists())
+                    .group_by(snap.job)
+                )
+                for job, newest in session.execute(query):
+                    lags[(job, dest)] = now - newest
+    return lags

@@ -280,28 +280,35 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from drorch.catalog.daemon import UP_WITHIN, live_nodes
-    from drorch.config.schedule import next_fire
+    from drorch.catalog.facts import newest_runs, replication_lags
     from drorch.scheduler.plan import schedules_of
 
     config = _config(args, check_secrets=False)
     catalog = _catalog(config)
-    last = catalog.last_runs()
+    last = newest_runs(catalog)
     running = catalog.runs(status=[RunStatus.RUNNING])
     nodes = live_nodes(catalog, within=UP_WITHIN)
     now = utc_now()
+    plans = {name: schedules_of(job) for name, job in sorted(config.jobs.items())}
+    routes = [
+        (name, config.jobs[name].snapshot.target, action.partition(":")[2])
+        for name, actions in plans.items()
+        for action in actions
+        if action.partition(":")[0] == "replicate"
+    ]
+    lags = replication_lags(catalog, routes, now)
+    upcoming = _next_fires(now)
     rows = []  # (job, action, schedule, last run, next time, replication lag in seconds)
-    for name, job in sorted(config.jobs.items()):
-        for action, schedule in schedules_of(job).items():
+    for name, actions in plans.items():
+        for action, schedule in actions.items():
             run = last.get((name, action))
             if schedule is None and run is None:
                 continue
-            upcoming = (
-                next_fire(schedule, after=now, last=run.started_at if run else None)
-                if schedule is not None
-                else None
-            )
-            lag = _lag(catalog, name, job.snapshot.target, action, now)
-            rows.append((name, action, schedule, run, upcoming, lag))
+            start = run.started_at if run else None
+            base, _, to = action.partition(":")
+            lag = lags.get((name, to)) if base == "replicate" else None
+            seconds = None if lag is None else lag.total_seconds()
+            rows.append((name, action, schedule, run, upcoming(schedule, start), seconds))
     if args.json:
         print_json(
             {
@@ -326,10 +333,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                         "schedule": str(schedule) if schedule else None,
                         "last_run": _run_json(run) if run else None,
                         "last_duration_s": run.duration if run else None,
-                        "next_at": iso_utc(upcoming),
+                        "next_at": iso_utc(next_at),
                         "replication_lag_s": lag,
                     }
-                    for name, action, schedule, run, upcoming, lag in rows
+                    for name, action, schedule, run, next_at, lag in rows
                 ],
                 "running": [
                     {
@@ -362,10 +369,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 run.status.value if run else "never",
                 local(run.started_at) if run else None,
                 duration(run.duration if run else None),
-                local(upcoming) if upcoming else None,
+                local(next_at) if next_at else None,
                 duration(lag) if lag is not None else None,
             )
-            for name, action, schedule, run, upcoming, lag in rows
+            for name, action, schedule, run, next_at, lag in rows
         ],
         empty="no jobs",
     )
@@ -378,15 +385,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lag(catalog: Catalog, job: str, source: str, action: str, now: Any) -> float | None:
-    """For replicate:TARGET, the age of the newest snapshot not yet copied (None: in step)."""
-    base, _, to = action.partition(":")
-    if base != "replicate":
-        return None
-    from drorch.actions.replicate import replication_lag
+def _next_fires(now: Any) -> Callable[[Any, Any], Any]:
+    """next_fire(schedule, after=now, last=...) (a Schedule or None, a datetime or None), a
+    cron expression's computed once for all the jobs sharing it (it does not depend on the
+    last run; an interval does)."""
+    from drorch.config.schedule import next_fire
 
-    lag = replication_lag(catalog, job, source, to, now)
-    return None if lag is None else lag.total_seconds()
+    crons: dict[str, Any] = {}
+
+    def upcoming(schedule: Any, last: Any) -> Any:
+        if schedule is None:
+            return None
+        if schedule.cron is None:
+            return next_fire(schedule, after=now, last=last)
+        if schedule.cron not in crons:
+            crons[schedule.cron] = next_fire(schedule, after=now)
+        return crons[schedule.cron]
+
+    return upcoming
 
 
 # --- restore --------------------------------------------------------------------------------

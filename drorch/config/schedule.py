@@ -46,8 +46,11 @@ def parse_schedule(text: object) -> Schedule:
     return Schedule(text=value, cron=value)
 
 
+@functools.lru_cache(maxsize=4096)
 def _check_with_apscheduler(value: str) -> None:
-    # The scheduler is what will run it, so it is the judge of what is valid.
+    # The scheduler is what will run it, so it is the judge of what is valid. Once per
+    # expression (a failure is not cached, and raises again): whether a 5-field expression
+    # fires again does not depend on when it is asked, and 2,000 jobs share a few dozen.
     try:
         trigger = cron_trigger(value)
     except ValueError as exc:

@@ -13,10 +13,11 @@ from sqlalchemy import text
 from drorch.catalog import Catalog, open_catalog
 from drorch.catalog.database import create_catalog_engine
 from drorch.errors import CatalogError
-from tests.catalog_rows import drop_everything
+from tests.catalog_rows import drop_everything, undo_0010
 
 # Tables of the revisions after 0007, dropped to make a new catalog look like a 0006 one.
 TABLES_AFTER_0007 = (
+    "latest_runs",
     "runbook_steps",
     "tape_repository_files",
     "tape_files",
@@ -122,6 +123,7 @@ def test_a_catalog_from_before_identities_gets_one_and_keeps_its_rows(
     try:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE catalog_identity"))
+            undo_0010(connection)
             for table in TABLES_AFTER_0007:
                 connection.execute(text(f"DROP TABLE {table}"))
             connection.execute(text("UPDATE alembic_version SET version_num = '0006'"))

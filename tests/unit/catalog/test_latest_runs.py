@@ -1,0 +1,176 @@
+"""latest_runs, the newest run of each (job, action) per status: kept by triggers on every
+write of a run, filled by migration 0010 from the runs there were; and what reads it
+(compliance's facts, `drorch status`) on each backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from drorch.catalog import Catalog, RunStatus
+from drorch.catalog import models as m
+from drorch.catalog.database import create_catalog_engine, migrate
+from drorch.catalog.facts import newest_runs, read_facts, replication_lags
+from tests.catalog_rows import run, snapshot, upgrade_to
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def catalog(any_catalog: Catalog) -> Catalog:
+    return any_catalog
+
+
+def latest(catalog: Catalog) -> dict[tuple[str, str, str], int]:
+    query = select(m.LatestRun.job, m.LatestRun.action, m.LatestRun.status, m.LatestRun.run_id)
+    with catalog.session() as session:
+        return {(j, a, s.value): i for j, a, s, i in session.execute(query)}
+
+
+def test_every_insert_and_transition_is_noted_in_its_statement(catalog: Catalog) -> None:
+    first = run(catalog, "snapshot", RunStatus.SUCCEEDED, T0)
+    failed = run(catalog, "snapshot", RunStatus.FAILED, T0 + HOUR)
+    running = catalog.create_run(
+        job="app", action="snapshot", target=None, host="h", pid=1, actor="t"
+    ).id
+    other = run(catalog, "check", RunStatus.SUCCEEDED, T0, job="db")
+    assert latest(catalog) == {  # every run is created RUNNING
+        ("app", "snapshot", "SUCCEEDED"): first,
+        ("app", "snapshot", "FAILED"): failed,
+        ("app", "snapshot", "RUNNING"): running,
+        ("db", "check", "SUCCEEDED"): other,
+        ("db", "check", "RUNNING"): other,
+    }
+    catalog.transition(running, RunStatus.SUCCEEDED)
+    assert latest(catalog)[("app", "snapshot", "SUCCEEDED")] == running
+
+
+def test_a_run_of_no_one_job_is_not_noted(catalog: Catalog) -> None:
+    catalog.create_run(job=None, action="runbook", target=None, host="h", pid=1, actor="t")
+    assert latest(catalog) == {}
+
+
+def test_migration_0010_fills_it_from_the_runs_there_are(catalog_url: str) -> None:
+    engine = create_catalog_engine(catalog_url)
+    try:
+        with engine.begin() as connection:
+            upgrade_to(connection, "0009")
+            connection.execute(
+                text(
+                    "INSERT INTO runs (id, job, action, status, created_at, host, actor) VALUES "
+                    "(1, 'a', 'snapshot', 'SUCCEEDED', '2026-01-01', 'h', 't'), "
+                    "(2, 'a', 'snapshot', 'FAILED', '2026-01-02', 'h', 't'), "
+                    "(3, 'a', 'snapshot', 'SUCCEEDED', '2026-01-03', 'h', 't'), "
+                    "(4, NULL, 'runbook', 'SUCCEEDED', '2026-01-04', 'h', 't'), "
+                    "(5, 'b', 'check', 'RUNNING', '2026-01-05', 'h', 't')"
+                )
+            )
+        migrate(engine)
+        catalog = Catalog(engine)
+        assert latest(catalog) == {
+            ("a", "snapshot", "SUCCEEDED"): 3,
+            ("a", "snapshot", "FAILED"): 2,
+            ("b", "check", "RUNNING"): 5,
+        }
+        # The triggers are in place after the migration too.
+        catalog.transition(5, RunStatus.FAILED, error="boom")
+        assert latest(catalog)[("b", "check", "FAILED")] == 5
+    finally:
+        engine.dispose()
+
+
+def test_facts_come_from_it(catalog: Catalog) -> None:
+    ok = run(catalog, "snapshot", RunStatus.SUCCEEDED, T0)
+    failed = run(catalog, "snapshot", RunStatus.FAILED, T0 + HOUR)
+    run(catalog, "snapshot", RunStatus.CANCELED, T0 + 2 * HOUR)
+    facts = read_facts(catalog)["app"]
+    assert facts.last_success["snapshot"].id == ok
+    assert facts.last_finished["snapshot"].id == failed  # CANCELED is not finished here
+    assert facts.failures["snapshot"].count == 1
+
+
+def test_a_run_changed_by_hand_is_read_from_the_runs(catalog: Catalog) -> None:
+    """The newest success set back to RUNNING behind drorch's back: latest_runs still names
+    it as SUCCEEDED; the facts see through it to the success before."""
+    older = run(catalog, "snapshot", RunStatus.SUCCEEDED, T0)
+    newer = run(catalog, "snapshot", RunStatus.SUCCEEDED, T0 + HOUR)
+    with catalog.engine.begin() as connection:
+        connection.execute(text("UPDATE runs SET status = 'RUNNING' WHERE id = :i"), {"i": newer})
+    assert latest(catalog)[("app", "snapshot", "SUCCEEDED")] == newer
+    facts = read_facts(catalog)["app"]
+    assert facts.last_success["snapshot"].id == older
+    assert facts.last_finished["snapshot"].id == older
+
+
+def test_newest_runs_of_any_status(catalog: Catalog) -> None:
+    run(catalog, "snapshot", RunStatus.SUCCEEDED, T0)
+    running = catalog.create_run(
+        job="app", action="snapshot", target=None, host="h", pid=1, actor="t"
+    ).id
+    check = run(catalog, "check", RunStatus.FAILED, T0)
+    run(catalog, "prune", RunStatus.SUCCEEDED, T0 - HOUR, job="db")
+    moved = run(catalog, "prune", RunStatus.SUCCEEDED, T0)
+    with catalog.engine.begin() as connection:  # by hand: its (job, action) is db's prune now
+        connection.execute(text("UPDATE runs SET job = 'db' WHERE id = :i"), {"i": moved})
+    newest = newest_runs(catalog)
+    assert {key: r.id for key, r in newest.items()} == {
+        ("app", "snapshot"): running,
+        ("app", "check"): check,
+        ("db", "prune"): moved,
+    }
+    assert newest[("app", "snapshot")].status is RunStatus.RUNNING
+
+
+def test_replication_lags(catalog: Catalog) -> None:
+    now = T0 + 10 * HOUR
+    for job in ("behind", "in-step", "hole"):
+        for hour in range(3):
+            snapshot(catalog, "primary", f"{job}-p{hour}", T0 + hour * HOUR, job=job)
+    for hour in range(3):
+        snapshot(catalog, "replica", f"s-r{hour}", T0, job="in-step", original=f"in-step-p{hour}")
+    snapshot(catalog, "replica", "b-r0", T0, job="behind", original="behind-p0")
+    snapshot(catalog, "replica", "h-r2", T0, job="hole", original="hole-p2")
+    # A copy on another target, or of another job, does not count.
+    snapshot(catalog, "offsite", "b-o2", T0, job="behind", original="behind-p2")
+    routes = [(job, "primary", "replica") for job in ("behind", "in-step", "hole", "none")]
+    assert replication_lags(catalog, routes, now) == {
+        ("behind", "replica"): now - (T0 + 2 * HOUR),
+        ("hole", "replica"): now - (T0 + HOUR),
+    }
+
+
+def test_runs_as_drorch_writes_them_are_not_read_from_the_runs(catalog: Catalog) -> None:
+    """Every run is created RUNNING, then finishes: latest_runs then names it under both
+    statuses, and the facts take it from there, with no query per (job, action)."""
+    from sqlalchemy import event
+
+    for job in ("a", "b", "c"):
+        run(catalog, "snapshot", RunStatus.SUCCEEDED, T0, job=job)
+        run(catalog, "check", RunStatus.FAILED, T0, job=job)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(catalog.engine, "before_cursor_execute", seen)
+    try:
+        facts = read_facts(catalog)
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", seen)
+    assert sorted(facts) == ["a", "b", "c"]
+    assert facts["a"].last_success["snapshot"].status is RunStatus.SUCCEEDED
+    assert facts["a"].last_finished["check"].status is RunStatus.FAILED
+    assert not [s for s in statements if "max(runs.id)" in s]
+
+
+def test_only_a_restore_tests_details_are_read(catalog: Catalog) -> None:
+    evidence = {"evidence": {"rto": {"projected_s": 60}}}
+    run(catalog, "restore-test", RunStatus.SUCCEEDED, T0, details=evidence)
+    run(catalog, "snapshot", RunStatus.SUCCEEDED, T0, details={"summary": "x"})
+    facts = read_facts(catalog)["app"]
+    assert facts.last_success["restore-test"].details == evidence
+    assert facts.last_success["snapshot"].details is None
+    assert facts.last_success["snapshot"].at == T0

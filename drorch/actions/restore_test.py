@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import random
 import secrets
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,11 @@ log = logging.getLogger(__name__)
 
 SCRATCH = "scratch"
 SPACE_MARGIN = 1.10  # restore needs the snapshot's size, and some room to spare
+# Files unlinked at once when a restored tree is removed: an unlink waits for the file's
+# pages the kernel is writing back, and with several in flight those waits overlap
+# (measured on 300 MiB in 3,000 files: about 0.25 s every time, against 0.3-7 s one by
+# one whenever writeback had begun, e.g. after another process's sync).
+REMOVERS = 8
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,14 @@ def remove_leftover_scratch(state_dir: Path) -> list[Path]:
 
 def remove_tree(path: Path) -> bool:
     """Remove a restored tree, even one with read-only folders (as restored from a
-    snapshot); True when it is gone."""
+    snapshot); True when it is gone.
+
+    Its files are unlinked REMOVERS at a time, then its folders bottom-up; what that
+    leaves (files in read-only folders) goes by shutil.rmtree, which makes folders
+    writable as it meets them. No symlink is followed: the tree is scanned with
+    follow_symlinks=False and a symlink is unlinked as a file. The tree is the run's own,
+    in a 0700 folder, so nothing swaps a folder for a symlink under the scan.
+    """
 
     def writable_and_retry(function: Any, failed: str, _exc: Any) -> None:
         for folder in (Path(failed).parent, Path(failed)):
@@ -88,9 +102,47 @@ def remove_tree(path: Path) -> bool:
         with contextlib.suppress(OSError):
             function(failed)
 
+    if path.is_dir() and not path.is_symlink():
+        folders, files = _tree_contents(path)
+        removers = [
+            threading.Thread(target=_unlink_if_allowed, args=(files[n::REMOVERS],), name="remove")
+            for n in range(min(REMOVERS, len(files)))
+        ]
+        for remover in removers:
+            remover.start()
+        for remover in removers:
+            remover.join()
+        for folder in reversed(folders):  # a folder after its subfolders
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
     if path.exists():
         shutil.rmtree(path, onerror=writable_and_retry)
     return not path.exists()
+
+
+def _tree_contents(root: Path) -> tuple[list[str], list[str]]:
+    """The folders (parents first) and the other entries under root, symlinks not
+    followed; a folder that cannot be read is left to the caller's fallback."""
+    folders: list[str] = []
+    files: list[str] = []
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        folders.append(folder)
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    is_folder = entry.is_dir(follow_symlinks=False)
+                    (pending if is_folder else files).append(entry.path)
+        except OSError:
+            continue
+    return folders, files
+
+
+def _unlink_if_allowed(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):  # a read-only folder's file: the fallback's
+            os.unlink(path)
 
 
 def choose_source(ctx: RunContext, options: RestoreTestOptions) -> tuple[str, int]:

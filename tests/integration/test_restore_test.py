@@ -223,6 +223,33 @@ def test_remove_tree_copes_with_read_only_folders() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_remove_tree_removes_every_kind_of_entry_and_follows_no_symlink(tmp_path: Path) -> None:
+    from drorch.actions.restore_test import remove_tree
+
+    outside = tmp_path / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "folder" / "kept.txt").write_text("not the tree's", encoding="utf-8")
+    (outside / "kept.txt").write_text("not the tree's", encoding="utf-8")
+    restored = tmp_path / "restored"
+    for number in range(50):
+        folder = restored / f"d{number % 5}" / f"s{number % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{number}").write_bytes(b"x" * number)
+    (restored / "empty" / "deeper").mkdir(parents=True)
+    (restored / "to-folder").symlink_to(outside / "folder")
+    (restored / "d0" / "to-file").symlink_to(outside / "kept.txt")
+    (restored / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(restored / "d1" / "fifo")
+    assert remove_tree(restored)
+    assert not restored.exists() and not restored.is_symlink()
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == [
+        "folder",
+        "folder/kept.txt",
+        "kept.txt",
+    ]
+    assert remove_tree(restored)  # nothing there: nothing to do
+
+
 def test_only_the_checks_the_job_asks_for_are_run(make_env: Callable[..., Env]) -> None:
     env = make_env(
         jobs={

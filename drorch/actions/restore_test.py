@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import logging
 import os
 import random
@@ -43,6 +44,7 @@ from drorch.targets import Capability, free_bytes, open_target
 log = logging.getLogger(__name__)
 
 SCRATCH = "scratch"
+EVIDENCE_CODE = "drorch.evidence.log"  # what record_evidence imports
 SPACE_MARGIN = 1.10  # restore needs the snapshot's size, and some room to spare
 # Files unlinked at once when a restored tree is removed: an unlink waits for the file's
 # pages the kernel is writing back, and with several in flight those waits overlap
@@ -300,6 +302,7 @@ def _restore_and_verify(
     spec = ctx.job.restore_test
     wanted = spec.verify if spec else ("restic", "canary", "listing")
     scratch.mkdir(mode=0o700)
+    _import_in_background(EVIDENCE_CODE)
     listing = (
         PendingListing(ctx.restic, repo, snapshot.snapshot_id) if "listing" in wanted else None
     )
@@ -321,6 +324,23 @@ def _restore_and_verify(
     finally:
         if listing is not None:  # a failed restore leaves it running: stop it
             listing.close()
+
+
+def _import_in_background(module: str) -> threading.Thread:
+    """Import `module` in a thread, while this one only waits for restic: the evidence
+    log's code (cryptography, the Merkle tree: about 45 ms here) is imported lazily, and
+    would otherwise be imported between the removal of the scratch folder and the append.
+    A module half imported by the thread is finished, not imported twice, by whoever
+    imports it next (Python's per-module import lock); a failure is left for that import
+    to raise."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name=f"import {module}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _hash_artifacts(run_dir: Path) -> dict[str, str]:

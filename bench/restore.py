@@ -353,7 +353,11 @@ def breakdown_lines(report: Report) -> list[str]:
             None,
         ),
         ("removing the scratch folder (cleanup phase)", m(lambda b, d: d.cleanup), removal),
-        ("restic version (for the evidence record)", m(lambda b, d: d.calls["version"]), None),
+        (
+            "restic version (for the evidence record; 0 when drorch's cache knows it)",
+            m(lambda b, d: d.calls.get("version", 0.0)),
+            None,
+        ),
         (
             "rest of the run: snapshot choice, repo open, space check, artifact hashes, "
             "evidence append, catalog",

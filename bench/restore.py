@@ -1,7 +1,8 @@
 """drorch's restore-test benchmark (part of `make bench`): a restore test against bare restic.
 
-Target (from the issue): a restore test (restore + every check) costs <= 1.15x bare
-`restic restore --verify` plus hashing the restored tree in Python, side by side in one run.
+Target (from the issue): a restore test (restore + every check + removing the scratch folder)
+costs <= 1.15x bare `restic restore --verify` plus hashing the restored tree in Python plus
+`rm -rf` of that tree, side by side in one run.
 
 What it does:
 1. Generates a tree once (300 MiB in 3,000 files by default, bench/run.py's generator), a
@@ -12,12 +13,13 @@ What it does:
 3. N rounds (5), in alternating order:
    bare:   `restic restore ID --target FRESH --verify` (drorch's environment: the password
            file, RESTIC_CACHE_DIR=ROOT/state/cache, RESTIC_PROGRESS_FPS, TZ=UTC), then a
-           Python subprocess hashing every restored file with hashlib.sha256; the two are
-           timed as one; deleting the folder afterwards is timed but not counted;
+           Python subprocess hashing every restored file with hashlib.sha256, then
+           `rm -rf` of the restored tree; the three are timed as one (drorch's run removes
+           its scratch folder too, and disk space is the operator's);
    drorch: `drorch --config ROOT run JOB restore-test`, which must exit 0.
 4. Attributes drorch's time from what its run leaves: the catalog's run times, the
    artifact of every restic call (state/runs/ID/NN-NAME.json, duration_s), and the
-   evidence record's durations_s (restore, verify).
+   evidence record's durations_s (restore, verify, cleanup).
 
 Usage: .venv/bin/python bench/restore.py [--rounds N] [--size-mb M] [--files F] [--write-results]
 Only the standard library; drorch runs as a subprocess, as an operator runs it.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import sys
@@ -111,18 +114,6 @@ def prepare(work: Path, tree: Path, restic: str) -> Setup:
     return Setup(root, restic, repo, str(snapshots[0]["id"]), env)
 
 
-def remove(path: Path) -> None:
-    """Remove a restored tree, making read-only folders writable on the way."""
-
-    def writable_and_retry(function: Any, failed: str, _exc: Any) -> None:
-        for folder in (Path(failed).parent, Path(failed)):
-            with contextlib.suppress(OSError):
-                folder.chmod(0o700)
-        function(failed)
-
-    shutil.rmtree(path, onerror=writable_and_retry)
-
-
 # --- bare restic ------------------------------------------------------------------------------
 
 
@@ -130,8 +121,8 @@ def remove(path: Path) -> None:
 class Bare:
     restore: float
     hashing: float
-    total: float
-    removal: float  # deleting the restored tree afterwards; not part of total
+    removal: float  # `rm -rf` of the restored tree
+    total: float  # the three, wall time
 
 
 def bare_restore(setup: Setup, target: Path, files: int) -> Bare:
@@ -152,12 +143,15 @@ def bare_restore(setup: Setup, target: Path, files: int) -> Bare:
         what="restic restore --verify",
     )
     hashing, hashed = timed([PYTHON, "-c", HASH_SCRIPT, target], what="hashing the restore")
+    # The generated tree has no read-only folders: plain `rm -rf` removes it (and the step
+    # exits the bench if it cannot).
+    removal, _ = timed(["rm", "-rf", target], what="rm -rf of the restore")
     total = time.perf_counter() - started
     if int(hashed.stdout) < files:
         sys.exit(f"bench: the bare restore holds {hashed.stdout.strip()} files, not {files}")
-    started = time.perf_counter()
-    remove(target)
-    return Bare(restore, hashing, total, time.perf_counter() - started)
+    if target.exists():
+        sys.exit(f"bench: rm -rf left {target} behind")
+    return Bare(restore, hashing, removal, total)
 
 
 # --- drorch -----------------------------------------------------------------------------------
@@ -178,19 +172,26 @@ class Drorch:
         return self.total - self.in_run
 
     @property
-    def walk(self) -> float:
-        """The verify phase without restic ls: canary hash and the walk of the tree."""
-        return self.phases.get("verify", float("nan")) - self.calls.get("ls", 0.0)
+    def checks(self) -> float:
+        """The verify phase: the canary's sha256, the walk of the tree, and what is left to
+        wait of restic ls (it runs from the start of the restore, beside it)."""
+        return self.phases.get("verify", float("nan"))
+
+    @property
+    def cleanup(self) -> float:
+        """Removing the scratch folder (the evidence record's `cleanup` phase)."""
+        return self.phases.get("cleanup", float("nan"))
 
     @property
     def rest(self) -> float:
-        """The run outside restore, verify and restic version: choosing the snapshot,
-        opening the repository, the space check, removing the scratch folder, hashing
-        the artifacts, the evidence append and the catalog."""
+        """The run outside restore, verify, cleanup and restic version: choosing the
+        snapshot, opening the repository, the space check, hashing the artifacts, the
+        evidence append and the catalog."""
         return (
             self.in_run
             - self.phases.get("restore", float("nan"))
-            - self.phases.get("verify", float("nan"))
+            - self.checks
+            - self.cleanup
             - self.calls.get("version", 0.0)
         )
 
@@ -216,6 +217,9 @@ def drorch_restore_test(setup: Setup) -> Drorch:
     if newest["action"] != "restore-test" or newest["status"] != "SUCCEEDED":
         sys.exit(f"bench: the restore test did not succeed: {newest}")
     result.run_id = int(newest["id"])
+    left = sorted((root / "state" / "scratch").glob("restore-test-*"))
+    if left:
+        sys.exit(f"bench: the restore test left its scratch folder behind: {left}")
     catalog = root / "state" / "catalog.sqlite"
     with contextlib.closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as db:
         row = db.execute(
@@ -250,6 +254,7 @@ class Report:
     snapshot_id: str = ""
     where: str = ""
     rounds: list[tuple[str, Bare, Drorch]] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)  # 1-min load average after each round
     python_runs: list[float] = field(default_factory=list)
     help_runs: list[float] = field(default_factory=list)
     runs_runs: list[float] = field(default_factory=list)
@@ -271,8 +276,8 @@ def bench_restore(report: Report, setup: Setup, work: Path, rounds: int) -> None
     bare_restore(setup, work / "bare-warmup", files)
     drorch_restore_test(setup)
     print(
-        f"{'round':>5}  {'order':<12}  {'bare s':>7}  {'(restore':>8}  {'hash)':>6}  "
-        f"{'drorch s':>8}  {'ratio':>6}"
+        f"{'round':>5}  {'order':<12}  {'bare s':>7}  {'(restore':>8}  {'hash':>6}  "
+        f"{'rm)':>6}  {'drorch s':>8}  {'ratio':>6}  load"
     )
     for number in range(1, rounds + 1):
         order = "bare,drorch" if number % 2 else "drorch,bare"
@@ -281,13 +286,15 @@ def bench_restore(report: Report, setup: Setup, work: Path, rounds: int) -> None
             "drorch": lambda: drorch_restore_test(setup),
         }
         results = {name: steps[name]() for name in order.split(",")}
+        report.loads.append(os.getloadavg()[0])
         bare, drorch = results["bare"], results["drorch"]
         assert isinstance(bare, Bare)
         assert isinstance(drorch, Drorch)
         report.rounds.append((order, bare, drorch))
         print(
             f"{number:>5}  {order:<12}  {bare.total:7.3f}  {bare.restore:8.3f}  "
-            f"{bare.hashing:6.3f}  {drorch.total:8.3f}  {drorch.total / bare.total:6.3f}",
+            f"{bare.hashing:6.3f}  {bare.removal:6.3f}  {drorch.total:8.3f}  "
+            f"{drorch.total / bare.total:6.3f}  {report.loads[-1]:.2f}",
             flush=True,
         )
 
@@ -315,7 +322,7 @@ def summary_line(report: Report) -> str:
     ratios = [d.total / b.total for _, b, d in report.rounds] or [float("nan")]
     return (
         f"restore test ({report.tree_bytes / MiB:.0f} MiB in {report.tree_files} files, "
-        f"{len(report.rounds)} rounds): bare restore --verify + hashing median "
+        f"{len(report.rounds)} rounds): bare restore --verify + hashing + rm -rf median "
         f"{report.med(lambda b, d: b.total):.3f} s, drorch restore-test median "
         f"{report.med(lambda b, d: d.total):.3f} s, median ratio {report.ratio_median:.3f} "
         f"(per round {min(ratios):.2f}-{max(ratios):.2f}; target <= {TARGET_RATIO}) "
@@ -329,6 +336,7 @@ def breakdown_lines(report: Report) -> list[str]:
     bare_total = m(lambda b, d: b.total)
     bare_restore_s = m(lambda b, d: b.restore)
     hashing = m(lambda b, d: b.hashing)
+    removal = m(lambda b, d: b.removal)
     drorch_total = m(lambda b, d: d.total)
     restic_restore = m(lambda b, d: d.calls.get("restore", 0.0))
     parts = [
@@ -338,12 +346,21 @@ def breakdown_lines(report: Report) -> list[str]:
             m(lambda b, d: d.phases.get("restore", 0.0) - d.calls.get("restore", 0.0)),
             None,
         ),
-        ("restic ls --json (the listing check)", m(lambda b, d: d.calls.get("ls", 0.0)), None),
-        ("walk of the tree + canary sha256 (verify - ls)", m(lambda b, d: d.walk), None),
-        ("restic version (for the evidence record)", m(lambda b, d: d.calls["version"]), None),
         (
-            "rest of the run: snapshot choice, repo open, space check, scratch removal, "
-            "artifact hashes, evidence append, catalog",
+            "checks after the restore: canary sha256, walk of the tree, what is left to wait "
+            "of restic ls (verify phase)",
+            m(lambda b, d: d.checks),
+            None,
+        ),
+        ("removing the scratch folder (cleanup phase)", m(lambda b, d: d.cleanup), removal),
+        (
+            "restic version (for the evidence record; 0 when drorch's cache knows it)",
+            m(lambda b, d: d.calls.get("version", 0.0)),
+            None,
+        ),
+        (
+            "rest of the run: snapshot choice, repo open, space check, artifact hashes, "
+            "evidence append, catalog",
             m(lambda b, d: d.rest),
             None,
         ),
@@ -356,20 +373,17 @@ def breakdown_lines(report: Report) -> list[str]:
     lines = [f"medians over {len(report.rounds)} rounds, seconds:"]
     lines.append(
         f"  bare total {bare_total:.3f} = restore --verify {bare_restore_s:.3f} + hashing "
-        f"{hashing:.3f} (python subprocess: start-up, walk, sha256 of every file)"
-    )
-    lines.append(
-        f"  (bare, not counted: deleting the restored tree "
-        f"{m(lambda b, d: b.removal):.3f}; drorch's run does delete its scratch folder)"
+        f"{hashing:.3f} (python subprocess: start-up, walk, sha256 of every file) + rm -rf "
+        f"{removal:.3f}"
     )
     lines.append(f"  drorch total {drorch_total:.3f}:")
     for label, value, bare in parts:
         extra = f"   (bare: {bare:.3f}, difference {value - bare:+.3f})" if bare is not None else ""
         lines.append(f"    {value:7.3f}  {label}{extra}")
-    removal = m(lambda b, d: b.removal)
     lines.append(
-        f"  of the rest of the run, removing the scratch tree takes about what bare's removal "
-        f"takes ({removal:.3f}), leaving {m(lambda b, d: d.rest) - removal:.3f} for the others"
+        f"  not added above: restic ls --json (the listing check) "
+        f"{m(lambda b, d: d.calls.get('ls', 0.0)):.3f}, run from the start of the restore, "
+        "beside it"
     )
     lines.append(
         f"  the run in the catalog (started_at -> finished_at) {m(lambda b, d: d.in_run):.3f};"
@@ -383,15 +397,21 @@ def breakdown_lines(report: Report) -> list[str]:
     overhead = drorch_total - bare_total
     own = drorch_total - restic_restore
     lines.append(
-        f"  overhead drorch - bare (medians) {overhead:+.3f}; drorch's run outside restic "
-        f"restore {own:.3f} vs the bare side's hashing {hashing:.3f}: with restic's restore "
-        f"as bare ran it, a ratio of {(bare_restore_s + own) / bare_total:.3f}"
+        f"  overhead drorch - bare (medians) {overhead:+.3f}; drorch's time outside restic "
+        f"restore {own:.3f} vs the bare side's hashing + rm -rf {hashing + removal:.3f}: with "
+        f"restic's restore as bare ran it, a ratio of {(bare_restore_s + own) / bare_total:.3f}"
     )
     allowed = (TARGET_RATIO - 1) * bare_total
     lines.append(
         f"  budget at {TARGET_RATIO}x: {TARGET_RATIO * bare_total:.3f} s, i.e. "
-        f"{allowed + hashing:.3f} s for everything drorch does besides restic restore"
+        f"{allowed + hashing + removal:.3f} s for everything drorch does besides restic restore"
     )
+    if report.loads:
+        lines.append(
+            f"  load average (1 min) after each round: "
+            f"{', '.join(f'{load:.2f}' for load in report.loads)} (a shared 2-core machine: "
+            "the figures move with it)"
+        )
     return lines
 
 
@@ -406,16 +426,20 @@ def results_part(report: Report) -> str:
         "job: `" + RESTORE_TEST.strip() + "`; one disk target",
         "bare: `restic restore ID --target FRESH --verify` with drorch's restic environment "
         "(password file, RESTIC_CACHE_DIR=ROOT/state/cache, RESTIC_PROGRESS_FPS, TZ) then "
-        "`python -c` hashing every restored file with hashlib.sha256, timed as one; deleting "
-        "the folder is not counted. drorch: `drorch --config ROOT run JOB restore-test` "
-        "(exit 0, run SUCCEEDED, evidence record `pass`). One untimed warm-up of each; "
-        "rounds alternate the order; dirty pages are flushed before each timed step",
+        "`python -c` hashing every restored file with hashlib.sha256, then `rm -rf` of the "
+        "restored tree, timed as one. drorch: `drorch --config ROOT run JOB restore-test` "
+        "(exit 0, run SUCCEEDED, evidence record `pass`, its scratch folder gone). One "
+        "untimed warm-up of each; rounds alternate the order; dirty pages are flushed before "
+        "each timed step",
     ]
     rows = [
-        f"| {n} | {order} | {b.restore:.3f} | {b.hashing:.3f} | {b.total:.3f} | "
-        f"{d.total:.3f} | {d.calls.get('restore', 0.0):.3f} | {d.calls.get('ls', 0.0):.3f} | "
-        f"{d.walk:.3f} | {d.rest:.3f} | {d.outside_run:.3f} | {d.total / b.total:.3f} |"
-        for n, (order, b, d) in enumerate(report.rounds, start=1)
+        f"| {n} | {order} | {b.restore:.3f} | {b.hashing:.3f} | {b.removal:.3f} | "
+        f"{b.total:.3f} | {d.total:.3f} | {d.calls.get('restore', 0.0):.3f} | "
+        f"{d.calls.get('ls', 0.0):.3f} | {d.checks:.3f} | {d.cleanup:.3f} | {d.rest:.3f} | "
+        f"{d.outside_run:.3f} | {d.total / b.total:.3f} | {load:.2f} |"
+        for n, ((order, b, d), load) in enumerate(
+            zip(report.rounds, report.loads, strict=True), start=1
+        )
     ]
     return "\n".join(
         [
@@ -425,9 +449,10 @@ def results_part(report: Report) -> str:
             "",
             *(f"- {line}" for line in setup),
             "",
-            "| round | order | bare restore s | bare hash s | bare s | drorch s | its restic "
-            "restore s | its restic ls s | walk s | rest of run s | outside run s | ratio |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| round | order | bare restore s | bare hash s | bare rm s | bare s | drorch s | "
+            "its restic restore s | its restic ls s (beside it) | checks s | cleanup s | "
+            "rest of run s | outside run s | ratio | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             "Verdict:",

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from drorch.actions import RestoreTestOptions, request_for
+from drorch.actions.verification import PendingListing, verify_restored
 from drorch.catalog import RunStatus, models
+from drorch.errors import Interrupted
+from drorch.restic import ArtifactDir, Repo, Restic
+from drorch.targets import open_target
+from drorch.targets.locks import restic_for
 from tests.integration.conftest import Env
 
 TESTED = """\
@@ -63,7 +74,7 @@ def test_a_good_copy_passes_every_check(make_env: Callable[..., Env]) -> None:
     assert record["target"] == {"name": "primary", "site": "dc1", "jurisdiction": "ML"}
     assert record["rto"]["target_s"] == 4 * 3600 and record["rto"]["within"] is True
     assert record["throughput_bytes_per_s"] > 0
-    assert "restore" in record["durations_s"] and "verify" in record["durations_s"]
+    assert {"restore", "verify", "cleanup"} <= set(record["durations_s"])
     assert record["versions"]["restic"].startswith("0.")
     assert any(name.endswith("-restore.json") for name in record["artifacts"])
     assert list((env.config.state_dir / "scratch").iterdir()) == []
@@ -212,6 +223,33 @@ def test_remove_tree_copes_with_read_only_folders() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_remove_tree_removes_every_kind_of_entry_and_follows_no_symlink(tmp_path: Path) -> None:
+    from drorch.actions.restore_test import remove_tree
+
+    outside = tmp_path / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "folder" / "kept.txt").write_text("not the tree's", encoding="utf-8")
+    (outside / "kept.txt").write_text("not the tree's", encoding="utf-8")
+    restored = tmp_path / "restored"
+    for number in range(50):
+        folder = restored / f"d{number % 5}" / f"s{number % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{number}").write_bytes(b"x" * number)
+    (restored / "empty" / "deeper").mkdir(parents=True)
+    (restored / "to-folder").symlink_to(outside / "folder")
+    (restored / "d0" / "to-file").symlink_to(outside / "kept.txt")
+    (restored / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(restored / "d1" / "fifo")
+    assert remove_tree(restored)
+    assert not restored.exists() and not restored.is_symlink()
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == [
+        "folder",
+        "folder/kept.txt",
+        "kept.txt",
+    ]
+    assert remove_tree(restored)  # nothing there: nothing to do
+
+
 def test_only_the_checks_the_job_asks_for_are_run(make_env: Callable[..., Env]) -> None:
     env = make_env(
         jobs={
@@ -226,3 +264,111 @@ def test_only_the_checks_the_job_asks_for_are_run(make_env: Callable[..., Env]) 
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert [c["name"] for c in evidence(run)["checks"]] == ["restic", "canary"]
     assert not any(name.endswith("-ls.json") for name in evidence(run)["artifacts"])
+
+
+def listing_setup(
+    env: Env, tmp_path: Path, *, password_file: Path | None = None
+) -> tuple[Restic, Repo]:
+    """restic as a run has it (artifacts in tmp_path/artifacts), and the primary's repo,
+    its password read from `password_file` when given."""
+    restic = restic_for(env.config, artifacts=ArtifactDir(tmp_path / "artifacts"))
+    repo = open_target("primary", env.config).repo  # type: ignore[attr-defined]
+    return restic, repo if password_file is None else replace(repo, password_file=password_file)
+
+
+def ends_by_itself(call: Callable[[], None], fifo: Path) -> bool:
+    """Whether `call` returns without restic being fed its password through `fifo`.
+
+    Not a timing assertion: a call that stops restic returns within restic's grace (30 s,
+    then SIGKILL); one that does not would wait for ever, so after twice that the test
+    gives restic a (wrong) password, lets it fail, and reports the hang as a failure."""
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(60)
+    if not worker.is_alive():
+        return True
+    fifo.write_text("not the password\n", encoding="utf-8")
+    worker.join()
+    return False
+
+
+def test_a_listing_started_before_the_restore_judges_the_restored_tree(
+    make_env: Callable[..., Env], tmp_path: Path
+) -> None:
+    """The listing check through PendingListing is as strict as through restic ls after
+    the restore: the tree restored from one snapshot fails against another's listing."""
+    env = make_env(jobs={"app": job()})
+    first = env.run()
+    (env.root / "data" / "more.txt").write_text("one more file\n", encoding="utf-8")
+    second = env.run()
+    assert first.snapshot_id and second.snapshot_id
+    restic, repo = listing_setup(env, tmp_path)
+    [restored_from] = [s for s in env.catalog.snapshots() if s.snapshot_id == first.snapshot_id]
+    verdicts = {}
+    for listed in (first.snapshot_id, second.snapshot_id):
+        pending = PendingListing(restic, repo, listed)
+        folder = tmp_path / f"restored-{listed[:8]}"
+        restic.restore(repo, first.snapshot_id, folder)
+        try:
+            [check] = verify_restored(
+                restic, repo, restored_from, folder, ("listing",), listing=pending
+            )
+        finally:
+            pending.close()
+        verdicts[listed] = check
+    assert verdicts[first.snapshot_id].passed, verdicts[first.snapshot_id].detail
+    other = verdicts[second.snapshot_id]
+    assert not other.passed
+    found = re.fullmatch(
+        r"(\d+) files, (\d+) bytes restored; the snapshot lists (\d+) files, (\d+) bytes",
+        other.detail,
+    )
+    assert found, other.detail
+    files, size, listed_files, listed_size = map(int, found.groups())
+    assert (listed_files, listed_size) == (files + 1, size + len("one more file\n"))
+
+
+def stuck_listing(
+    make_env: Callable[..., Env], tmp_path: Path, cancel: threading.Event | None = None
+) -> tuple[PendingListing, Path]:
+    """A PendingListing whose restic ls waits for its password from a FIFO nobody writes:
+    still running whenever the test looks, whatever the machine's speed."""
+    env = make_env(jobs={"app": job()})
+    snap = env.run()
+    assert snap.snapshot_id
+    fifo = tmp_path / "password.fifo"
+    os.mkfifo(fifo)
+    restic, repo = listing_setup(env, tmp_path, password_file=fifo)
+    return PendingListing(replace(restic, cancel=cancel), repo, snap.snapshot_id), fifo
+
+
+def test_closing_a_listing_stops_its_restic(make_env: Callable[..., Env], tmp_path: Path) -> None:
+    """A restore that failed leaves its listing running: close() stops restic ls (SIGINT)
+    and returns once it is gone."""
+    pending, fifo = stuck_listing(make_env, tmp_path)
+    assert ends_by_itself(pending.close, fifo), "close() waited for ls instead of stopping it"
+    [artifact] = (tmp_path / "artifacts").glob("*-ls.json")
+    assert json.loads(artifact.read_text(encoding="utf-8"))["canceled"] is True
+    with pytest.raises(Interrupted, match="canceled"):
+        pending.wait()
+
+
+def test_the_runs_cancel_reaches_a_pending_listing(
+    make_env: Callable[..., Env], tmp_path: Path
+) -> None:
+    cancel = threading.Event()
+    pending, fifo = stuck_listing(make_env, tmp_path, cancel)
+    cancel.set()  # as the daemon does when it stops, or an operator cancels the run
+    raised: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            pending.wait()
+        except BaseException as exc:  # looked at below
+            raised.append(exc)
+
+    assert ends_by_itself(wait, fifo), "wait() did not pass the run's cancel on to ls"
+    pending.close()
+    [error] = raised
+    with pytest.raises(Interrupted, match="canceled"):
+        raise error

@@ -5,13 +5,26 @@ Results come out as frozen records, never as live ORM objects.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, Table, and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from drorch.catalog import models
@@ -387,32 +400,11 @@ def _transition(
     transaction, so a read-then-write would not be one)."""
     if "status" in fields:
         raise CatalogError("a run's status is the transition's own")
-
-    def sources(allowed: dict[RunStatus, set[RunStatus]]) -> list[RunStatus]:
-        return [
-            s for s, ends in allowed.items() if to in ends and (only_from is None or s in only_from)
-        ]
-
-    now = literal(utc_now(), _RUNS.c.finished_at.type)
-    values: dict[str, Any] = {
-        "status": to,
-        "finished_at": now if to.finished else None,
-        **fields,
-    }
-    if to is RunStatus.RUNNING and "started_at" not in fields:
-        values["started_at"] = case((_RUNS.c.started_at.is_(None), now), else_=_RUNS.c.started_at)
-    row = session.execute(
-        update(_RUNS)
-        .where(
-            _RUNS.c.id == run_id,
-            or_(
-                and_(_RUNS.c.action != RUNBOOK, _RUNS.c.status.in_(sources(ALLOWED))),
-                and_(_RUNS.c.action == RUNBOOK, _RUNS.c.status.in_(sources(RUNBOOK_ALLOWED))),
-            ),
-        )
-        .values(values)
-        .returning(*_RUNS.c)
-    ).first()
+    statement = _transition_statement(
+        to, None if only_from is None else frozenset(only_from), tuple(sorted(fields))
+    )
+    parameters = {f"new_{key}": value for key, value in fields.items()}
+    row = session.execute(statement, {"run_id": run_id, "now": utc_now(), **parameters}).first()
     if row is not None:
         return _record(RunRecord, row)  # type: ignore[no-any-return]
     found = session.execute(
@@ -425,13 +417,53 @@ def _transition(
     raise CatalogError(f"run {run_id} cannot go from {found.status} to {to}")
 
 
+@functools.lru_cache(maxsize=256)
+def _transition_statement(
+    to: RunStatus, only_from: frozenset[RunStatus] | None, keys: tuple[str, ...]
+) -> Any:
+    """The UPDATE of a transition, built once per shape (building one costs about as much
+    as running it); the run's id, the time and the fields are its parameters."""
+
+    def sources(allowed: dict[RunStatus, set[RunStatus]]) -> list[RunStatus]:
+        return [
+            s for s, ends in allowed.items() if to in ends and (only_from is None or s in only_from)
+        ]
+
+    now = bindparam("now", type_=_RUNS.c.finished_at.type)
+    values: dict[str, Any] = {
+        "status": to,
+        "finished_at": now if to.finished else None,
+        **{key: bindparam(f"new_{key}", type_=_RUNS.c[key].type) for key in keys},
+    }
+    if to is RunStatus.RUNNING and "started_at" not in keys:
+        values["started_at"] = case((_RUNS.c.started_at.is_(None), now), else_=_RUNS.c.started_at)
+    return (
+        update(_RUNS)
+        .where(
+            _RUNS.c.id == bindparam("run_id"),
+            or_(
+                and_(_RUNS.c.action != RUNBOOK, _RUNS.c.status.in_(sources(ALLOWED))),
+                and_(_RUNS.c.action == RUNBOOK, _RUNS.c.status.in_(sources(RUNBOOK_ALLOWED))),
+            ),
+        )
+        .values(values)
+        .returning(*_RUNS.c)
+    )
+
+
 def _insert_snapshot(session: Session, record: SnapshotRecord) -> None:
     values = {name: getattr(record, name) for name in SnapshotRecord.__dataclass_fields__}
     values["paths"] = list(record.paths)
     values["tags"] = list(record.tags)
-    session.execute(insert(_SNAPSHOTS).values({**values, "recorded_at": utc_now()}))
+    session.execute(_INSERT_SNAPSHOT, {**values, "recorded_at": utc_now()})
 
 
 def free_lock(session: Session, name: str, token: str) -> None:
     """Delete the lock row, if it is still the one taken with `token`."""
-    session.execute(delete(_LOCKS).where(_LOCKS.c.name == name, _LOCKS.c.token == token))
+    session.execute(_FREE_LOCK, {"lock_name": name, "lock_token": token})
+
+
+_INSERT_SNAPSHOT = insert(_SNAPSHOTS)
+_FREE_LOCK = delete(_LOCKS).where(
+    _LOCKS.c.name == bindparam("lock_name"), _LOCKS.c.token == bindparam("lock_token")
+)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from drorch.catalog import models
@@ -47,6 +47,9 @@ class LockInfo:
 
 Alive = Callable[[str, int, float], bool]
 _LOCKS = cast(Table, models.Lock.__table__)
+# Built once: a daemon takes one for each run, and building costs about as much as running.
+_READ = select(_LOCKS).where(_LOCKS.c.name == bindparam("lock_name"))
+_INSERT = insert(_LOCKS)
 
 
 def acquire(
@@ -70,7 +73,7 @@ def acquire(
             now = utc_now()
             token = secrets.token_hex(16)
             with catalog.session() as session, session.begin():
-                current = session.execute(select(_LOCKS).where(_LOCKS.c.name == name)).first()
+                current = session.execute(_READ, {"lock_name": name}).first()
                 if current is not None:
                     # On this host a live holder keeps its lock whatever its lease says (a
                     # stalled renewer must not let a second run in); elsewhere the lease
@@ -92,7 +95,7 @@ def acquire(
                     "expires_at": now + lease,
                 }
                 if current is None:  # IntegrityError when someone inserted first
-                    session.execute(insert(_LOCKS).values(name=name, **values))
+                    session.execute(_INSERT, {"name": name, **values})
                 else:
                     taken = session.execute(
                         update(_LOCKS)

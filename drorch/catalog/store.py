@@ -370,11 +370,11 @@ def insert_run(
         "created_at": now,
         "started_at": now if status is RunStatus.RUNNING else None,
     }
-    run_id = session.execute(insert(_RUNS).values(values).returning(_RUNS.c.id)).scalar_one()
+    run_id = session.execute(_INSERT_RUN, values).scalar_one()
     artifacts = None
     if artifacts_root is not None:
         artifacts = str(artifacts_root / str(run_id))
-        session.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(artifacts=artifacts))
+        session.execute(_SET_ARTIFACTS, {"run_id": run_id, "new_artifacts": artifacts})
     return RunRecord(
         id=run_id,
         finished_at=None,
@@ -463,6 +463,13 @@ def free_lock(session: Session, name: str, token: str) -> None:
     session.execute(_FREE_LOCK, {"lock_name": name, "lock_token": token})
 
 
+# Built once: building a statement costs about as much as running it.
+_INSERT_RUN = insert(_RUNS).returning(_RUNS.c.id)
+_SET_ARTIFACTS = (
+    update(_RUNS)
+    .where(_RUNS.c.id == bindparam("run_id"))
+    .values(artifacts=bindparam("new_artifacts"))
+)
 _INSERT_SNAPSHOT = insert(_SNAPSHOTS)
 _FREE_LOCK = delete(_LOCKS).where(
     _LOCKS.c.name == bindparam("lock_name"), _LOCKS.c.token == bindparam("lock_token")

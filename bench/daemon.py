@@ -201,15 +201,14 @@ for _key, _value in _JSON.items():
 PREPARE = """\
 import sys
 from pathlib import Path
-from drorch.catalog import open_catalog
 from drorch.config import load_config
-from drorch.restic import Restic
-from drorch.targets import open_disk_repository
+from drorch.state import open_config_catalog
+from drorch.targets import open_target, restic_for
 config = load_config(Path(sys.argv[1]))
-catalog = open_catalog(config.settings.catalog, config.state_dir)
-restic = Restic(binary=config.settings.restic.binary, cache_dir=config.state_dir / "cache")
-open_disk_repository("primary", config.targets["primary"], catalog, restic, create=True,
-                     managed_roots=(config.root, config.state_dir))
+catalog = open_config_catalog(config)
+open_target("primary", config).open_for_writing(
+    catalog, restic_for(config), managed_roots=(config.root, config.state_dir)
+)
 catalog.close()
 """
 

@@ -16,12 +16,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from typing import Any
 
 import psutil
 
-from drorch.catalog import Catalog
+from drorch.catalog import Catalog, RunRecord
 from drorch.catalog import locks as table
 from drorch.catalog.locks import Held, Owner
 from drorch.errors import LockBusy
@@ -134,5 +135,33 @@ def resource_lock(
     try:
         yield held
     finally:
-        _renewer.remove(held)
-        table.release(catalog, held)
+        release(catalog, held)
+
+
+def lock_for_run(
+    catalog: Catalog,
+    name: str,
+    *,
+    purpose: str,
+    run: Mapping[str, Any],
+    lease: timedelta = DEFAULT_LEASE,
+) -> tuple[Held, RunRecord]:
+    """Take the lock and record the run it guards in one transaction (LockBusy, and no run,
+    when it is held); the lease is renewed until `stop_renewing`. The caller releases it,
+    with the run's final transition (Catalog.transition's `lock`) or with `release`."""
+    held = table.acquire(
+        catalog, name, this_process(), lease=lease, purpose=purpose, alive=process_alive, run=run
+    )
+    assert held.run is not None
+    _renewer.add(catalog, held, lease)
+    return held, held.run
+
+
+def stop_renewing(held: Held) -> None:
+    """Before the lock is released: a renewal that finds it gone would report it lost."""
+    _renewer.remove(held)
+
+
+def release(catalog: Catalog, held: Held) -> None:
+    stop_renewing(held)
+    table.release(catalog, held)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drorch.catalog import Catalog, RunStatus
+from drorch.catalog import Catalog, RunStatus, SnapshotRecord
 from drorch.config import Config
 from drorch.config.model import Job
 from drorch.config.units import format_duration
@@ -81,3 +81,6 @@ class ActionResult:
     files: int | None = None
     error: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    # Recorded with the run's final status, in one transaction: a snapshot row and the run
+    # that wrote it are committed together (and a run costs one commit less).
+    snapshots: tuple[SnapshotRecord, ...] = ()

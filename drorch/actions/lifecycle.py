@@ -18,9 +18,10 @@ from typing import Any
 from drorch import logs
 from drorch.actions.context import ActionResult, Deadline, RunContext
 from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
+from drorch.catalog.locks import Held
 from drorch.config import Config
 from drorch.errors import DrorchError, Interrupted, ResticNotFound
-from drorch.locks import job_lock_name, resource_lock
+from drorch.locks import job_lock_name, lock_for_run, release, stop_renewing
 from drorch.restic import ArtifactDir
 from drorch.restic.models import BackupProgress
 from drorch.targets import restic_for
@@ -60,31 +61,61 @@ def execute(
 
     The job's action is locked in the catalog first: a second run of the same job and
     action, from any process, raises LockBusy naming the holder, and nothing is recorded.
+    A run costs two commits: the lock taken with the run's row (and its artifacts
+    folder), and the run's end with the snapshots it wrote and the lock's release.
     """
     config.job(request.job)
-    with resource_lock(
+    held, run = lock_for_run(
         catalog,
         job_lock_name(request.job, request.action),
         purpose=f"{request.action} of {request.job}",
-    ) as held:
-        run = catalog.create_run(
-            job=request.job,
-            action=request.action,
-            target=_planned_target(config, request),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            actor=request.actor or default_actor(),
-            artifacts_root=config.state_dir / "runs",
-            lock=(held.name, held.token),
-        )
+        run={
+            "job": request.job,
+            "action": request.action,
+            "target": _planned_target(config, request),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "actor": request.actor or default_actor(),
+            "artifacts_root": config.state_dir / "runs",
+        },
+    )
+    ended: list[RunRecord] = []
+    try:
         if request.on_start is not None:
             request.on_start(run)
         # "replicate:replica" is the replicate action towards replica: one lock, one history
-        return _perform(config, catalog, request, actions[request.action.partition(":")[0]], run)
+        action = actions[request.action.partition(":")[0]]
+        return _perform(config, catalog, request, action, run, _Finish(catalog, run, held, ended))
+    finally:
+        if not ended:  # the run's end did not release it
+            release(catalog, held)
+
+
+@dataclass(frozen=True)
+class _Finish:
+    """The run's final transition, which releases its lock in the same transaction."""
+
+    catalog: Catalog
+    run: RunRecord
+    held: Held
+    ended: list[RunRecord]
+
+    def __call__(self, to: RunStatus, **fields: Any) -> RunRecord:
+        stop_renewing(self.held)
+        done = self.catalog.transition(
+            self.run.id, to, lock=(self.held.name, self.held.token), **fields
+        )
+        self.ended.append(done)
+        return done
 
 
 def _perform(
-    config: Config, catalog: Catalog, request: Request, action: Action, run: RunRecord
+    config: Config,
+    catalog: Catalog,
+    request: Request,
+    action: Action,
+    run: RunRecord,
+    finish: _Finish,
 ) -> RunRecord:
     run_dir = config.state_dir / "runs" / str(run.id)
     own = config.job(request.job).timeout_of(request.action)
@@ -122,26 +153,24 @@ def _perform(
         try:
             result = action(ctx)
         except Interrupted as exc:
-            return catalog.transition(run.id, RunStatus.CANCELED, error=str(exc))
+            return finish(RunStatus.CANCELED, error=str(exc))
         except KeyboardInterrupt:
-            catalog.transition(run.id, RunStatus.CANCELED, error="canceled by the operator")
+            finish(RunStatus.CANCELED, error="canceled by the operator")
             raise
         except ResticNotFound:
-            catalog.transition(run.id, RunStatus.FAILED, error="restic not found")
+            finish(RunStatus.FAILED, error="restic not found")
             raise
         except DrorchError as exc:
             # The caller reports the outcome (the CLI renders it, the daemon logs it).
             log.info("%s failed: %s", request.action, exc)
-            return catalog.transition(run.id, RunStatus.FAILED, error=str(exc))
+            return finish(RunStatus.FAILED, error=str(exc))
         except Exception as exc:
             log.exception("%s failed with an internal error", request.action)
-            return catalog.transition(
-                run.id, RunStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}"
-            )
+            return finish(RunStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
         log.info("%s %s: %s", request.action, result.status.value.lower(), result.summary)
-        return catalog.transition(
-            run.id,
+        return finish(
             result.status,
+            snapshots=result.snapshots,
             target=result.target,
             error=result.error,
             snapshot_id=result.snapshot_id,

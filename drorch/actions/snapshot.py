@@ -104,27 +104,26 @@ def _backup(ctx: RunContext, target: Target, repo: Repo) -> ActionResult:
             f"{reported} as written, but target {name!r} holds no such snapshot; nothing was "
             "recorded"
         )
-    ctx.catalog.record_snapshot(
-        SnapshotRecord(
-            job=ctx.job_name,
-            target=name,
-            snapshot_id=snapshot_id,
-            time=started,
-            tree=tree,
-            hostname=host,
-            paths=paths,
-            tags=tags,
-            size=summary.total_bytes_processed if summary else None,
-            files=summary.total_files_processed if summary else None,
-            original_id=None,
-            run_id=ctx.run_id,
-            canary_path=str(canary.path),
-            canary_sha256=canary.sha256,
-            status=KEPT.get(status, SnapshotStatus.COMPLETE),
-        )
+    written = SnapshotRecord(
+        job=ctx.job_name,
+        target=name,
+        snapshot_id=snapshot_id,
+        time=started,
+        tree=tree,
+        hostname=host,
+        paths=paths,
+        tags=tags,
+        size=summary.total_bytes_processed if summary else None,
+        files=summary.total_files_processed if summary else None,
+        original_id=None,
+        run_id=ctx.run_id,
+        canary_path=str(canary.path),
+        canary_sha256=canary.sha256,
+        status=KEPT.get(status, SnapshotStatus.COMPLETE),
     )
     return ActionResult(
         status=status,
+        snapshots=(written,),
         target=name,
         snapshot_id=snapshot_id,
         error=error,

@@ -7,15 +7,16 @@ is on this host and provably gone (no process with that pid and start time).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from drorch.catalog import models
-from drorch.catalog.store import Catalog, utc_now
+from drorch.catalog.store import Catalog, RunRecord, free_lock, insert_run, utc_now
 from drorch.errors import LockBusy
 
 
@@ -30,6 +31,7 @@ class Owner:
 class Held:
     name: str
     token: str
+    run: RunRecord | None = None  # the run recorded with the lock (acquire's `run`)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class LockInfo:
 
 
 Alive = Callable[[str, int, float], bool]
+_LOCKS = cast(Table, models.Lock.__table__)
+# Built once: a daemon takes one for each run, and building costs about as much as running.
+_READ = select(_LOCKS).where(_LOCKS.c.name == bindparam("lock_name"))
+_INSERT = insert(_LOCKS)
 
 
 def acquire(
@@ -55,52 +61,60 @@ def acquire(
     purpose: str,
     alive: Alive,
     run_id: int | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> Held:
-    """Take the lock or raise LockBusy naming its holder."""
+    """Take the lock or raise LockBusy naming its holder.
+
+    With `run` (store.insert_run's fields), also record the run it guards, in the same
+    transaction: one commit where the daemon starts many runs at a slot, and no run
+    recorded when the lock is busy. The lock carries its id; `Held.run` is its record."""
     for _ in range(5):
-        now = utc_now()
-        token = secrets.token_hex(16)
-        values = {
-            "token": token,
-            "host": owner.host,
-            "pid": owner.pid,
-            "pid_started": owner.pid_started,
-            "run_id": run_id,
-            "purpose": purpose,
-            "acquired_at": now,
-            "expires_at": now + lease,
-        }
-        with catalog.session() as session:
-            current = session.get(models.Lock, name)
-            if current is not None:
-                # On this host a live holder keeps its lock whatever its lease says (a
-                # stalled renewer must not let a second run in); elsewhere the lease decides.
-                holder_alive = alive(current.host, current.pid, current.pid_started)
-                busy = holder_alive and (current.expires_at > now or current.host == owner.host)
-                if busy:
-                    raise LockBusy(
-                        _describe(current), holder_pid=current.pid, holder_run=current.run_id
+        try:
+            now = utc_now()
+            token = secrets.token_hex(16)
+            with catalog.session() as session, session.begin():
+                current = session.execute(_READ, {"lock_name": name}).first()
+                if current is not None:
+                    # On this host a live holder keeps its lock whatever its lease says (a
+                    # stalled renewer must not let a second run in); elsewhere the lease
+                    # decides.
+                    holder_alive = alive(current.host, current.pid, current.pid_started)
+                    if holder_alive and (current.expires_at > now or current.host == owner.host):
+                        raise LockBusy(
+                            _describe(current), holder_pid=current.pid, holder_run=current.run_id
+                        )
+                record = None if run is None else insert_run(session, **run)
+                values = {
+                    "token": token,
+                    "host": owner.host,
+                    "pid": owner.pid,
+                    "pid_started": owner.pid_started,
+                    "run_id": run_id if record is None else record.id,
+                    "purpose": purpose,
+                    "acquired_at": now,
+                    "expires_at": now + lease,
+                }
+                if current is None:  # IntegrityError when someone inserted first
+                    session.execute(_INSERT, {"name": name, **values})
+                else:
+                    taken = session.execute(
+                        update(_LOCKS)
+                        .where(_LOCKS.c.name == name, _LOCKS.c.token == current.token)
+                        .values(**values)
                     )
-                old = current.token
-        if current is None:
-            try:
-                with catalog.session() as session, session.begin():
-                    session.add(models.Lock(name=name, **values))
-            except IntegrityError:
-                continue  # someone inserted first: look again
-            return Held(name, token)
-        with catalog.session() as session, session.begin():
-            taken = session.execute(
-                update(models.Lock)
-                .where(models.Lock.name == name, models.Lock.token == old)
-                .values(**values)
-            )
-            if taken.rowcount == 1:  # type: ignore[attr-defined]
-                return Held(name, token)
+                    if taken.rowcount != 1:  # type: ignore[attr-defined]
+                        raise _Lost
+                return Held(name, token, record)
+        except (IntegrityError, _Lost):
+            continue  # rolled back, the run with it: look again
     raise LockBusy(f"{name} is contended; try again")
 
 
-def _describe(row: models.Lock) -> str:
+class _Lost(Exception):
+    """Another process changed the lock between our read and our write: look again."""
+
+
+def _describe(row: Any) -> str:
     run = f"run {row.run_id}, " if row.run_id is not None else ""
     return f"{row.purpose}: already running ({run}pid {row.pid} on {row.host})"
 
@@ -118,11 +132,7 @@ def renew(catalog: Catalog, held: Held, *, lease: timedelta) -> bool:
 
 def release(catalog: Catalog, held: Held) -> None:
     with catalog.session() as session, session.begin():
-        session.execute(
-            delete(models.Lock).where(
-                models.Lock.name == held.name, models.Lock.token == held.token
-            )
-        )
+        free_lock(session, held.name, held.token)
 
 
 def held_locks(catalog: Catalog) -> list[LockInfo]:

@@ -5,13 +5,26 @@ Results come out as frozen records, never as live ORM objects.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from drorch.catalog import models
@@ -151,33 +164,26 @@ class Catalog:
         """Record a run. In the same transaction (one fsync, not three: the daemon starts
         many runs at a slot): its artifacts folder `artifacts_root/ID`, and the id on the
         lock (name, token) it runs under."""
-        now = utc_now()
-        row = models.Run(
-            job=job,
-            action=action,
-            target=target,
-            status=status,
-            created_at=now,
-            started_at=now if status is RunStatus.RUNNING else None,
-            host=host,
-            pid=pid,
-            actor=actor,
-            details=details,
-        )
         with self.session() as session, session.begin():
-            session.add(row)
-            session.flush()
-            if artifacts_root is not None:
-                row.artifacts = str(artifacts_root / str(row.id))
+            record = insert_run(
+                session,
+                job=job,
+                action=action,
+                target=target,
+                host=host,
+                pid=pid,
+                actor=actor,
+                status=status,
+                artifacts_root=artifacts_root,
+                details=details,
+            )
             if lock is not None:
                 name, token = lock
                 session.execute(
-                    update(models.Lock)
-                    .where(models.Lock.name == name, models.Lock.token == token)
-                    .values(run_id=row.id)
+                    update(_LOCKS)
+                    .where(_LOCKS.c.name == name, _LOCKS.c.token == token)
+                    .values(run_id=record.id)
                 )
-            session.flush()
-            record: RunRecord = _record(RunRecord, row)
         return record
 
     def transition(
@@ -186,28 +192,22 @@ class Catalog:
         to: RunStatus,
         *,
         only_from: Collection[RunStatus] | None = None,
+        snapshots: Sequence[SnapshotRecord] = (),
+        lock: tuple[str, str] | None = None,
         **fields: Any,
     ) -> RunRecord:
         """The one way a run changes status; refuses a transition the state machine forbids,
         and one from a status not in `only_from` (the status the caller saw: a
-        compare-and-swap against another process changing it meanwhile)."""
+        compare-and-swap against another process changing it meanwhile).
+
+        In the same transaction, so that a run's end is one commit: the `snapshots` it
+        wrote, and the release of the lock (name, token) it ran under."""
         with self.session() as session, session.begin():
-            row = session.get(models.Run, run_id, with_for_update=True)
-            if row is None:
-                raise CatalogError(f"no run {run_id} in the catalog")
-            if only_from is not None and row.status not in only_from:
-                raise CatalogError(f"run {run_id} is {row.status.value} now")
-            allowed = RUNBOOK_ALLOWED if row.action == RUNBOOK else ALLOWED
-            if to not in allowed.get(row.status, set()):
-                raise CatalogError(f"run {run_id} cannot go from {row.status} to {to}")
-            row.status = to
-            now = utc_now()
-            if to is RunStatus.RUNNING and row.started_at is None:
-                row.started_at = now
-            row.finished_at = now if to.finished else None
-            for key, value in fields.items():
-                setattr(row, key, value)
-            record: RunRecord = _record(RunRecord, row)
+            record = _transition(session, run_id, to, only_from, fields)
+            for snapshot in snapshots:
+                _insert_snapshot(session, snapshot)
+            if lock is not None:
+                free_lock(session, *lock)
         return record
 
     def annotate(self, run_id: int, **fields: Any) -> RunRecord:
@@ -304,11 +304,8 @@ class Catalog:
     # -- snapshots --------------------------------------------------------------------
 
     def record_snapshot(self, record: SnapshotRecord) -> None:
-        values = {name: getattr(record, name) for name in SnapshotRecord.__dataclass_fields__}
-        values["paths"] = list(record.paths)
-        values["tags"] = list(record.tags)
         with self.session() as session, session.begin():
-            session.add(models.Snapshot(**values, recorded_at=utc_now()))
+            _insert_snapshot(session, record)
 
     def snapshots(
         self, *, job: str | None = None, target: str | None = None
@@ -346,3 +343,134 @@ class Catalog:
                 )
                 removed += int(done.rowcount)  # type: ignore[attr-defined]
         return removed
+
+
+# -- within a transaction of the caller's ----------------------------------------------------
+# Core statements, not ORM loads: these run several times for each of the daemon's runs.
+
+_RUNS = cast(Table, models.Run.__table__)
+_LOCKS = cast(Table, models.Lock.__table__)
+_SNAPSHOTS = cast(Table, models.Snapshot.__table__)
+
+
+def insert_run(
+    session: Session,
+    *,
+    status: RunStatus = RunStatus.RUNNING,
+    artifacts_root: Path | None = None,
+    **fields: Any,
+) -> RunRecord:
+    """Insert a run row (with its artifacts folder `artifacts_root/ID`); its record.
+    `fields`: job, action, target, host, pid, actor and details, as create_run takes them."""
+    now = utc_now()
+    values: dict[str, Any] = {
+        "details": None,
+        **fields,
+        "status": status,
+        "created_at": now,
+        "started_at": now if status is RunStatus.RUNNING else None,
+    }
+    run_id = session.execute(_INSERT_RUN, values).scalar_one()
+    artifacts = None
+    if artifacts_root is not None:
+        artifacts = str(artifacts_root / str(run_id))
+        session.execute(_SET_ARTIFACTS, {"run_id": run_id, "new_artifacts": artifacts})
+    return RunRecord(
+        id=run_id,
+        finished_at=None,
+        bytes_processed=None,
+        bytes_added=None,
+        files=None,
+        snapshot_id=None,
+        error=None,
+        artifacts=artifacts,
+        **values,
+    )
+
+
+def _transition(
+    session: Session,
+    run_id: int,
+    to: RunStatus,
+    only_from: Collection[RunStatus] | None,
+    fields: dict[str, Any],
+) -> RunRecord:
+    """One UPDATE that changes the status only from one the state machine (and `only_from`)
+    allows: a compare-and-swap on both backends (SQLite reads outside the write
+    transaction, so a read-then-write would not be one)."""
+    if "status" in fields:
+        raise CatalogError("a run's status is the transition's own")
+    statement = _transition_statement(
+        to, None if only_from is None else frozenset(only_from), tuple(sorted(fields))
+    )
+    parameters = {f"new_{key}": value for key, value in fields.items()}
+    row = session.execute(statement, {"run_id": run_id, "now": utc_now(), **parameters}).first()
+    if row is not None:
+        return _record(RunRecord, row)  # type: ignore[no-any-return]
+    found = session.execute(
+        select(_RUNS.c.status, _RUNS.c.action).where(_RUNS.c.id == run_id)
+    ).first()
+    if found is None:
+        raise CatalogError(f"no run {run_id} in the catalog")
+    if only_from is not None and found.status not in only_from:
+        raise CatalogError(f"run {run_id} is {found.status.value} now")
+    raise CatalogError(f"run {run_id} cannot go from {found.status} to {to}")
+
+
+@functools.lru_cache(maxsize=256)
+def _transition_statement(
+    to: RunStatus, only_from: frozenset[RunStatus] | None, keys: tuple[str, ...]
+) -> Any:
+    """The UPDATE of a transition, built once per shape (building one costs about as much
+    as running it); the run's id, the time and the fields are its parameters."""
+
+    def sources(allowed: dict[RunStatus, set[RunStatus]]) -> list[RunStatus]:
+        return [
+            s for s, ends in allowed.items() if to in ends and (only_from is None or s in only_from)
+        ]
+
+    now = bindparam("now", type_=_RUNS.c.finished_at.type)
+    values: dict[str, Any] = {
+        "status": to,
+        "finished_at": now if to.finished else None,
+        **{key: bindparam(f"new_{key}", type_=_RUNS.c[key].type) for key in keys},
+    }
+    if to is RunStatus.RUNNING and "started_at" not in keys:
+        values["started_at"] = case((_RUNS.c.started_at.is_(None), now), else_=_RUNS.c.started_at)
+    return (
+        update(_RUNS)
+        .where(
+            _RUNS.c.id == bindparam("run_id"),
+            or_(
+                and_(_RUNS.c.action != RUNBOOK, _RUNS.c.status.in_(sources(ALLOWED))),
+                and_(_RUNS.c.action == RUNBOOK, _RUNS.c.status.in_(sources(RUNBOOK_ALLOWED))),
+            ),
+        )
+        .values(values)
+        .returning(*_RUNS.c)
+    )
+
+
+def _insert_snapshot(session: Session, record: SnapshotRecord) -> None:
+    values = {name: getattr(record, name) for name in SnapshotRecord.__dataclass_fields__}
+    values["paths"] = list(record.paths)
+    values["tags"] = list(record.tags)
+    session.execute(_INSERT_SNAPSHOT, {**values, "recorded_at": utc_now()})
+
+
+def free_lock(session: Session, name: str, token: str) -> None:
+    """Delete the lock row, if it is still the one taken with `token`."""
+    session.execute(_FREE_LOCK, {"lock_name": name, "lock_token": token})
+
+
+# Built once: building a statement costs about as much as running it.
+_INSERT_RUN = insert(_RUNS).returning(_RUNS.c.id)
+_SET_ARTIFACTS = (
+    update(_RUNS)
+    .where(_RUNS.c.id == bindparam("run_id"))
+    .values(artifacts=bindparam("new_artifacts"))
+)
+_INSERT_SNAPSHOT = insert(_SNAPSHOTS)
+_FREE_LOCK = delete(_LOCKS).where(
+    _LOCKS.c.name == bindparam("lock_name"), _LOCKS.c.token == bindparam("lock_token")
+)

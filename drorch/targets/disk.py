@@ -137,12 +137,12 @@ def open_disk_repository(
     is serialised across processes, so that jobs starting together on a new target do
     not race to create its repository.
     """
-    first_use = catalog.repository(name) is None
+    known = catalog.repository(name)
     lock = (
         resource_lock(
             catalog, f"repository-init:{name}", purpose=f"first use of {name}", wait=INIT_WAIT
         )
-        if first_use
+        if known is None
         else contextlib.nullcontext()
     )
     with lock:
@@ -151,6 +151,8 @@ def open_disk_repository(
             target,
             catalog,
             restic,
+            # looked up again under the lock: another process may have just created it
+            known=known or catalog.repository(name),
             create=create,
             managed_roots=managed_roots,
             chunker_from=chunker_from,
@@ -163,12 +165,12 @@ def _open(
     catalog: Catalog,
     restic: Restic,
     *,
+    known: RepositoryRecord | None,
     create: bool,
     managed_roots: tuple[Path, ...],
     chunker_from: Repo | None,
 ) -> Repo:
     repo = Repo(str(target.path), target.password_file)
-    known = catalog.repository(name)
     present = repository_present(target.path)
     if known is not None:
         if not present:

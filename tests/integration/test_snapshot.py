@@ -7,9 +7,13 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
+from sqlalchemy import event
+
 from drorch.catalog import RunStatus
+from drorch.catalog.locks import held_locks
 from drorch.restic.models import parse_time
 from tests.conftest import DRORCH_YAML
 from tests.integration.conftest import Env
@@ -298,3 +302,25 @@ def test_a_known_repository_costs_no_extra_restic_call(env: Env) -> None:
         if not p.name.endswith("-version.json")
     )
     assert calls == ["backup.json"]
+
+
+def test_a_snapshot_run_costs_three_catalog_transactions_two_of_them_commits(env: Env) -> None:
+    """The daemon starts a hundred runs at a slot, all queueing for the catalog: the lock is
+    taken with the run's row, the repository is looked up once, and the run ends with its
+    snapshot and the lock's release. The first run (which creates the repository) is not
+    counted."""
+    env.run()
+    begun: list[threading.Thread] = []
+    committed: list[threading.Thread] = []
+    event.listen(env.catalog.engine, "begin", lambda _: begun.append(threading.current_thread()))
+    event.listen(
+        env.catalog.engine, "commit", lambda _: committed.append(threading.current_thread())
+    )
+    run = env.run()
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    me = threading.current_thread()  # not the lease renewer's, which may wake meanwhile
+    assert (begun.count(me), committed.count(me)) == (3, 2)
+    [_, snapshot] = env.catalog.snapshots(job="app")
+    assert (snapshot.snapshot_id, snapshot.run_id) == (run.snapshot_id, run.id)
+    assert env.catalog.runs(job="app")[0] == run
+    assert held_locks(env.catalog) == []

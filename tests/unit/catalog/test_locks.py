@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from drorch.catalog import Catalog, open_catalog
+from drorch.catalog import Catalog, RunStatus, open_catalog
 from drorch.catalog import locks as table
 from drorch.catalog.locks import Owner
-from drorch.errors import LockBusy
+from drorch.errors import CatalogError, LockBusy
 
 ME = Owner(host="node1", pid=100, pid_started=1000.0)
 OTHER = Owner(host="node1", pid=200, pid_started=2000.0)
@@ -113,3 +113,104 @@ def test_process_alive_tells_pid_reuse_apart() -> None:
     assert not process_alive(host, os.getpid(), started + 3600)  # same pid, later process
     assert not process_alive(host, 2**22 + 12345, started)  # no such pid
     assert process_alive("another-node", 1, 0.0)  # elsewhere: the lease decides
+
+
+RUN = {"job": "a", "action": "snapshot", "target": None, "host": "node1", "pid": 100, "actor": "t"}
+
+
+def test_a_lock_taken_for_a_run_records_the_run_under_it(catalog: Catalog, tmp_path: Path) -> None:
+    held = table.acquire(
+        catalog,
+        "job:a:snapshot",
+        ME,
+        lease=LEASE,
+        purpose="snapshot of a",
+        alive=alive_all,
+        run={**RUN, "artifacts_root": tmp_path / "runs"},
+    )
+    run = held.run
+    assert run is not None
+    assert catalog.run(run.id) == run
+    assert run.artifacts == str(tmp_path / "runs" / str(run.id))
+    [info] = table.held_locks(catalog)
+    assert (info.name, info.run_id) == (held.name, run.id)
+
+
+def test_a_busy_lock_records_no_run(catalog: Catalog) -> None:
+    table.acquire(catalog, "job:a:snapshot", ME, lease=LEASE, purpose="p", alive=alive_all)
+    with pytest.raises(LockBusy):
+        table.acquire(
+            catalog, "job:a:snapshot", OTHER, lease=LEASE, purpose="p", alive=alive_all, run=RUN
+        )
+    assert catalog.runs() == []
+
+
+def test_a_lock_of_a_dead_holder_is_taken_over_with_the_run(catalog: Catalog) -> None:
+    table.acquire(catalog, "job:a:snapshot", ME, lease=LEASE, purpose="p", alive=alive_all)
+    held = table.acquire(
+        catalog, "job:a:snapshot", OTHER, lease=LEASE, purpose="p", alive=dead_all, run=RUN
+    )
+    assert held.run is not None
+    [info] = table.held_locks(catalog)
+    assert (info.pid, info.run_id) == (OTHER.pid, held.run.id)
+    assert table.renew(catalog, held, lease=LEASE)
+
+
+def test_a_run_lost_in_a_race_for_the_lock_is_rolled_back(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process takes the lock between our read and our write, every time: LockBusy,
+    and none of the runs inserted on the way stays."""
+
+    def other_takes_it(host: str, pid: int, started: float) -> bool:
+        # called between the read and the write: the holder looks dead, and meanwhile
+        # another process takes the lock over (its token changes under us)
+        table.acquire(catalog, "job:a:snapshot", OTHER, lease=LEASE, purpose="p", alive=dead_all)
+        return False
+
+    table.acquire(catalog, "job:a:snapshot", OTHER, lease=LEASE, purpose="p", alive=alive_all)
+    with pytest.raises(LockBusy, match="contended"):
+        table.acquire(
+            catalog, "job:a:snapshot", ME, lease=LEASE, purpose="p", alive=other_takes_it, run=RUN
+        )
+    assert catalog.runs() == []
+    assert [info.pid for info in table.held_locks(catalog)] == [OTHER.pid]
+
+
+def test_the_final_transition_releases_the_lock_and_records_the_snapshots(
+    catalog: Catalog,
+) -> None:
+    from tests.unit.catalog.test_store import snapshot_of
+
+    held = table.acquire(
+        catalog, "job:a:snapshot", ME, lease=LEASE, purpose="p", alive=alive_all, run=RUN
+    )
+    run = held.run
+    assert run is not None
+    written = snapshot_of(run.id)
+    done = catalog.transition(
+        run.id, RunStatus.SUCCEEDED, snapshots=[written], lock=(held.name, held.token)
+    )
+    assert done.status is RunStatus.SUCCEEDED
+    assert catalog.snapshots(job="a") == [written]
+    assert table.held_locks(catalog) == []
+
+
+def test_a_refused_transition_keeps_the_lock_and_records_no_snapshot(catalog: Catalog) -> None:
+    from tests.unit.catalog.test_store import snapshot_of
+
+    held = table.acquire(
+        catalog, "job:a:snapshot", ME, lease=LEASE, purpose="p", alive=alive_all, run=RUN
+    )
+    run = held.run
+    assert run is not None
+    catalog.transition(run.id, RunStatus.FAILED)
+    with pytest.raises(CatalogError, match="cannot go from FAILED to SUCCEEDED"):
+        catalog.transition(
+            run.id,
+            RunStatus.SUCCEEDED,
+            snapshots=[snapshot_of(run.id)],
+            lock=(held.name, held.token),
+        )
+    assert catalog.snapshots(job="a") == []
+    assert [info.name for info in table.held_locks(catalog)] == [held.name]

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,28 +90,59 @@ def test_snapshots_round_trip_in_time_order(catalog: Catalog) -> None:
     base = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     for offset, sid in [(2, "bb"), (1, "aa")]:
         catalog.record_snapshot(
-            SnapshotRecord(
-                job="a",
-                target="primary",
-                snapshot_id=sid * 32,
-                time=base + timedelta(hours=offset),
-                tree="tree",
-                hostname="h",
-                paths=("/srv",),
-                tags=("drorch",),
-                size=10,
-                files=1,
-                original_id=None,
-                run_id=None,
-                canary_path="/c",
-                canary_sha256="0" * 64,
-            )
+            replace(snapshot_of(None), snapshot_id=sid * 32, time=base + timedelta(hours=offset))
         )
     snapshots = catalog.snapshots(job="a", target="primary")
     assert [s.short_id for s in snapshots] == ["aaaaaaaa", "bbbbbbbb"]
     assert snapshots[0].time == base + timedelta(hours=1)
     assert snapshots[0].paths == ("/srv",)
     assert catalog.snapshots(job="other") == []
+
+
+def snapshot_of(run_id: int | None) -> SnapshotRecord:
+    return SnapshotRecord(
+        job="a",
+        target="primary",
+        snapshot_id="cd" * 32,
+        time=datetime(2026, 11, 30, 4, 0, tzinfo=UTC),
+        tree=None,
+        hostname="h",
+        paths=("/srv",),
+        tags=("drorch", f"run:{run_id}"),
+        size=10,
+        files=1,
+        original_id=None,
+        run_id=run_id,
+        canary_path="/c",
+        canary_sha256="0" * 64,
+    )
+
+
+def test_a_transition_is_a_compare_and_swap(catalog: Catalog) -> None:
+    run = catalog.create_run(job="a", action="snapshot", target=None, host="h", pid=1, actor="x")
+    with pytest.raises(CatalogError, match=f"run {run.id} is RUNNING now"):
+        catalog.transition(run.id, RunStatus.CANCELED, only_from=[RunStatus.PENDING])
+    with pytest.raises(CatalogError, match="no run 999999 in the catalog"):
+        catalog.transition(999999, RunStatus.FAILED)
+    assert catalog.run(run.id) == run  # nothing changed
+    done = catalog.transition(run.id, RunStatus.CANCELED, only_from=[RunStatus.RUNNING])
+    assert done.status is RunStatus.CANCELED and done.finished_at is not None
+
+
+def test_a_pending_run_gets_its_start_when_it_runs(catalog: Catalog) -> None:
+    run = catalog.create_run(
+        job="a",
+        action="snapshot",
+        target=None,
+        host="h",
+        pid=1,
+        actor="x",
+        status=RunStatus.PENDING,
+    )
+    assert run.started_at is None
+    running = catalog.transition(run.id, RunStatus.RUNNING)
+    assert running.started_at is not None and running.finished_at is None
+    assert catalog.run(run.id) == running
 
 
 def test_migrations_build_the_same_schema_as_the_models(catalog_url: str) -> None:

@@ -50,3 +50,24 @@ def test_between_slots_falls_mid_minute_after_the_first_call() -> None:
         assert job.next_run_time.second == 30 and job.next_run_time.microsecond == 0
     finally:
         engine.shutdown(wait=False)
+
+
+def test_jobs_sharing_a_cron_expression_share_one_trigger() -> None:
+    """2,000 jobs on a few expressions build a few triggers, not one per job and use (the
+    config's validation and the scheduler both ask for them), however each job spells it."""
+    from drorch.config.schedule import cron_trigger
+
+    cron_trigger.cache_clear()
+    entries = [entry("7-59/20 * * * *", job=f"a{number}") for number in range(50)] + [
+        entry(" 0  3 1  6 * ", job=f"b{number}") for number in range(50)
+    ]
+    engine = Engine(workers=1, misfire_grace=600, on_missed=lambda *a: None)
+    engine.load(entries)
+    engine.start()
+    try:
+        jobs = engine._scheduler.get_jobs()
+        assert len(jobs) == 100
+        assert len({id(job.trigger) for job in jobs}) == 2
+        assert cron_trigger.cache_info().currsize == 2
+    finally:
+        engine.shutdown(wait=False)

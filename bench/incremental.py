@@ -33,10 +33,8 @@ import os
 import shutil
 import socket
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,7 @@ from run import (
     PROGRESS_FPS,
     MiB,
     base_env,
+    conclude,
     generate_tree,
     machine,
     make_root,
@@ -56,7 +55,7 @@ from run import (
     standalone_main,
     timed,
     verdict,
-    write_results,
+    work_folder,
 )
 
 TARGET_RATIO = 1.10
@@ -270,25 +269,18 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]
     if option["rounds"] < 1:
         sys.exit(f"bench: --{prefix}rounds must be at least 1")
     report = Report(tree_files=option["files"], tree_bytes=option["size-mb"] * MiB, where=args.tmp)
-    work = Path(tempfile.mkdtemp(prefix="drorch-bench-incremental-", dir=args.tmp))
-    try:
+    with work_folder(args, "incremental") as work:
         tree = work / "tree"
         print(f"generating {option['size-mb']} MiB in {option['files']} files under {tree}")
         generate_tree(tree, total_bytes=report.tree_bytes, files=report.tree_files, folders=100)
         print("config root, keys and the first snapshot (untimed)", flush=True)
         bench_pairs(report, prepare(work, tree, restic), option["rounds"])
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    print()
-    print("\n".join(breakdown_lines(report)))
-    print()
-    print(summary_line(report))
-    if args.write_results:
-        today = datetime.now().astimezone().strftime("%Y-%m-%d")
-        write_results(results_part(report), today, part=PART)
+    conclude(
+        args,
+        PART,
+        ["\n".join(breakdown_lines(report)), summary_line(report)],
+        lambda: results_part(report),
+    )
     return report, report.passed()
 
 

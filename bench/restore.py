@@ -34,7 +34,6 @@ import os
 import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from run import (
     PYTHON,
     MiB,
     base_env,
+    conclude,
     generate_tree,
     machine,
     make_root,
@@ -57,7 +57,7 @@ from run import (
     standalone_main,
     timed,
     verdict,
-    write_results,
+    work_folder,
 )
 from run import run as run_command
 
@@ -491,8 +491,7 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]
     if option["rounds"] < 1:
         sys.exit(f"bench: --{prefix}rounds must be at least 1")
     report = Report(tree_bytes=option["size-mb"] * MiB, tree_files=option["files"], where=args.tmp)
-    work = Path(tempfile.mkdtemp(prefix="drorch-bench-restore-", dir=args.tmp))
-    try:
+    with work_folder(args, "restore") as work:
         tree = work / "tree"
         print(f"generating {option['size-mb']} MiB in {option['files']} files under {tree}")
         generate_tree(tree, total_bytes=report.tree_bytes, files=report.tree_files)
@@ -501,18 +500,12 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]
         report.snapshot_id = setup.snapshot_id
         bench_restore(report, setup, work, option["rounds"])
         bench_startup(report, setup.root)
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    print()
-    print("\n".join(breakdown_lines(report)))
-    print()
-    print(summary_line(report))
-    if args.write_results:
-        today = datetime.now().astimezone().strftime("%Y-%m-%d")
-        write_results(results_part(report), today, part=PART)
+    conclude(
+        args,
+        PART,
+        ["\n".join(breakdown_lines(report)), summary_line(report)],
+        lambda: results_part(report),
+    )
     return report, report.passed()
 
 

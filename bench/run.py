@@ -32,6 +32,7 @@ format and virtual drive in-process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -44,7 +45,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -512,6 +513,32 @@ def write_results(section: str, today: str, *, part: str | None = None) -> None:
     day = "\n".join(chunk.strip("\n") + "\n" for chunk in [head, *parts])
     RESULTS.write_text(before.rstrip("\n") + "\n\n" + day + after, encoding="utf-8")
     print(f"wrote {RESULTS}" + (f" ({part} part)" if part else ""))
+
+
+@contextlib.contextmanager
+def work_folder(args: argparse.Namespace, name: str) -> Iterator[Path]:
+    """A fresh work folder under --tmp for one benchmark, removed at the end unless --keep."""
+    work = Path(tempfile.mkdtemp(prefix=f"drorch-bench-{name}-", dir=args.tmp))
+    try:
+        yield work
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def conclude(
+    args: argparse.Namespace, part: str, blocks: Sequence[str], results: Callable[[], str]
+) -> None:
+    """Print a benchmark's breakdown and verdicts (blocks, a blank line between), and with
+    --write-results put its part into today's section of RESULTS.md."""
+    for block in blocks:
+        print()
+        print(block)
+    if args.write_results:
+        today = datetime.now().astimezone().strftime("%Y-%m-%d")
+        write_results(results(), today, part=part)
 
 
 # --- main -------------------------------------------------------------------------------------

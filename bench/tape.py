@@ -40,7 +40,6 @@ import os
 import resource
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -52,13 +51,14 @@ from typing import Any
 from run import (
     MiB,
     base_env,
+    conclude,
     generate_tree,
     machine,
     median,
     settle,
     standalone_main,
     verdict,
-    write_results,
+    work_folder,
 )
 from run import run as run_command
 
@@ -370,8 +370,7 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]
     if rounds < 1:
         sys.exit(f"bench: --{prefix}rounds must be at least 1")
     report = Report(tree_bytes=size_mb * MiB, where=args.tmp)
-    work = Path(tempfile.mkdtemp(prefix="drorch-bench-tape-", dir=args.tmp))
-    try:
+    with work_folder(args, "tape") as work:
         tree = work / "tree"
         print(f"generating {size_mb} MiB under {tree}; restic init + backup; tar", flush=True)
         generate_tree(tree, total_bytes=report.tree_bytes, files=max(1, size_mb))
@@ -382,18 +381,12 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]
         report.load.append(os.getloadavg()[0])
         bench_tape(report, setup, work, rounds, dd)
         report.load.append(os.getloadavg()[0])
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    print()
-    print("\n".join(breakdown_lines(report)))
-    print()
-    print(summary_line(report))
-    if args.write_results:
-        today = datetime.now().astimezone().strftime("%Y-%m-%d")
-        write_results(results_part(report), today, part=PART)
+    conclude(
+        args,
+        PART,
+        ["\n".join(breakdown_lines(report)), summary_line(report)],
+        lambda: results_part(report),
+    )
     return report, report.passed()
 
 

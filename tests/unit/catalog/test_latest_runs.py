@@ -82,6 +82,35 @@ def test_migration_0010_fills_it_from_the_runs_there_are(catalog_url: str) -> No
         engine.dispose()
 
 
+def test_migrations_create_the_triggers_the_models_do(catalog_url: str) -> None:
+    """Migration 0010 writes its trigger SQL out (a migration must not change with the
+    models): a catalog upgraded from 0009 holds exactly the triggers a new one gets."""
+    engine = create_catalog_engine(catalog_url)
+    try:
+        with engine.begin() as connection:
+            upgrade_to(connection, "0009")
+        migrate(engine)
+        with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                found = connection.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+                ).scalars()
+                assert tuple(found) == m.LATEST_RUNS_TRIGGERS["sqlite"]
+            else:
+                body = connection.exec_driver_sql(
+                    "SELECT prosrc FROM pg_proc WHERE proname = 'latest_runs_note'"
+                ).scalar_one()
+                function, trigger = m.LATEST_RUNS_TRIGGERS["postgresql"]
+                assert f"$${body}$$" in function
+                names = connection.exec_driver_sql(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'runs'::regclass "
+                    "AND NOT tgisinternal"
+                ).scalars()
+                assert list(names) == ["latest_runs_note"] and "latest_runs_note" in trigger
+    finally:
+        engine.dispose()
+
+
 def test_facts_come_from_it(catalog: Catalog) -> None:
     ok = run(catalog, "snapshot", RunStatus.SUCCEEDED, T0)
     failed = run(catalog, "snapshot", RunStatus.FAILED, T0 + HOUR)

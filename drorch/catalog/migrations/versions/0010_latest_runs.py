@@ -21,12 +21,33 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from drorch.catalog.models import LATEST_RUNS_TRIGGERS, RESTORE_TESTED
-
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
+
+# As they were at this revision, written out here rather than imported from the models: a
+# migration must keep creating what it created when it was written, whatever the models
+# say later (a later change to the triggers comes with a migration of its own).
+RESTORE_TESTED = "action = 'restore-test' AND status = 'SUCCEEDED'"
+_NOTE_LATEST = """INSERT INTO latest_runs (job, action, status, run_id)
+    VALUES (NEW.job, NEW.action, NEW.status, NEW.id)
+    ON CONFLICT (job, action, status) DO UPDATE SET run_id = excluded.run_id
+    WHERE latest_runs.run_id < excluded.run_id"""
+LATEST_RUNS_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "sqlite": (
+        "CREATE TRIGGER latest_runs_insert AFTER INSERT ON runs "
+        f"WHEN NEW.job IS NOT NULL BEGIN {_NOTE_LATEST}; END",
+        "CREATE TRIGGER latest_runs_update AFTER UPDATE OF job, action, status ON runs "
+        f"WHEN NEW.job IS NOT NULL BEGIN {_NOTE_LATEST}; END",
+    ),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION latest_runs_note() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN IF NEW.job IS NOT NULL THEN {_NOTE_LATEST}; END IF; RETURN NULL; END $$",
+        "CREATE TRIGGER latest_runs_note AFTER INSERT OR UPDATE OF job, action, status "
+        "ON runs FOR EACH ROW EXECUTE FUNCTION latest_runs_note()",
+    ),
+}
 
 STATUSES = (
     "PENDING",

@@ -19,7 +19,6 @@ from sqlalchemy.orm import aliased
 
 from drorch.catalog import Catalog, RunStatus, SnapshotStatus
 from drorch.catalog import models as m
-from drorch.catalog.store import RunRecord
 
 # What failed_runs counts since an action's last success: a PARTIAL snapshot run is not one.
 FAILED = (RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.PARTIAL)
@@ -288,43 +287,6 @@ def _incomplete(copies: Sequence[tuple[str, str, datetime | None]]) -> Any:
 
 
 # --- what `drorch status` shows ---------------------------------------------------------------
-
-
-def newest_runs(catalog: Catalog) -> dict[Pair, RunRecord]:
-    """The newest run of every (job, action), whatever its status, without its details
-    (None: what status shows has none of them, and they are most of a run's bytes);
-    runbook runs, of no one job, are not. The greatest id a (job, action) has in
-    latest_runs is its newest run (every run enters some status there when it is
-    inserted); a (job, action) whose run is not that any more (changed by hand) is read
-    from the runs."""
-    latest, run = m.LatestRun, m.Run
-    query = select(latest.job, latest.action, func.max(latest.run_id)).group_by(
-        latest.job, latest.action
-    )
-    with catalog.session() as session:
-        newest = {(job, action): i for job, action, i in session.execute(query)}
-        found = _records(session, set(newest.values()))
-        shown: dict[Pair, RunRecord] = {}
-        for pair, run_id in newest.items():
-            record = found.get(run_id)
-            if record is None or (record.job, record.action) != pair:
-                slow = select(func.max(run.id)).where(run.job == pair[0], run.action == pair[1])
-                newer = session.execute(slow).scalar()
-                record = None if newer is None else _records(session, {newer})[newer]
-            if record is not None:
-                shown[pair] = record
-        return shown
-
-
-def _records(session: Any, ids: set[int]) -> dict[int, RunRecord]:
-    table, wanted = m.Run.__table__, sorted(ids)
-    columns = [c for c in table.c if c.name != "details"]
-    found: dict[int, RunRecord] = {}
-    for start in range(0, len(wanted), 500):
-        query = select(*columns).where(table.c.id.in_(wanted[start : start + 500]))
-        for row in session.execute(query):
-            found[row.id] = RunRecord(**row._mapping, details=None)
-    return found
 
 
 def replication_lags(

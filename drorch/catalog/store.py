@@ -250,19 +250,33 @@ class Catalog:
             return [_record(RunRecord, row) for row in session.scalars(query)]
 
     def last_runs(self) -> dict[tuple[str, str], RunRecord]:
-        """The newest run of every (job, action); runbook runs, of no one job, are not."""
-        newest = (
-            select(func.max(models.Run.id))
-            .where(models.Run.job.is_not(None))
-            .group_by(models.Run.job, models.Run.action)
-            .scalar_subquery()
+        """The newest run of every (job, action), whatever its status, without its details
+        (None: neither `drorch status` nor the daemon's catch-up reads them, and they are
+        most of a run's bytes); runbook runs, of no one job, are not.
+
+        From latest_runs: the greatest id a (job, action) has there is its newest run
+        (every run enters some status there when it is inserted), a few rows per (job,
+        action) instead of a walk over every run. A (job, action) whose run is not that
+        any more (changed by hand) is read from the runs."""
+        latest = models.LatestRun
+        query = select(latest.job, latest.action, func.max(latest.run_id)).group_by(
+            latest.job, latest.action
         )
-        query = select(models.Run).where(models.Run.id.in_(newest))
         with self.session() as session:
-            return {
-                (row.job or "", row.action): _record(RunRecord, row)
-                for row in session.scalars(query)
-            }
+            newest = {(job, action): i for job, action, i in session.execute(query)}
+            found = _without_details(session, set(newest.values()))
+            shown: dict[tuple[str, str], RunRecord] = {}
+            for (job, action), run_id in newest.items():
+                record = found.get(run_id)
+                if record is None or (record.job, record.action) != (job, action):
+                    slow = select(func.max(_RUNS.c.id)).where(
+                        _RUNS.c.job == job, _RUNS.c.action == action
+                    )
+                    newer = session.execute(slow).scalar()
+                    record = None if newer is None else _without_details(session, {newer})[newer]
+                if record is not None:
+                    shown[(job, action)] = record
+            return shown
 
     # -- repositories -----------------------------------------------------------------
 
@@ -449,6 +463,17 @@ def _transition_statement(
         .values(values)
         .returning(*_RUNS.c)
     )
+
+
+def _without_details(session: Session, ids: set[int]) -> dict[int, RunRecord]:
+    wanted = sorted(ids)
+    columns = [c for c in _RUNS.c if c.name != "details"]
+    found: dict[int, RunRecord] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(*columns).where(_RUNS.c.id.in_(wanted[start : start + 500]))
+        for row in session.execute(query):
+            found[row.id] = RunRecord(**row._mapping, details=None)
+    return found
 
 
 def _insert_snapshot(session: Session, record: SnapshotRecord) -> None:

@@ -280,12 +280,12 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from drorch.catalog.daemon import UP_WITHIN, live_nodes
-    from drorch.catalog.facts import newest_runs, replication_lags
+    from drorch.catalog.facts import replication_lags
     from drorch.scheduler.plan import schedules_of
 
     config = _config(args, check_secrets=False)
     catalog = _catalog(config)
-    last = newest_runs(catalog)
+    last = catalog.last_runs()
     running = catalog.runs(status=[RunStatus.RUNNING])
     nodes = live_nodes(catalog, within=UP_WITHIN)
     now = utc_now()

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from drorch.catalog import Catalog, RunStatus
 from drorch.catalog import models as m
 from drorch.catalog.database import create_catalog_engine, migrate
-from drorch.catalog.facts import newest_runs, read_facts, replication_lags
+from drorch.catalog.facts import read_facts, replication_lags
 from tests.catalog_rows import run, snapshot, upgrade_to
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -134,7 +134,7 @@ def test_a_run_changed_by_hand_is_read_from_the_runs(catalog: Catalog) -> None:
     assert facts.last_finished["snapshot"].id == older
 
 
-def test_newest_runs_of_any_status(catalog: Catalog) -> None:
+def test_last_runs_of_any_status(catalog: Catalog) -> None:
     run(catalog, "snapshot", RunStatus.SUCCEEDED, T0)
     running = catalog.create_run(
         job="app", action="snapshot", target=None, host="h", pid=1, actor="t"
@@ -144,7 +144,7 @@ def test_newest_runs_of_any_status(catalog: Catalog) -> None:
     moved = run(catalog, "prune", RunStatus.SUCCEEDED, T0)
     with catalog.engine.begin() as connection:  # by hand: its (job, action) is db's prune now
         connection.execute(text("UPDATE runs SET job = 'db' WHERE id = :i"), {"i": moved})
-    newest = newest_runs(catalog)
+    newest = catalog.last_runs()
     assert {key: r.id for key, r in newest.items()} == {
         ("app", "snapshot"): running,
         ("app", "check"): check,

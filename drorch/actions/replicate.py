@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from drorch.actions.check import rotating_subset
 from drorch.actions.context import ActionResult, RunContext
@@ -161,12 +160,3 @@ def record_copies(
         )
         new.append(copy)
     return new
-
-
-def replication_lag(
-    catalog: Catalog, job: str, source: str, dest: str, now: datetime
-) -> timedelta | None:
-    """Age of the newest source snapshot not yet on dest; None when dest has them all."""
-    copied = {s.original_id for s in catalog.snapshots(job=job, target=dest)}
-    missing = [s for s in catalog.snapshots(job=job, target=source) if s.snapshot_id not in copied]
-    return now - missing[-1].time if missing else None

@@ -10,13 +10,14 @@ import subprocess
 import threading
 import types
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import psutil
 
 from drorch.actions import request_for
-from drorch.actions.replicate import replication_lag
 from drorch.catalog import RunStatus, utc_now
+from drorch.catalog.facts import replication_lags
 from tests.conftest import DRORCH_YAML
 from tests.integration.conftest import Env
 
@@ -72,13 +73,20 @@ def test_copy_maps_ids_and_records_where_the_data_went(make_env: Callable[..., E
     assert restic(env, "replica", "check").returncode == 0
 
 
+def lag(env: Env) -> timedelta | None:
+    """The age of app's newest snapshot not yet on replica (None: in step)."""
+    return replication_lags(env.catalog, [("app", "primary", "replica")], utc_now()).get(
+        ("app", "replica")
+    )
+
+
 def test_second_copy_copies_only_the_new_snapshot(make_env: Callable[..., Env]) -> None:
     env = make_env(jobs={"app": REPLICATED})
     env.run()
     assert replicate(env).status is RunStatus.SUCCEEDED
     (env.root / "data" / "new.txt").write_text("new\n")
     second = env.run()
-    assert replication_lag(env.catalog, "app", "primary", "replica", utc_now()) is not None
+    assert lag(env) is not None
     run = replicate(env)
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert run.details is not None and len(run.details["copied"]) == 1
@@ -88,7 +96,7 @@ def test_second_copy_copies_only_the_new_snapshot(make_env: Callable[..., Env]) 
         s.snapshot_id for s in env.catalog.snapshots(target="primary")
     }
     assert second.snapshot_id in {r.original_id for r in env.catalog.snapshots(target="replica")}
-    assert replication_lag(env.catalog, "app", "primary", "replica", utc_now()) is None
+    assert lag(env) is None
     again = replicate(env)
     assert again.details is not None and again.details["copied"] == []
 

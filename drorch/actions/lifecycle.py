@@ -79,34 +79,34 @@ def execute(
             "artifacts_root": config.state_dir / "runs",
         },
     )
-    ended: list[RunRecord] = []
+    finish = _Finish(catalog, run, held)
     try:
         if request.on_start is not None:
             request.on_start(run)
         # "replicate:replica" is the replicate action towards replica: one lock, one history
         action = actions[request.action.partition(":")[0]]
-        return _perform(config, catalog, request, action, run, _Finish(catalog, run, held, ended))
+        return _perform(config, catalog, request, action, run, finish)
     finally:
-        if not ended:  # the run's end did not release it
+        if not finish.done:  # the run's end did not release it
             release(catalog, held)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Finish:
     """The run's final transition, which releases its lock in the same transaction."""
 
     catalog: Catalog
     run: RunRecord
     held: Held
-    ended: list[RunRecord]
+    done: bool = False  # the transition was committed, and the lock with it
 
     def __call__(self, to: RunStatus, **fields: Any) -> RunRecord:
         stop_renewing(self.held)
-        done = self.catalog.transition(
+        ended = self.catalog.transition(
             self.run.id, to, lock=(self.held.name, self.held.token), **fields
         )
-        self.ended.append(done)
-        return done
+        self.done = True
+        return ended
 
 
 def _perform(

@@ -12,7 +12,7 @@ import re
 import stat
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from drorch.config.model import NAME_PATTERN, Job, Policy, Settings, Target
+from drorch.config.parse_cache import ParseCache
 from drorch.config.places import source_overlaps, textfile_problem
 from drorch.config.references import JobFile, cross_check, known
 from drorch.config.runbook_refs import check_drills, check_runbooks
@@ -96,6 +97,7 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
     if main_doc is not None:
         settings = _validate(Settings, main_doc, context, issues)
 
+    cache = ParseCache(settings.state_dir / "cache" if settings is not None else None)
     sections: dict[str, dict[str, tuple[Any, Document]]] = {}
     invalid: dict[str, set[str]] = {}  # defined, but already reported as invalid
     job_files: dict[str, JobFile] = {}  # valid or not: their references are checked
@@ -110,7 +112,7 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
             if path.stem in sections[folder]:
                 issues.append(ConfigIssue(shown, None, "", f"{path.stem!r} is defined twice"))
                 continue
-            doc = _read(path, shown, issues)
+            doc = _read(path, shown, issues, cache.document)
             before = len(issues)
             parsed = _validate(model, doc, context, issues) if doc is not None else None
             if folder == "jobs" and doc is not None:
@@ -150,6 +152,7 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
     if issues:
         raise ConfigError(issues)
     assert settings is not None
+    cache.save()
     return Config(
         root=root,
         settings=settings,
@@ -174,9 +177,14 @@ def _definitions(folder: Path, issues: list[ConfigIssue]) -> list[Path]:
     return sorted(folder / name for name in names if name.endswith((".yaml", ".yml")))
 
 
-def _read(path: Path, shown: str, issues: list[ConfigIssue]) -> Document | None:
+def _read(
+    path: Path,
+    shown: str,
+    issues: list[ConfigIssue],
+    load: Callable[[Path, str], Document] = load_document,
+) -> Document | None:
     try:
-        doc = load_document(path, shown)
+        doc = load(path, shown)
     except YamlProblem as problem:
         issues.append(problem.issue)
         return None

@@ -45,7 +45,7 @@ class References:
             value = _at(data, path)
             if not isinstance(value, str) or not re.match(NAME_PATTERN, value):
                 return None
-            return None if dotted(path) in file.refused else value
+            return None if file.refused and dotted(path) in file.refused else value
 
         def names(paths: Iterable[FieldPath]) -> tuple[tuple[FieldPath, str], ...]:
             return tuple((path, ref) for path in paths if (ref := name(path)) is not None)

@@ -29,6 +29,13 @@ class Schedule:
 def parse_schedule(text: object) -> Schedule:
     if not isinstance(text, str):
         raise ValueError(f"a schedule is a cron expression or 'every <duration>', not {text!r}")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Schedule:
+    # Once per text (a failure is not cached, and raises again): a Schedule is frozen, and
+    # thousands of jobs share a few dozen schedules.
     value = " ".join(text.split())
     if value.startswith("every "):
         seconds = int(parse_duration(value[len("every ") :]).total_seconds())

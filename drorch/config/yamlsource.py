@@ -12,6 +12,7 @@ hundred bytes would expand to billions. An alias inside the value it names is re
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from dataclasses import dataclass, field
@@ -37,9 +38,21 @@ MAX_ALIAS_VALUES = 100_000  # values that the aliases of one file may expand to
 
 @dataclass(frozen=True)
 class Document:
+    """A parsed file: its data, and the line of every field path. A document from the
+    parse cache (drorch.config.parse_cache) holds the file's text instead of its lines,
+    and parses it again for them the first time an issue needs one."""
+
     file: str  # as shown to the user: relative to the config root
     data: Any
-    lines: dict[FieldPath, int]
+    known_lines: dict[FieldPath, int] | None = field(default=None, repr=False, compare=False)
+    text: str | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def lines(self) -> dict[FieldPath, int]:
+        if self.known_lines is not None:
+            return self.known_lines
+        assert self.text is not None, "a document holds its lines or its text"
+        return parse_document(self.text, self.file).lines
 
     def line_of(self, path: FieldPath) -> int | None:
         """The line of the deepest known prefix of path."""
@@ -68,10 +81,19 @@ class YamlProblem(Exception):
 
 def load_document(path: Path, shown_as: str) -> Document:
     """Parse one YAML file; raise YamlProblem naming file and line on any problem."""
+    return parse_document(read_text(path, shown_as), shown_as)
+
+
+def read_text(path: Path, shown_as: str) -> str:
+    """The text of a config file (read_regular_file's checks, then UTF-8)."""
     try:
-        text = read_regular_file(path, shown_as).decode("utf-8")
+        return read_regular_file(path, shown_as).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlProblem(ConfigIssue(shown_as, None, "", f"cannot read: {exc}")) from exc
+
+
+def parse_document(text: str, shown_as: str) -> Document:
+    """Parse the text of one YAML file, shown as `shown_as` in issues."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -86,7 +108,7 @@ def load_document(path: Path, shown_as: str) -> Document:
         loader.dispose()
     lines: dict[FieldPath, int] = {}
     data = _Converter(loader, shown_as, lines).convert(node, ()) if node is not None else None
-    return Document(shown_as, data, lines)
+    return Document(shown_as, data, known_lines=lines)
 
 
 def read_regular_file(path: Path, shown_as: str) -> bytes:

@@ -9,12 +9,12 @@ missing, unreadable or damaged one means asking restic again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
+from drorch.cachefile import read_mapping, write_mapping
 from drorch.errors import ResticError
 from drorch.restic.models import Version, parse_version
 
@@ -49,28 +49,10 @@ def cached_version(binary: str, folder: Path | None, ask: Callable[[], Version])
             log.debug("ignoring the cached restic version %r in %s", known[key], path)
     version = ask()
     if binary_key(binary) == key:  # not replaced while we asked
-        _write(path, {**known, key: str(version)})
+        entries = {**known, key: str(version)}
+        write_mapping(path, dict(list(entries.items())[-KEEP:]))  # the newest KEEP binaries
     return version
 
 
 def _read(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def _write(path: Path, entries: dict[str, str]) -> None:
-    """Atomically (a temporary file renamed over it); a failure only costs a later ask."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(dict(list(entries.items())[-KEEP:]), handle)  # the newest KEEP binaries
-        os.replace(temporary, path)
-    except OSError as exc:
-        log.debug("cannot remember the restic version in %s: %s", path, exc)
-        temporary.unlink(missing_ok=True)
+    return {k: v for k, v in read_mapping(path).items() if isinstance(v, str)}

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from drorch.action_key import replicate_key
 from drorch.actions import ACTIONS, Request, RestoreOptions, execute, request_for
 from drorch.catalog import Catalog, RunRecord, RunStatus, open_catalog, utc_now
 from drorch.config import Config, load_config
@@ -131,8 +132,12 @@ def _cycle(root: Path, config: Config, catalog: Catalog) -> int:
     say("4. replicate: every snapshot copied to 'replica', a disk at the second site, and")
     say("   payroll's to 'vault', tape in the virtual library (written, then read back)")
     for job in sorted(config.jobs):
-        failed += _show(execute(config, catalog, request_for(job, "replicate:replica"), ACTIONS))
-    failed += _show(execute(config, catalog, request_for("payroll", "replicate:vault"), ACTIONS))
+        failed += _show(
+            execute(config, catalog, request_for(job, replicate_key("replica")), ACTIONS)
+        )
+    failed += _show(
+        execute(config, catalog, request_for("payroll", replicate_key("vault")), ACTIONS)
+    )
     for barcode, where in _vault_cartridges(catalog):
         say(f"   on tape: cartridge {barcode}, {where}")
     for key, targets in catalog.holders().items():

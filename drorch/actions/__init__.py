@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from drorch.action_key import REPLICATE, ActionKey
 from drorch.actions.lifecycle import Action, Request, execute
 from drorch.config import Config
 from drorch.targets import Capability, targets_of
@@ -44,7 +45,7 @@ ACTIONS: Mapping[str, Action] = _Registry(
         "restore": ("drorch.actions.restore", "run_restore"),
         "prune": ("drorch.actions.prune", "run_prune"),
         "check": ("drorch.actions.check", "run_check"),
-        "replicate": ("drorch.actions.replicate", "run_replicate"),
+        REPLICATE: ("drorch.actions.replicate", "run_replicate"),
         "restore-test": ("drorch.actions.restore_test", "run_restore_test"),
     }
 )
@@ -63,16 +64,16 @@ def __getattr__(name: str) -> Any:  # the options classes, from their action's m
 
 
 # Actions an operator may start with `drorch run JOB ACTION` (restore has its own command).
-RUNNABLE = ("snapshot", "replicate", "restore-test", "prune", "check")
+RUNNABLE = ("snapshot", REPLICATE, "restore-test", "prune", "check")
 
 
 def request_for(job: str, action: str, **kwargs: Any) -> Request:
     """The request for a scheduled action key: "replicate:replica" carries its destination."""
-    base, _, to = action.partition(":")
-    if base == "replicate" and to:
+    key = ActionKey.parse(action)
+    if key.verb == REPLICATE and key.target:
         from drorch.actions.replicate import ReplicateOptions
 
-        kwargs["options"] = ReplicateOptions(to=to)
+        kwargs["options"] = ReplicateOptions(to=key.target)
     return Request(job=job, action=action, **kwargs)
 
 
@@ -82,12 +83,13 @@ def can_run(config: Config) -> Callable[[str, str], bool]:
     targets = targets_of(config)
 
     def check(job: str, action: str) -> bool:
-        base, _, to = action.partition(":")
-        if base == "drill":  # the daemon runs it through the runbook engine
+        key = ActionKey.parse(action)
+        if key.verb == "drill":  # the daemon runs it through the runbook engine
             return True
-        if base not in ACTIONS:
+        if key.verb not in ACTIONS:
             return False
-        return not to or (to in targets and targets[to].can(Capability.RECEIVE))
+        to = key.target
+        return to is None or (to in targets and targets[to].can(Capability.RECEIVE))
 
     return check
 

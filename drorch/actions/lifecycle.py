@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drorch import logs
+from drorch.action_key import ActionKey, verb_of
 from drorch.actions.context import ActionResult, Deadline, RunContext
 from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
 from drorch.catalog.locks import Held
@@ -84,7 +85,7 @@ def execute(
         if request.on_start is not None:
             request.on_start(run)
         # "replicate:replica" is the replicate action towards replica: one lock, one history
-        action = actions[request.action.partition(":")[0]]
+        action = actions[verb_of(request.action)]
         return _perform(config, catalog, request, action, run, finish)
     finally:
         if not finish.done:  # the run's end did not release it
@@ -183,10 +184,10 @@ def _perform(
 
 def _planned_target(config: Config, request: Request) -> str | None:
     job = config.job(request.job)
-    base, _, to = request.action.partition(":")
-    if base == "snapshot":
+    key = ActionKey.parse(request.action)
+    if key.verb == "snapshot":
         return job.snapshot.target
-    if to:
-        return to
+    if key.target:
+        return key.target
     from_target = getattr(request.options, "from_target", None)
     return from_target or job.snapshot.target

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from drorch.action_key import replicate_key
 from drorch.actions.check import rotating_subset
 from drorch.actions.context import ActionResult, RunContext
 from drorch.actions.evidence import record_evidence
@@ -71,7 +72,7 @@ def run_replicate(ctx: RunContext) -> ActionResult:
     copies = ctx.restic.snapshots(dest, tags=(tag,))
     subset = None
     if spec.verify_read_subset:  # before anything is recorded as a good copy
-        earlier = len(ctx.catalog.runs(job=ctx.job_name, action=f"replicate:{name}")) - 1
+        earlier = len(ctx.catalog.runs(job=ctx.job_name, action=replicate_key(name))) - 1
         subset = rotating_subset(spec.verify_read_subset, earlier)
         ctx.restic.check(dest, read_data_subset=subset)
     # a tape target writes the copy to cartridges and reads it back: only then is it a copy

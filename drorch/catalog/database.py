@@ -24,7 +24,7 @@ from drorch.errors import CatalogError, CatalogLost
 
 log = logging.getLogger(__name__)
 
-HEAD = "0010"  # the newest revision in migrations/versions; a test keeps them in step
+HEAD = "0011"  # the newest revision in migrations/versions; a test keeps them in step
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -239,34 +239,63 @@ def create_schema(connection: Any, identity: Identity | None = None) -> Identity
 def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) -> Identity | None:
     """Bring the schema to HEAD. A new database is created from the models and stamped,
     after `before_create` (which may refuse by raising). Returns the catalog's identity
-    (None when its row was deleted)."""
+    (None when its row was deleted).
+
+    Processes that open one catalog at once (two daemons started together, a command
+    beside them) create or upgrade it one at a time: the first does it, the others wait for
+    it and then find nothing left to do."""
     try:
-        with engine.begin() as connection:
+        with engine.connect() as connection:  # the common case: at HEAD, read only
+            if _revision(connection) == HEAD:
+                return ident.read_identity(connection)
+        with engine.connect() as connection, _serialised(connection):
             tables = set(inspect(connection).get_table_names())
-            if "alembic_version" in tables:
-                current = connection.execute(text("SELECT version_num FROM alembic_version"))
-                if current.scalar() == HEAD:
-                    return ident.read_identity(connection)
-            elif not tables & set(Base.metadata.tables):
+            revision = _revision(connection)
+            if revision == HEAD:  # another process got there first
+                return ident.read_identity(connection)
+            if revision is None and not tables & set(Base.metadata.tables):
                 if before_create is not None:
                     before_create()
                 identity = create_schema(connection)
                 log.info("created catalog schema at revision %s: catalog %s", HEAD, identity.id)
                 return identity
-        # Behind HEAD: upgrade (Alembic reads the version again, so a second process that
-        # waited for the first finds nothing left to do).
-        with engine.connect() as connection, _foreign_keys_deferred(connection):
             _alembic_upgrade(connection)
             return ident.read_identity(connection)
     except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot open the catalog {engine.url!r}: {exc}") from exc
+        raise CatalogError(f"cannot open the catalog {_where(engine)}: {reason(exc)}") from exc
+
+
+def _revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found is None else str(found)
+
+
+def _where(engine: Engine) -> str:
+    return describe(engine.url.render_as_string(hide_password=False))
+
+
+def reason(exc: SQLAlchemyError) -> str:
+    """What went wrong, for a message: the database's own first line (no SQL statement, no
+    parameters, no password), or the kind of error when there is none."""
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    lines = str(cause or "").strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+# The key of the advisory lock that serialises schema changes of a PostgreSQL catalog: this
+# number (drorch's, for its schema) and the schema's own (several catalogs share a server).
+SCHEMA_LOCK = 0x64726F72  # "dror"
 
 
 @contextlib.contextmanager
-def _foreign_keys_deferred(connection: Connection) -> Iterator[None]:
-    """One transaction on `connection`. On SQLite, with foreign keys enforced only at its
-    end: a migration rebuilds a table other tables reference (SQLite alters a column by
-    copying the table, dropping and renaming it), which SQLite allows only with
+def _serialised(connection: Connection) -> Iterator[None]:
+    """One transaction on `connection`, which no other process changing the schema runs
+    beside: on PostgreSQL under a transaction-level advisory lock, on SQLite under the
+    write lock taken at its start (BEGIN IMMEDIATE). On SQLite, foreign keys are enforced
+    only at its end: a migration rebuilds a table other tables reference (SQLite alters a
+    column by copying the table, dropping and renaming it), which SQLite allows only with
     enforcement off; `_alembic_upgrade` then proves that nothing dangles."""
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:  # outside a transaction, or SQLite ignores it
@@ -276,6 +305,11 @@ def _foreign_keys_deferred(connection: Connection) -> Iterator[None]:
         with connection.begin():
             if sqlite:  # pysqlite begins a transaction before DML only, never before DDL
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                    {"key": SCHEMA_LOCK},
+                )
             yield
     finally:
         if sqlite:

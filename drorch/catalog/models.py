@@ -107,6 +107,12 @@ class TapeFileKind(enum.StrEnum):
     INDEX = "INDEX"  # the catalog archive that ends a write session
 
 
+# The width of an action key column (and of an outbox event, which a runbook may name): at
+# least drorch.action_key.ACTION_MAX, the longest key a valid config root produces
+# ("replicate:" and a target name of NAME_MAX characters); a test keeps them so.
+ACTION_WIDTH = 80
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
@@ -146,7 +152,7 @@ class Run(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # None for a run of no one job: a runbook run (action "runbook") may touch several.
     job: Mapped[str | None] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(ACTION_WIDTH))
     target: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[RunStatus] = mapped_column(
         Enum(RunStatus, native_enum=False, length=20, validate_strings=True)
@@ -182,7 +188,7 @@ class LatestRun(Base):
     __tablename__ = "latest_runs"
 
     job: Mapped[str] = mapped_column(String(200), primary_key=True)
-    action: Mapped[str] = mapped_column(String(40), primary_key=True)
+    action: Mapped[str] = mapped_column(String(ACTION_WIDTH), primary_key=True)
     status: Mapped[RunStatus] = mapped_column(
         Enum(RunStatus, native_enum=False, length=20, validate_strings=True), primary_key=True
     )
@@ -345,7 +351,7 @@ class MissedSlot(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(ACTION_WIDTH))
     slot_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
     caught_up_by: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
@@ -423,7 +429,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(20))  # webhook | ping
     url: Mapped[str] = mapped_column(Text)
-    event: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(ACTION_WIDTH))  # a runbook may name it
     job: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]

@@ -26,7 +26,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from drorch.catalog import identity as ident
 from drorch.catalog import models
-from drorch.catalog.database import create_catalog_engine, create_schema, describe, sqlite_file
+from drorch.catalog.database import (
+    create_catalog_engine,
+    create_schema,
+    describe,
+    reason,
+    sqlite_file,
+)
 from drorch.catalog.identity import Identity
 from drorch.catalog.store import RepositoryRecord, SnapshotRecord, utc_now
 from drorch.errors import CatalogError
@@ -98,7 +104,7 @@ def build(
         else:
             moved = _build_sqlite(path, state_dir, new, stamp)
     except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot build the catalog {describe(url)}: {exc}") from exc
+        raise CatalogError(f"cannot build the catalog {describe(url)}: {reason(exc)}") from exc
     except OSError as exc:
         raise CatalogError(f"cannot build the catalog {describe(url)}: {exc}") from exc
     return Rebuilt(describe(url), new.identity, tuple(moved))

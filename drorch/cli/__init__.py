@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from drorch.cli.parser import build_parser
-from drorch.errors import EXIT_USAGE, ConfigError, DrorchError
+from drorch.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, DrorchError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,6 +53,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("drorch: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        problem = _catalog_problem(exc)
+        if problem is None:
+            raise
+        print(f"drorch: error: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _catalog_problem(exc: Exception) -> str | None:
+    """A catalog error no layer turned into a DrorchError, in words without its SQL or
+    parameters (None for any other exception). SQLAlchemy is looked up, not imported: a
+    command that never opened the catalog did not load it."""
+    sql = sys.modules.get("sqlalchemy.exc")
+    if sql is None or not isinstance(exc, sql.SQLAlchemyError):
+        return None
+    from drorch.catalog.database import reason
+
+    return f"catalog: {reason(exc)}"
 
 
 def entry() -> NoReturn:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from drorch.action_key import REPLICATE, ActionKey, replicate_key
 from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
 from drorch.cli.opening import open_command_catalog
 from drorch.cli.render import duration, iso_utc, local, print_json, print_table
@@ -83,14 +84,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.action not in RUNNABLE:
         raise UsageError(f"unknown action {args.action!r} (available: {', '.join(RUNNABLE)})")
-    if args.to and args.action != "replicate":
+    if args.to and args.action != REPLICATE:
         raise UsageError("--to goes with replicate")
     if (args.from_target or args.snapshot) and args.action != "restore-test":
         raise UsageError("--from and --snapshot go with restore-test")
     config = _config(args)
     job = config.job(args.job)
     keys = [args.action]
-    if args.action == "replicate":
+    if args.action == REPLICATE:
         destinations = [r.to for r in job.replicate]
         if args.to and args.to not in destinations:
             raise UsageError(
@@ -99,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         if not destinations:
             raise UsageError(f"job {args.job} has no replicate: entries")
-        keys = [f"replicate:{to}" for to in ([args.to] if args.to else destinations)]
+        keys = [replicate_key(to) for to in ([args.to] if args.to else destinations)]
     options = None
     if args.action == "restore-test":
         from drorch.actions import RestoreTestOptions
@@ -291,10 +292,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     now = utc_now()
     plans = {name: schedules_of(job) for name, job in sorted(config.jobs.items())}
     routes = [
-        (name, config.jobs[name].snapshot.target, action.partition(":")[2])
+        (name, config.jobs[name].snapshot.target, key.target)
         for name, actions in plans.items()
-        for action in actions
-        if action.partition(":")[0] == "replicate"
+        for key in map(ActionKey.parse, actions)
+        if key.verb == REPLICATE and key.target
     ]
     lags = replication_lags(catalog, routes, now)
     upcoming = _next_fires(now)
@@ -305,8 +306,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             if schedule is None and run is None:
                 continue
             start = run.started_at if run else None
-            base, _, to = action.partition(":")
-            lag = lags.get((name, to)) if base == "replicate" else None
+            key = ActionKey.parse(action)
+            lag = lags.get((name, key.target)) if key.verb == REPLICATE and key.target else None
             seconds = None if lag is None else lag.total_seconds()
             rows.append((name, action, schedule, run, upcoming(schedule, start), seconds))
     if args.json:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from drorch.action_key import NAME_MAX
 from drorch.config.model import NAME_PATTERN, Job, Policy, Settings, Target
 from drorch.config.parse_cache import ParseCache
 from drorch.config.places import source_overlaps, textfile_problem
@@ -108,6 +109,11 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
             shown = f"{folder}/{path.name}"
             if not re.match(NAME_PATTERN, path.stem):
                 issues.append(ConfigIssue(shown, None, "", "a name uses letters, digits, _ . -"))
+                continue
+            if len(path.stem) > NAME_MAX:
+                issues.append(
+                    ConfigIssue(shown, None, "", f"a name has at most {NAME_MAX} characters")
+                )
                 continue
             if path.stem in sections[folder]:
                 issues.append(ConfigIssue(shown, None, "", f"{path.stem!r} is defined twice"))

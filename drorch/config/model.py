@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from drorch.action_key import NAME_MAX, REPLICATE, ActionKey
 from drorch.config.jurisdictions import ISO_3166_ALPHA2
 from drorch.config.schedule import Schedule, parse_schedule
 from drorch.config.units import parse_data_subset, parse_duration, parse_size
@@ -45,6 +46,12 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
     if root is not None and not value.is_absolute():
         value = Path(root) / value
     return Path(value.as_posix())
+
+
+def _name_length(value: str) -> str:
+    if len(value) > NAME_MAX:  # the catalog's columns hold every name and action key
+        raise ValueError(f"a name has at most {NAME_MAX} characters")
+    return value
 
 
 def _jurisdiction(value: str) -> str:
@@ -102,7 +109,7 @@ ScheduleSpec = Annotated[
     WithJsonSchema({"type": "string", "examples": ["*/15 * * * *", "every 10m"]}),
 ]
 Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN), AfterValidator(_name_length)]
 
 
 DEFAULT_RECORD_SIZE = 256 * 1024  # drorch.targets.tape.drive's default; a test keeps them equal
@@ -658,10 +665,10 @@ class Job(Frozen):
 
     def timeout_of(self, action: str) -> timedelta | None:
         """The job's own limit for one run of `action`, if it sets one."""
-        base, _, to = action.partition(":")
-        if base == "replicate":
-            return next((r.timeout for r in self.replicate if r.to == to), None)
-        spec = {"snapshot": self.snapshot, "prune": self.prune, "check": self.check}.get(base)
+        key = ActionKey.parse(action)
+        if key.verb == REPLICATE:
+            return next((r.timeout for r in self.replicate if r.to == key.target), None)
+        spec = {"snapshot": self.snapshot, "prune": self.prune, "check": self.check}.get(key.verb)
         return getattr(spec, "timeout", None)
 
 

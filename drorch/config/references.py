@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from drorch.action_key import replicate_key
 from drorch.config.model import NAME_PATTERN, DiskTarget, Job, Policy, Target
 from drorch.config.yamlsource import Document, FieldPath, dotted
 from drorch.errors import ConfigIssue
@@ -144,7 +145,7 @@ def _target_references(
 
 
 def _pinged_actions(name: str, job: Job, doc: Document) -> list[ConfigIssue]:
-    actions = ["snapshot", *(f"replicate:{r.to}" for r in job.replicate)]
+    actions = ["snapshot", *(replicate_key(r.to) for r in job.replicate)]
     actions += [a for a in ("restore-test", "prune", "check") if getattr(job, a.replace("-", "_"))]
     return [
         doc.issue(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from drorch.action_key import replicate_key
 from drorch.catalog import RunStatus, SnapshotStatus
 from drorch.catalog.facts import RESTORE_TEST, Incomplete, JobFacts
 from drorch.config.model import Job, Policy, Target
@@ -55,7 +56,7 @@ def rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> list[RuleRe
         incomplete = facts.incomplete.get(target, [])
         name = f"rpo:{target}"
         if newest is None:
-            action = "snapshot" if i == 0 else f"replicate:{target}"
+            action = "snapshot" if i == 0 else replicate_key(target)
             if incomplete:
                 detail = f"no complete snapshot on {target}; {_incomplete(incomplete)}"
             elif action not in facts.last_finished:

@@ -14,12 +14,10 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from drorch.scheduler import calls
-from drorch.scheduler.plan import Entry
+from drorch.scheduler.plan import RUN_PREFIX, Entry, job_and_action
 from drorch.scheduler.timing import trigger_for
 
 log = logging.getLogger(__name__)
-
-RUN_PREFIX = "run:"
 
 
 class Engine:
@@ -125,6 +123,6 @@ class Engine:
     def _missed(self, event: JobExecutionEvent) -> None:
         if not event.job_id.startswith(RUN_PREFIX):
             return
-        _, job, action = event.job_id.split(":", 2)
+        job, action = job_and_action(event.job_id)
         log.warning("missed the %s slot of %s at %s", action, job, event.scheduled_run_time)
         self._on_missed(job, action, event.scheduled_run_time)

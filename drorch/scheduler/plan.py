@@ -6,12 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from drorch.action_key import SEPARATOR, replicate_key, verb_of
 from drorch.config import Config
 from drorch.config.model import Job
 from drorch.config.schedule import Schedule
 
 # How late a slot may still start (a busy pool, a pause): per action, since a snapshot
 # an hour late is better replaced by the next one, and a weekly check is not.
+RUN_PREFIX = "run:"  # the scheduler's id of an entry: run:JOB:ACTION
+
 MISFIRE_GRACE = {"prune": timedelta(hours=1), "check": timedelta(hours=6)}
 
 
@@ -24,7 +27,13 @@ class Entry:
 
     @property
     def key(self) -> str:
-        return f"run:{self.job}:{self.action}"
+        return f"{RUN_PREFIX}{self.job}{SEPARATOR}{self.action}"
+
+
+def job_and_action(key: str) -> tuple[str, str]:
+    """The job and the spelled action key of an entry's scheduler id (Entry.key)."""
+    job, _, action = key.removeprefix(RUN_PREFIX).partition(SEPARATOR)
+    return job, action
 
 
 def schedules_of(job: Job) -> dict[str, Schedule | None]:
@@ -35,7 +44,7 @@ def schedules_of(job: Job) -> dict[str, Schedule | None]:
         "check": job.check.schedule if job.check else None,
         "restore-test": job.restore_test.schedule if job.restore_test else None,
         "drill": job.drill.schedule if job.drill else None,
-        **{f"replicate:{r.to}": r.schedule for r in job.replicate},
+        **{replicate_key(r.to): r.schedule for r in job.replicate},
     }
 
 
@@ -54,7 +63,6 @@ def make_plan(
                     "version of drorch; it is not scheduled"
                 )
                 continue
-            base = action.partition(":")[0]
-            grace = MISFIRE_GRACE.get(base, config.settings.daemon.misfire_grace)
+            grace = MISFIRE_GRACE.get(verb_of(action), config.settings.daemon.misfire_grace)
             entries.append(Entry(job=name, action=action, schedule=schedule, misfire_grace=grace))
     return entries, notes

@@ -120,14 +120,15 @@ class DaemonProcess:
         return self.log.read_text()
 
 
-def catalog_of(root: Path) -> Catalog:
-    """The catalog of a test config root (state_dir: state), without parsing the config,
-    which a test may have broken on purpose."""
-    return open_catalog(None, root / "state")
+def catalog_of(root: Path, url: str | None = None) -> Catalog:
+    """The catalog of a test config root (state_dir: state; SQLite there unless the test
+    gives the root's `catalog:` url), without parsing the config, which a test may have
+    broken on purpose."""
+    return open_catalog(url, root / "state")
 
 
-def runs_of(root: Path, action: str = "snapshot") -> list[RunRecord]:
-    catalog = catalog_of(root)
+def runs_of(root: Path, action: str = "snapshot", *, url: str | None = None) -> list[RunRecord]:
+    catalog = catalog_of(root, url)
     try:
         return sorted(catalog.runs(action=action), key=lambda r: r.id)
     finally:

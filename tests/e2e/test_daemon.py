@@ -21,7 +21,7 @@ from drorch.catalog import RunStatus, models
 from drorch.catalog.daemon import missed_slots
 from drorch.config.schedule import parse_schedule
 from drorch.scheduler.timing import slots_between
-from tests.conftest import DRORCH_YAML
+from tests.conftest import DRORCH_YAML, RootFactory
 from tests.e2e.daemon_harness import DaemonProcess, catalog_of, runs_of, wait_for
 
 EVERY_2S = """\
@@ -81,20 +81,23 @@ def test_ready_watchdog_and_stopping(make_root, tmp_path: Path) -> None:  # type
     assert states.index("READY=1") < states.index("STOPPING=1")
 
 
-def test_every_2s_runs_repeatedly_and_never_overlaps(make_root, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    root = make_root(jobs={"app": EVERY_2S})
+def test_every_2s_runs_repeatedly_and_never_overlaps(
+    make_root: RootFactory, tmp_path: Path, catalog_url: str
+) -> None:
+    """On each catalog backend (the root's `catalog:`)."""
+    root = make_root(jobs={"app": EVERY_2S}, drorch=DRORCH_YAML + f'catalog: "{catalog_url}"\n')
     daemon = DaemonProcess(root, tmp_path)
     try:
         daemon.wait_ready()
         wait_for(
-            lambda: len([r for r in runs_of(root) if r.status.finished]) >= 3,
+            lambda: len([r for r in runs_of(root, url=catalog_url) if r.status.finished]) >= 3,
             60,
             "three finished runs",
         )
         assert daemon.stop() == 0
     finally:
         daemon.close()
-    runs = runs_of(root)
+    runs = runs_of(root, url=catalog_url)
     assert all(r.status is RunStatus.SUCCEEDED for r in runs), [(r.id, r.error) for r in runs]
     assert all(r.actor == "scheduler" for r in runs)
     for earlier, later in itertools.pairwise(runs):

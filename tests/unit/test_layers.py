@@ -57,6 +57,20 @@ FORBIDDEN_IMPORTS = {
     "targets": ("actions", "runbooks", "service", "scheduler", "cli", "policy", "evidence"),
     "actions": ("runbooks", "service", "scheduler", "cli"),
     "runbooks": ("service", "scheduler", "cli"),
+    # the action keys: spelled and parsed by every layer, so below all of them
+    "action_key.py": (
+        "catalog",
+        "config",
+        "restic",
+        "targets",
+        "actions",
+        "policy",
+        "evidence",
+        "runbooks",
+        "service",
+        "scheduler",
+        "cli",
+    ),
 }
 
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from drorch.catalog import Catalog, RunStatus
+from drorch.action_key import NAME_MAX, replicate_key
+from drorch.catalog import Catalog, RunStatus, outbox
 from drorch.catalog import models as m
+from drorch.catalog.daemon import missed_slots, record_missed_slots
 from drorch.catalog.database import create_catalog_engine, migrate
 from drorch.catalog.facts import read_facts, replication_lags
 from tests.catalog_rows import run, snapshot, upgrade_to
@@ -78,6 +80,41 @@ def test_migration_0010_fills_it_from_the_runs_there_are(catalog_url: str) -> No
         # The triggers are in place after the migration too.
         catalog.transition(5, RunStatus.FAILED, error="boom")
         assert latest(catalog)[("b", "check", "FAILED")] == 5
+    finally:
+        engine.dispose()
+
+
+def test_migration_0011_widens_the_action_keys_and_keeps_the_triggers(catalog_url: str) -> None:
+    """A catalog of revision 0010 with runs in it takes, once upgraded, the longest action key
+    a config can produce in every column that holds one; its triggers note the runs still."""
+    longest = replicate_key("t" * NAME_MAX)
+    engine = create_catalog_engine(catalog_url)
+    try:
+        with engine.begin() as connection:
+            upgrade_to(connection, "0010")
+            connection.execute(
+                text(
+                    "INSERT INTO runs (job, action, status, created_at, host, actor) VALUES "
+                    "('a', 'snapshot', 'SUCCEEDED', '2026-01-01', 'h', 't')"
+                )
+            )
+        migrate(engine)
+        catalog = Catalog(engine)
+        long_run = catalog.create_run(
+            job="a", action=longest, target=None, host="h", pid=1, actor="t"
+        ).id
+        catalog.transition(long_run, RunStatus.SUCCEEDED)
+        assert latest(catalog) == {
+            ("a", "snapshot", "SUCCEEDED"): long_run - 1,
+            ("a", longest, "RUNNING"): long_run,
+            ("a", longest, "SUCCEEDED"): long_run,
+        }
+        record_missed_slots(catalog, "a", longest, [T0])
+        assert missed_slots(catalog) == [("a", longest, T0)]
+        event = "e" * NAME_MAX  # a runbook's notify event is a name
+        outbox.enqueue_now(catalog, [outbox.webhook("http://h/x", event, {})], T0)
+        with catalog.session() as session:
+            assert session.scalars(select(m.Delivery.event)).all() == [event]
     finally:
         engine.dispose()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from drorch.action_key import NAME_MAX
 from drorch.config import load_config, resolve_root
 from drorch.config.model import (
     CommandCheck,
@@ -650,6 +651,31 @@ def test_file_name_that_is_not_a_name(make_root: RootFactory) -> None:
         "jobs/-x.yaml: a name uses letters, digits, _ . -",
         "jobs/my app.yaml: a name uses letters, digits, _ . -",
     ]
+
+
+def test_names_have_at_most_name_max_characters(make_root: RootFactory) -> None:
+    """A catalog column holds every name and action key a valid root can produce: a longer
+    job file, target or policy name is refused, naming the file and the field."""
+    longest, longer = "j" * NAME_MAX, "t" * (NAME_MAX + 1)
+    root = make_root(
+        keys=False,
+        drorch=DRORCH_YAML.replace("  replica:", f"  {longer}:"),
+        jobs={longest: JOB_YAML, "k" * (NAME_MAX + 1): JOB_YAML},
+    )
+    assert problems(root) == [
+        f"drorch.yaml:8: targets.{longer}: a name has at most {NAME_MAX} characters",
+        f"jobs/{'k' * (NAME_MAX + 1)}.yaml: a name has at most {NAME_MAX} characters",
+    ]
+
+
+def test_a_replication_to_the_longest_target_name_is_valid(make_root: RootFactory) -> None:
+    longest = "t" * NAME_MAX
+    root = make_root(
+        keys=False,
+        drorch=DRORCH_YAML.replace("  replica:", f"  {longest}:"),
+        jobs=job(JOB_YAML + f"replicate: [{{to: {longest}}}]\n"),
+    )
+    assert load_config(root, check_secrets=False).jobs["app"].replicate[0].to == longest
 
 
 # --- hooks, values --------------------------------------------------------------------------

@@ -5,7 +5,8 @@ every file in Python to bound what its aliases expand to and to know the line of
 field (2,000 job files: about 0.5 s of `drorch status` on a quiet machine). This cache
 keeps the data each file parsed to, in a JSON file in the state dir's cache folder,
 keyed by the SHA-256 of the file's bytes: a file that changes in any way has another
-key, so stale data is never used, whatever the file's timestamps say. Every file is
+key, so stale data is never used, whatever the file's timestamps say; and only by the
+parser that wrote it (PARSER). Every file is
 still read (with all of read_regular_file's checks) and hashed, and every value still
 validated; only the parse is skipped.
 
@@ -25,10 +26,15 @@ import math
 from pathlib import Path
 from typing import Any
 
+from drorch import __version__
 from drorch.cachefile import read_mapping, write_mapping
 from drorch.config.yamlsource import Document, parse_document, read_text
 
 FILE_NAME = "drorch-config.json"
+# What the parse accepts and gives: raise it whenever drorch.config.yamlsource changes
+# either (a new limit, another conversion). A cache written under another parser, or by
+# another drorch version, is not used: its files passed checks that may not be today's.
+PARSER = f"{__version__}/1"
 
 
 class ParseCache:
@@ -36,7 +42,9 @@ class ParseCache:
 
     def __init__(self, folder: Path | None) -> None:
         self._path = folder / FILE_NAME if folder is not None else None
-        self._known = read_mapping(self._path) if self._path is not None else {}
+        stored = read_mapping(self._path) if self._path is not None else {}
+        files = stored.get("files") if stored.get("parser") == PARSER else None
+        self._known: dict[str, Any] = files if isinstance(files, dict) else {}
         self._used: dict[str, Any] = {}
 
     def document(self, path: Path, shown_as: str) -> Document:
@@ -60,7 +68,7 @@ class ParseCache:
             return
         if not self._path.parent.parent.is_dir():
             return
-        write_mapping(self._path, self._used)
+        write_mapping(self._path, {"parser": PARSER, "files": self._used})
 
 
 def _exact_in_json(value: Any) -> bool:

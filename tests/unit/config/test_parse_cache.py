@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from drorch.config import load_config
-from drorch.config.parse_cache import FILE_NAME, _exact_in_json
+from drorch.config.parse_cache import FILE_NAME, PARSER, _exact_in_json
 from tests.conftest import DRORCH_YAML, JOB_YAML, RootFactory
 from tests.unit.config.conftest import problems
 
@@ -32,10 +32,10 @@ def loaded_root(make_root: RootFactory) -> Path:
 def plant(root: Path, description: str) -> None:
     """Change what the cache says the job file parsed to, behind the file's back."""
     path = cache_file(root)
-    entries = json.loads(path.read_text())
-    [key] = [k for k, data in entries.items() if "snapshot" in data]
-    entries[key]["description"] = description
-    path.write_text(json.dumps(entries))
+    stored = json.loads(path.read_text())
+    [key] = [k for k, data in stored["files"].items() if "snapshot" in data]
+    stored["files"][key]["description"] = description
+    path.write_text(json.dumps(stored))
 
 
 def test_a_second_load_takes_the_parsed_file_from_the_cache(make_root: RootFactory) -> None:
@@ -52,7 +52,7 @@ def test_a_file_changed_in_any_way_is_parsed_again(make_root: RootFactory) -> No
     job.write_text(job.read_text() + "\n")  # one byte more, same data
     assert load_config(root, check_secrets=False).jobs["app"].description == "from the file"
     # and the cache now holds the new content's parse, the old entry gone
-    entries = json.loads(cache_file(root).read_text())
+    entries = json.loads(cache_file(root).read_text())["files"]
     assert [data["description"] for data in entries.values() if "snapshot" in data] == [
         "from the file"
     ]
@@ -79,6 +79,16 @@ def test_nothing_is_written_without_a_state_dir_or_for_an_invalid_root(
     (root / "jobs" / "bad.yaml").write_text(JOB_YAML + "snapshot: {target: nowhere}\n")
     problems(root)
     assert not cache_file(root).exists()
+
+
+def test_a_cache_another_parser_wrote_is_not_used(make_root: RootFactory) -> None:
+    root = loaded_root(make_root)
+    plant(root, "from the cache")
+    stored = json.loads(cache_file(root).read_text())
+    assert stored["parser"] == PARSER
+    cache_file(root).write_text(json.dumps({**stored, "parser": "0.0.1/0"}))
+    assert load_config(root, check_secrets=False).jobs["app"].description == "from the file"
+    assert json.loads(cache_file(root).read_text())["parser"] == PARSER  # rewritten
 
 
 def test_a_damaged_cache_file_is_parsed_around(make_root: RootFactory) -> None:

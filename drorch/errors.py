@@ -174,3 +174,18 @@ class EvidenceKeyError(EvidenceError):
     """The evidence signing key is missing, unreadable or not Ed25519: nothing can be signed."""
 
     exit_code = EXIT_USAGE
+
+
+class Deposed(CatalogError):
+    """A fenced write (a daemon's run start or evidence append) found that the leadership
+    epoch is no longer the daemon's own: another node leads now. Nothing was written."""
+
+    def __init__(self, message: str, *, leader: str | None = None, epoch: int | None = None):
+        self.leader = leader
+        self.epoch = epoch
+        super().__init__(message)
+
+
+class SlotTaken(DrorchError):
+    """A scheduled slot of a job's action was claimed by another run already (it ran or
+    runs elsewhere): this one is not started, and nothing was written."""

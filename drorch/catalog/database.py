@@ -24,7 +24,7 @@ from drorch.errors import CatalogError, CatalogLost
 
 log = logging.getLogger(__name__)
 
-HEAD = "0010"  # the newest revision in migrations/versions; a test keeps them in step
+HEAD = "0011"  # the newest revision in migrations/versions; a test keeps them in step
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -225,8 +225,10 @@ def _has_content(path: Path) -> bool:
 
 
 def create_schema(connection: Any, identity: Identity | None = None) -> Identity:
-    """A new catalog: every table from the models, stamped at HEAD, with its identity."""
+    """A new catalog: every table from the models, stamped at HEAD, with its identity and
+    its leadership row (epoch 0: no daemon has led yet)."""
     Base.metadata.create_all(connection)
+    connection.execute(text("INSERT INTO leadership (id, epoch) VALUES (1, 0)"))
     connection.execute(
         text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
     )

@@ -88,7 +88,7 @@ def claim_slot(
     }
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert  # type: ignore[union-attr]
     statement: Any = insert(_CLAIMS).values(values).on_conflict_do_nothing()
-    if session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
+    if session.execute(statement.returning(_CLAIMS.c.id)).first() is not None:
         return
     interrupted = exists().where(
         _RUNS.c.id == _CLAIMS.c.run_id, _RUNS.c.status == RunStatus.INTERRUPTED

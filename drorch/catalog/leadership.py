@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import create_engine, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 from sqlalchemy.pool import NullPool
 
 from drorch.catalog import models
@@ -106,14 +107,23 @@ def free_locks_of_run(catalog: Catalog, run_id: int) -> int:
         return int(done.rowcount)  # type: ignore[attr-defined]
 
 
-def claim_of(catalog: Catalog, run_id: int) -> tuple[str, str, datetime] | None:
-    """The (job, action, slot) a run claimed, if it ran for a scheduled slot."""
-    query = select(models.SlotClaim.job, models.SlotClaim.action, models.SlotClaim.slot_at).where(
-        models.SlotClaim.run_id == run_id
+def interrupted_slots(catalog: Catalog) -> list[tuple[str, str, datetime, int]]:
+    """(job, action, slot, run id) of each job action whose newest claimed slot is held by
+    an INTERRUPTED run (its node or process died in it): what a leader may run again."""
+    claim, newer = aliased(models.SlotClaim), aliased(models.SlotClaim)
+    newest = (
+        select(func.max(newer.slot_at))
+        .where(newer.job == claim.job, newer.action == claim.action)
+        .scalar_subquery()
+    )
+    query = (
+        select(claim.job, claim.action, claim.slot_at, claim.run_id)
+        .join(models.Run, models.Run.id == claim.run_id)
+        .where(models.Run.status == RunStatus.INTERRUPTED, claim.slot_at == newest)
+        .order_by(claim.job, claim.action)
     )
     with catalog.session() as session:
-        row = session.execute(query).first()
-        return None if row is None else (row.job, row.action, row.slot_at)
+        return [(r.job, r.action, r.slot_at, r.run_id) for r in session.execute(query)]
 
 
 def lock_key(identity: str) -> int:

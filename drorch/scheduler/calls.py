@@ -39,12 +39,13 @@ def _bound() -> Runtime:
 def run_scheduled(
     job: str,
     action: str,
-    catch_up: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
     *,
     slot: datetime | None = None,
 ) -> None:
-    """A scheduled run of a job's action, for its slot (the engine passes the fire time)."""
-    _bound().run_action(job, action, {"catch_up": dict(catch_up)} if catch_up else {}, slot)
+    """A scheduled run of a job's action, for its slot (the engine passes the fire time);
+    `details` go into the run's (a catch-up says what it catches up)."""
+    _bound().run_action(job, action, dict(details or {}), slot)
 
 
 def housekeeping() -> None:

@@ -95,14 +95,14 @@ class Engine:
             )
         log.info("scheduled %d actions", len(entries))
 
-    def run_now(self, entry: Entry, catch_up: dict[str, Any], *, slot: datetime) -> None:
+    def run_now(self, entry: Entry, details: dict[str, Any], *, slot: datetime) -> None:
         """Run an entry once now, for `slot` (the last slot it missed, or the slot of a run
         interrupted with its node); one such run per entry waits at a time."""
         self._scheduler.add_job(
             calls.run_scheduled,
             "date",
             run_date=datetime.now(UTC),
-            args=(entry.job, entry.action, catch_up),
+            args=(entry.job, entry.action, details),
             kwargs={"slot": slot},
             id=f"{CATCH_UP_PREFIX}{entry.job}:{entry.action}",
             replace_existing=True,

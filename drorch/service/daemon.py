@@ -36,7 +36,7 @@ from drorch.catalog import Catalog, RunRecord, RunStatus, outbox, utc_now
 from drorch.catalog.daemon import HEARTBEAT, heartbeat, record_missed_slots, register_node
 from drorch.catalog.fencing import Fence
 from drorch.catalog.identity import hold_daemon_lock
-from drorch.catalog.leadership import Leader, claim_of, draining, leader
+from drorch.catalog.leadership import Leader, draining, interrupted_slots, leader
 from drorch.config import Config, load_config
 from drorch.errors import EXIT_FAILED, ConfigError, Deposed, DrorchError, LockBusy, SlotTaken
 from drorch.evidence.log import EvidenceLog
@@ -194,9 +194,9 @@ class Daemon:
         self.fence.epoch = epoch
         self.cancel = Cancel()
         log.info("node %s leads at epoch %d", self.node, epoch)
-        rerun = self._recover_dead_nodes()
+        self._recover_dead_nodes()
         entries = self._load_plan(self.config)
-        self._rerun(rerun)
+        self._rerun()
         self._catch_up(entries)
         notify(status(self._status_line()))
 
@@ -259,16 +259,18 @@ class Daemon:
             log.exception("could not look for runs left by dead nodes")
         return found
 
-    def _rerun(self, interrupted: list[RunRecord]) -> None:
-        """Run at once, under its slot, a scheduled run interrupted with its node when
-        waiting for the next slot would leave its copy past the job's RPO. Its slot claim
-        moves to the new run (compare-and-swap on the INTERRUPTED run)."""
+    def _rerun(self) -> None:
+        """Run at once, under its slot, a scheduled run interrupted with its node or process
+        (the newest slot of its job action) when waiting for the next slot would leave its
+        copy past the job's RPO. Its claim moves to the new run (compare-and-swap on the
+        INTERRUPTED run's status): one slot never has two live runs."""
         now = utc_now()
-        for run in interrupted:
-            claim = claim_of(self.catalog, run.id)
-            if claim is None:
-                continue
-            job, action, slot = claim
+        try:
+            interrupted = interrupted_slots(self.catalog)
+        except Exception:
+            log.exception("could not look for interrupted slots")
+            return
+        for job, action, slot, run_id in interrupted:
             entry = self._entries.get((job, action))
             if entry is None:
                 continue
@@ -276,13 +278,14 @@ class Daemon:
             if not rpo_at_risk(self.config, self.catalog, job, action, upcoming):
                 continue
             log.warning(
-                "%s of %s was interrupted with its node; its RPO is at risk: running its %s "
-                "slot again now",
+                "%s of %s: run %d was interrupted with its node and the RPO is at risk before "
+                "the next slot; running its %s slot again now",
                 action,
                 job,
+                run_id,
                 slot.isoformat(),
             )
-            self.engine.run_now(entry, {"rerun_of": run.id}, slot=slot)
+            self.engine.run_now(entry, {"rerun_of": run_id}, slot=slot)
 
     def _check_targets(self) -> None:
         """An offline target is reported; the daemon starts anyway, its runs will fail."""
@@ -328,9 +331,11 @@ class Daemon:
             self.engine.run_now(
                 entry,
                 {
-                    "missed_slots": count,
-                    "first": slots[0].isoformat(),
-                    "last": slots[-1].isoformat(),
+                    "catch_up": {
+                        "missed_slots": count,
+                        "first": slots[0].isoformat(),
+                        "last": slots[-1].isoformat(),
+                    }
                 },
                 slot=slots[-1],
             )
@@ -493,7 +498,8 @@ class Daemon:
         except Exception:
             log.exception("could not write the heartbeat")
         if self.leading:  # runs of dead processes here, and of dead nodes
-            self._rerun(self._recover_dead_nodes())
+            if self._recover_dead_nodes():
+                self._rerun()
             return
         try:  # a `drorch run` killed meanwhile: its run is not left RUNNING for long
             recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")

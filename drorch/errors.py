@@ -87,6 +87,12 @@ class CatalogError(DrorchError):
     pass
 
 
+class CatalogUnreachable(CatalogError):
+    """The catalog's server cannot be reached (down, refused, unknown host): a daemon waits
+    and tries again; a command fails with the message, which names the catalog without
+    its password."""
+
+
 class CatalogLost(CatalogError):
     """The catalog is not the one this state dir has used: missing, empty, replaced, or
     removed while open. drorch refuses it rather than start a history silently anew."""

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from drorch.catalog import identity as ident
 from drorch.catalog.identity import Anchor, Identity
 from drorch.catalog.models import Base
-from drorch.errors import CatalogError, CatalogLost
+from drorch.errors import CatalogError, CatalogLost, CatalogUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +260,13 @@ def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) 
         with engine.connect() as connection, _foreign_keys_deferred(connection):
             _alembic_upgrade(connection)
             return ident.read_identity(connection)
+    except OperationalError as exc:
+        if engine.dialect.name == "sqlite":
+            raise CatalogError(f"cannot open the catalog {engine.url!r}: {exc}") from exc
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise CatalogUnreachable(
+            f"cannot reach the catalog {engine.url.render_as_string(hide_password=True)}: {reason}"
+        ) from exc
     except SQLAlchemyError as exc:
         raise CatalogError(f"cannot open the catalog {engine.url!r}: {exc}") from exc
 

@@ -38,7 +38,15 @@ from drorch.catalog.fencing import Fence
 from drorch.catalog.identity import hold_daemon_lock
 from drorch.catalog.leadership import Leader, draining, interrupted_slots, leader
 from drorch.config import Config, load_config
-from drorch.errors import EXIT_FAILED, ConfigError, Deposed, DrorchError, LockBusy, SlotTaken
+from drorch.errors import (
+    EXIT_FAILED,
+    CatalogUnreachable,
+    ConfigError,
+    Deposed,
+    DrorchError,
+    LockBusy,
+    SlotTaken,
+)
 from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
@@ -67,6 +75,7 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = float(os.environ.get("DRORCH_STOP_TIMEOUT", "600"))
 COMPLIANCE_EVERY = float(os.environ.get("DRORCH_COMPLIANCE_EVERY", "60"))  # seconds
+CATALOG_RETRY_MAX = 30.0  # seconds between tries to reach the catalog at start, at most
 
 
 class Daemon:
@@ -77,7 +86,7 @@ class Daemon:
         # Held while we live: `drorch catalog rebuild` refuses to run under a daemon.
         self._state_lock = hold_daemon_lock(self.config.state_dir)
         # CatalogLost (exit 1) for a catalog that is not the one this state dir used.
-        self.catalog: Catalog = open_config_catalog(self.config)
+        self.catalog: Catalog = _open_catalog(self.config)
         self._lost: str | None = None  # what happened to the catalog, once it is gone
         self._notify_lock = threading.Lock()  # no WATCHDOG=1 after the loss is announced
         # A daemon that cannot sign must not run tests it cannot prove: EvidenceKeyError, exit 2.
@@ -620,6 +629,21 @@ class Daemon:
             logging.shutdown()
             os._exit(EXIT_FAILED if self._lost else 0)
         log.info("stopped")
+
+
+def _open_catalog(config: Config) -> Catalog:
+    """The config root's catalog. While its server cannot be reached, tried again with
+    backoff (up to CATALOG_RETRY_MAX seconds apart), READY withheld: systemd's start timeout
+    decides how long that may last."""
+    delay = 1.0
+    while True:
+        try:
+            return open_config_catalog(config)
+        except CatalogUnreachable as exc:
+            log.error("%s; trying again in %.0fs", exc, delay)
+            notify(status(f"waiting for the catalog: {exc}"))
+            time.sleep(delay)
+            delay = min(delay * 2, CATALOG_RETRY_MAX)
 
 
 def run_daemon(root: Path) -> int:

@@ -286,3 +286,29 @@ def test_a_slot_lost_with_its_node_runs_again_at_once_when_the_rpo_is_at_risk(
         assert_no_slot_twice_and_no_overlap(catalog)
     finally:
         catalog.close()
+
+
+def test_an_unreachable_catalog_is_waited_for_with_ready_withheld(tmp_path: Path, cli: Cli) -> None:
+    """Nothing listens on port 1: the daemon names the catalog (not its password), tries
+    again with backoff and never says READY; a command fails with the same message."""
+    url = "postgresql+psycopg://drorch:sekret@127.0.0.1:1/drorch"
+    root = write_root(tmp_path / "root", drorch=DRORCH_YAML + f"catalog: {url}\n")
+    daemon = DaemonProcess(root, tmp_path)
+    try:
+        wait_for(lambda: daemon.output().count("trying again") >= 2, 30, "two tries")
+        assert daemon.proc.poll() is None and daemon.notify.count("READY=1") == 0
+        assert status_of(daemon).startswith(
+            "STATUS=waiting for the catalog: cannot reach the catalog "
+            "postgresql+psycopg://drorch:***@127.0.0.1:1/drorch"
+        )
+        assert "trying again in 1s" in daemon.output() and "trying again in 2s" in daemon.output()
+        daemon.signal(signal.SIGTERM)
+        daemon.proc.wait(10)
+    finally:
+        daemon.close()
+    done = cli("status", root=root, check_rc=1)
+    assert "cannot reach the catalog postgresql+psycopg://drorch:***@127.0.0.1:1/drorch" in (
+        done.stderr
+    )
+    assert "sekret" not in daemon.output() + done.stderr + done.stdout
+    assert "Traceback" not in done.stderr and "[SQL" not in done.stderr

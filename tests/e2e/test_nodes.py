@@ -7,6 +7,7 @@ catalog, the repository, the keys and the data."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import shutil
@@ -115,48 +116,60 @@ def assert_no_slot_twice_and_no_overlap(catalog: Catalog) -> None:
         assert end is not None and end <= begin, f"runs {before} and {after} overlapped"
 
 
-@pytest.mark.heavy
-def test_a_standby_takes_over_from_a_leader_killed_mid_run(
+@contextlib.contextmanager
+def leader_and_standby(
     roots: tuple[Path, Path], pg_url: str, tmp_path: Path
-) -> None:
-    a_root, b_root = roots
-    a = DaemonProcess(a_root, tmp_path, env=FAST)
+) -> Iterator[tuple[DaemonProcess, DaemonProcess, Catalog]]:
+    """Daemon a, READY as the leader, then daemon b, READY as its standby, and a reader on
+    their catalog (left open for the test's checks after the daemons are gone)."""
+    a = DaemonProcess(roots[0], tmp_path, env=FAST)
     b: DaemonProcess | None = None
     catalog = open_catalog(pg_url, tmp_path / "reader")
     try:
         a.wait_ready()
         assert "leader a (epoch 1)" in status_of(a), a.output()
-        b = DaemonProcess(b_root, tmp_path, env=FAST)
+        b = DaemonProcess(roots[1], tmp_path, env=FAST)
         b.wait_ready()
         assert status_of(b) == "STATUS=standby; leader a (epoch 1)", b.output()
-
-        def running_on_a() -> RunRecord | None:
-            runs = [r for r in daemon_runs(catalog) if r.node == "a"]
-            running = [r for r in runs if r.status is RunStatus.RUNNING]
-            done = [r for r in runs if r.status is RunStatus.SUCCEEDED]
-            return running[-1] if running and done else None
-
-        killed = wait_for(running_on_a, 30, "a run of a's in its hook, after one it finished")
-        assert isinstance(killed, RunRecord)
-        a.proc.send_signal(signal.SIGKILL)
-        a.proc.wait(10)
-        dead_at = time.monotonic()
-        wait_for(lambda: "leader b" in status_of(b), TAKEOVER_LIMIT, "b to take over")  # type: ignore[union-attr]
-        took = time.monotonic() - dead_at
-        log.warning("takeover after SIGKILL of the leader: %.1f s", took)
-        print(f"takeover after SIGKILL of the leader: {took:.1f} s")
-        wait_for(
-            lambda: any(
-                r.node == "b" and r.status is RunStatus.SUCCEEDED for r in daemon_runs(catalog)
-            ),
-            60,
-            "a run of b's to succeed",
-        )
-        assert b.stop() == 0
+        yield a, b, catalog
+    except BaseException:
+        catalog.close()
+        raise
     finally:
         a.close()
         if b is not None:
             b.close()
+
+
+def run_of(catalog: Catalog, node: str, status: RunStatus) -> RunRecord | None:
+    """The newest daemon run of `node` in `status`."""
+    found = [r for r in daemon_runs(catalog) if r.node == node and r.status is status]
+    return found[-1] if found else None
+
+
+def took_over(b: DaemonProcess, catalog: Catalog, since: float, what: str) -> None:
+    """b leads (logged: how long after `since`), and a run of its own succeeds."""
+    wait_for(lambda: "leader b" in status_of(b), TAKEOVER_LIMIT, "b to take over")
+    took = time.monotonic() - since
+    log.warning("takeover after %s: %.1f s", what, took)
+    print(f"takeover after {what}: {took:.1f} s")
+    wait_for(lambda: run_of(catalog, "b", RunStatus.SUCCEEDED), 60, "a run of b's to succeed")
+
+
+@pytest.mark.heavy
+def test_a_standby_takes_over_from_a_leader_killed_mid_run(
+    roots: tuple[Path, Path], pg_url: str, tmp_path: Path
+) -> None:
+    with leader_and_standby(roots, pg_url, tmp_path) as (a, b, catalog):
+        wait_for(lambda: run_of(catalog, "a", RunStatus.SUCCEEDED), 30, "a run of a's")
+        killed = wait_for(
+            lambda: run_of(catalog, "a", RunStatus.RUNNING), 30, "a run of a's in its hook"
+        )
+        assert isinstance(killed, RunRecord)
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(10)
+        took_over(b, catalog, time.monotonic(), "SIGKILL of the leader")
+        assert b.stop() == 0
     try:
         now = leader(catalog)
         assert now.epoch == 2 and now.node == "b"
@@ -174,21 +187,14 @@ def test_a_standby_takes_over_from_a_leader_killed_mid_run(
 def test_a_leader_cut_off_from_the_server_stops_and_the_standby_takes_over(
     roots: tuple[Path, Path], pg_url: str, tmp_path: Path
 ) -> None:
-    a_root, b_root = roots
-    a = DaemonProcess(a_root, tmp_path, env=FAST)
-    b: DaemonProcess | None = None
-    catalog = open_catalog(pg_url, tmp_path / "reader")
-    try:
-        a.wait_ready()
-        b = DaemonProcess(b_root, tmp_path, env=FAST)
-        b.wait_ready()
-        wait_for(
-            lambda: any(
-                r.node == "a" and r.status is RunStatus.RUNNING for r in daemon_runs(catalog)
-            ),
-            30,
-            "a run of a's",
-        )
+    with leader_and_standby(roots, pg_url, tmp_path) as (a, b, catalog):
+        seen = max(r.id for r in catalog.runs())
+
+        def started() -> RunRecord | None:  # a run of a's in its 2 s hook, not near its end
+            run = run_of(catalog, "a", RunStatus.RUNNING)
+            return run if run is not None and run.id > seen else None
+
+        wait_for(started, 30, "a new run of a's")
         assert catalog.anchor is not None
         key = lock_key(catalog.anchor.identity.id)
         with catalog.engine.connect() as admin:  # the partition: a's lock session is cut
@@ -205,32 +211,17 @@ def test_a_leader_cut_off_from_the_server_stops_and_the_standby_takes_over(
             )
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             admin.commit()
-        cut_at = time.monotonic()
-        wait_for(lambda: "leader b" in status_of(b), TAKEOVER_LIMIT, "b to take over")  # type: ignore[union-attr]
+        took_over(b, catalog, time.monotonic(), "the leader's session was cut")
         wait_for(lambda: status_of(a).startswith("STATUS=standby"), 30, "a to stand by")
-        log.warning(
-            "takeover after the leader's session was cut: %.1f s", time.monotonic() - cut_at
-        )
-        wait_for(
-            lambda: any(
-                r.node == "b" and r.status is RunStatus.SUCCEEDED for r in daemon_runs(catalog)
-            ),
-            60,
-            "a run of b's to succeed",
-        )
         assert a.stop() == 0
         assert b.stop() == 0
-    finally:
-        a.close()
-        if b is not None:
-            b.close()
     try:
         assert leader(catalog).node == "b"
         a_runs = [r for r in daemon_runs(catalog) if r.node == "a"]
         assert all(r.status is not RunStatus.RUNNING for r in a_runs)
         canceled = [r for r in a_runs if r.status is RunStatus.CANCELED]
         assert canceled and all((r.error or "").startswith("leadership lost") for r in canceled)
-        b_first = min(r.started_at for r in daemon_runs(catalog) if r.node == "b")  # type: ignore[type-var]
+        b_first = min(r.created_at for r in daemon_runs(catalog) if r.node == "b")
         assert all(r.created_at < b_first for r in a_runs)  # a started nothing after b led
         assert "no longer leads" in a.output()
         assert_no_slot_twice_and_no_overlap(catalog)
@@ -242,20 +233,12 @@ def test_a_leader_cut_off_from_the_server_stops_and_the_standby_takes_over(
 def test_a_slot_lost_with_its_node_runs_again_at_once_when_the_rpo_is_at_risk(
     pg_url: str, tmp_path: Path, cli: Cli
 ) -> None:
-    a_root, b_root = two_roots(pg_url, tmp_path, cli, AT_RISK)
-    a = DaemonProcess(a_root, tmp_path, env=FAST)
-    b: DaemonProcess | None = None
-    catalog = open_catalog(pg_url, tmp_path / "reader")
-    try:
-        a.wait_ready()
-        b = DaemonProcess(b_root, tmp_path, env=FAST)
-        b.wait_ready()
+    roots = two_roots(pg_url, tmp_path, cli, AT_RISK)
+    with leader_and_standby(roots, pg_url, tmp_path) as (a, b, catalog):
         killed = wait_for(
-            lambda: next((r for r in daemon_runs(catalog) if r.status is RunStatus.RUNNING), None),
-            30,
-            "a's first scheduled run",
+            lambda: run_of(catalog, "a", RunStatus.RUNNING), 30, "a's first scheduled run"
         )
-        assert isinstance(killed, RunRecord) and killed.node == "a"
+        assert isinstance(killed, RunRecord)
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait(10)
 
@@ -266,10 +249,6 @@ def test_a_slot_lost_with_its_node_runs_again_at_once_when_the_rpo_is_at_risk(
         done = wait_for(rerun, 30, "b to run the lost slot again")
         assert isinstance(done, RunRecord)
         assert b.stop() == 0
-    finally:
-        a.close()
-        if b is not None:
-            b.close()
     try:
         assert (done.node, done.status, done.details["rerun_of"]) == (  # type: ignore[index]
             "b",

@@ -443,7 +443,8 @@ class Daemon:
             done.status.value,
             f": {done.run.error}" if done.run.error else "",
         )
-        self.after_runs.ended(job)
+        if self.leading:
+            self.after_runs.ended(job)
 
     def _ended(self, config: Config, job: str, action: str, run: RunRecord) -> None:
         """Ping the job's check; its compliance is looked at again shortly (with the other
@@ -454,7 +455,8 @@ class Daemon:
                 f": {run.error}" if run.error else ""
             )
             self._ping(config, job, action, "success" if ok else "fail", body)
-        self.after_runs.ended(job)
+        if self.leading:  # the watch is the leader's (a deposed one's appends are refused)
+            self.after_runs.ended(job)
 
     def _ping(self, config: Config, job: str, action: str, event: str, body: str = "") -> None:
         spec = config.jobs[job].ping

@@ -87,6 +87,12 @@ class CatalogError(DrorchError):
     pass
 
 
+class CatalogUnreachable(CatalogError):
+    """The catalog's server cannot be reached (down, refused, unknown host): a daemon waits
+    and tries again; a command fails with the message, which names the catalog without
+    its password."""
+
+
 class CatalogLost(CatalogError):
     """The catalog is not the one this state dir has used: missing, empty, replaced, or
     removed while open. drorch refuses it rather than start a history silently anew."""
@@ -174,3 +180,18 @@ class EvidenceKeyError(EvidenceError):
     """The evidence signing key is missing, unreadable or not Ed25519: nothing can be signed."""
 
     exit_code = EXIT_USAGE
+
+
+class Deposed(CatalogError):
+    """A fenced write (a daemon's run start or evidence append) found that the leadership
+    epoch is no longer the daemon's own: another node leads now. Nothing was written."""
+
+    def __init__(self, message: str, *, leader: str | None = None, epoch: int | None = None):
+        self.leader = leader
+        self.epoch = epoch
+        super().__init__(message)
+
+
+class SlotTaken(DrorchError):
+    """A scheduled slot of a job's action was claimed by another run already (it ran or
+    runs elsewhere): this one is not started, and nothing was written."""

@@ -110,3 +110,19 @@ def undo_0010(connection: Any) -> None:
     connection.execute(
         text("CREATE INDEX ix_snapshots_job_target_time ON snapshots (job, target, time)")
     )
+
+
+def undo_0012(connection: Any) -> None:
+    """Undo by hand what migration 0012 (leadership) adds, for a catalog taken back to
+    before it."""
+    from sqlalchemy import text
+
+    for table in ("slot_claims", "leadership", "node_states"):
+        connection.execute(text(f"DROP TABLE {table}"))
+    for table, column in (
+        ("runs", "epoch"),
+        ("runs", "node"),
+        ("evidence_records", "epoch"),
+        ("nodes", "name"),
+    ):
+        connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))

@@ -18,6 +18,17 @@ from drorch.restic import Restic
 from drorch.restic.models import BackupProgress
 
 
+class Cancel(threading.Event):
+    """A cancel event that can say why: its runs end CANCELED with that reason (a daemon
+    that lost leadership: "leadership lost to NODE at epoch N")."""
+
+    reason: str | None = None
+
+    def cancel(self, reason: str) -> None:
+        self.reason = reason
+        self.set()
+
+
 @dataclass(frozen=True)
 class Deadline:
     """When a run must be over: its start plus the action's timeout, on a monotonic clock.

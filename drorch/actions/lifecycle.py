@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from drorch import logs
@@ -44,6 +45,7 @@ class Request:
     on_progress: Callable[[BackupProgress], None] | None = None
     details: Mapping[str, Any] = field(default_factory=dict)  # added to the run's details
     on_start: Callable[[RunRecord], None] | None = None  # once the run is recorded
+    slot: datetime | None = None  # the scheduled slot it runs for, claimed with the run
 
 
 def default_actor() -> str:
@@ -63,7 +65,8 @@ def execute(
     The job's action is locked in the catalog first: a second run of the same job and
     action, from any process, raises LockBusy naming the holder, and nothing is recorded.
     A run costs two commits: the lock taken with the run's row (and its artifacts
-    folder), and the run's end with the snapshots it wrote and the lock's release.
+    folder, its slot claim and the daemon's fence check), and the run's end with the
+    snapshots it wrote and the lock's release.
     """
     config.job(request.job)
     held, run = lock_for_run(
@@ -78,6 +81,7 @@ def execute(
             "pid": os.getpid(),
             "actor": request.actor or default_actor(),
             "artifacts_root": config.state_dir / "runs",
+            "slot": request.slot,
         },
     )
     finish = _Finish(catalog, run, held)
@@ -153,8 +157,9 @@ def _perform(
         log.info("%s started", request.action)
         try:
             result = action(ctx)
-        except Interrupted as exc:
-            return finish(RunStatus.CANCELED, error=str(exc))
+        except Interrupted as exc:  # the canceller may say why (a daemon deposed)
+            why = getattr(request.cancel, "reason", None)
+            return finish(RunStatus.CANCELED, error=why or str(exc))
         except KeyboardInterrupt:
             finish(RunStatus.CANCELED, error="canceled by the operator")
             raise

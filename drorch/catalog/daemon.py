@@ -20,6 +20,7 @@ UP_WITHIN = 3 * HEARTBEAT  # a daemon silent for longer is not up
 class NodeRecord:
     id: int
     host: str
+    name: str
     pid: int
     started_at: datetime
     heartbeat_at: datetime
@@ -27,11 +28,21 @@ class NodeRecord:
     version: str
 
 
-def register_node(catalog: Catalog, *, host: str, pid: int, version: str) -> int:
-    """Record this daemon; also the first write, so a read-only catalog fails here."""
+def register_node(
+    catalog: Catalog, *, host: str, pid: int, version: str, name: str | None = None
+) -> int:
+    """Record this daemon (node `name`, default its host); also the first write, so a
+    read-only catalog fails here."""
     now = utc_now()
     with catalog.session() as session, session.begin():
-        row = models.Node(host=host, pid=pid, started_at=now, heartbeat_at=now, version=version)
+        row = models.Node(
+            host=host,
+            name=name or host,
+            pid=pid,
+            started_at=now,
+            heartbeat_at=now,
+            version=version,
+        )
         session.add(row)
         session.flush()
         return row.id

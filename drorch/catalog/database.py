@@ -15,16 +15,16 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from drorch.catalog import identity as ident
 from drorch.catalog.identity import Anchor, Identity
 from drorch.catalog.models import Base
-from drorch.errors import CatalogError, CatalogLost
+from drorch.errors import CatalogError, CatalogLost, CatalogUnreachable
 
 log = logging.getLogger(__name__)
 
-HEAD = "0011"  # the newest revision in migrations/versions; a test keeps them in step
+HEAD = "0012"  # the newest revision in migrations/versions; a test keeps them in step
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -225,8 +225,10 @@ def _has_content(path: Path) -> bool:
 
 
 def create_schema(connection: Any, identity: Identity | None = None) -> Identity:
-    """A new catalog: every table from the models, stamped at HEAD, with its identity."""
+    """A new catalog: every table from the models, stamped at HEAD, with its identity and
+    its leadership row (epoch 0: no daemon has led yet)."""
     Base.metadata.create_all(connection)
+    connection.execute(text("INSERT INTO leadership (id, epoch) VALUES (1, 0)"))
     connection.execute(
         text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
     )
@@ -261,6 +263,12 @@ def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) 
                 return identity
             _alembic_upgrade(connection)
             return ident.read_identity(connection)
+    except OperationalError as exc:
+        if engine.dialect.name == "sqlite":
+            raise CatalogError(f"cannot open the catalog {_where(engine)}: {reason(exc)}") from exc
+        raise CatalogUnreachable(
+            f"cannot reach the catalog {_where(engine)}: {reason(exc)}"
+        ) from exc
     except SQLAlchemyError as exc:
         raise CatalogError(f"cannot open the catalog {_where(engine)}: {reason(exc)}") from exc
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from drorch.catalog import models
+from drorch.catalog.fencing import check_fence
 from drorch.catalog.store import Catalog
 from drorch.errors import CatalogError
 
@@ -72,18 +73,25 @@ def _checkpoint(row: Any) -> CheckpointRecord:
 def append(
     catalog: Catalog, records: Sequence[EvidenceRecord], checkpoint: CheckpointRecord
 ) -> None:
-    """Write records and the checkpoint covering them in one transaction."""
+    """Write records and the checkpoint covering them in one transaction. A daemon's
+    catalog (with a fence) writes its epoch with them, and only while it leads (Deposed)."""
+    epoch = None if catalog.fence is None else catalog.fence.held()
     try:
         with catalog.session() as session, session.begin():
             if records:
                 session.execute(
                     insert(models.EvidenceEntry),
-                    [{name: getattr(r, name) for name in _RECORD_FIELDS} for r in records],
+                    [
+                        {**{name: getattr(r, name) for name in _RECORD_FIELDS}, "epoch": epoch}
+                        for r in records
+                    ],
                 )
             session.execute(
                 insert(models.EvidenceCheckpoint),
                 [{name: getattr(checkpoint, name) for name in _CHECKPOINT_FIELDS}],
             )
+            if epoch is not None:
+                check_fence(session, epoch)
     except IntegrityError as exc:
         raise CatalogError(
             f"evidence record {records[0].seq if records else '?'} or checkpoint "

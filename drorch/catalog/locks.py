@@ -83,7 +83,7 @@ def acquire(
                         raise LockBusy(
                             _describe(current), holder_pid=current.pid, holder_run=current.run_id
                         )
-                record = None if run is None else insert_run(session, **run)
+                record = None if run is None else insert_run(session, fence=catalog.fence, **run)
                 values = {
                     "token": token,
                     "host": owner.host,

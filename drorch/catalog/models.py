@@ -170,6 +170,10 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
     artifacts: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None]
+    # The leadership epoch and node of the daemon that started it (fenced); NULL for a run
+    # an operator started (`drorch run`), which no leadership fences.
+    epoch: Mapped[int | None]
+    node: Mapped[str | None] = mapped_column(String(200))
 
 
 class LatestRun(Base):
@@ -336,11 +340,57 @@ class Node(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     host: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))  # the node name (daemon.node), several per host
     pid: Mapped[int]
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]
     version: Mapped[str] = mapped_column(String(40))
+
+
+class NodeState(Base):
+    """What an operator decided of a node, by name: draining (finish, start nothing new,
+    hand leadership over) or not. A node without a row is not draining."""
+
+    __tablename__ = "node_states"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    draining: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(200))
+
+
+class Leadership(Base):
+    """One row (id 1): which node leads the daemons sharing this catalog, and the fencing
+    epoch, raised by one at each takeover. A daemon's run starts and evidence appends check
+    in their own transaction that the epoch is still the one it won (drorch.catalog.fencing).
+    """
+
+    __tablename__ = "leadership"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int]
+    node: Mapped[str | None] = mapped_column(String(200))
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
+    since: Mapped[datetime | None]
+
+
+class SlotClaim(Base):
+    """A scheduled slot of a job's action, claimed with the run that takes it: a slot runs
+    once, whatever the number of daemons and takeovers. A claim moves to a new run only from
+    one that was INTERRUPTED (its node died), by compare-and-swap."""
+
+    __tablename__ = "slot_claims"
+    __table_args__ = (UniqueConstraint("job", "action", "slot_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(ACTION_WIDTH))
+    slot_at: Mapped[datetime]
+    epoch: Mapped[int | None]
+    node: Mapped[str | None] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    claimed_at: Mapped[datetime]
 
 
 class MissedSlot(Base):
@@ -375,6 +425,7 @@ class EvidenceEntry(Base):
     body: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(16))
+    epoch: Mapped[int | None]  # the leadership epoch of the daemon that appended it (fenced)
 
 
 class EvidenceCheckpoint(Base):

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from drorch.catalog import models
+from drorch.catalog.fencing import Fence, check_fence, claim_slot
 from drorch.catalog.models import RunStatus, SnapshotStatus
 from drorch.errors import CatalogError
 
@@ -80,6 +81,8 @@ class RunRecord:
     error: str | None
     artifacts: str | None
     details: dict[str, Any] | None
+    epoch: int | None = None  # the leadership epoch of the daemon that started it
+    node: str | None = None  # that daemon's node name
 
     @property
     def duration(self) -> float | None:
@@ -138,6 +141,8 @@ class Catalog:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.anchor: Anchor | None = None  # set by open_catalog: what was opened
+        # Set by the daemon: its run starts and evidence appends are fenced (fencing.py).
+        self.fence: Fence | None = None
 
     def session(self) -> Session:
         return self._sessions()
@@ -167,6 +172,7 @@ class Catalog:
         with self.session() as session, session.begin():
             record = insert_run(
                 session,
+                fence=self.fence,
                 job=job,
                 action=action,
                 target=target,
@@ -372,23 +378,46 @@ def insert_run(
     *,
     status: RunStatus = RunStatus.RUNNING,
     artifacts_root: Path | None = None,
+    fence: Fence | None = None,
+    slot: datetime | None = None,
     **fields: Any,
 ) -> RunRecord:
     """Insert a run row (with its artifacts folder `artifacts_root/ID`); its record.
-    `fields`: job, action, target, host, pid, actor and details, as create_run takes them."""
+    `fields`: job, action, target, host, pid, actor and details, as create_run takes them.
+
+    With `fence` (a daemon's), the run carries its epoch and node, and Deposed is raised
+    when the epoch is no longer the leadership's; with `slot`, the scheduled slot it runs
+    for is claimed (SlotTaken when another run has it). Both in the caller's transaction:
+    no run is recorded when either refuses."""
     now = utc_now()
+    epoch = None if fence is None else fence.held()
     values: dict[str, Any] = {
         "details": None,
         **fields,
         "status": status,
         "created_at": now,
         "started_at": now if status is RunStatus.RUNNING else None,
+        "epoch": epoch,
+        "node": None if fence is None else fence.node,
     }
     run_id = session.execute(_INSERT_RUN, values).scalar_one()
     artifacts = None
     if artifacts_root is not None:
         artifacts = str(artifacts_root / str(run_id))
         session.execute(_SET_ARTIFACTS, {"run_id": run_id, "new_artifacts": artifacts})
+    if slot is not None and values.get("job") is not None:
+        claim_slot(
+            session,
+            job=values["job"],
+            action=values["action"],
+            slot_at=slot,
+            run_id=run_id,
+            epoch=epoch,
+            node=values["node"],
+            now=now,
+        )
+    if epoch is not None:
+        check_fence(session, epoch)
     return RunRecord(
         id=run_id,
         finished_at=None,

@@ -469,6 +469,15 @@ class DaemonSettings(Frozen):
         description="A slot missed by less than this (a busy pool, a short pause) still runs.",
         examples=["10m"],
     )
+    node: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=NAME_PATTERN,
+        description="This daemon's node name among the daemons sharing a PostgreSQL catalog "
+        "(one leads, the others stand by); default: the host name.",
+        examples=["backup-1"],
+    )
 
 
 class Settings(Frozen):

@@ -6,11 +6,14 @@ The daemon binds itself here at start; APScheduler never holds live objects of o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 
 class Runtime(Protocol):
-    def run_action(self, job: str, action: str, details: Mapping[str, Any]) -> None: ...
+    def run_action(
+        self, job: str, action: str, details: Mapping[str, Any], slot: datetime | None
+    ) -> None: ...
 
     def housekeeping(self) -> None: ...
 
@@ -33,8 +36,16 @@ def _bound() -> Runtime:
     return _runtime
 
 
-def run_scheduled(job: str, action: str, catch_up: Mapping[str, Any] | None = None) -> None:
-    _bound().run_action(job, action, {"catch_up": dict(catch_up)} if catch_up else {})
+def run_scheduled(
+    job: str,
+    action: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    slot: datetime | None = None,
+) -> None:
+    """A scheduled run of a job's action, for its slot (the engine passes the fire time);
+    `details` go into the run's (a catch-up says what it catches up)."""
+    _bound().run_action(job, action, dict(details or {}), slot)
 
 
 def housekeeping() -> None:

@@ -19,6 +19,33 @@ from drorch.scheduler.timing import trigger_for
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_PREFIX = "catchup:"
+
+
+class _Fired:
+    """A job as APScheduler's run_job sees it, its call told the slot it fires for."""
+
+    def __init__(self, job: Any, slot: datetime) -> None:
+        self._job = job
+        self.kwargs = {**job.kwargs, "slot": slot}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
+class _SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # untyped APScheduler
+    """The runs' pool. APScheduler does not tell a call which fire time it is for; a run
+    needs it to claim its slot (the same on every node: cron and `every` slots are both on
+    the clock's grid). Coalesced, a call is for the newest of its run times."""
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        if "slot" not in job.kwargs:
+            job = _Fired(job, run_times[-1])
+        super()._do_submit_job(job, run_times)
+
 
 class Engine:
     def __init__(
@@ -27,7 +54,7 @@ class Engine:
         self._on_missed = on_missed
         self._scheduler = BackgroundScheduler(
             executors={
-                "default": ThreadPoolExecutor(workers),  # runs: bounded
+                "default": _SlotExecutor(workers),  # runs: bounded
                 # watchdog, heartbeat and compliance: never starved by runs
                 "internal": ThreadPoolExecutor(3),
             },
@@ -67,16 +94,31 @@ class Engine:
             )
         log.info("scheduled %d actions", len(entries))
 
-    def run_now(self, entry: Entry, catch_up: dict[str, Any]) -> None:
+    def run_now(self, entry: Entry, details: dict[str, Any], *, slot: datetime) -> None:
+        """Run an entry once now, for `slot` (the last slot it missed, or the slot of a run
+        interrupted with its node); one such run per entry waits at a time."""
         self._scheduler.add_job(
             calls.run_scheduled,
             "date",
             run_date=datetime.now(UTC),
-            args=(entry.job, entry.action, catch_up),
-            id=f"catchup:{entry.job}:{entry.action}",
+            args=(entry.job, entry.action, details),
+            kwargs={"slot": slot},
+            id=f"{CATCH_UP_PREFIX}{entry.job}:{entry.action}",
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    def unload(self) -> None:
+        """Drop every scheduled and caught-up run (a daemon that stops leading); internal
+        jobs stay."""
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith((RUN_PREFIX, CATCH_UP_PREFIX)):
+                job.remove()
+        self._loaded.clear()
+
+    def remove(self, job_id: str) -> None:
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.remove_job(job_id)
 
     def every(
         self, func: Callable[[], None], seconds: float, job_id: str, *, between_slots: bool = False

@@ -6,6 +6,12 @@ SIGTERM stops new runs, interrupts running restic with SIGINT (its runs become
 CANCELED) and exits 0. SIGHUP reloads the config root, keeping the old one if the
 new one is invalid. A catalog removed or replaced under the daemon (checked with the
 heartbeat) stops it loudly: no more WATCHDOG, running runs canceled, exit 1.
+
+Several daemons may share a PostgreSQL catalog: one leads (service.leadership) and
+schedules; the others stand by (heartbeat, metrics, their own host's dead runs) and try
+for leadership every few seconds. A leader that finds itself deposed (its lock session
+gone, or a fenced write refused) stops starting runs, cancels its running ones and stands
+by again.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -23,22 +30,35 @@ from typing import Any
 
 from drorch import __version__
 from drorch.actions import ACTIONS, can_run, execute, request_for
+from drorch.actions.context import Cancel
 from drorch.actions.restore_test import remove_leftover_scratch
 from drorch.catalog import Catalog, RunRecord, RunStatus, outbox, utc_now
 from drorch.catalog.daemon import HEARTBEAT, heartbeat, record_missed_slots, register_node
+from drorch.catalog.fencing import Fence
 from drorch.catalog.identity import hold_daemon_lock
+from drorch.catalog.leadership import Leader, draining, interrupted_slots, leader
 from drorch.config import Config, load_config
-from drorch.errors import EXIT_FAILED, ConfigError, DrorchError, LockBusy
+from drorch.errors import (
+    EXIT_FAILED,
+    CatalogUnreachable,
+    ConfigError,
+    Deposed,
+    DrorchError,
+    LockBusy,
+    SlotTaken,
+)
 from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
+from drorch.policy import rpo_at_risk
 from drorch.policy.watch import AfterRuns, Watch
 from drorch.runbooks.drill import DRILL, run_drill
 from drorch.scheduler import calls
 from drorch.scheduler.engine import Engine
 from drorch.scheduler.plan import Entry, make_plan
-from drorch.scheduler.timing import slots_between
+from drorch.scheduler.timing import next_slot, slots_between
 from drorch.service import recovery
+from drorch.service.leadership import RETRY, leadership_for
 from drorch.service.notify import (
     READY,
     STOPPING,
@@ -55,6 +75,7 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = float(os.environ.get("DRORCH_STOP_TIMEOUT", "600"))
 COMPLIANCE_EVERY = float(os.environ.get("DRORCH_COMPLIANCE_EVERY", "60"))  # seconds
+CATALOG_RETRY_MAX = 30.0  # seconds between tries to reach the catalog at start, at most
 
 
 class Daemon:
@@ -65,15 +86,29 @@ class Daemon:
         # Held while we live: `drorch catalog rebuild` refuses to run under a daemon.
         self._state_lock = hold_daemon_lock(self.config.state_dir)
         # CatalogLost (exit 1) for a catalog that is not the one this state dir used.
-        self.catalog: Catalog = open_config_catalog(self.config)
+        self.catalog: Catalog = _open_catalog(self.config)
         self._lost: str | None = None  # what happened to the catalog, once it is gone
         self._notify_lock = threading.Lock()  # no WATCHDOG=1 after the loss is announced
         # A daemon that cannot sign must not run tests it cannot prove: EvidenceKeyError, exit 2.
         self.evidence = EvidenceLog(self.catalog, self.config.settings.evidence_key)
+        self.node = self.config.settings.daemon.node or socket.gethostname()
         self.node_id = register_node(
-            self.catalog, host=socket.gethostname(), pid=os.getpid(), version=__version__
+            self.catalog,
+            host=socket.gethostname(),
+            name=self.node,
+            pid=os.getpid(),
+            version=__version__,
         )
-        self.cancel = threading.Event()
+        # Run starts and evidence appends through this catalog are fenced by our epoch.
+        self.fence = Fence(self.node)
+        self.catalog.fence = self.fence
+        self.leadership = leadership_for(self.catalog, self.node, self.node_id)
+        self._deposed: str | None = None  # why a run found us deposed; the main loop acts
+        self._standing_by = "standby"  # what STATUS says while this daemon does not lead
+        self._entries: dict[tuple[str, str], Entry] = {}
+        # The current term's: set when it ends (leadership lost, stop); a new term, a new one.
+        self.cancel = Cancel()
+        self.cancel.set()  # no term yet
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._running: dict[str, datetime] = {}
@@ -94,8 +129,6 @@ class Daemon:
     def serve(self) -> int:
         self._recover()
         self._check_targets()
-        entries = self._load_plan(self.config)
-        self._catch_up(entries)
         calls.bind(self)
         for signum, handler in (
             (signal.SIGTERM, self._on_term),
@@ -113,18 +146,106 @@ class Daemon:
         self.sender.start()
         self.after_runs.start()
         self.engine.start()
+        self._campaign()  # a leader loads its plan before READY
         notify(READY, status(self._status_line()))
         log.info("drorch %s ready: %s", __version__, self._status_line())
         threading.Thread(target=self._self_check, name="evidence-self-check", daemon=True).start()
+        next_look = time.monotonic() + RETRY
         try:
             while not self._stop.is_set():
                 self._stop.wait(0.5)
                 if self._reload.is_set():
                     self._reload.clear()
                     self._do_reload()
+                if self._deposed is not None or time.monotonic() >= next_look:
+                    self._campaign()
+                    next_look = time.monotonic() + RETRY
         finally:
             self._shutdown()
         return EXIT_FAILED if self._lost else 0
+
+    # -- leadership (from the main thread only) -------------------------------------------
+
+    @property
+    def leading(self) -> bool:
+        return self.fence.epoch is not None
+
+    def _campaign(self) -> None:
+        """While leading: step down when the lock is gone or a run was refused. Otherwise
+        try to lead (not while this node is drained)."""
+        if self._stop.is_set() or self._lost:
+            return
+        if self.leading:
+            why = self._deposed
+            if why is None and not self.leadership.holds():
+                why = "lost the leadership lock (its catalog session ended)"
+            if why is not None:
+                self._step_down(why)
+            return
+        self._deposed = None
+        try:
+            if draining(self.catalog, self.node):
+                self._stand_by(f"standby; node {self.node} is draining")
+                return
+            epoch = self.leadership.try_lead()
+        except Exception as exc:  # the catalog is unreachable: try again later
+            log.warning("could not try for leadership: %s", str(exc).splitlines()[0])
+            self.leadership.close()
+            return
+        if epoch is None:
+            self._stand_by_behind()
+            return
+        self._lead(epoch)
+
+    def _lead(self, epoch: int) -> None:
+        """What a starting leader does: recover, run again what its node's death
+        interrupted (RPO at risk), load the plan, catch up."""
+        self.fence.epoch = epoch
+        self.cancel = Cancel()
+        log.info("node %s leads at epoch %d", self.node, epoch)
+        self._recover_dead_nodes()
+        entries = self._load_plan(self.config)
+        self._rerun()
+        self._catch_up(entries)
+        notify(status(self._status_line()))
+
+    def _step_down(self, why: str) -> None:
+        """Deposed: start nothing more, cancel what runs, stand by and try again."""
+        epoch = self.fence.epoch
+        self.fence.epoch = None
+        self.engine.unload()
+        try:
+            now: Leader | None = leader(self.catalog)
+        except Exception:  # the catalog is unreachable too
+            now = None
+        reason = (
+            f"leadership lost to {now.node} at epoch {now.epoch}"
+            if now is not None and now.epoch != epoch and now.node
+            else f"leadership lost: {why}"
+        )
+        self.cancel.cancel(reason)  # restic gets SIGINT; its runs end CANCELED with reason
+        self.leadership.close()
+        self._deposed = None
+        log.error("node %s no longer leads (epoch %s): %s; %s", self.node, epoch, why, reason)
+        self._stand_by("standby; " + reason)
+
+    def _stand_by_behind(self) -> None:
+        try:
+            now = leader(self.catalog)
+        except Exception:
+            return
+        self._stand_by(f"standby; leader {now.node} (epoch {now.epoch})")
+
+    def _stand_by(self, line: str) -> None:
+        if line != self._standing_by:
+            log.info("node %s: %s", self.node, line)
+            self._standing_by = line
+            notify(status(self._status_line()))
+
+    def _deposed_by(self, exc: Deposed) -> None:
+        """From a run's thread: the main loop steps down at its next look."""
+        if self._deposed is None:
+            self._deposed = str(exc)
 
     def _recover(self) -> None:
         noticed = recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
@@ -135,6 +256,45 @@ class Daemon:
             recovery.remove_stale_restic_locks(self.config, recovery.recovery_restic(self.config))
         except DrorchError as exc:
             log.error("could not look for stale restic locks: %s", exc)
+
+    def _recover_dead_nodes(self) -> list[RunRecord]:
+        """The leader's: runs of this host's dead processes and of dead nodes, INTERRUPTED;
+        returns them."""
+        found: list[RunRecord] = []
+        try:
+            found += recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
+            found += recovery.notice_dead_nodes(self.config, self.catalog, leader=self.node)
+        except Exception:
+            log.exception("could not look for runs left by dead nodes")
+        return found
+
+    def _rerun(self) -> None:
+        """Run at once, under its slot, a scheduled run interrupted with its node or process
+        (the newest slot of its job action) when waiting for the next slot would leave its
+        copy past the job's RPO. Its claim moves to the new run (compare-and-swap on the
+        INTERRUPTED run's status): one slot never has two live runs."""
+        now = utc_now()
+        try:
+            interrupted = interrupted_slots(self.catalog)
+        except Exception:
+            log.exception("could not look for interrupted slots")
+            return
+        for job, action, slot, run_id in interrupted:
+            entry = self._entries.get((job, action))
+            if entry is None:
+                continue
+            upcoming = next_slot(entry.schedule, now) or now
+            if not rpo_at_risk(self.config, self.catalog, job, action, upcoming):
+                continue
+            log.warning(
+                "%s of %s: run %d was interrupted with its node and the RPO is at risk before "
+                "the next slot; running its %s slot again now",
+                action,
+                job,
+                run_id,
+                slot.isoformat(),
+            )
+            self.engine.run_now(entry, {"rerun_of": run_id}, slot=slot)
 
     def _check_targets(self) -> None:
         """An offline target is reported; the daemon starts anyway, its runs will fail."""
@@ -153,7 +313,9 @@ class Daemon:
         entries, notes = make_plan(config, can_run(config))
         for note in notes:
             log.warning("%s", note)
-        self.engine.load(entries)
+        self._entries = {(entry.job, entry.action): entry for entry in entries}
+        if self.leading:  # a standby schedules nothing
+            self.engine.load(entries)
         return entries
 
     def _catch_up(self, entries: list[Entry]) -> None:
@@ -178,23 +340,29 @@ class Daemon:
             self.engine.run_now(
                 entry,
                 {
-                    "missed_slots": count,
-                    "first": slots[0].isoformat(),
-                    "last": slots[-1].isoformat(),
+                    "catch_up": {
+                        "missed_slots": count,
+                        "first": slots[0].isoformat(),
+                        "last": slots[-1].isoformat(),
+                    }
                 },
+                slot=slots[-1],
             )
 
     # -- scheduled calls (from APScheduler's threads) -------------------------------------
 
-    def run_action(self, job: str, action: str, details: Mapping[str, Any]) -> None:
-        if self.cancel.is_set():
+    def run_action(
+        self, job: str, action: str, details: Mapping[str, Any], slot: datetime | None = None
+    ) -> None:
+        cancel = self.cancel  # this term's
+        if cancel.is_set() or not self.leading:
             return
         config = self.config
         if job not in config.jobs:
             log.warning("%s of %s skipped: the job is no longer configured", action, job)
             return
         if action == DRILL:  # a runbook run, of no one job: not through execute
-            self._drill(config, job)
+            self._drill(config, job, cancel)
             return
         key = f"{job}:{action}"
         with self._running_lock:
@@ -213,14 +381,22 @@ class Daemon:
                     job,
                     action,
                     actor="scheduler",
-                    cancel=self.cancel,
+                    cancel=cancel,
                     details=details,
                     on_start=on_start,
+                    slot=slot,
                 ),
                 ACTIONS,
             )
         except LockBusy as exc:
             log.warning("%s of %s skipped: %s", action, job, exc)
+            return
+        except SlotTaken as exc:
+            log.info("%s of %s skipped: %s (it ran or runs elsewhere)", action, job, exc)
+            return
+        except Deposed as exc:
+            log.error("%s of %s not started: %s", action, job, exc)
+            self._deposed_by(exc)
             return
         except Exception as exc:
             log.exception("%s of %s could not run", action, job)
@@ -242,11 +418,15 @@ class Daemon:
         )
         self._ended(config, job, action, run)
 
-    def _drill(self, config: Config, job: str) -> None:
+    def _drill(self, config: Config, job: str, cancel: Cancel) -> None:
         try:
-            done = run_drill(config, self.catalog, job, cancel=self.cancel)
+            done = run_drill(config, self.catalog, job, cancel=cancel)
         except LockBusy as exc:
             log.warning("drill of %s skipped: %s", job, exc)
+            return
+        except Deposed as exc:
+            log.error("drill of %s not started: %s", job, exc)
+            self._deposed_by(exc)
             return
         except DrorchError as exc:
             log.error("drill of %s could not start: %s", job, exc)
@@ -263,7 +443,8 @@ class Daemon:
             done.status.value,
             f": {done.run.error}" if done.run.error else "",
         )
-        self.after_runs.ended(job)
+        if self.leading:
+            self.after_runs.ended(job)
 
     def _ended(self, config: Config, job: str, action: str, run: RunRecord) -> None:
         """Ping the job's check; its compliance is looked at again shortly (with the other
@@ -274,7 +455,8 @@ class Daemon:
                 f": {run.error}" if run.error else ""
             )
             self._ping(config, job, action, "success" if ok else "fail", body)
-        self.after_runs.ended(job)
+        if self.leading:  # the watch is the leader's (a deposed one's appends are refused)
+            self.after_runs.ended(job)
 
     def _ping(self, config: Config, job: str, action: str, event: str, body: str = "") -> None:
         spec = config.jobs[job].ping
@@ -292,8 +474,10 @@ class Daemon:
         the metrics published from the same evaluation."""
         config, now = self.config, utc_now()
         results = None
-        try:
-            results = self.watch.run(config, now)
+        try:  # the leader's alone: one record and one notification per transition
+            results = self.watch.run(config, now) if self.leading else None
+        except Deposed as exc:
+            self._deposed_by(exc)
         except Exception:
             log.exception("the compliance evaluation failed")
         metrics = config.settings.metrics
@@ -324,6 +508,10 @@ class Daemon:
             heartbeat(self.catalog, self.node_id)
         except Exception:
             log.exception("could not write the heartbeat")
+        if self.leading:  # runs of dead processes here, and of dead nodes
+            if self._recover_dead_nodes():
+                self._rerun()
+            return
         try:  # a `drorch run` killed meanwhile: its run is not left RUNNING for long
             recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
         except Exception:
@@ -366,14 +554,16 @@ class Daemon:
             log.exception("could not record a missed slot")
 
     def _status_line(self) -> str:
+        if not self.leading:
+            return self._standing_by
         with self._running_lock:
             running = sorted(self._running)
         jobs = len(self.config.jobs)
+        role = f"; leader {self.node} (epoch {self.fence.epoch})"
         if running:
-            return f"{jobs} jobs; running: {', '.join(running[:5])}" + (
-                f" and {len(running) - 5} more" if len(running) > 5 else ""
-            )
-        return f"{jobs} jobs; idle"
+            more = f" and {len(running) - 5} more" if len(running) > 5 else ""
+            return f"{jobs} jobs; running: {', '.join(running[:5])}{more}{role}"
+        return f"{jobs} jobs; idle{role}"
 
     # -- signals --------------------------------------------------------------------------
 
@@ -426,6 +616,8 @@ class Daemon:
                 heartbeat(self.catalog, self.node_id, stopped=True)
             except Exception:
                 log.exception("could not record the stop")
+        self.fence.epoch = None
+        self.leadership.close()  # a standby takes over without waiting for our session
         calls.bind(None)
         self.after_runs.stop()
         self.sender.stop()
@@ -439,6 +631,21 @@ class Daemon:
             logging.shutdown()
             os._exit(EXIT_FAILED if self._lost else 0)
         log.info("stopped")
+
+
+def _open_catalog(config: Config) -> Catalog:
+    """The config root's catalog. While its server cannot be reached, tried again with
+    backoff (up to CATALOG_RETRY_MAX seconds apart), READY withheld: systemd's start timeout
+    decides how long that may last."""
+    delay = 1.0
+    while True:
+        try:
+            return open_config_catalog(config)
+        except CatalogUnreachable as exc:
+            log.error("%s; trying again in %.0fs", exc, delay)
+            notify(status(f"waiting for the catalog: {exc}"))
+            time.sleep(delay)
+            delay = min(delay * 2, CATALOG_RETRY_MAX)
 
 
 def run_daemon(root: Path) -> int:

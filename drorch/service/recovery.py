@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from datetime import datetime
 
 from drorch.actions.found import found_snapshot
 from drorch.catalog import Catalog, RunRecord, SnapshotRecord, SnapshotStatus
-from drorch.catalog.daemon import interrupt_run, running_on
+from drorch.catalog.daemon import UP_WITHIN, interrupt_run, running_on
+from drorch.catalog.leadership import free_locks_of_run, running_on_dead_nodes
 from drorch.config import Config
 from drorch.errors import DrorchError
 from drorch.process import pid_started_before
@@ -46,6 +48,40 @@ def notice_dead_runs(config: Config, catalog: Catalog, *, noticed_by: str) -> li
     they wrote as ORPHANED and remove the restic locks they left. Returns the runs this
     process marked (another one may have been first)."""
     dead = [run for run in running_on(catalog, socket.gethostname()) if run_process_gone(run)]
+    return _interrupt(
+        config,
+        catalog,
+        dead,
+        lambda run: f"the process running it (pid {run.pid}) ended without finishing it",
+        noticed_by,
+    )
+
+
+def notice_dead_nodes(config: Config, catalog: Catalog, *, leader: str) -> list[RunRecord]:
+    """The leader's look at the other nodes: mark INTERRUPTED the runs of a node whose
+    heartbeat stopped (UP_WITHIN), and free the catalog locks they held (their leases would
+    keep them for minutes). Restic locks of another host are left to restic's own staleness
+    rule (this host cannot tell whether that process is gone)."""
+    dead = running_on_dead_nodes(catalog, silent_for=UP_WITHIN, me=leader)
+    interrupted = _interrupt(
+        config,
+        catalog,
+        dead,
+        lambda run: f"its node {run.node} stopped sending heartbeats (none for {UP_WITHIN})",
+        f"the leader {leader}",
+    )
+    for run in interrupted:
+        free_locks_of_run(catalog, run.id)
+    return interrupted
+
+
+def _interrupt(
+    config: Config,
+    catalog: Catalog,
+    dead: list[RunRecord],
+    why: Callable[[RunRecord], str],
+    noticed_by: str,
+) -> list[RunRecord]:
     if not dead:
         return []
     restic = recovery_restic(config)
@@ -55,18 +91,17 @@ def notice_dead_runs(config: Config, catalog: Catalog, *, noticed_by: str) -> li
         record = interrupt_run(
             catalog,
             run.id,
-            error=f"interrupted: the process running it (pid {run.pid}) ended without "
-            f"finishing it; found by {noticed_by}{outcome}",
+            error=f"interrupted: {why(run)}; found by {noticed_by}{outcome}",
             orphans=orphans,
         )
         if record is not None:
             log.warning(
-                "run %d (%s of %s, pid %s) was left running by a process that is gone: "
-                "marked INTERRUPTED%s",
+                "run %d (%s of %s, pid %s) was left running: %s; marked INTERRUPTED%s",
                 run.id,
                 run.action,
                 run.job,
                 run.pid,
+                why(run),
                 outcome,
             )
             interrupted.append(record)

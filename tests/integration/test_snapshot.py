@@ -8,11 +8,16 @@ import os
 import shutil
 import subprocess
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 
 from drorch.catalog import RunStatus
+from drorch.catalog.daemon import register_node
+from drorch.catalog.fencing import Fence
+from drorch.catalog.leadership import take_on
 from drorch.catalog.locks import held_locks
 from drorch.restic.models import parse_time
 from tests.conftest import DRORCH_YAML
@@ -304,20 +309,27 @@ def test_a_known_repository_costs_no_extra_restic_call(env: Env) -> None:
     assert calls == ["backup.json"]
 
 
-def test_a_snapshot_run_costs_three_catalog_transactions_two_of_them_commits(env: Env) -> None:
+@pytest.mark.parametrize("fenced", [False, True], ids=["operator", "daemon"])
+def test_a_snapshot_run_costs_three_catalog_transactions_two_of_them_commits(
+    env: Env, fenced: bool
+) -> None:
     """The daemon starts a hundred runs at a slot, all queueing for the catalog: the lock is
-    taken with the run's row, the repository is looked up once, and the run ends with its
-    snapshot and the lock's release. The first run (which creates the repository) is not
-    counted."""
+    taken with the run's row (and, for the daemon's, its slot claim and the leadership
+    epoch's check), the repository is looked up once, and the run ends with its snapshot
+    and the lock's release. The first run (which creates the repository) is not counted."""
     env.run()
+    if fenced:
+        node_id = register_node(env.catalog, host="h", name="n1", pid=1, version="t")
+        env.catalog.fence = Fence("n1", take_on(env.catalog, node="n1", node_id=node_id))
     begun: list[threading.Thread] = []
     committed: list[threading.Thread] = []
     event.listen(env.catalog.engine, "begin", lambda _: begun.append(threading.current_thread()))
     event.listen(
         env.catalog.engine, "commit", lambda _: committed.append(threading.current_thread())
     )
-    run = env.run()
+    run = env.run(slot=datetime.now(UTC) if fenced else None)
     assert run.status is RunStatus.SUCCEEDED, run.error
+    assert (run.epoch, run.node) == ((1, "n1") if fenced else (None, None))
     me = threading.current_thread()  # not the lease renewer's, which may wake meanwhile
     assert (begun.count(me), committed.count(me)) == (3, 2)
     [_, snapshot] = env.catalog.snapshots(job="app")

@@ -114,6 +114,7 @@ def node(catalog: Catalog, host: str, heartbeat: datetime, **fields: Any) -> Non
         session.add(
             m.Node(
                 host=host,
+                name=host,
                 pid=1,
                 started_at=heartbeat - timedelta(hours=1),
                 heartbeat_at=heartbeat,

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from drorch.config.schedule import parse_schedule
-from drorch.scheduler.timing import SLOT_LIMIT, slots_between
+from drorch.scheduler.timing import SLOT_LIMIT, next_slot, slots_between
 
 T0 = datetime(2026, 11, 28, 12, 0, 30, tzinfo=UTC)
 
@@ -27,10 +27,15 @@ def test_crontab_sunday_is_sunday() -> None:
     assert [s.strftime("%A %H:%M") for s in slots] == ["Sunday 02:00"]
 
 
-def test_interval_slots() -> None:
+def test_interval_slots_are_on_the_clocks_grid() -> None:
+    """`every` slots are the same on every node and after every restart: counted from the
+    Unix epoch, not from when a daemon started."""
     slots, count = slots_between(parse_schedule("every 10m"), T0, T0 + timedelta(minutes=35))
     assert count == 3
-    assert slots == [T0 + timedelta(minutes=10 * k) for k in (1, 2, 3)]
+    assert [s.strftime("%H:%M:%S") for s in slots] == ["12:10:00", "12:20:00", "12:30:00"]
+    on_a_slot = datetime(2026, 11, 28, 12, 10, tzinfo=UTC)
+    assert slots_between(parse_schedule("every 10m"), on_a_slot, on_a_slot) == ([], 0)
+    assert next_slot(parse_schedule("every 10m"), T0) == on_a_slot
 
 
 def test_many_slots_are_counted_not_all_listed() -> None:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from drorch.catalog import Catalog
@@ -28,6 +28,7 @@ from drorch.catalog.outbox import Outgoing, enqueue
 
 VIOLATION = "policy-violation"
 RESTORED = "policy-restored"
+_RULE_STATES = cast(Table, RuleState.__table__)
 
 State = tuple[bool, datetime]  # ok, since
 
@@ -105,7 +106,7 @@ def _first(catalog: Catalog, items: Sequence[Observed], now: datetime) -> int:
         return 0
     try:
         with catalog.session() as session, session.begin():
-            session.execute(insert(RuleState), rows)
+            session.execute(insert(_RULE_STATES), rows)  # Core: no ORM bookkeeping per row
         return sum(1 for row in rows if not row["ok"])
     except IntegrityError:
         pass
@@ -141,13 +142,17 @@ def pending(
     catalog: Catalog, *, jobs: Sequence[str] | None = None, limit: int | None = None
 ) -> list[Transition]:
     """Transitions whose evidence and notifications are not written yet, oldest first."""
-    query = select(RuleState).where(RuleState.recorded_seq.is_(None))
+    table = _RULE_STATES
+    query = select(table.c.job, table.c.rule, table.c.ok, table.c.checked_at, table.c.result)
+    query = query.where(table.c.recorded_seq.is_(None))
     if jobs is not None:
-        query = query.where(RuleState.job.in_(sorted(jobs)))
-    query = query.order_by(RuleState.checked_at, RuleState.job, RuleState.rule).limit(limit)
+        query = query.where(table.c.job.in_(sorted(jobs)))
+    query = query.order_by(table.c.checked_at, table.c.job, table.c.rule).limit(limit)
     with catalog.session() as session:
-        rows = session.execute(query).scalars()
-        return [Transition(r.job, r.rule, r.ok, r.checked_at, dict(r.result)) for r in rows]
+        return [
+            Transition(job, rule, ok, checked_at, dict(result))
+            for job, rule, ok, checked_at, result in session.execute(query)
+        ]
 
 
 NO_EVIDENCE = -1  # recorded_seq of a transition announced while evidence could not be written
@@ -159,25 +164,44 @@ Recorded = tuple[Transition, int, Sequence[Outgoing]]  # the transition, its seq
 def record(catalog: Catalog, recorded: Sequence[Recorded], now: datetime) -> int:
     """In one transaction (thousands at a first start, one fsync): note the evidence record
     of each transition (or NO_EVIDENCE) and enqueue its notifications. A transition another
-    recorder already noted is skipped; how many this call noted."""
-    noted = 0
+    recorder already noted is skipped; how many this call noted.
+
+    Three statements however many transitions: the rows still pending, locked (SQLite's
+    transaction holds the write lock from its start); one UPDATE run for all of them; one
+    INSERT of their notifications."""
+    if not recorded:
+        return 0
+    table = _RULE_STATES
     with catalog.session() as session, session.begin():
-        for transition, seq, sends in recorded:
-            done = session.execute(
-                update(RuleState)
+        waiting = {
+            tuple(row)
+            for row in session.execute(
+                select(table.c.job, table.c.rule, table.c.ok, table.c.checked_at)
                 .where(
-                    RuleState.job == transition.job,
-                    RuleState.rule == transition.rule,
-                    RuleState.ok == transition.ok,
-                    RuleState.checked_at == transition.noticed_at,
-                    RuleState.recorded_seq.is_(None),
+                    table.c.job.in_(sorted({t.job for t, _, _ in recorded})),
+                    table.c.recorded_seq.is_(None),
                 )
-                .values(recorded_seq=seq)
+                .with_for_update()
             )
-            if done.rowcount == 1:  # type: ignore[attr-defined]
-                enqueue(session, sends, now)
-                noted += 1
-    return noted
+        }
+        noted = [
+            (transition, seq, sends)
+            for transition, seq, sends in recorded
+            if (transition.job, transition.rule, transition.ok, transition.noticed_at) in waiting
+        ]
+        if noted:
+            session.execute(
+                update(table)
+                .where(
+                    table.c.job == bindparam("w_job"),
+                    table.c.rule == bindparam("w_rule"),
+                    table.c.recorded_seq.is_(None),
+                )
+                .values(recorded_seq=bindparam("w_seq")),
+                [{"w_job": t.job, "w_rule": t.rule, "w_seq": seq} for t, seq, _ in noted],
+            )
+            enqueue(session, [send for _, _, sends in noted for send in sends], now)
+    return len(noted)
 
 
 def states(catalog: Catalog, job: str | None = None) -> dict[tuple[str, str], State]:

@@ -87,3 +87,27 @@ def test_only_what_is_still_pending_as_it_was_read_is_noted(catalog: Catalog) ->
 
 def test_nothing_to_note_is_no_transaction(catalog: Catalog) -> None:
     assert record(catalog, [], NOW) == 0
+
+
+def test_rules_that_flip_together_are_counted_and_a_newer_or_pending_row_is_kept(
+    catalog: Catalog,
+) -> None:
+    jobs = ("a", "b", "c")
+    assert write(catalog, [observed(job, "rpo", True) for job in jobs], NOW) == 0
+    newer, older = NOW + timedelta(minutes=2), NOW + timedelta(minutes=1)
+    assert write(catalog, [observed("b", "rpo", False)], newer, jobs=["b"]) == 1
+    [b] = pending(catalog)
+    assert record(catalog, [(b, 1, [])], newer) == 1
+    assert write(catalog, [observed("c", "rpo", False)], NOW, jobs=["c"]) == 1  # pending
+    # An evaluation that started before b's: a flips; b's newer row and c's pending one stay.
+    flips = [observed("a", "rpo", False), observed("b", "rpo", True), observed("c", "rpo", True)]
+    assert write(catalog, flips, older) == 1
+    assert states(catalog) == {
+        ("a", "rpo"): (False, older),
+        ("b", "rpo"): (False, newer),
+        ("c", "rpo"): (False, NOW),
+    }
+    assert [(t.job, t.ok) for t in pending(catalog)] == [("c", False), ("a", False)]
+    many = [f"j{n:03d}" for n in range(200)]
+    write(catalog, [observed(job, "copies", True) for job in many], NOW)
+    assert write(catalog, [observed(job, "copies", False) for job in many], older) == 200

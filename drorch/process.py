@@ -6,7 +6,13 @@ after a grace period. The log shows argv with secrets masked and the
 environment as names only.
 
 A child never outlives the drorch process that started it: it asks the kernel for
-SIGKILL when its parent dies (PR_SET_PDEATHSIG). Not SIGINT: with drorch gone, restic's
+SIGKILL when its parent dies (PR_SET_PDEATHSIG). util-linux `setpriv --pdeathsig KILL`
+asks for it and then execs a tiny /bin/sh guard, which execs the command only if its
+parent is still the drorch process (else drorch died before the signal was armed, and
+the child ends there): no Python code runs between fork and exec, so CPython can vfork
+rather than copy the daemon's page tables for every restic it starts. Where setpriv
+cannot do it (missing, or older than util-linux 2.33), a preexec_fn does the same
+(die_with_parent), at the cost of a full fork. Not SIGINT: with drorch gone, restic's
 stdout and stderr are broken pipes, and restic 0.14 dies of SIGPIPE as it reports the
 SIGINT, before removing its lock; SIGINT would only let a child that ignores it live on.
 The lock a SIGKILLed restic leaves names this host and a dead pid, which is the kind of
@@ -18,9 +24,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import errno
 import functools
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -34,6 +42,10 @@ import psutil
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+SHELL = "/bin/sh"
+# $0 is the drorch pid; "$@" the command. PPID is the shell's parent as it starts, after
+# setpriv armed the signal: another process there means drorch is gone already.
+GUARD = '[ "$PPID" = "$0" ] && exec "$@"; exit 137'
 
 MASK = "***"
 STDERR_KEEP_LINES = 2000
@@ -94,9 +106,11 @@ def run(
         if not (unset_prefix and key.startswith(unset_prefix))
     }
     full_env = {**inherited, **(env or {})}
+    setpriv = _setpriv()
+    spawned = guarded(_executable(argv, full_env, cwd), os.getpid(), setpriv) if setpriv else argv
     started = time.monotonic()
     proc = subprocess.Popen(
-        list(argv),
+        list(spawned),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -108,7 +122,7 @@ def run(
         # The thread that forks is the child's parent for the kernel: it stays here, in
         # proc.wait() below, until the child ended, so the signal means "drorch died".
         # A preexec_fn with threads about is safe only as die_with_parent keeps it.
-        preexec_fn=die_with_parent(os.getpid()),
+        preexec_fn=None if setpriv else die_with_parent(os.getpid()),
     )
     if on_start is not None:
         on_start(proc.pid)
@@ -191,6 +205,53 @@ def _signal_group(pgid: int, signum: int) -> None:
     # The child leads its own session (start_new_session), so its pid is its group's id.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+def guarded(argv: Sequence[str], parent: int, setpriv: str) -> tuple[str, ...]:
+    """argv started so that it gets SIGKILL when `parent` dies, even before it started."""
+    return (setpriv, "--pdeathsig", "KILL", "--", SHELL, "-c", GUARD, str(parent), *argv)
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux setpriv, if it can arm the parent-death signal (2.33 and later); asked
+    once per process."""
+    found = shutil.which("setpriv")
+    if found is None:
+        return None
+    try:
+        probe = subprocess.run(
+            guarded((SHELL, "-c", "exit 0"), os.getpid(), found),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if probe.returncode != 0:
+        log.info("%s cannot set a parent-death signal: children start the slower way", found)
+        return None
+    return found
+
+
+def _executable(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None) -> tuple[str, ...]:
+    """argv with its program found as exec would find it (the PATH of `env`; a path with a
+    slash from `cwd`), raising the OSError Popen raises for a program that cannot start:
+    the guard's exec would only report it as an exit code."""
+    program = argv[0]
+    if os.sep in program:
+        full = Path(cwd or ".", program)
+        if not full.is_file():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+        if not os.access(full, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+        return tuple(argv)
+    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    return (found, *argv[1:])
 
 
 @functools.cache

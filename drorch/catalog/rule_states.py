@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from drorch.catalog import Catalog
@@ -28,6 +28,7 @@ from drorch.catalog.outbox import Outgoing, enqueue
 
 VIOLATION = "policy-violation"
 RESTORED = "policy-restored"
+_RULE_STATES = cast(Table, RuleState.__table__)
 
 State = tuple[bool, datetime]  # ok, since
 
@@ -76,14 +77,14 @@ def write(
     transitions this call found."""
     before = known(catalog, jobs)
     first: list[Observed] = []
-    found = 0
+    changed: list[Observed] = []
     for item in observed:
         was = before.get((item.job, item.rule))
         if was is None:
             first.append(item)
         elif was != item.ok:
-            found += _change(catalog, item, was, now)
-    return found + _first(catalog, first, now)
+            changed.append(item)
+    return _change(catalog, changed, now) + _first(catalog, first, now)
 
 
 def _first(catalog: Catalog, items: Sequence[Observed], now: datetime) -> int:
@@ -105,7 +106,7 @@ def _first(catalog: Catalog, items: Sequence[Observed], now: datetime) -> int:
         return 0
     try:
         with catalog.session() as session, session.begin():
-            session.execute(insert(RuleState), rows)
+            session.execute(insert(_RULE_STATES), rows)  # Core: no ORM bookkeeping per row
         return sum(1 for row in rows if not row["ok"])
     except IntegrityError:
         pass
@@ -120,34 +121,62 @@ def _first(catalog: Catalog, items: Sequence[Observed], now: datetime) -> int:
     return found
 
 
-def _change(catalog: Catalog, item: Observed, before: bool, now: datetime) -> int:
-    with catalog.session() as session, session.begin():
-        changed = session.execute(
-            update(RuleState)
-            .where(RuleState.job == item.job, RuleState.rule == item.rule, RuleState.ok == before)
-            .where(RuleState.recorded_seq.is_not(None), RuleState.checked_at <= now)
-            .values(
-                ok=item.ok,
-                since=item.since or now,
-                checked_at=now,
-                result=item.result,
-                recorded_seq=None,
-            )
+def _change(catalog: Catalog, items: Sequence[Observed], now: datetime) -> int:
+    """Flip the rules whose state changed, compare-and-swap on the state they had, in one
+    transaction and one UPDATE run for all (a slot's burst of runs flips hundreds); a row
+    another daemon changed meanwhile, one still pending, or one a newer evaluation wrote is
+    left alone. How many flipped."""
+    if not items:
+        return 0
+    table = _RULE_STATES
+    statement = (
+        update(table)
+        .where(
+            table.c.job == bindparam("w_job"),
+            table.c.rule == bindparam("w_rule"),
+            table.c.ok == bindparam("w_was"),
+            table.c.recorded_seq.is_not(None),
+            table.c.checked_at <= now,
         )
-    return int(changed.rowcount == 1)  # type: ignore[attr-defined]
+        .values(
+            ok=bindparam("w_ok"),
+            since=bindparam("w_since", type_=table.c.since.type),
+            checked_at=now,
+            result=bindparam("w_result", type_=table.c.result.type),
+            recorded_seq=None,
+        )
+    )
+    rows = [
+        {
+            "w_job": item.job,
+            "w_rule": item.rule,
+            "w_was": not item.ok,
+            "w_ok": item.ok,
+            "w_since": item.since or now,
+            "w_result": item.result,
+        }
+        for item in items
+    ]
+    with catalog.session() as session, session.begin():
+        done = session.execute(statement, rows)
+    return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 def pending(
     catalog: Catalog, *, jobs: Sequence[str] | None = None, limit: int | None = None
 ) -> list[Transition]:
     """Transitions whose evidence and notifications are not written yet, oldest first."""
-    query = select(RuleState).where(RuleState.recorded_seq.is_(None))
+    table = _RULE_STATES
+    query = select(table.c.job, table.c.rule, table.c.ok, table.c.checked_at, table.c.result)
+    query = query.where(table.c.recorded_seq.is_(None))
     if jobs is not None:
-        query = query.where(RuleState.job.in_(sorted(jobs)))
-    query = query.order_by(RuleState.checked_at, RuleState.job, RuleState.rule).limit(limit)
+        query = query.where(table.c.job.in_(sorted(jobs)))
+    query = query.order_by(table.c.checked_at, table.c.job, table.c.rule).limit(limit)
     with catalog.session() as session:
-        rows = session.execute(query).scalars()
-        return [Transition(r.job, r.rule, r.ok, r.checked_at, dict(r.result)) for r in rows]
+        return [
+            Transition(job, rule, ok, checked_at, dict(result))
+            for job, rule, ok, checked_at, result in session.execute(query)
+        ]
 
 
 NO_EVIDENCE = -1  # recorded_seq of a transition announced while evidence could not be written
@@ -159,25 +188,44 @@ Recorded = tuple[Transition, int, Sequence[Outgoing]]  # the transition, its seq
 def record(catalog: Catalog, recorded: Sequence[Recorded], now: datetime) -> int:
     """In one transaction (thousands at a first start, one fsync): note the evidence record
     of each transition (or NO_EVIDENCE) and enqueue its notifications. A transition another
-    recorder already noted is skipped; how many this call noted."""
-    noted = 0
+    recorder already noted is skipped; how many this call noted.
+
+    Three statements however many transitions: the rows still pending, locked (SQLite's
+    transaction holds the write lock from its start); one UPDATE run for all of them; one
+    INSERT of their notifications."""
+    if not recorded:
+        return 0
+    table = _RULE_STATES
     with catalog.session() as session, session.begin():
-        for transition, seq, sends in recorded:
-            done = session.execute(
-                update(RuleState)
+        waiting = {
+            tuple(row)
+            for row in session.execute(
+                select(table.c.job, table.c.rule, table.c.ok, table.c.checked_at)
                 .where(
-                    RuleState.job == transition.job,
-                    RuleState.rule == transition.rule,
-                    RuleState.ok == transition.ok,
-                    RuleState.checked_at == transition.noticed_at,
-                    RuleState.recorded_seq.is_(None),
+                    table.c.job.in_(sorted({t.job for t, _, _ in recorded})),
+                    table.c.recorded_seq.is_(None),
                 )
-                .values(recorded_seq=seq)
+                .with_for_update()
             )
-            if done.rowcount == 1:  # type: ignore[attr-defined]
-                enqueue(session, sends, now)
-                noted += 1
-    return noted
+        }
+        noted = [
+            (transition, seq, sends)
+            for transition, seq, sends in recorded
+            if (transition.job, transition.rule, transition.ok, transition.noticed_at) in waiting
+        ]
+        if noted:
+            session.execute(
+                update(table)
+                .where(
+                    table.c.job == bindparam("w_job"),
+                    table.c.rule == bindparam("w_rule"),
+                    table.c.recorded_seq.is_(None),
+                )
+                .values(recorded_seq=bindparam("w_seq")),
+                [{"w_job": t.job, "w_rule": t.rule, "w_seq": seq} for t, seq, _ in noted],
+            )
+            enqueue(session, [send for _, _, sends in noted for send in sends], now)
+    return len(noted)
 
 
 def states(catalog: Catalog, job: str | None = None) -> dict[tuple[str, str], State]:

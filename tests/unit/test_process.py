@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import pytest
 
 from drorch import process
 
@@ -99,6 +100,8 @@ def test_timeout_reaches_what_a_shell_started() -> None:
 PARENT = """\
 import sys
 from drorch import process
+if sys.argv[2] == "preexec":  # as where setpriv is missing or too old
+    process._setpriv = lambda: None
 process.run(["sh", "-c", 'echo $$ > "$1"; exec sleep 60', "sh", sys.argv[1]])
 """
 
@@ -117,9 +120,12 @@ def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> Non
         time.sleep(0.05)
 
 
-def test_a_child_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("way", ["setpriv", "preexec"])
+def test_a_child_dies_with_the_process_that_started_it(tmp_path: Path, way: str) -> None:
+    if way == "setpriv":
+        assert process._setpriv() is not None, "this machine's setpriv should serve"
     pid_file = tmp_path / "child.pid"
-    parent = subprocess.Popen([PY, "-c", PARENT, str(pid_file)], stdin=subprocess.DEVNULL)
+    parent = subprocess.Popen([PY, "-c", PARENT, str(pid_file), way], stdin=subprocess.DEVNULL)
     try:
         _wait_until(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 20, "child")
         child = int(pid_file.read_text())
@@ -151,6 +157,49 @@ def test_a_child_whose_parent_is_already_gone_never_runs(tmp_path: Path) -> None
     )
     assert child.wait(10) == -signal.SIGKILL
     assert not ran.exists()
+
+
+def test_a_child_started_through_setpriv_whose_parent_is_gone_never_runs(tmp_path: Path) -> None:
+    """The same window with setpriv: it arms the signal, then the guard finds that its
+    parent is not the drorch it expects and does not exec the command."""
+    setpriv = process._setpriv()
+    assert setpriv is not None
+    ran = tmp_path / "ran"
+    not_my_parent = psutil.Process().ppid()
+    child = subprocess.Popen(process.guarded(["touch", str(ran)], not_my_parent, setpriv))
+    assert child.wait(10) != 0
+    assert not ran.exists()
+    mine = subprocess.Popen(process.guarded(["touch", str(ran)], psutil.Process().pid, setpriv))
+    assert mine.wait(10) == 0
+    assert ran.exists()
+
+
+def test_the_guarded_command_is_setpriv_then_the_guard() -> None:
+    assert process.guarded(["restic", "version"], 42, "/usr/bin/setpriv") == (
+        "/usr/bin/setpriv",
+        "--pdeathsig",
+        "KILL",
+        "--",
+        "/bin/sh",
+        "-c",
+        process.GUARD,
+        "42",
+        "restic",
+        "version",
+    )
+
+
+def test_a_program_that_cannot_start_raises_as_popen_does(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        process.run(["drorch-no-such-program"])
+    with pytest.raises(FileNotFoundError):
+        process.run([str(tmp_path / "missing")])
+    not_executable = tmp_path / "script"
+    not_executable.write_text("#!/bin/sh\n")
+    with pytest.raises(PermissionError):
+        process.run([str(not_executable)])
+    not_executable.chmod(0o755)
+    assert process.run(["./script"], cwd=tmp_path).returncode == 0
 
 
 def test_a_child_started_from_a_worker_thread_outlives_other_threads() -> None:

@@ -56,8 +56,11 @@ class Overview:
     nodes: tuple[NodeView, ...]
 
 
-def overview(catalog: Catalog, *, up_within: timedelta = UP_WITHIN) -> Overview:
-    """Every node that ever ran a daemon on this catalog, by name, in a few queries."""
+def overview(
+    catalog: Catalog, *, up_within: timedelta = UP_WITHIN, now: datetime | None = None
+) -> Overview:
+    """Every node that ever ran a daemon on this catalog, by name, in a few queries; up
+    or silent as of `now` (default: the clock)."""
     node, state = models.Node, models.NodeState
     newest = select(func.max(node.id)).group_by(node.name)
     running = (
@@ -70,7 +73,7 @@ def overview(catalog: Catalog, *, up_within: timedelta = UP_WITHIN) -> Overview:
         states = {s.name: s for s in session.scalars(select(state))}
         counts = {name: n for name, n in session.execute(running) if name is not None}
         lead = session.get_one(models.Leadership, LEADERSHIP_ID)
-    since = utc_now() - up_within
+    since = (now or utc_now()) - up_within
     views = []
     for row in rows:
         if row.stopped_at is not None:

@@ -18,10 +18,13 @@
 7. Tape-out (bench/tape.py, also runnable alone): writing a 500 MiB restic repository to
    the virtual library (label, archives, index) at >= 0.8x the throughput of
    `dd bs=256K conv=fsync` of the same bytes to one file on the same disk.
+8. Takeover (bench/takeover.py, also runnable alone): two daemons on one PostgreSQL
+   catalog, the leader SIGKILLed several times; the standby leads within 15 s (median).
 
 Usage: .venv/bin/python bench/run.py [--rounds N] [--skip-daemon] [--skip-restore]
-       [--skip-compliance] [--skip-tape] [--skip-incremental]
-       [--daemon-only | --restore-only | --compliance-only | --tape-only | --incremental-only]
+       [--skip-compliance] [--skip-tape] [--skip-incremental] [--skip-takeover]
+       [--daemon-only | --restore-only | --compliance-only | --tape-only | --incremental-only
+        | --takeover-only]
        [--write-results]
 Only the standard library (and psutil for the daemon's memory); drorch itself runs as a
 subprocess, as an operator runs it, except for the compliance figures, which time
@@ -571,6 +574,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-incremental", action="store_true", help="not the incremental-snapshot figures"
     )
+    parser.add_argument(
+        "--skip-takeover", action="store_true", help="not the takeover figures (PostgreSQL)"
+    )
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
         "--daemon-only", action="store_true", help="only the daemon figures (bench/daemon.py)"
@@ -593,12 +599,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the incremental-snapshot figures (bench/incremental.py)",
     )
+    which.add_argument(
+        "--takeover-only", action="store_true", help="only the takeover figures (bench/takeover.py)"
+    )
     # bench/daemon.py, bench/restore.py, bench/compliance.py and bench/tape.py, beside this
     # file; they import this module's helpers
     import compliance
     import daemon
     import incremental
     import restore
+    import takeover
     import tape
 
     daemon.add_arguments(parser.add_argument_group("daemon benchmark"), prefix="daemon-")
@@ -610,6 +620,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     incremental.add_arguments(
         parser.add_argument_group("incremental-snapshot benchmark"), prefix="incremental-"
     )
+    takeover.add_arguments(parser.add_argument_group("takeover benchmark"), prefix="takeover-")
     return parser.parse_args(argv)
 
 
@@ -623,6 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         or args.compliance_only
         or args.tape_only
         or args.incremental_only
+        or args.takeover_only
     )
     ok = True
     if not only:
@@ -642,6 +654,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(flush=True)
         ok = daemon.run_bench(args, prefix="daemon-")[1] and ok
+    if not args.skip_takeover and (not only or args.takeover_only):
+        import takeover
+
+        print(flush=True)
+        ok = takeover.run_bench(args, prefix="takeover-")[1] and ok
     if not args.skip_compliance and (not only or args.compliance_only):
         import compliance
 

@@ -59,6 +59,10 @@ class UnknownTarget(UsageError):
     pass
 
 
+class UnknownNode(UsageError):
+    """No daemon ever ran on the catalog under that node name."""
+
+
 class UnknownSnapshot(UsageError):
     pass
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from drorch.catalog import Catalog, RunStatus
 from drorch.catalog import models as m
 from drorch.catalog.evidence import head
+from drorch.catalog.nodes import Overview, overview
 from drorch.catalog.outbox import Backlog, backlog
 
 
@@ -41,7 +42,7 @@ class CatalogFacts:
     runs: Mapping[tuple[str, RunStatus], int]  # (action, status) -> runs
     evidence: Evidence
     outbox: Backlog
-    heartbeats: Mapping[str, datetime]  # host -> newest heartbeat
+    nodes: Overview  # the daemons, as `drorch node list` shows them
 
 
 def _success(row: Any) -> Success:
@@ -51,8 +52,9 @@ def _success(row: Any) -> Success:
     return Success(row.job, row.action, at, duration, row.bytes_processed, row.bytes_added)
 
 
-def read_catalog(catalog: Catalog, jobs: Collection[str]) -> CatalogFacts:
-    """The catalog's side of the metrics; successes only of `jobs` (those configured)."""
+def read_catalog(catalog: Catalog, jobs: Collection[str], now: datetime) -> CatalogFacts:
+    """The catalog's side of the metrics at `now`; successes only of `jobs` (those
+    configured)."""
     run, last = m.Run, aliased(m.Run)
     pairs = select(run.job, run.action).group_by(run.job, run.action).subquery()
     # Walks the (job, action, id) index backwards: a row or two per pair, not a scan.
@@ -67,8 +69,6 @@ def read_catalog(catalog: Catalog, jobs: Collection[str]) -> CatalogFacts:
     times = (run.created_at, run.started_at, run.finished_at)
     columns = (run.job, run.action, *times, run.bytes_processed, run.bytes_added)
     by_status = select(run.action, run.status, func.count()).group_by(run.action, run.status)
-    node = m.Node
-    beats = select(node.host, func.max(node.heartbeat_at)).group_by(node.host)
     successes: list[Success] = []
     with catalog.session() as session:
         newest = session.execute(select(pairs.c.job, newest_success).select_from(pairs)).all()
@@ -77,7 +77,6 @@ def read_catalog(catalog: Catalog, jobs: Collection[str]) -> CatalogFacts:
             query = select(*columns).where(run.id.in_(ids[start : start + 500]))
             successes += (_success(row) for row in session.execute(query))
         runs = {(action, status): n for action, status, n in session.execute(by_status)}
-        heartbeats = {host: at for host, at in session.execute(beats)}
     log = head(catalog)
     checkpoint = log.checkpoint
     evidence = Evidence(
@@ -86,4 +85,5 @@ def read_catalog(catalog: Catalog, jobs: Collection[str]) -> CatalogFacts:
         checkpoint.tree_size if checkpoint else None,
     )
     successes.sort(key=lambda s: (s.job, s.action))
-    return CatalogFacts(tuple(successes), runs, evidence, backlog(catalog), heartbeats)
+    nodes = overview(catalog, now=now)
+    return CatalogFacts(tuple(successes), runs, evidence, backlog(catalog), nodes)

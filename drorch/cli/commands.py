@@ -280,15 +280,18 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from drorch.catalog.daemon import UP_WITHIN, live_nodes
+    from drorch.catalog.daemon import UP_WITHIN
     from drorch.catalog.facts import replication_lags
+    from drorch.catalog.nodes import NodeStatus, overview
+    from drorch.cli.node_commands import leader_line
     from drorch.scheduler.plan import schedules_of
 
     config = _config(args, check_secrets=False)
     catalog = _catalog(config)
     last = catalog.last_runs()
     running = catalog.runs(status=[RunStatus.RUNNING])
-    nodes = live_nodes(catalog, within=UP_WITHIN)
+    seen = overview(catalog)
+    nodes = [n for n in seen.nodes if n.status is NodeStatus.UP]
     now = utc_now()
     plans = {name: schedules_of(job) for name, job in sorted(config.jobs.items())}
     routes = [
@@ -316,8 +319,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "root": str(config.root),
                 "daemon": {
                     "up": bool(nodes),
+                    "epoch": seen.epoch,
+                    "leader": seen.leader,
                     "nodes": [
                         {
+                            "name": n.name,
+                            "role": "leader" if n.leader else "standby",
+                            "draining": n.draining,
                             "host": n.host,
                             "pid": n.pid,
                             "started_at": iso_utc(n.started_at),
@@ -355,11 +363,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"config root: {config.root}")
     for n in nodes:
+        role = "leader" if n.leader else "standby"
         print(
-            f"daemon: up on {n.host} (pid {n.pid}, drorch {n.version}), since {local(n.started_at)}"
+            f"daemon: up on {n.host} as node {n.name}, {role}"
+            + (", drained" if n.draining else "")
+            + f" (pid {n.pid}, drorch {n.version}), since {local(n.started_at)}"
         )
     if not nodes:
         print(f"daemon: not running (no heartbeat in the last {int(UP_WITHIN.total_seconds())}s)")
+    elif len(seen.nodes) > 1 or seen.leader is None:
+        print(leader_line(seen))
     print_table(
         ["job", "action", "schedule", "last", "when", "duration", "next", "lag"],
         [
@@ -544,6 +557,10 @@ cmd_evidence_checkpoint = _imported_when_used(_EVIDENCE, "cmd_evidence_checkpoin
 cmd_catalog_rebuild = _imported_when_used("drorch.cli.catalog_commands", "cmd_catalog_rebuild")
 cmd_compliance = _imported_when_used("drorch.cli.compliance_commands", "cmd_compliance")
 cmd_metrics = _imported_when_used("drorch.cli.metrics_commands", "cmd_metrics")
+_NODE = "drorch.cli.node_commands"
+cmd_node_list = _imported_when_used(_NODE, "cmd_node_list")
+cmd_node_drain = _imported_when_used(_NODE, "cmd_node_drain")
+cmd_node_resume = _imported_when_used(_NODE, "cmd_node_resume")
 
 _TAPE, _TAPE_MEDIA = "drorch.cli.tape_commands", "drorch.cli.tape_media_commands"
 cmd_tape_inventory = _imported_when_used(_TAPE, "cmd_tape_inventory")

@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _tape(sub, listing)
     _runbook(sub, listing)
+    _node(sub, plain, listing)
 
     p = sub.add_parser(
         "demo",
@@ -583,3 +584,61 @@ def _runbook(
     p = cmds.add_parser("status", parents=[listing], help="one run and each of its steps")
     p.add_argument("run", metavar="RUN", type=int, help="the run id")
     p.set_defaults(handler="runbook_status")
+
+
+def _node(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    plain: argparse.ArgumentParser,
+    listing: argparse.ArgumentParser,
+) -> None:
+    node = sub.add_parser(
+        "node",
+        help="the daemons sharing the catalog: list, drain for maintenance, resume",
+        description="Several daemons on one PostgreSQL catalog: one leads (schedules), the "
+        "others stand by and take over when it dies or is drained. A node is a daemon's "
+        "`daemon: {node: NAME}` (default: its host name).",
+    )
+    cmds = node.add_subparsers(dest="node_command", metavar="SUBCOMMAND", required=True)
+    p = cmds.add_parser(
+        "list",
+        parents=[listing],
+        help="nodes, the leader and its epoch, heartbeats, running runs",
+        description="Every node that ran a daemon on this catalog: up (a heartbeat within "
+        "30 s), silent (none for longer, not stopped: killed, hung or cut off) or stopped; "
+        "which one leads, at which fencing epoch; which are drained; how many runs each "
+        "runs now.",
+    )
+    p.set_defaults(handler="node_list")
+    for name, summary, text in (
+        (
+            "drain",
+            "take a node out for maintenance: finish its runs, start none, hand over leadership",
+            "Take a node out for maintenance: its daemon finishes the runs it has, starts no "
+            "new ones, and hands leadership to a standby. Stays drained across restarts "
+            "until `drorch node resume`. With --wait, returns once the node leads nothing "
+            "and runs nothing (exit 1 if that takes longer than the wait).",
+        ),
+        (
+            "resume",
+            "put a drained node back into service",
+            "Put a drained node back: its daemon may start runs and lead again.",
+        ),
+    ):
+        p = cmds.add_parser(name, parents=[plain], help=summary, description=text)
+        p.add_argument("name", metavar="NAME", help="the node's name, as `drorch node list` shows")
+        if name == "drain":
+            p.add_argument(
+                "--wait",
+                type=float,
+                nargs="?",
+                const=600.0,
+                default=None,
+                metavar="SECONDS",
+                help="wait until the node runs and leads nothing (default 600 s when given)",
+            )
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="drain even when no other node is up to take over (scheduling stops)",
+            )
+        p.set_defaults(handler=f"node_{name}")

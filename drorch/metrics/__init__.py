@@ -36,4 +36,4 @@ def collect(
     the daemon passes the evaluation it has just made, so the policy is read once."""
     if compliance is None:
         compliance = evaluate(config, catalog, now)
-    return families(read_catalog(catalog, set(config.jobs)), compliance, now)
+    return families(read_catalog(catalog, set(config.jobs), now), compliance, now)

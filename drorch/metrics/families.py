@@ -17,6 +17,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from drorch.catalog import RunStatus
 from drorch.catalog.metrics import CatalogFacts, Evidence, Success
+from drorch.catalog.nodes import NodeStatus, Overview
 from drorch.catalog.outbox import Backlog
 from drorch.policy import JobCompliance
 
@@ -89,8 +90,18 @@ OUTBOX_OLDEST = Spec(
 )
 HEARTBEAT = Spec(
     "drorch_node_heartbeat_timestamp_seconds",
-    "Newest heartbeat of a daemon on the host.",
-    ("host",),
+    "Newest heartbeat of the node's daemon.",
+    ("node", "host"),
+)
+NODE_STATUS = Spec(
+    "drorch_node_status",
+    "1 for the node's status (up, silent, stopped), 0 for the others.",
+    ("node", "status"),
+)
+NODE_LEADER = Spec("drorch_node_leader", "1 for the node that leads now, else 0.", ("node",))
+NODE_DRAINING = Spec("drorch_node_draining", "1 when the node is drained, else 0.", ("node",))
+LEADER_EPOCH = Spec(
+    "drorch_leader_epoch", "The fencing epoch: raised by one at each change of leader."
 )
 GENERATED = Spec("drorch_metrics_generated_timestamp_seconds", "When these metrics were computed.")
 
@@ -174,9 +185,17 @@ def outbox_families(outbox: Backlog, now: datetime) -> list[Metric]:
     ]
 
 
-def daemon_families(heartbeats: Mapping[str, datetime], now: datetime) -> list[Metric]:
+def daemon_families(nodes: Overview, now: datetime) -> list[Metric]:
     return [
-        HEARTBEAT.family(((host,), at.timestamp()) for host, at in sorted(heartbeats.items())),
+        HEARTBEAT.family(((n.name, n.host), n.heartbeat_at.timestamp()) for n in nodes.nodes),
+        NODE_STATUS.family(
+            ((n.name, status.value), float(n.status is status))
+            for n in nodes.nodes
+            for status in NodeStatus
+        ),
+        NODE_LEADER.family(((n.name,), float(n.leader)) for n in nodes.nodes),
+        NODE_DRAINING.family(((n.name,), float(n.draining)) for n in nodes.nodes),
+        LEADER_EPOCH.family([((), float(nodes.epoch))]),
         GENERATED.family([((), now.timestamp())]),
     ]
 
@@ -193,5 +212,5 @@ def families(
         *run_families(facts.runs),
         *evidence_families(facts.evidence),
         *outbox_families(facts.outbox, now),
-        *daemon_families(facts.heartbeats, now),
+        *daemon_families(facts.nodes, now),
     ]

@@ -27,6 +27,7 @@ COMMANDS = {
     "catalog": set(),
     "tape": set(),
     "runbook": set(),
+    "node": set(),
     "demo": {"--dir"},
     "daemon": set(),
 }
@@ -51,6 +52,17 @@ def test_each_command_has_its_own_help_with_its_options(cli: Cli, command: str) 
     done = cli(command, "--help", check_rc=0)
     assert done.stdout.startswith(f"usage: drorch {command} ")
     assert COMMANDS[command] <= options_listed(done.stdout)
+
+
+def test_node_help_lists_its_subcommands_and_drain_its_options(cli: Cli) -> None:
+    assert commands_listed(cli("node", "--help", check_rc=0).stdout) == [
+        "list",
+        "drain",
+        "resume",
+    ]
+    drain = cli("node", "drain", "--help", check_rc=0).stdout
+    assert {"--wait", "--force"} <= options_listed(drain)
+    assert "hands leadership to a standby" in drain
 
 
 def test_keys_help_lists_its_subcommands(cli: Cli) -> None:

@@ -12,6 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from drorch.catalog import Catalog, RunStatus, open_catalog, outbox
 from drorch.catalog import models as m
+from drorch.catalog.leadership import take_on
+from drorch.catalog.nodes import set_draining
 from drorch.config import Config, load_config
 from drorch.evidence.log import EvidenceLog
 from tests import catalog_rows as rows
@@ -109,19 +111,21 @@ def delivery(catalog: Catalog, created: datetime, **fields: Any) -> None:
         )
 
 
-def node(catalog: Catalog, host: str, heartbeat: datetime, **fields: Any) -> None:
+def node(catalog: Catalog, host: str, heartbeat: datetime, **fields: Any) -> int:
+    """A daemon of node `host` on host `host`; its id."""
     with catalog.session() as session, session.begin():
-        session.add(
-            m.Node(
-                host=host,
-                name=host,
-                pid=1,
-                started_at=heartbeat - timedelta(hours=1),
-                heartbeat_at=heartbeat,
-                version="0.1.0",
-                **fields,
-            )
+        row = m.Node(
+            host=host,
+            name=host,
+            pid=1,
+            started_at=heartbeat - timedelta(hours=1),
+            heartbeat_at=heartbeat,
+            version="0.1.0",
+            **fields,
         )
+        session.add(row)
+        session.flush()
+        return row.id
 
 
 @pytest.fixture
@@ -157,6 +161,9 @@ def filled(config: Config, catalog: Catalog) -> Catalog:
         last_error=superseded,
     )
     node(catalog, "a", NOW - timedelta(days=1), stopped_at=NOW - timedelta(days=1))
-    node(catalog, "a", NOW - timedelta(seconds=5))
+    leader = node(catalog, "a", NOW - timedelta(seconds=5))
     node(catalog, "b", NOW - timedelta(hours=2), stopped_at=NOW - timedelta(hours=2))
+    node(catalog, "c", NOW - timedelta(seconds=60))  # silent: killed, or cut off
+    take_on(catalog, node="a", node_id=leader)
+    set_draining(catalog, "c", draining=True, by="alice")
     return catalog

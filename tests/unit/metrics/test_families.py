@@ -33,6 +33,10 @@ FAMILIES = {
     "drorch_outbox_superseded",
     "drorch_outbox_oldest_pending_age_seconds",
     "drorch_node_heartbeat_timestamp_seconds",
+    "drorch_node_status",
+    "drorch_node_leader",
+    "drorch_node_draining",
+    "drorch_leader_epoch",
     "drorch_metrics_generated_timestamp_seconds",
 }
 
@@ -106,9 +110,27 @@ def test_evidence_outbox_and_daemon(config: Config, filled: Catalog) -> None:
     assert value(samples, "drorch_outbox_superseded") == 1
     assert value(samples, "drorch_outbox_oldest_pending_age_seconds") == 2 * 3600
     assert samples["drorch_node_heartbeat_timestamp_seconds"] == {
-        (("host", "a"),): T - 5,  # the newest of the host's daemons
-        (("host", "b"),): T - 2 * 3600,
+        (("host", "a"), ("node", "a")): T - 5,  # the newest of the node's daemons
+        (("host", "b"), ("node", "b")): T - 2 * 3600,
+        (("host", "c"), ("node", "c")): T - 60,
     }
+    up = {
+        (("node", name), ("status", status)): float(status == shown)
+        for name, shown in (("a", "up"), ("b", "stopped"), ("c", "silent"))
+        for status in ("up", "silent", "stopped")
+    }
+    assert samples["drorch_node_status"] == up
+    assert samples["drorch_node_leader"] == {
+        (("node", "a"),): 1,
+        (("node", "b"),): 0,
+        (("node", "c"),): 0,
+    }
+    assert samples["drorch_node_draining"] == {
+        (("node", "a"),): 0,
+        (("node", "b"),): 0,
+        (("node", "c"),): 1,
+    }
+    assert value(samples, "drorch_leader_epoch") == 1
     assert value(samples, "drorch_metrics_generated_timestamp_seconds") == T
 
 
@@ -126,6 +148,8 @@ def test_an_empty_catalog_still_emits_every_family(config: Config, catalog: Cata
     assert value(samples, "drorch_outbox_pending") == 0
     assert value(samples, "drorch_outbox_oldest_pending_age_seconds") == 0
     assert samples["drorch_node_heartbeat_timestamp_seconds"] == {}
+    assert samples["drorch_node_leader"] == {}
+    assert value(samples, "drorch_leader_epoch") == 0
 
 
 def test_the_compliance_given_is_used_as_is(config: Config, filled: Catalog) -> None:

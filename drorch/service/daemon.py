@@ -104,6 +104,8 @@ class Daemon:
         self.catalog.fence = self.fence
         self.leadership = leadership_for(self.catalog, self.node, self.node_id)
         self._deposed: str | None = None  # why a run found us deposed; the main loop acts
+        self._handing_over = False  # drained while leading: its runs finish, then it steps down
+        self._stand_by_line = ""  # while handing over: what its runs still do
         self._standing_by = "standby"  # what STATUS says while this daemon does not lead
         self._entries: dict[tuple[str, str], Entry] = {}
         # The current term's: set when it ends (leadership lost, stop); a new term, a new one.
@@ -181,6 +183,8 @@ class Daemon:
                 why = "lost the leadership lock (its catalog session ended)"
             if why is not None:
                 self._step_down(why)
+            elif self._handing_over or self._drained():
+                self._hand_over()
             return
         self._deposed = None
         try:
@@ -228,6 +232,39 @@ class Daemon:
         self._deposed = None
         log.error("node %s no longer leads (epoch %s): %s; %s", self.node, epoch, why, reason)
         self._stand_by("standby; " + reason)
+
+    def _drained(self) -> bool:
+        try:
+            return draining(self.catalog, self.node)
+        except Exception as exc:  # the catalog is unreachable: the lock check will tell
+            log.warning("could not read whether node %s is drained: %s", self.node, exc)
+            return False
+
+    def _hand_over(self) -> None:
+        """Drained while leading (`drorch node drain`): start nothing new, let what runs
+        finish (its evidence is still appended under this epoch), then give leadership
+        up for a standby to take; this node does not try again until it is resumed. The
+        slots that fall meanwhile are caught up by the next leader."""
+        if not self._handing_over:
+            self._handing_over = True
+            self.engine.unload()
+            log.warning(
+                "node %s is drained: no new runs; leadership is handed over once its "
+                "running runs end",
+                self.node,
+            )
+        with self._running_lock:
+            running = len(self._running)
+        if running:
+            self._stand_by_line = f"draining: {running} run(s) to finish before the handover"
+            notify(status(self._status_line()))
+            return
+        epoch = self.fence.epoch
+        self.fence.epoch = None
+        self._handing_over = False
+        self.leadership.close()  # the advisory lock goes with the session
+        log.warning("node %s handed leadership over (it led at epoch %s)", self.node, epoch)
+        self._stand_by(f"standby; node {self.node} is draining")
 
     def _stand_by_behind(self) -> None:
         try:
@@ -314,7 +351,7 @@ class Daemon:
         for note in notes:
             log.warning("%s", note)
         self._entries = {(entry.job, entry.action): entry for entry in entries}
-        if self.leading:  # a standby schedules nothing
+        if self.leading and not self._handing_over:  # a standby schedules nothing
             self.engine.load(entries)
         return entries
 
@@ -361,12 +398,16 @@ class Daemon:
         if job not in config.jobs:
             log.warning("%s of %s skipped: the job is no longer configured", action, job)
             return
-        if action == DRILL:  # a runbook run, of no one job: not through execute
-            self._drill(config, job, cancel)
-            return
         key = f"{job}:{action}"
         with self._running_lock:
             self._running[key] = utc_now()
+        if action == DRILL:  # a runbook run, of no one job: not through execute
+            try:
+                self._drill(config, job, cancel)
+            finally:
+                with self._running_lock:
+                    self._running.pop(key, None)
+            return
         started: list[RunRecord] = []
 
         def on_start(run: RunRecord) -> None:
@@ -560,6 +601,8 @@ class Daemon:
             running = sorted(self._running)
         jobs = len(self.config.jobs)
         role = f"; leader {self.node} (epoch {self.fence.epoch})"
+        if self._handing_over:
+            role += f"; {self._stand_by_line}"
         if running:
             more = f" and {len(running) - 5} more" if len(running) > 5 else ""
             return f"{jobs} jobs; running: {', '.join(running[:5])}{more}{role}"

@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 
 from drorch.catalog import Catalog, RunRecord, RunStatus, models, open_catalog
 from drorch.catalog.leadership import leader, lock_key
+from drorch.catalog.nodes import set_draining
 from tests.conftest import DRORCH_YAML, POLICY_YAML, write_root
 from tests.e2e.conftest import Cli
 from tests.e2e.daemon_harness import DaemonProcess, wait_for
@@ -291,3 +292,46 @@ def test_an_unreachable_catalog_is_waited_for_with_ready_withheld(tmp_path: Path
     )
     assert "sekret" not in daemon.output() + done.stderr + done.stdout
     assert "Traceback" not in done.stderr and "[SQL" not in done.stderr
+
+
+# A run long enough to be drained in the middle of (a 6 s hook), slots 10 s apart.
+LONG = """\
+policy: standard
+source: {{paths: [{data}], before: [[sleep, "6"]]}}
+snapshot: {{target: primary, schedule: "every 10s"}}
+"""
+
+
+@pytest.mark.heavy
+def test_a_drained_leader_finishes_its_run_then_hands_over(
+    pg_url: str, tmp_path: Path, cli: Cli
+) -> None:
+    roots = two_roots(pg_url, tmp_path, cli, LONG)
+    with leader_and_standby(roots, pg_url, tmp_path) as (a, b, catalog):
+        running = wait_for(lambda: run_of(catalog, "a", RunStatus.RUNNING), 30, "a run of a's")
+        assert isinstance(running, RunRecord)
+        set_draining(catalog, "a", draining=True, by="test")  # as `drorch node drain a` does
+        wait_for(
+            lambda: "draining: 1 run(s) to finish before the handover" in status_of(a),
+            30,
+            "a to say it finishes its run first",
+        )
+        wait_for(lambda: "leader b (epoch 2)" in status_of(b), TAKEOVER_LIMIT, "b to take over")
+        wait_for(lambda: status_of(a) == "STATUS=standby; node a is draining", 30, "a to stand by")
+        wait_for(lambda: run_of(catalog, "b", RunStatus.SUCCEEDED), 60, "a run of b's")
+        refused = cli("node", "drain", "b", root=roots[1], check_rc=2)
+        assert "no other node is up to take over from b" in refused.stderr
+        assert a.stop() == 0
+        assert b.stop() == 0
+    try:
+        finished = catalog.run(running.id)
+        assert finished is not None and finished.status is RunStatus.SUCCEEDED, finished
+        a_runs = [r for r in daemon_runs(catalog) if r.node == "a"]
+        b_runs = [r for r in daemon_runs(catalog) if r.node == "b"]
+        assert max(r.id for r in a_runs) == running.id  # a started nothing once drained
+        assert finished.finished_at is not None
+        assert min(r.created_at for r in b_runs) >= finished.finished_at  # handed over after
+        assert {r.epoch for r in b_runs} == {2}
+        assert_no_slot_twice_and_no_overlap(catalog)
+    finally:
+        catalog.close()

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from drorch.action_key import NAME_MAX, replicate_key
 from drorch.catalog import open_catalog
 from drorch.catalog.database import create_catalog_engine
-from drorch.errors import CatalogError
+from drorch.errors import CatalogError, CatalogUnreachable
 from tests.conftest import DRORCH_YAML, POLICY_YAML, RootFactory
 from tests.e2e.conftest import Cli, as_json
 from tests.pg import pg_schema_url
@@ -96,7 +96,9 @@ def test_an_unreachable_catalog_is_named_without_its_password(tmp_path: Path) ->
     with pytest.raises(CatalogError) as caught:
         open_catalog(url, tmp_path / "state")
     message = str(caught.value)
+    assert isinstance(caught.value, CatalogUnreachable)  # the daemon waits for it
     assert message.startswith(
-        "cannot open the catalog postgresql+psycopg://drorch:***@127.0.0.1:1/catalog: "
+        "cannot reach the catalog postgresql+psycopg://drorch:***@127.0.0.1:1/catalog: "
+        "connection failed: "
     )
     assert "s3cret" not in message and "SQL" not in message and "\n" not in message

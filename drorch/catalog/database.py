@@ -139,7 +139,7 @@ def create_catalog_engine(url: str) -> Engine:
     """An engine for url; a SQLite file is created 0600 in WAL mode with full fsync."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=server_session())
         _engines.add(engine)
         return engine
     database = parsed.database
@@ -165,6 +165,12 @@ def create_catalog_engine(url: str) -> Engine:
 
     _engines.add(engine)
     return engine
+
+
+def server_session() -> dict[str, Any]:
+    """What a server-side session of this process says of itself: in pg_stat_activity an
+    operator (or a test) tells drorch's sessions, and which process holds each, apart."""
+    return {"application_name": f"drorch pid {os.getpid()}"}
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.pool import NullPool
 
 from drorch.catalog import models
+from drorch.catalog.database import server_session
 from drorch.catalog.fencing import LEADERSHIP_ID
 from drorch.catalog.models import RunStatus
 from drorch.catalog.store import Catalog, RunRecord, _record, utc_now
@@ -144,6 +145,7 @@ class AdvisoryLock:
             catalog.engine.url,
             poolclass=NullPool,
             connect_args={
+                **server_session(),
                 "connect_timeout": 10,
                 "keepalives": 1,
                 "keepalives_idle": KEEPALIVE["idle"],

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from drorch.catalog import Catalog, RunRecord, RunStatus, models, open_catalog
+from drorch.catalog import Catalog, RunRecord, RunStatus, models, open_catalog, utc_now
 from drorch.catalog.leadership import leader, lock_key
 from drorch.catalog.nodes import set_draining
 from tests.conftest import DRORCH_YAML, POLICY_YAML, write_root
@@ -332,6 +332,46 @@ def test_a_drained_leader_finishes_its_run_then_hands_over(
         assert finished.finished_at is not None
         assert min(r.created_at for r in b_runs) >= finished.finished_at  # handed over after
         assert {r.epoch for r in b_runs} == {2}
+        assert_no_slot_twice_and_no_overlap(catalog)
+    finally:
+        catalog.close()
+
+
+@pytest.mark.heavy
+def test_every_session_of_both_daemons_cut_at_once_as_a_server_restart_does(
+    roots: tuple[Path, Path], pg_url: str, tmp_path: Path
+) -> None:
+    """The server ends every session of both daemons (what a PostgreSQL restart does to its
+    clients): they reconnect, one leads again at a higher epoch, runs go on, nothing is
+    left RUNNING, no slot ran twice."""
+    with leader_and_standby(roots, pg_url, tmp_path) as (a, b, catalog):
+        wait_for(lambda: run_of(catalog, "a", RunStatus.SUCCEEDED), 30, "a run of a's")
+        names = [f"drorch pid {d.proc.pid}" for d in (a, b)]
+        with catalog.engine.connect() as admin:
+            cut = admin.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name IN (:a, :b)"
+                ),
+                {"a": names[0], "b": names[1]},
+            ).scalar_one()
+            admin.commit()
+        assert cut >= 3  # at least the leader's lock session and a pooled one of each
+        cut_at = utc_now()
+
+        def leads_again() -> RunRecord | None:
+            if leader(catalog).epoch < 2:
+                return None
+            after = [r for r in daemon_runs(catalog) if r.created_at > cut_at]
+            done = [r for r in after if r.status is RunStatus.SUCCEEDED]
+            return done[0] if done else None
+
+        wait_for(leads_again, TAKEOVER_LIMIT, "a leader again, and a run of its own")
+        assert a.proc.poll() is None and b.proc.poll() is None  # both reconnected
+        assert a.stop() == 0
+        assert b.stop() == 0
+    try:
+        assert all(r.status is not RunStatus.RUNNING for r in daemon_runs(catalog))
         assert_no_slot_twice_and_no_overlap(catalog)
     finally:
         catalog.close()

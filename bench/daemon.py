@@ -23,7 +23,8 @@ What it does:
    at or before the run's created_at (exact for delays under P minutes); the latency is
    created_at - slot. A run that never started counts as an infinite latency.
 
-Usage: .venv/bin/python bench/daemon.py [--jobs N] [--period P] [--window W] [--write-results]
+Usage: .venv/bin/python bench/daemon.py [--jobs N] [--period P] [--window W]
+       [--catalog sqlite|postgresql] [--write-results]
 Only the standard library and psutil (a drorch dependency); drorch runs as a subprocess.
 """
 
@@ -58,7 +59,10 @@ from run import (
     PYTHON,
     REPO_ROOT,
     base_env,
+    libpq,
     machine,
+    schema_on,
+    server_url,
     standalone_main,
     verdict,
     write_results,
@@ -81,7 +85,7 @@ targets:
   primary: {{kind: disk, path: repos/primary, password_file: keys/primary.pass,
             site: bench, jurisdiction: ML, min_free: 1MiB}}
 restic: {{binary: {restic}}}
-{daemon}"""
+{daemon}{catalog}"""
 
 POLICY_YAML = """\
 rpo: 1h
@@ -221,6 +225,11 @@ class Layout:
     jobs: int
     period: int  # minutes between two snapshots of a job; divides 60
     workers: int | None  # None: drorch's default
+    catalog_url: str | None = None  # None: SQLite in the state dir
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.catalog_url else "sqlite"
 
     def name(self, number: int) -> str:
         return f"j{number:05d}"
@@ -272,8 +281,10 @@ def make_root(work: Path, layout: Layout) -> Path:
     (root / "jobs").mkdir(parents=True)
     (root / "policies").mkdir()
     daemon = f"daemon: {{workers: {layout.workers}}}\n" if layout.workers else ""
+    catalog = f"catalog: {json.dumps(layout.catalog_url)}\n" if layout.catalog_url else ""
     (root / "drorch.yaml").write_text(
-        DRORCH_YAML.format(restic=json.dumps(str(fake)), daemon=daemon), encoding="utf-8"
+        DRORCH_YAML.format(restic=json.dumps(str(fake)), daemon=daemon, catalog=catalog),
+        encoding="utf-8",
     )
     (root / "policies" / "standard.yaml").write_text(POLICY_YAML, encoding="utf-8")
     day, month = far_away(datetime.now(UTC))
@@ -379,20 +390,41 @@ class Run:
     artifacts: str | None
 
 
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+def _time(value: str | datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return when.replace(tzinfo=UTC)  # naive UTC in the catalog, on either backend
 
 
-def _connect(catalog: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=10)
+@dataclass(frozen=True)
+class Catalog:
+    """The benchmark's read-only look at the daemon's catalog: the SQLite file in the
+    state dir, or the PostgreSQL schema the URL names."""
+
+    sqlite: Path
+    url: str | None
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.url is None:
+            with sqlite3.connect(f"file:{self.sqlite}?mode=ro", uri=True, timeout=10) as db:
+                return db.execute(sql, params).fetchall()
+        import psycopg  # a drorch dependency; only the run on PostgreSQL needs it
+
+        with psycopg.connect(libpq(self.url)) as db:
+            return db.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+
+    def bound(self, when: datetime) -> Any:
+        """A time as the backend compares it with its naive UTC columns."""
+        naive = when.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S") if self.url is None else naive
 
 
-def read_runs(catalog: Path) -> list[Run]:
-    with _connect(catalog) as db:
-        rows = db.execute(
-            "SELECT id, job, action, status, created_at, finished_at, error, artifacts "
-            "FROM runs ORDER BY id"
-        ).fetchall()
+def read_runs(catalog: Catalog) -> list[Run]:
+    rows = catalog.rows(
+        "SELECT id, job, action, status, created_at, finished_at, error, artifacts "
+        "FROM runs ORDER BY id"
+    )
     runs = []
     for id_, job, action, status, created, finished, error, artifacts in rows:
         created_at = _time(created)
@@ -401,19 +433,26 @@ def read_runs(catalog: Path) -> list[Run]:
     return runs
 
 
-def finished_since(catalog: Path, start: datetime, end: datetime) -> int:
+def finished_since(catalog: Catalog, start: datetime, end: datetime) -> int:
     """Snapshot runs created in [start, end) that have finished."""
-    fmt = "%Y-%m-%d %H:%M:%S"
     try:
-        with _connect(catalog) as db:
-            row = db.execute(
-                "SELECT count(*) FROM runs WHERE action = 'snapshot' AND finished_at IS NOT NULL"
-                " AND created_at >= ? AND created_at < ?",
-                (start.strftime(fmt), end.strftime(fmt)),
-            ).fetchone()
-    except sqlite3.Error:
+        [(count,)] = catalog.rows(
+            "SELECT count(*) FROM runs WHERE action = 'snapshot' AND finished_at IS NOT NULL"
+            " AND created_at >= ? AND created_at < ?",
+            (catalog.bound(start), catalog.bound(end)),
+        )
+    except Exception:  # the catalog not there yet, or busy: not finished, then
         return 0
-    return int(row[0])
+    return int(count)
+
+
+def part_of(layout: Layout) -> str:
+    """The benchmark's part of RESULTS.md: "daemon", "daemon on PostgreSQL"."""
+    return PART if layout.catalog_url is None else f"{PART} on PostgreSQL"
+
+
+def catalog_of(root: Path, layout: Layout) -> Catalog:
+    return Catalog(root / "state" / "catalog.sqlite", layout.catalog_url)
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -555,7 +594,7 @@ def analyse(report: DaemonReport, root: Path, slots: list[datetime]) -> None:
     layout = report.layout
     numbers = {layout.name(number): number for number in range(layout.jobs)}
     by_slot: dict[datetime, list[Run]] = {slot: [] for slot in slots}
-    for run in read_runs(root / "state" / "catalog.sqlite"):
+    for run in read_runs(catalog_of(root, layout)):
         number = numbers.get(run.job)
         slot = layout.slot_of(number, run.created_at) if number is not None else None
         if run.action != "snapshot":
@@ -680,7 +719,7 @@ def _serve(
         meter = None
     print(f"daemon: READY=1 after {report.ready_s:.3f} s ({report.status_line})", flush=True)
     slots = [next_minute(ready[1]) + timedelta(minutes=k) for k in range(window)]
-    catalog = root / "state" / "catalog.sqlite"
+    catalog = catalog_of(root, report.layout)
     end = slots[-1] + timedelta(minutes=1)
     expected = sum(report.layout.per_minute(slot.minute) for slot in slots)
     # Until every due run finished, but before the slot after the window fires.
@@ -841,7 +880,7 @@ def results_part(report: DaemonReport) -> str:
     ]
     return "\n".join(
         [
-            f"### {PART} ({layout.jobs} jobs)",
+            f"### {part_of(layout)} ({layout.jobs} jobs)",
             "",
             "Written by `bench/daemon.py` (`make bench` runs it after the snapshot figures).",
             "",
@@ -903,29 +942,44 @@ def add_arguments(parser: Any, prefix: str = "") -> None:
     parser.add_argument(
         f"--{prefix}verbose", action="store_true", help="run the daemon with -v (more log)"
     )
+    parser.add_argument(
+        f"--{prefix}catalog",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the catalog's backend: SQLite in the state dir (default), or a schema of its "
+        "own on $DRORCH_BENCH_PG_URL / $DRORCH_TEST_PG_URL / the local server",
+    )
 
 
 def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[DaemonReport, bool]:
     """Run the daemon benchmark with the parsed options; return the report and success."""
     option = {
         name: getattr(args, f"{prefix}{name}".replace("-", "_"))
-        for name in ("jobs", "period", "window", "workers", "sample", "verbose")
+        for name in ("jobs", "period", "window", "workers", "sample", "verbose", "catalog")
     }
     if option["period"] < 1 or 60 % option["period"] != 0:
         sys.exit(f"bench: --{prefix}period must divide 60, not {option['period']}")
     if option["window"] < 1 or option["jobs"] < 1:
         sys.exit(f"bench: --{prefix}window and --{prefix}jobs must be at least 1")
-    layout = Layout(jobs=option["jobs"], period=option["period"], workers=option["workers"])
+    on_postgresql = option["catalog"] == "postgresql"
     work = Path(tempfile.mkdtemp(prefix="drorch-bench-daemon-", dir=args.tmp))
+    catalog = schema_on(server_url(), "daemon") if on_postgresql else contextlib.nullcontext()
     try:
-        report = bench_daemon(
-            work,
-            layout,
-            window=option["window"],
-            sample_every=option["sample"],
-            verbose=option["verbose"],
-            where=filesystem(args.tmp),
-        )
+        with catalog as url:
+            layout = Layout(
+                jobs=option["jobs"],
+                period=option["period"],
+                workers=option["workers"],
+                catalog_url=url,
+            )
+            report = bench_daemon(
+                work,
+                layout,
+                window=option["window"],
+                sample_every=option["sample"],
+                verbose=option["verbose"],
+                where=filesystem(args.tmp),
+            )
     finally:
         if args.keep:
             print(f"kept {work}")
@@ -940,7 +994,7 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[DaemonReport,
         print("daemon run was not clean; the daemon's log ends with:\n" + report.log_tail)
     if args.write_results:
         today = datetime.now().astimezone().strftime("%Y-%m-%d")
-        write_results(results_part(report), today, part=PART)
+        write_results(results_part(report), today, part=part_of(report.layout))
     return report, all(report.verdicts().values()) and report.clean()
 
 

@@ -12,7 +12,8 @@
 4. A restore test (bench/restore.py, also runnable alone): `drorch run JOB restore-test`
    within 1.15x bare `restic restore --verify` plus hashing the restored tree in Python.
 5. The daemon with 2,000 jobs (bench/daemon.py, also runnable alone): READY=1 within
-   5 s, RSS within 250 MB, scheduled runs starting within 1 s of their slot at p99.
+   5 s, RSS within 250 MB, scheduled runs starting within 1 s of their slot at p99; with
+   the catalog on SQLite, then on PostgreSQL (a schema of its own).
 6. Compliance (bench/compliance.py, also runnable alone): evaluating 2,000 jobs over
    1,000,000 runs in the catalog within 2 s.
 7. Tape-out (bench/tape.py, also runnable alone): writing a 500 MiB restic repository to
@@ -518,6 +519,42 @@ def write_results(section: str, today: str, *, part: str | None = None) -> None:
     print(f"wrote {RESULTS}" + (f" ({part} part)" if part else ""))
 
 
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def server_url() -> str:
+    """The PostgreSQL server the benchmarks on PostgreSQL use: $DRORCH_BENCH_PG_URL, else
+    $DRORCH_TEST_PG_URL, else the local server every machine of this project has."""
+    return os.environ.get("DRORCH_BENCH_PG_URL") or os.environ.get(
+        "DRORCH_TEST_PG_URL", DEFAULT_PG_URL
+    )
+
+
+def libpq(url: str) -> str:
+    """psycopg's spelling of a SQLAlchemy URL."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@contextlib.contextmanager
+def schema_on(url: str, name: str) -> Iterator[str]:
+    """A fresh schema on the server (dropped at the end); the catalog URL whose
+    connections live in it. Exits with the reason when the server cannot be reached."""
+    import psycopg  # a drorch dependency; only the PostgreSQL benchmarks need it
+
+    schema = f"bench_{name}_{secrets.token_hex(6)}"
+    try:
+        with psycopg.connect(libpq(url), autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.OperationalError as exc:
+        sys.exit(f"bench: no PostgreSQL at {url}: {str(exc).strip()}")
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(libpq(url), autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @contextlib.contextmanager
 def work_folder(args: argparse.Namespace, name: str) -> Iterator[Path]:
     """A fresh work folder under --tmp for one benchmark, removed at the end unless --keep."""
@@ -576,6 +613,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--skip-takeover", action="store_true", help="not the takeover figures (PostgreSQL)"
+    )
+    parser.add_argument(
+        "--skip-daemon-postgresql",
+        action="store_true",
+        help="the daemon figures on SQLite only (make bench runs them on both backends)",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
@@ -652,8 +694,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_daemon and (not only or args.daemon_only):
         import daemon
 
-        print(flush=True)
-        ok = daemon.run_bench(args, prefix="daemon-")[1] and ok
+        for backend in ("sqlite", "postgresql")[: 1 if args.skip_daemon_postgresql else 2]:
+            args.daemon_catalog = backend  # the same benchmark on each catalog backend
+            print(flush=True)
+            ok = daemon.run_bench(args, prefix="daemon-")[1] and ok
     if not args.skip_takeover and (not only or args.takeover_only):
         import takeover
 

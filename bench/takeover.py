@@ -32,16 +32,14 @@ subprocesses.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +52,10 @@ from run import (
     REPO_ROOT,
     base_env,
     conclude,
+    libpq,
     machine,
+    schema_on,
+    server_url,
     standalone_main,
     verdict,
     work_folder,
@@ -64,7 +65,6 @@ from run import run as run_command
 TARGET_S = 15.0
 PART = "takeover"
 SERVICE = REPO_ROOT / "service.py"
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLL_S = 0.02
 READY_WITHIN_S = 60.0
 
@@ -91,31 +91,6 @@ rpo: 400d
 rto: 4h
 residency: [ML]
 """
-
-
-def server_url() -> str:
-    return os.environ.get("DRORCH_BENCH_PG_URL") or os.environ.get(
-        "DRORCH_TEST_PG_URL", DEFAULT_URL
-    )
-
-
-def libpq(url: str) -> str:
-    """psycopg's spelling of a SQLAlchemy URL."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-@contextmanager
-def schema_on(url: str) -> Iterator[str]:
-    """A fresh schema on the server; the catalog URL whose connections live in it."""
-    name = f"bench_takeover_{secrets.token_hex(6)}"
-    with psycopg.connect(libpq(url), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{name}"')
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{name}"
-    finally:
-        with psycopg.connect(libpq(url), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
 def make_roots(work: Path, catalog: str) -> list[Path]:
@@ -297,10 +272,7 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]
     report = Report(kills=kills)
     url = server_url()
     with ExitStack() as stack:
-        try:
-            catalog = stack.enter_context(schema_on(url))
-        except psycopg.OperationalError as exc:
-            sys.exit(f"bench: no PostgreSQL for the takeover benchmark at {url}: {exc}")
+        catalog = stack.enter_context(schema_on(url, PART))
         work = stack.enter_context(work_folder(args, PART))
         daemons = [Daemon(root, work) for root in make_roots(work, catalog)]
         for daemon in daemons:

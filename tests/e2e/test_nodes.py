@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import random
 import shutil
 import signal
 import time
@@ -374,4 +375,66 @@ def test_every_session_of_both_daemons_cut_at_once_as_a_server_restart_does(
         assert all(r.status is not RunStatus.RUNNING for r in daemon_runs(catalog))
         assert_no_slot_twice_and_no_overlap(catalog)
     finally:
+        catalog.close()
+
+
+@pytest.mark.heavy
+def test_three_daemons_with_the_leader_killed_at_random_moments(
+    pg_url: str, tmp_path: Path, cli: Cli
+) -> None:
+    """Three nodes; four times, at a random moment (seeded: a failure replays), the leader
+    is SIGKILLed and started again. Each kill hands leadership to another node at the next
+    epoch; runs the kills cut short are INTERRUPTED; nothing is left RUNNING; no slot ran
+    twice and no two runs overlapped."""
+    shared = write_root(tmp_path / "shared")
+    (shared / "repos").mkdir()
+    roots = {name: node_root(tmp_path, name, pg_url, shared) for name in "abc"}
+    cli("run", "app", root=roots["a"], check_rc=0)
+    rng = random.Random(15)
+    catalog = open_catalog(pg_url, tmp_path / "reader")
+    daemons: dict[str, DaemonProcess] = {}
+    try:
+        for name in "abc":
+            daemons[name] = DaemonProcess(roots[name], tmp_path, env=FAST)
+            daemons[name].wait_ready()
+        cut_short: list[int] = []
+        for _ in range(4):
+            time.sleep(rng.uniform(0.5, 4.0))
+            before = leader(catalog)
+            assert before.node is not None
+            running = run_of(catalog, before.node, RunStatus.RUNNING)
+            victim = daemons[before.node]
+            victim.proc.send_signal(signal.SIGKILL)
+            victim.proc.wait(10)
+            killed = time.monotonic()
+            if running is not None:
+                cut_short.append(running.id)
+            wait_for(lambda e=before.epoch: leader(catalog).epoch > e, TAKEOVER_LIMIT, "a takeover")
+            after = leader(catalog)
+            print(f"takeover {before.node} -> {after.node}: {time.monotonic() - killed:.1f} s")
+            assert (after.epoch, after.node != before.node) == (before.epoch + 1, True)
+            victim.close()
+            daemons[before.node] = DaemonProcess(roots[before.node], tmp_path, env=FAST)
+            daemons[before.node].wait_ready()
+        last = leader(catalog)
+        assert last.node is not None
+        wait_for(
+            lambda: [
+                r for r in daemon_runs(catalog) if r.epoch == last.epoch and r.status.finished
+            ],
+            60,
+            "a run of the last leader's",
+        )
+        for daemon in daemons.values():
+            assert daemon.stop() == 0
+        runs = daemon_runs(catalog)
+        assert all(r.status is not RunStatus.RUNNING for r in runs)
+        for run_id in cut_short:
+            cut = catalog.run(run_id)
+            assert cut is not None and cut.status in (RunStatus.INTERRUPTED, RunStatus.SUCCEEDED)
+        assert {r.epoch for r in runs} <= set(range(1, last.epoch + 1))
+        assert_no_slot_twice_and_no_overlap(catalog)
+    finally:
+        for daemon in daemons.values():
+            daemon.close()
         catalog.close()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, select, update
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,15 @@ def check_fence(session: Session, epoch: int) -> None:
         )
 
 
+def insert_claim(session: Session, **values: Any) -> bool:
+    """Insert a slot claim (job, action, slot_at, epoch, node, run_id, claimed_at) unless
+    its slot has one; whether it was inserted."""
+    dialect = session.bind.dialect.name  # type: ignore[union-attr]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement: Any = insert(_CLAIMS).values(values).on_conflict_do_nothing()
+    return session.execute(statement.returning(_CLAIMS.c.id)).first() is not None
+
+
 def claim_slot(
     session: Session,
     *,
@@ -76,23 +85,23 @@ def claim_slot(
 ) -> None:
     """Claim the slot for run `run_id`; SlotTaken when another run holds it. A claim whose
     run was INTERRUPTED (its node died) moves to this run: compare-and-swap on the run's
-    status, so that one slot never has two live runs."""
-    values = {
-        "job": job,
-        "action": action,
-        "slot_at": slot_at,
-        "epoch": epoch,
-        "node": node,
-        "run_id": run_id,
-        "claimed_at": now,
-    }
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert  # type: ignore[union-attr]
-    statement: Any = insert(_CLAIMS).values(values).on_conflict_do_nothing()
-    if session.execute(statement.returning(_CLAIMS.c.id)).first() is not None:
+    status, so that one slot never has two live runs. So does a claim the leader assigned
+    to this run's node and no run took yet (see `assign`)."""
+    if insert_claim(
+        session,
+        job=job,
+        action=action,
+        slot_at=slot_at,
+        epoch=epoch,
+        node=node,
+        run_id=run_id,
+        claimed_at=now,
+    ):
         return
     interrupted = exists().where(
         _RUNS.c.id == _CLAIMS.c.run_id, _RUNS.c.status == RunStatus.INTERRUPTED
     )
+    waiting_here = and_(_CLAIMS.c.run_id.is_(None), _CLAIMS.c.node == bindparam("c_node"))
     moved = session.execute(
         update(_CLAIMS)
         .where(
@@ -100,11 +109,11 @@ def claim_slot(
                 _CLAIMS.c.job == bindparam("c_job"),
                 _CLAIMS.c.action == bindparam("c_action"),
                 _CLAIMS.c.slot_at == bindparam("c_slot", type_=_CLAIMS.c.slot_at.type),
-                interrupted,
+                or_(interrupted, waiting_here),
             )
         )
         .values(run_id=run_id, epoch=epoch, node=node, claimed_at=now),
-        {"c_job": job, "c_action": action, "c_slot": slot_at},
+        {"c_job": job, "c_action": action, "c_slot": slot_at, "c_node": node},
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise SlotTaken(f"the {slot_at.isoformat()} slot of {action} of {job} is taken")

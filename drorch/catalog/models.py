@@ -381,7 +381,16 @@ class SlotClaim(Base):
     one that was INTERRUPTED (its node died), by compare-and-swap."""
 
     __tablename__ = "slot_claims"
-    __table_args__ = (UniqueConstraint("job", "action", "slot_at"),)
+    __table_args__ = (
+        UniqueConstraint("job", "action", "slot_at"),
+        # The slots assigned to a node that no run took yet: each daemon looks every second.
+        Index(
+            "ix_slot_claims_waiting",
+            "node",
+            postgresql_where=text("run_id IS NULL"),
+            sqlite_where=text("run_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(200))

@@ -5,6 +5,7 @@ Results come out as frozen records, never as live ORM objects.
 
 from __future__ import annotations
 
+import copy as shallow
 import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -146,6 +147,13 @@ class Catalog:
 
     def session(self) -> Session:
         return self._sessions()
+
+    def fenced(self, fence: Fence) -> Catalog:
+        """This catalog (the same engine and sessions) writing under another fence: a run
+        a node was assigned is fenced by the epoch of the leader that assigned it."""
+        view = shallow.copy(self)
+        view.fence = fence
+        return view
 
     def close(self) -> None:
         self.engine.dispose()

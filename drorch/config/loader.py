@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from drorch.action_key import NAME_MAX
 from drorch.config.model import NAME_PATTERN, Job, Policy, Settings, Target
 from drorch.config.parse_cache import ParseCache
+from drorch.config.placement import placement_issues
 from drorch.config.places import source_overlaps, textfile_problem
 from drorch.config.references import JobFile, cross_check, known
 from drorch.config.runbook_refs import check_drills, check_runbooks
@@ -148,6 +149,7 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
     issues.extend(check_drills(job_files, sections["runbooks"], invalid["runbooks"]))
     if settings is not None:
         issues.extend(source_overlaps(settings, job_files))
+        issues.extend(placement_issues(settings.targets, job_files))
     if settings is not None and main_doc is not None and check_secrets:
         issues.extend(_check_secrets(settings, main_doc))
     if settings is not None and main_doc is not None and check_metrics:

@@ -235,6 +235,12 @@ class DiskTarget(Frozen):
         "below / is a mount point), so an unmounted disk's empty mount point is never filled; "
         "paths inside the config root or state dir are exempt.",
     )
+    nodes: tuple[Name, ...] = Field(
+        (),
+        description="The nodes that reach this target (its disk mounted there, its drive "
+        "attached): the runs that use it go to one of them. Empty: every node.",
+        examples=[["tape-host-1"]],
+    )
 
 
 class VirtualLibrary(Frozen):
@@ -304,6 +310,12 @@ class TapeTarget(Frozen):
     )
     media: Literal["tape"] = Field("tape", description="Media class: always tape.")
     offline: bool = Field(True, description="Exported cartridges are offline.")
+    nodes: tuple[Name, ...] = Field(
+        (),
+        description="The nodes that reach this target (its disk mounted there, its drive "
+        "attached): the runs that use it go to one of them. Empty: every node.",
+        examples=[["tape-host-1"]],
+    )
 
     @model_validator(mode="after")
     def _one_kind_of_drive(self) -> TapeTarget:

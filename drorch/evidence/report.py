@@ -716,7 +716,7 @@ def _job_rules(job: _Job) -> str:
             f"<td>{_time(rule.at, 'since')}{counted}</td>"
             f"<td>{_rule_amount(rule.rule, rule.value, 'value')}</td>"
             f"<td>{_rule_amount(rule.rule, rule.limit, 'limit')}</td>"
-            f'<td class="detail" data-field="detail">{_e(rule.detail or DASH)}</td>'
+            f'<td class="detail" data-field="detail">{_e(_shown(rule.detail))}</td>'
             f'<td class="num" data-field="seq">{_e(_text_or_dash(rule.seq))}</td></tr>\n'
         )
     out.append("</tbody>\n</table>\n</div>\n")
@@ -748,7 +748,7 @@ def _policy_events(events: list[RuleEvent], jobs: list[_Job]) -> str:
             f"</span> → {_rule_state(event.ok, 'to')}</td>"
             f"<td>{_rule_amount(event.rule, event.value, 'value')}</td>"
             f"<td>{_rule_amount(event.rule, event.limit, 'limit')}</td>"
-            f'<td class="detail" data-field="detail">{_e(event.detail or DASH)}</td></tr>\n'
+            f'<td class="detail" data-field="detail">{_e(_shown(event.detail))}</td></tr>\n'
         )
     out.append("</tbody>\n</table>\n</section>\n")
     return "".join(out)
@@ -1360,6 +1360,12 @@ def _num(value: Any) -> float | None:
 def _number_attr(value: float) -> str:
     """Exact: an integral value without a fraction, otherwise Python's shortest repr."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _shown(text: str | None) -> str:
+    """A text for a cell: a dash when there is nothing to read in it (a detail of only
+    whitespace, a carriage return, would show as an empty cell)."""
+    return text if text and not text.isspace() else DASH
 
 
 def _text_or_dash(value: Any) -> str:

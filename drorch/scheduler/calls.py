@@ -15,6 +15,10 @@ class Runtime(Protocol):
         self, job: str, action: str, details: Mapping[str, Any], slot: datetime | None
     ) -> None: ...
 
+    def run_assigned(self, job: str, action: str, slot: datetime, epoch: int | None) -> None: ...
+
+    def assignments(self) -> None: ...
+
     def housekeeping(self) -> None: ...
 
     def watchdog(self) -> None: ...
@@ -46,6 +50,15 @@ def run_scheduled(
     """A scheduled run of a job's action, for its slot (the engine passes the fire time);
     `details` go into the run's (a catch-up says what it catches up)."""
     _bound().run_action(job, action, dict(details or {}), slot)
+
+
+def run_assigned(job: str, action: str, *, slot: datetime, epoch: int | None) -> None:
+    """A slot the leader assigned to this node (a target only it reaches)."""
+    _bound().run_assigned(job, action, slot, epoch)
+
+
+def assignments() -> None:
+    _bound().assignments()
 
 
 def housekeeping() -> None:

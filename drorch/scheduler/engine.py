@@ -20,6 +20,7 @@ from drorch.scheduler.timing import trigger_for
 log = logging.getLogger(__name__)
 
 CATCH_UP_PREFIX = "catchup:"
+ASSIGNED_PREFIX = "assigned:"  # a slot the leader gave this node: not dropped by unload
 
 
 class _Fired:
@@ -104,6 +105,21 @@ class Engine:
             args=(entry.job, entry.action, details),
             kwargs={"slot": slot},
             id=f"{CATCH_UP_PREFIX}{entry.job}:{entry.action}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def run_assigned(
+        self, claim_id: int, job: str, action: str, slot: datetime, epoch: int | None
+    ) -> None:
+        """Run now, in the runs' pool, a slot the leader assigned to this node."""
+        self._scheduler.add_job(
+            calls.run_assigned,
+            "date",
+            run_date=datetime.now(UTC),
+            args=(job, action),
+            kwargs={"slot": slot, "epoch": epoch},  # its own slot: _SlotExecutor keeps it
+            id=f"{ASSIGNED_PREFIX}{claim_id}",
             replace_existing=True,
             misfire_grace_time=None,
         )

@@ -33,11 +33,14 @@ from drorch.actions import ACTIONS, can_run, execute, request_for
 from drorch.actions.context import Cancel
 from drorch.actions.restore_test import remove_leftover_scratch
 from drorch.catalog import Catalog, RunRecord, RunStatus, outbox, utc_now
+from drorch.catalog.assignments import adopt, assign, move, waiting_for
 from drorch.catalog.daemon import HEARTBEAT, heartbeat, record_missed_slots, register_node
 from drorch.catalog.fencing import Fence
 from drorch.catalog.identity import hold_daemon_lock
 from drorch.catalog.leadership import Leader, draining, interrupted_slots, leader
+from drorch.catalog.nodes import NodeStatus, overview
 from drorch.config import Config, load_config
+from drorch.config.placement import allowed_nodes
 from drorch.errors import (
     EXIT_FAILED,
     CatalogUnreachable,
@@ -76,6 +79,8 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT = float(os.environ.get("DRORCH_STOP_TIMEOUT", "600"))
 COMPLIANCE_EVERY = float(os.environ.get("DRORCH_COMPLIANCE_EVERY", "60"))  # seconds
 CATALOG_RETRY_MAX = 30.0  # seconds between tries to reach the catalog at start, at most
+# How often a daemon looks for the slots the leader assigned to its node (node affinity).
+ASSIGNMENTS_EVERY = float(os.environ.get("DRORCH_ASSIGNMENTS_EVERY", "1"))
 
 
 class Daemon:
@@ -115,6 +120,10 @@ class Daemon:
         self._reload = threading.Event()
         self._running: dict[str, datetime] = {}
         self._running_lock = threading.Lock()
+        # Assigned slots in this node's run pool (node affinity), and what stops their runs
+        # (not the leadership term's: a standby runs them too).
+        self._taking: set[tuple[str, str, datetime]] = set()
+        self.worker_cancel = Cancel()
         self.sender = Sender(self.catalog, lambda: endpoints(self.config.settings.notify))
         self.watch = Watch(self.catalog, self.evidence, self.sender.wake)
         self.after_runs = AfterRuns(self.watch, lambda: self.config)
@@ -142,6 +151,7 @@ class Daemon:
         if interval is not None:
             self.engine.every(calls.watchdog, interval, "internal:watchdog")
         self.engine.every(calls.housekeeping, HEARTBEAT.total_seconds(), "internal:heartbeat")
+        self.engine.every(calls.assignments, ASSIGNMENTS_EVERY, "internal:assignments")
         self.engine.every(
             calls.compliance, COMPLIANCE_EVERY, "internal:compliance", between_slots=True
         )
@@ -208,6 +218,7 @@ class Daemon:
         self.cancel = Cancel()
         log.info("node %s leads at epoch %d", self.node, epoch)
         self._recover_dead_nodes()
+        self._adopt_assignments(epoch)
         entries = self._load_plan(self.config)
         self._rerun()
         self._catch_up(entries)
@@ -398,6 +409,10 @@ class Daemon:
         if job not in config.jobs:
             log.warning("%s of %s skipped: the job is no longer configured", action, job)
             return
+        allowed = allowed_nodes(config.targets, config.jobs[job], action)
+        if allowed is not None and self.node not in allowed:  # only other nodes reach it
+            self._assign(job, action, slot or utc_now(), allowed)
+            return
         key = f"{job}:{action}"
         with self._running_lock:
             self._running[key] = utc_now()
@@ -454,6 +469,139 @@ class Daemon:
             run.id,
             action,
             job,
+            run.status.value,
+            f": {run.error}" if run.error else "",
+        )
+        self._ended(config, job, action, run)
+
+    # -- node affinity: slots for the nodes that reach a target --------------------------
+
+    def _assign(self, job: str, action: str, slot: datetime, allowed: frozenset[str]) -> None:
+        """The leader's, for a run only other nodes can make: claim its slot for a live,
+        undrained one of them (the least busy), whose daemon runs it."""
+        try:
+            live = [
+                n
+                for n in overview(self.catalog).nodes
+                if n.name in allowed and n.status is NodeStatus.UP and not n.draining
+            ]
+            if not live:
+                log.error(
+                    "%s of %s: no node that reaches its targets is up (%s); the %s slot is missed",
+                    action,
+                    job,
+                    ", ".join(sorted(allowed)),
+                    slot.isoformat(),
+                )
+                record_missed_slots(self.catalog, job, action, [slot])
+                return
+            node = min(live, key=lambda n: (n.running, n.name)).name
+            made = assign(self.catalog, job=job, action=action, slot_at=slot, node=node)
+        except Deposed as exc:
+            self._deposed_by(exc)
+            return
+        except Exception:
+            log.exception("%s of %s: could not assign its slot", action, job)
+            return
+        if made:
+            log.info("%s of %s: the %s slot goes to node %s", action, job, slot.isoformat(), node)
+
+    def _adopt_assignments(self, epoch: int) -> None:
+        """A new leader's: the slots assigned and not yet taken carry its epoch now, and
+        those of nodes that are not up go to one that is (and reaches their targets)."""
+        try:
+            adopt(self.catalog, epoch)
+            self._move_stranded()
+        except Exception:
+            log.exception("could not adopt the assigned slots")
+
+    def _move_stranded(self) -> None:
+        nodes = overview(self.catalog).nodes
+        up = {n.name: n for n in nodes if n.status is NodeStatus.UP and not n.draining}
+        gone = {n.name for n in nodes} - set(up)
+        config = self.config
+        for name in sorted(gone):
+            for waiting in waiting_for(self.catalog, name):
+                if waiting.job not in config.jobs:
+                    continue
+                allowed = allowed_nodes(config.targets, config.jobs[waiting.job], waiting.action)
+                heirs = sorted(n for n in up if allowed is None or n in allowed)
+                if heirs and move(self.catalog, waiting.id, heirs[0]):
+                    log.warning(
+                        "%s of %s: the %s slot assigned to node %s (not up) goes to %s",
+                        waiting.action,
+                        waiting.job,
+                        waiting.slot_at.isoformat(),
+                        name,
+                        heirs[0],
+                    )
+
+    def assignments(self) -> None:
+        """Every second: start the slots the leader assigned to this node."""
+        if self._stop.is_set() or self._lost or self._handing_over:
+            return
+        try:
+            waiting = waiting_for(self.catalog, self.node)
+        except Exception as exc:
+            log.warning("could not look for assigned slots: %s", str(exc).splitlines()[0])
+            return
+        for slot in waiting:
+            key = (slot.job, slot.action, slot.slot_at)
+            with self._running_lock:
+                if key in self._taking:
+                    continue
+                self._taking.add(key)
+            self.engine.run_assigned(slot.id, slot.job, slot.action, slot.slot_at, slot.epoch)
+
+    def run_assigned(self, job: str, action: str, slot: datetime, epoch: int | None) -> None:
+        """A slot the leader assigned to this node: its run takes the claim, fenced by the
+        epoch of the leader that assigned it (a new leader adopts what is left)."""
+        taking = (job, action, slot)
+        key = f"{job}:{action}"
+        config = self.config
+        try:
+            if self.worker_cancel.is_set() or job not in config.jobs:
+                return
+            with self._running_lock:
+                self._running[key] = utc_now()
+            run = execute(
+                config,
+                self.catalog.fenced(Fence(self.node, epoch)),
+                request_for(
+                    job,
+                    action,
+                    actor="scheduler",
+                    cancel=self.worker_cancel,
+                    details={"assigned_at_epoch": epoch},
+                    slot=slot,
+                ),
+                ACTIONS,
+            )
+        except LockBusy as exc:  # its previous run still goes on: the next look tries again
+            log.debug("assigned %s of %s waits: %s", action, job, exc)
+            return
+        except SlotTaken as exc:
+            log.info("assigned %s of %s skipped: %s", action, job, exc)
+            return
+        except Deposed as exc:
+            log.warning(
+                "assigned %s of %s not started: %s; the leader adopts the slot", action, job, exc
+            )
+            return
+        except Exception:
+            log.exception("assigned %s of %s could not run", action, job)
+            return
+        finally:
+            with self._running_lock:
+                self._running.pop(key, None)
+                self._taking.discard(taking)
+        log.log(
+            logging.INFO if run.status is RunStatus.SUCCEEDED else logging.ERROR,
+            "run %d: %s of %s (assigned at epoch %s) %s%s",
+            run.id,
+            action,
+            job,
+            epoch,
             run.status.value,
             f": {run.error}" if run.error else "",
         )
@@ -552,6 +700,10 @@ class Daemon:
         if self.leading:  # runs of dead processes here, and of dead nodes
             if self._recover_dead_nodes():
                 self._rerun()
+            try:
+                self._move_stranded()
+            except Exception:
+                log.exception("could not move the slots assigned to nodes that are gone")
             return
         try:  # a `drorch run` killed meanwhile: its run is not left RUNNING for long
             recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
@@ -651,6 +803,7 @@ class Daemon:
         log.info("stopping: no new runs; interrupting running ones")
         self.engine.pause()
         self.cancel.set()  # restic gets SIGINT; its runs end CANCELED
+        self.worker_cancel.set()  # and so do the runs of slots assigned to this node
         stopper = threading.Thread(target=self.engine.shutdown, kwargs={"wait": True}, daemon=True)
         stopper.start()
         stopper.join(STOP_TIMEOUT)

@@ -438,3 +438,39 @@ def test_three_daemons_with_the_leader_killed_at_random_moments(
         for daemon in daemons.values():
             daemon.close()
         catalog.close()
+
+
+@pytest.mark.heavy
+def test_the_runs_of_a_target_only_one_node_reaches_go_to_that_node(
+    pg_url: str, tmp_path: Path, cli: Cli
+) -> None:
+    """The primary target names node b (`nodes: [b]`, its disk is mounted there): a leads
+    and schedules, b runs every snapshot, fenced by a's epoch; a runs none."""
+    roots = two_roots(pg_url, tmp_path, cli)
+    for root in roots:
+        drorch = root / "drorch.yaml"
+        text_ = drorch.read_text()
+        assert text_.count("require_mount: false}") == 2
+        drorch.write_text(
+            text_.replace("require_mount: false}", "require_mount: false, nodes: [b]}", 1)
+        )
+    with leader_and_standby(roots, pg_url, tmp_path) as (a, b, catalog):
+
+        def two_done() -> list[RunRecord]:
+            done = [r for r in daemon_runs(catalog) if r.status is RunStatus.SUCCEEDED]
+            return done if len(done) >= 2 else []
+
+        wait_for(two_done, 60, "two snapshots made by b")
+        assert a.stop() == 0
+        assert b.stop() == 0
+        assert "goes to node b" in a.output()
+    try:
+        runs = daemon_runs(catalog)
+        assert {r.node for r in runs} == {"b"}
+        assert {r.epoch for r in runs} == {1}  # a assigned them, at its epoch
+        done = [r for r in runs if r.status is RunStatus.SUCCEEDED]
+        assert len(done) >= 2
+        assert all((r.details or {}).get("assigned_at_epoch") == 1 for r in done)
+        assert_no_slot_twice_and_no_overlap(catalog)
+    finally:
+        catalog.close()

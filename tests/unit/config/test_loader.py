@@ -36,7 +36,9 @@ HOOK_HINT = (
 JOB_KEYS = (
     "check, description, drill, ping, policy, prune, replicate, restore_test, snapshot, source"
 )
-DISK_KEYS = "jurisdiction, kind, media, min_free, offline, password_file, path, require_mount, site"
+DISK_KEYS = (
+    "jurisdiction, kind, media, min_free, nodes, offline, password_file, path, require_mount, site"
+)
 VAULT_VIRTUAL = (
     "  vault: {kind: tape, virtual: {path: vtl, capacity: 1MiB}, pool: weekly,\n"
     "          password_file: keys/vault.pass, site: dc1, jurisdiction: ML}\n"
@@ -536,7 +538,7 @@ def test_unknown_key_in_a_tape_target_lists_tape_keys(make_root: RootFactory) ->
     root = make_root(keys=False, drorch=drorch)
     assert problems(root) == [
         "drorch.yaml:10: targets.vault.chnager: unknown key (did you mean 'changer'? known: "
-        "changer, drive, drives, jurisdiction, kind, media, offline, password_file, pool, "
+        "changer, drive, drives, jurisdiction, kind, media, nodes, offline, password_file, pool, "
         "record_size, site, virtual)"
     ]
 

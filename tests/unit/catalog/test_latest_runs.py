@@ -135,8 +135,9 @@ def test_migrations_create_the_triggers_the_models_do(catalog_url: str) -> None:
                 assert tuple(found) == m.LATEST_RUNS_TRIGGERS["sqlite"]
             else:
                 body = connection.exec_driver_sql(
-                    "SELECT prosrc FROM pg_proc WHERE proname = 'latest_runs_note'"
-                ).scalar_one()
+                    "SELECT prosrc FROM pg_proc WHERE proname = 'latest_runs_note' "
+                    "AND pronamespace = to_regnamespace(current_schema())"
+                ).scalar_one()  # this test's schema: the server holds others
                 function, trigger = m.LATEST_RUNS_TRIGGERS["postgresql"]
                 assert f"$${body}$$" in function
                 names = connection.exec_driver_sql(

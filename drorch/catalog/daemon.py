@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -14,18 +13,6 @@ from drorch.catalog.store import Catalog, RunRecord, SnapshotRecord, _record, ut
 
 HEARTBEAT = timedelta(seconds=10)  # how often a daemon writes its heartbeat
 UP_WITHIN = 3 * HEARTBEAT  # a daemon silent for longer is not up
-
-
-@dataclass(frozen=True)
-class NodeRecord:
-    id: int
-    host: str
-    name: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-    stopped_at: datetime | None
-    version: str
 
 
 def register_node(
@@ -55,16 +42,6 @@ def heartbeat(catalog: Catalog, node_id: int, *, stopped: bool = False) -> None:
         values["stopped_at"] = now
     with catalog.session() as session, session.begin():
         session.execute(update(models.Node).where(models.Node.id == node_id).values(**values))
-
-
-def live_nodes(catalog: Catalog, *, within: timedelta) -> list[NodeRecord]:
-    """Daemons that have not stopped and sent a heartbeat inside `within`."""
-    since = utc_now() - within
-    query = select(models.Node).where(
-        models.Node.stopped_at.is_(None), models.Node.heartbeat_at >= since
-    )
-    with catalog.session() as session:
-        return [_record(NodeRecord, row) for row in session.scalars(query)]
 
 
 def record_missed_slots(

@@ -266,7 +266,7 @@ def add_arguments(parser: Any, prefix: str = "") -> None:
 
 def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]:
     """Run the takeover benchmark with the parsed options; return the report and success."""
-    kills = getattr(args, f"{prefix}kills")
+    kills = getattr(args, f"{prefix}kills".replace("-", "_"))  # argparse's dest
     if kills < 1:
         sys.exit(f"bench: --{prefix}kills must be at least 1")
     report = Report(kills=kills)

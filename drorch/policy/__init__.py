@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from drorch.action_key import REPLICATE, ActionKey
 from drorch.catalog import Catalog
 from drorch.catalog.facts import JobFacts, read_facts
 from drorch.config import Config
-from drorch.policy.rules import JobCompliance, RuleResult, copies_of, evaluate_job, rpo
+from drorch.policy.rules import JobCompliance, RuleResult, evaluate_job
 from drorch.policy.vaulting import as_placed
 
-__all__ = ["JobCompliance", "RuleResult", "evaluate", "rpo_at_risk"]
+__all__ = ["JobCompliance", "RuleResult", "evaluate"]
 
 
 def evaluate(
@@ -38,17 +37,3 @@ def evaluate(
         )
         for name in names
     ]
-
-
-def rpo_at_risk(config: Config, catalog: Catalog, job: str, action: str, at: datetime) -> bool:
-    """Whether the copy `action` writes (a snapshot its primary, a replication its target)
-    will be past the job's RPO at `at` (when its next slot would run it) unless it runs
-    sooner. Actions that write no copy never are."""
-    spec = config.jobs[job]
-    key = ActionKey.parse(action)
-    target = {"snapshot": spec.snapshot.target, REPLICATE: key.target}.get(key.verb)
-    if target is None or target not in copies_of(spec):
-        return False
-    facts = read_facts(catalog, {job}).get(job, JobFacts())
-    results = rpo(spec, config.policy_of(spec), facts, at)
-    return any(r.rule == f"rpo:{target}" and not r.ok for r in results)

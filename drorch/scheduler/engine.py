@@ -7,7 +7,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -67,6 +72,7 @@ class Engine:
             timezone=UTC,
         )
         self._scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
+        self._scheduler.add_listener(self._still_running, EVENT_JOB_MAX_INSTANCES)
         self._loaded: dict[str, Entry] = {}
 
     def load(self, entries: Sequence[Entry]) -> None:
@@ -177,6 +183,18 @@ class Engine:
 
     def shutdown(self, *, wait: bool) -> None:
         self._scheduler.shutdown(wait=wait)
+
+    def _still_running(self, event: JobSubmissionEvent) -> None:
+        """A slot that fell while the run of its previous slot still runs (or waits for
+        its turn): APScheduler skips it; it is recorded as missed, never silent."""
+        if not event.job_id.startswith(RUN_PREFIX):
+            return
+        job, action = job_and_action(event.job_id)
+        for slot in event.scheduled_run_times:
+            log.warning(
+                "the %s slot of %s at %s fell while its previous run still runs", action, job, slot
+            )
+            self._on_missed(job, action, slot)
 
     def _missed(self, event: JobExecutionEvent) -> None:
         if not event.job_id.startswith(RUN_PREFIX):

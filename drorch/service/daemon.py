@@ -22,8 +22,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -53,7 +53,6 @@ from drorch.errors import (
 from drorch.evidence.log import EvidenceLog
 from drorch.metrics import Publisher, collect
 from drorch.notify.sender import Sender, endpoints
-from drorch.policy import rpo_at_risk
 from drorch.policy.watch import AfterRuns, Watch
 from drorch.runbooks.drill import DRILL, run_drill
 from drorch.scheduler import calls
@@ -316,33 +315,37 @@ class Daemon:
             log.exception("could not look for runs left by dead nodes")
         return found
 
-    def _rerun(self) -> None:
-        """Run at once, under its slot, a scheduled run interrupted with its node or process
-        (the newest slot of its job action) when waiting for the next slot would leave its
-        copy past the job's RPO. Its claim moves to the new run (compare-and-swap on the
-        INTERRUPTED run's status): one slot never has two live runs."""
+    def _rerun(self) -> list[Entry]:
+        """Run again at once, under its slot, a scheduled run interrupted with its node or
+        process (the newest slot of its job action): a slot is not lost with its node. Its
+        claim moves to the new run (compare-and-swap on the INTERRUPTED run's status): one
+        slot never has two live runs. Returns the entries whose next slot has fallen since
+        (a dead node's run is noticed 30 s on): those are for _catch_up, which runs the
+        newest slot once and records the others as missed."""
         now = utc_now()
+        later: list[Entry] = []
         try:
             interrupted = interrupted_slots(self.catalog)
         except Exception:
             log.exception("could not look for interrupted slots")
-            return
+            return later
         for job, action, slot, run_id in interrupted:
             entry = self._entries.get((job, action))
             if entry is None:
                 continue
-            upcoming = next_slot(entry.schedule, now) or now
-            if not rpo_at_risk(self.config, self.catalog, job, action, upcoming):
+            following = next_slot(entry.schedule, slot + timedelta(seconds=1))
+            if following is not None and following <= now:
+                later.append(entry)
                 continue
             log.warning(
-                "%s of %s: run %d was interrupted with its node and the RPO is at risk before "
-                "the next slot; running its %s slot again now",
+                "%s of %s: run %d was interrupted with its node; running its %s slot again now",
                 action,
                 job,
                 run_id,
                 slot.isoformat(),
             )
             self.engine.run_now(entry, {"rerun_of": run_id}, slot=slot)
+        return later
 
     def _check_targets(self) -> None:
         """An offline target is reported; the daemon starts anyway, its runs will fail."""
@@ -367,7 +370,9 @@ class Daemon:
         return entries
 
     def _catch_up(self, entries: list[Entry]) -> None:
-        """Run once what was due while no daemon ran, and record every missed slot."""
+        """Run once what fell due since the newest run of each entry's job action (while
+        no daemon ran, or no node led, or its run was interrupted), and record every missed
+        slot."""
         last = self.catalog.last_runs()
         now = utc_now()
         for entry in entries:
@@ -379,7 +384,7 @@ class Daemon:
                 continue
             record_missed_slots(self.catalog, entry.job, entry.action, slots)
             log.warning(
-                "%s of %s missed %d slot(s) from %s while no daemon ran; running it once now",
+                "%s of %s missed %d slot(s) from %s (no daemon ran it); running it once now",
                 entry.action,
                 entry.job,
                 count,
@@ -429,24 +434,21 @@ class Daemon:
             started.append(run)
             self._ping(config, job, action, "start")
 
+        request = request_for(
+            job,
+            action,
+            actor="scheduler",
+            cancel=cancel,
+            details=details,
+            on_start=on_start,
+            slot=slot,
+        )
         try:
-            run = execute(
-                config,
-                self.catalog,
-                request_for(
-                    job,
-                    action,
-                    actor="scheduler",
-                    cancel=cancel,
-                    details=details,
-                    on_start=on_start,
-                    slot=slot,
-                ),
-                ACTIONS,
+            run = self._in_turn(
+                job, action, slot, cancel, lambda: execute(config, self.catalog, request, ACTIONS)
             )
-        except LockBusy as exc:
-            log.warning("%s of %s skipped: %s", action, job, exc)
-            return
+            if run is None:
+                return
         except SlotTaken as exc:
             log.info("%s of %s skipped: %s (it ran or runs elsewhere)", action, job, exc)
             return
@@ -473,6 +475,38 @@ class Daemon:
             f": {run.error}" if run.error else "",
         )
         self._ended(config, job, action, run)
+
+    def _in_turn(
+        self,
+        job: str,
+        action: str,
+        slot: datetime | None,
+        cancel: Cancel,
+        start: Callable[[], RunRecord],
+    ) -> RunRecord | None:
+        """`start()` the run; while another run of its job action holds the action's lock
+        (the slot before it still running, a catch-up, a rerun, an operator's `drorch run`,
+        a dead node's run not yet recovered), wait for it, up to the slot's misfire grace.
+        Past the grace the slot is recorded as missed: a slot that could not run is never
+        silent. A stop or a lost leadership ends the wait (the next leader catches up)."""
+        entry = self._entries.get((job, action))
+        grace = entry.misfire_grace if entry else self.config.settings.daemon.misfire_grace
+        until = (slot or utc_now()) + grace
+        waiting = False
+        while True:
+            try:
+                return start()
+            except LockBusy as exc:
+                ended = cancel.is_set() or self._stop.is_set() or not self.leading
+                if ended or utc_now() >= until:
+                    log.warning("%s of %s skipped: %s", action, job, exc)
+                    if not ended and slot is not None:
+                        record_missed_slots(self.catalog, job, action, [slot])
+                    return None
+                if not waiting:
+                    log.info("%s of %s waits for its turn: %s", action, job, exc)
+                    waiting = True
+                cancel.wait(1.0)
 
     # -- node affinity: slots for the nodes that reach a target --------------------------
 
@@ -699,7 +733,7 @@ class Daemon:
             log.exception("could not write the heartbeat")
         if self.leading:  # runs of dead processes here, and of dead nodes
             if self._recover_dead_nodes():
-                self._rerun()
+                self._catch_up(self._rerun())
             try:
                 self._move_stranded()
             except Exception:

@@ -247,7 +247,7 @@ def test_catch_up_after_downtime_runs_exactly_once(make_root, tmp_path: Path) ->
         daemon.close()
     log = daemon.output()
     # one decision; a second one would also be in the log and double the missed slots
-    assert log.count("while no daemon ran; running it once now") == 1, log
+    assert log.count("(no daemon ran it); running it once now") == 1, log
     # a second catch-up run meeting the first is refused, and the refusal is logged
     assert "snapshot of app skipped" not in log
     runs = runs_of(root)

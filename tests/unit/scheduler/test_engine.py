@@ -73,3 +73,41 @@ def test_jobs_sharing_a_cron_expression_share_one_trigger() -> None:
         assert cron_trigger.cache_info().currsize == 2
     finally:
         engine.shutdown(wait=False)
+
+
+def test_a_slot_falling_while_its_previous_run_still_runs_is_reported_missed() -> None:
+    """APScheduler skips a fire of an entry whose previous run still goes on (one instance
+    at a time); the engine reports that slot missed instead of dropping it silently."""
+    import threading
+    from datetime import datetime
+
+    from drorch.scheduler import calls
+
+    class Slow:
+        def __init__(self) -> None:
+            self.slots: list[datetime | None] = []
+
+        def run_action(self, job: str, action: str, details: object, slot: object) -> None:
+            self.slots.append(slot)  # type: ignore[arg-type]
+            time.sleep(2.5)
+
+    missed: list[tuple[str, str, datetime]] = []
+    done = threading.Event()
+
+    def on_missed(job: str, action: str, slot: datetime) -> None:
+        missed.append((job, action, slot))
+        done.set()
+
+    runtime = Slow()
+    calls.bind(runtime)  # type: ignore[arg-type]
+    engine = Engine(workers=2, misfire_grace=600, on_missed=on_missed)
+    engine.load([entry("every 1s")])
+    engine.start()
+    try:
+        assert done.wait(10), "no slot was reported missed"
+    finally:
+        engine.shutdown(wait=False)
+        calls.bind(None)
+    job, action, slot = missed[0]
+    assert (job, action) == ("app", "snapshot")
+    assert runtime.slots and slot > runtime.slots[0]  # a later slot than the one running

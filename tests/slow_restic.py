@@ -12,6 +12,7 @@ of the broken pipe, which would hide whether anything else killed it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -105,20 +106,37 @@ def hold_lock(
         if exclusive
         else ["--limit-upload", "256", "backup", str(source)]
     )
+    env = {**os.environ, "RESTIC_PASSWORD_FILE": str(password_file)}
     proc = subprocess.Popen(
         [*prefix, real_restic(), "--repo", str(repo), *call],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "RESTIC_PASSWORD_FILE": str(password_file)},
+        env=env,
     )
-    try:
-        wait_for(lambda: set(lock_files(repo)) - before, 30, "restic's lock")
+    try:  # its own lock: a daemon's restic may be taking one of its own meanwhile
+        wait_for(lambda: lock_of(repo, env, proc.pid, before), 30, "restic's lock")
     except AssertionError:
         proc.kill()
         proc.wait()
         raise
     return proc
+
+
+def lock_of(repo: Path, env: dict[str, str], pid: int, before: set[str]) -> str | None:
+    """The lock in repo, not in `before`, that process `pid` holds (read with `restic cat
+    lock`, which prints it as JSON; a lock gone meanwhile is skipped)."""
+    for lock in sorted(set(lock_files(repo)) - before):
+        done = subprocess.run(
+            [real_restic(), "--repo", str(repo), "--no-lock", "cat", "lock", lock],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if done.returncode == 0 and json.loads(done.stdout).get("pid") == pid:
+            return lock
+    return None
 
 
 def stale_lock(
@@ -134,5 +152,7 @@ def stale_lock(
     proc = hold_lock(repo, password_file, source, exclusive=exclusive, prefix=prefix)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    [lock] = set(lock_files(repo)) - before
+    env = {**os.environ, "RESTIC_PASSWORD_FILE": str(password_file)}
+    lock = lock_of(repo, env, proc.pid, before)
+    assert lock is not None, "the killed restic left no lock"
     return lock, proc.pid

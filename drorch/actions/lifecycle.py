@@ -21,6 +21,7 @@ from drorch.action_key import ActionKey, verb_of
 from drorch.actions.context import ActionResult, Deadline, RunContext
 from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
 from drorch.catalog.locks import Held
+from drorch.catalog.outage import PATIENCE
 from drorch.config import Config
 from drorch.errors import DrorchError, Interrupted, ResticNotFound
 from drorch.locks import job_lock_name, lock_for_run, release, stop_renewing
@@ -98,7 +99,9 @@ def execute(
 
 @dataclass
 class _Finish:
-    """The run's final transition, which releases its lock in the same transaction."""
+    """The run's final transition, which releases its lock in the same transaction. Tried
+    again while the catalog's server is away (restarted, crashed): a run whose end could
+    not be written would stay RUNNING, its lock held, while its process lives."""
 
     catalog: Catalog
     run: RunRecord
@@ -108,7 +111,7 @@ class _Finish:
     def __call__(self, to: RunStatus, **fields: Any) -> RunRecord:
         stop_renewing(self.held)
         ended = self.catalog.transition(
-            self.run.id, to, lock=(self.held.name, self.held.token), **fields
+            self.run.id, to, lock=(self.held.name, self.held.token), patience=PATIENCE, **fields
         )
         self.done = True
         return ended

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from drorch.catalog import models
 from drorch.catalog.fencing import Fence, check_fence, claim_slot
 from drorch.catalog.models import RunStatus, SnapshotStatus
+from drorch.catalog.outage import patiently
 from drorch.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class Catalog:
         only_from: Collection[RunStatus] | None = None,
         snapshots: Sequence[SnapshotRecord] = (),
         lock: tuple[str, str] | None = None,
+        patience: float = 0.0,
         **fields: Any,
     ) -> RunRecord:
         """The one way a run changes status; refuses a transition the state machine forbids,
@@ -215,14 +217,26 @@ class Catalog:
         compare-and-swap against another process changing it meanwhile).
 
         In the same transaction, so that a run's end is one commit: the `snapshots` it
-        wrote, and the release of the lock (name, token) it ran under."""
-        with self.session() as session, session.begin():
-            record = _transition(session, run_id, to, only_from, fields)
-            for snapshot in snapshots:
-                _insert_snapshot(session, snapshot)
-            if lock is not None:
-                free_lock(session, *lock)
-        return record
+        wrote, and the release of the lock (name, token) it ran under.
+
+        With `patience` (seconds), tried again while the catalog's server is away (a
+        restart, a crash): a run's end is not lost to it, and it records the time of the
+        first try, when the run ended, not the time the server came back."""
+        if patience and to.finished and "finished_at" not in fields:
+            fields["finished_at"] = utc_now()
+
+        def write() -> RunRecord:
+            with self.session() as session, session.begin():
+                record = _transition(session, run_id, to, only_from, fields)
+                for snapshot in snapshots:
+                    _insert_snapshot(session, snapshot)
+                if lock is not None:
+                    free_lock(session, *lock)
+            return record
+
+        if not patience:
+            return write()
+        return patiently(self.engine, write, what=f"run {run_id} ended", patience=patience)
 
     def annotate(self, run_id: int, **fields: Any) -> RunRecord:
         """Change a run's details or error, never its status (what was learnt after it

@@ -208,7 +208,11 @@ class Daemon:
         if epoch is None:
             self._stand_by_behind()
             return
-        self._lead(epoch)
+        try:
+            self._lead(epoch)
+        except Exception as exc:  # the catalog went away meanwhile: stand by, try again
+            log.warning("node %s could not take up leadership", self.node, exc_info=True)
+            self._step_down(f"could not take up leadership: {str(exc).splitlines()[0]}")
 
     def _lead(self, epoch: int) -> None:
         """What a starting leader does: recover, run again what its node's death

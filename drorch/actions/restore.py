@@ -87,10 +87,14 @@ class RestoreOptions:
 
 def check_destination(to: Path, *, force: bool) -> Path:
     """The resolved destination, or UsageError/DestinationNotEmpty saying why not."""
-    resolved = to.expanduser().resolve()
+    given = to.expanduser()
+    resolved = given.resolve()
     if resolved in SYSTEM_DIRS:
+        # A link is named as well: the operator typed its name, not the folder's.
+        lexical = Path(os.path.normpath(given.absolute()))
+        through = "" if lexical == resolved else f" ({given} leads there through a symbolic link)"
         raise UsageError(
-            f"refusing to restore into {resolved}: it is a system directory; "
+            f"refusing to restore into {resolved}: it is a system directory{through}; "
             "restore into an empty folder and move what you need"
         )
     if resolved.exists() and not resolved.is_dir():

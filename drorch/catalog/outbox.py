@@ -20,7 +20,7 @@ a newer one to that endpoint meanwhile.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -87,8 +87,8 @@ def ping(url: str, event: str, job: str, body: str = "") -> Outgoing:
     return Outgoing(Kind.PING, address, event, job, payload)
 
 
-def enqueue(session: Session, items: Iterable[Outgoing], now: datetime) -> int:
-    rows = [
+def _rows(items: Iterable[Outgoing], now: datetime) -> list[Delivery]:
+    return [
         Delivery(
             kind=str(item.kind),
             url=item.url,
@@ -101,14 +101,21 @@ def enqueue(session: Session, items: Iterable[Outgoing], now: datetime) -> int:
         )
         for item in items
     ]
+
+
+def enqueue(session: Session, items: Iterable[Outgoing], now: datetime) -> int:
+    rows = _rows(items, now)
     session.add_all(rows)
     return len(rows)
 
 
-def enqueue_now(catalog: Catalog, items: Iterable[Outgoing], now: datetime) -> int:
-    """Enqueue in a transaction of its own."""
+def enqueue_now(catalog: Catalog, items: Iterable[Outgoing], now: datetime) -> list[int]:
+    """Enqueue in a transaction of its own; the ids of the new deliveries."""
+    rows = _rows(items, now)
     with catalog.session() as session, session.begin():
-        return enqueue(session, items, now)
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
 
 
 def _pending(row: Any = Delivery) -> Any:
@@ -133,7 +140,7 @@ def _blocked(now: datetime) -> Any:
     )
 
 
-def _heads(now: datetime, limit: int) -> Any:
+def _heads(now: datetime, limit: int, only: Collection[int] | None = None) -> Any:
     """Per endpoint with deliveries due, its oldest and newest due, and the oldest of those
     not due (leased, or waiting for its retry) if any: an endpoint whose oldest pending
     delivery is due. Both sides are reduced to one row per endpoint before they meet, so
@@ -153,26 +160,34 @@ def _heads(now: datetime, limit: int) -> Any:
     due = per_endpoint(Delivery.next_attempt_at <= now)
     held = per_endpoint(Delivery.next_attempt_at > now)
     same = (held.c.kind == due.c.kind) & (held.c.endpoint == due.c.endpoint)
-    return (
+    query = (
         select(due.c.kind, due.c.endpoint, due.c.first, due.c.last, held.c.first)
         .select_from(due.outerjoin(held, same))
         .where(held.c.first.is_(None) | (due.c.first < held.c.first))
         .order_by(due.c.kind, due.c.first)  # "ping" sorts before "webhook"
         .limit(limit)
     )
+    return query if only is None else query.where(due.c.first.in_(sorted(only)))
 
 
 def claim(
-    catalog: Catalog, now: datetime, *, limit: int = 20, lease: timedelta = LEASE
+    catalog: Catalog,
+    now: datetime,
+    *,
+    limit: int = 20,
+    lease: timedelta = LEASE,
+    only: Collection[int] | None = None,
 ) -> list[Claimed]:
     """The heads of up to `limit` endpoints that are due and not busy, each leased to this
     process for `lease`: pings first (a late ping is a false alarm), then webhooks, each
     kind oldest first. A check's head is its newest pending ping; older ones are
-    superseded in the same transaction."""
+    superseded in the same transaction. With `only`, just those of these deliveries that
+    are the head of their endpoint (one queued behind an older one waits its turn)."""
     lease_until = now + lease
     claimed: list[Claimed] = []
     with catalog.session() as session, session.begin():
-        for kind, endpoint, head, newest, held in session.execute(_heads(now, limit)).all():
+        heads = session.execute(_heads(now, limit, only)).all()
+        for kind, endpoint, head, newest, held in heads:
             superseded = 0
             if kind == Kind.PING and newest != head and (held is None or newest < held):
                 head, superseded = newest, _supersede(session, endpoint, newest, now)

@@ -108,7 +108,7 @@ def load_config(root: Path, *, check_secrets: bool = True, check_metrics: bool =
         invalid[folder] = set()
         for path in _definitions(root / folder, issues):
             shown = f"{folder}/{path.name}"
-            if not re.match(NAME_PATTERN, path.stem):
+            if not re.fullmatch(NAME_PATTERN, path.stem):  # `$` alone allows a "\n"
                 issues.append(ConfigIssue(shown, None, "", "a name uses letters, digits, _ . -"))
                 continue
             if len(path.stem) > NAME_MAX:

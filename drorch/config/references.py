@@ -44,7 +44,7 @@ class References:
 
         def name(path: FieldPath) -> str | None:
             value = _at(data, path)
-            if not isinstance(value, str) or not re.match(NAME_PATTERN, value):
+            if not isinstance(value, str) or not re.fullmatch(NAME_PATTERN, value):
                 return None
             return None if file.refused and dotted(path) in file.refused else value
 

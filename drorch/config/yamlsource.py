@@ -266,6 +266,15 @@ class _Converter:
         return YamlProblem(ConfigIssue(self.file, line, dotted(path), message))
 
 
+# A mapping or a list as YAML means it. Any other tag on one (`!!python/object:...`,
+# `!!set`, `!custom`) asks for something else, which drorch would silently not give.
+_COLLECTION_TAGS = frozenset(("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"))
+
+
+def _shown_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
 def _convert(node: yaml.Node, path: FieldPath, conv: _Converter) -> Any:
     if isinstance(node, _AliasNode):
         return conv.expand(node, path)
@@ -275,6 +284,16 @@ def _convert(node: yaml.Node, path: FieldPath, conv: _Converter) -> Any:
         conv.count()
     if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
         return conv.scalar(node)
+    if node.tag not in _COLLECTION_TAGS:  # a scalar's tag is refused by its constructor
+        raise YamlProblem(
+            ConfigIssue(
+                file,
+                node.start_mark.line + 1,
+                dotted(path),
+                f"the YAML tag {_shown_tag(node.tag)} is not allowed: drorch reads plain "
+                "mappings, lists and values",
+            )
+        )
     if len(path) >= MAX_DEPTH:  # only an alias gets here: the composer bounds the rest
         raise conv.problem(path, f"nested more than {MAX_DEPTH} levels deep")
     conv.open.add(id(node))

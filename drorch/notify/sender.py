@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 import requests
@@ -79,15 +79,17 @@ class Sender:
             except Exception:
                 log.exception("the notification sender failed; trying again shortly")
 
-    def drain(self) -> int:
+    def drain(self, only: Collection[int] | None = None) -> int:
         """Deliver one batch: the head of each endpoint that is due (the outbox keeps each
         endpoint's order, across senders too), so an endpoint that is down costs one
         timeout per pass; how many were handled. A delivery reached too late to be through
         within its lease is handed back untried: sent after its lease, it could arrive
-        after a newer one that another sender took meanwhile."""
+        after a newer one that another sender took meanwhile. With `only`, none but
+        those deliveries (each when it is its endpoint's head)."""
         hooks = self._hooks()
         longest = max(e.longest for e in (self._ping, *hooks.values()))
-        batch = outbox.claim(self._catalog, self._clock(), lease=max(outbox.LEASE, 2 * longest))
+        lease = max(outbox.LEASE, 2 * longest)
+        batch = outbox.claim(self._catalog, self._clock(), lease=lease, only=only)
         for item in batch:
             if self._stop.is_set():
                 break  # the rest keep their lease and come back after it

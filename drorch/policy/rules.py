@@ -39,6 +39,16 @@ def _s(delta: timedelta) -> int:
     return int(delta.total_seconds())
 
 
+def _age(now: datetime, at: datetime) -> tuple[timedelta, str]:
+    """How old what is dated `at` is at `now`, never negative, and a note when it is dated
+    after `now`: the clock was set back (or another node's runs ahead), and what the
+    catalog holds is then as new as can be, not younger than new."""
+    if at <= now:
+        return now - at, ""
+    ahead = f"; it is dated {_s(at - now)}s ahead of this host's clock (was the clock set back?)"
+    return timedelta(0), ahead
+
+
 def copies_of(job: Job) -> list[str]:
     """The targets the job keeps copies on: its snapshot target, then replicate targets."""
     names = [job.snapshot.target]
@@ -65,7 +75,7 @@ def rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> list[RuleRe
                 detail = f"no snapshot on {target}"
             results.append(RuleResult(name, False, None, _s(policy.rpo), None, detail))
             continue
-        age = now - newest
+        age, ahead = _age(now, newest)
         ok = age <= policy.rpo
         detail = f"newest snapshot on {target} is {_s(age)}s old"
         if incomplete:
@@ -73,6 +83,7 @@ def rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> list[RuleRe
                 f"newest complete snapshot on {target} is {_s(age)}s old; "
                 f"{_incomplete(incomplete, newer=True)}"
             )
+        detail += ahead
         results.append(
             RuleResult(
                 name, ok, _s(age), _s(policy.rpo), None if ok else newest + policy.rpo, detail
@@ -123,7 +134,7 @@ def verified_rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> Ru
         else:
             detail = "no restore test passed"
         return RuleResult("verified_rpo", False, None, _s(limit), None, detail)
-    age = now - at
+    age, ahead = _age(now, at)
     ok = age <= limit
     return RuleResult(
         "verified_rpo",
@@ -131,7 +142,7 @@ def verified_rpo(job: Job, policy: Policy, facts: JobFacts, now: datetime) -> Ru
         _s(age),
         _s(limit),
         None if ok else at + limit,
-        f"newest restore-tested snapshot is from {at:%Y-%m-%dT%H:%M:%SZ}",
+        f"newest restore-tested snapshot is from {at:%Y-%m-%dT%H:%M:%SZ}{ahead}",
     )
 
 
@@ -168,7 +179,7 @@ def restore_test(policy: Policy, facts: JobFacts, now: datetime) -> RuleResult:
     if test is None:
         detail = NEVER_RAN if RESTORE_TEST not in facts.last_finished else "no restore test passed"
         return RuleResult("restore_test", False, None, _s(every), None, detail)
-    age = now - test.at
+    age, ahead = _age(now, test.at)
     ok = age <= every
     return RuleResult(
         "restore_test",
@@ -176,7 +187,7 @@ def restore_test(policy: Policy, facts: JobFacts, now: datetime) -> RuleResult:
         _s(age),
         _s(every),
         None if ok else test.at + every,
-        f"last passed restore test: run {test.id}",
+        f"last passed restore test: run {test.id}{ahead}",
     )
 
 
@@ -251,13 +262,14 @@ def check(job: Job, facts: JobFacts, now: datetime, grace: timedelta) -> RuleRes
         )
     due = next_fire(schedule, after=last.at, last=last.at)
     ok = now <= due + grace
+    age, ahead = _age(now, last.at)
     return RuleResult(
         "check",
         ok,
-        _s(now - last.at),
+        _s(age),
         str(schedule),
         None if ok else due + grace,
-        f"last check passed (run {last.id}); next due {due:%Y-%m-%dT%H:%M:%SZ}",
+        f"last check passed (run {last.id}); next due {due:%Y-%m-%dT%H:%M:%SZ}{ahead}",
     )
 
 

@@ -1,9 +1,15 @@
 """notify: a message to the configured webhooks, through the outbox (kept in order per
-endpoint, retried while an endpoint is down), and one delivery attempt right away."""
+endpoint, retried while an endpoint is down), and one delivery attempt right away.
+
+That attempt is of this step's own messages only, once each, without the immediate
+retries: an endpoint that hangs or is down holds the runbook for at most its `timeout`,
+and never for what else waits in the outbox (other webhooks, pings): the daemon's sender
+delivers all of that, this message included when it did not go now."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from drorch.catalog import outbox, utc_now
@@ -30,10 +36,11 @@ class Notify:
             "actor": ctx.operator.recorded,
         }
         items = [outbox.webhook(h.webhook, str(inputs["event"]), payload) for h in hooks]
-        outbox.enqueue_now(ctx.catalog, items, utc_now())
-        sender = Sender(ctx.catalog, lambda: endpoints(hooks))
+        ours = outbox.enqueue_now(ctx.catalog, items, utc_now())
+        once = {url: replace(e, retries=0) for url, e in endpoints(hooks).items()}
+        sender = Sender(ctx.catalog, lambda: once)
         try:
-            sender.drain()  # the daemon's sender delivers what could not go now
+            sender.drain(only=ours)  # the daemon's sender delivers what could not go now
         finally:
             sender.stop()
         return Outcome.ok(

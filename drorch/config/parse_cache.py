@@ -34,7 +34,7 @@ FILE_NAME = "drorch-config.json"
 # What the parse accepts and gives: raise it whenever drorch.config.yamlsource changes
 # either (a new limit, another conversion). A cache written under another parser, or by
 # another drorch version, is not used: its files passed checks that may not be today's.
-PARSER = f"{__version__}/1"
+PARSER = f"{__version__}/2"  # 2: tags on mappings and lists refused
 
 
 class ParseCache:

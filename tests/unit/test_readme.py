@@ -17,7 +17,8 @@ def test_every_test_the_reliability_section_names_exists() -> None:
     assert section is not None, "README.md has no '## Reliability' section"
     references = REFERENCE.findall(section.group(0))
     numbered = re.findall(r"^(\d+)\. \*\*", section.group(0), re.M)
-    assert numbered == [str(n) for n in range(1, 17)]  # issue 10's sixteen defects, in order
+    # issue 10's sixteen defects, then those found since, numbered in order
+    assert len(numbered) >= 16 and numbered == [str(n) for n in range(1, len(numbered) + 1)]
     assert len(references) >= 16
     root = README.parent
     for file, name in references:

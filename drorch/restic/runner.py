@@ -337,12 +337,16 @@ class Restic:
         )
         return listing
 
-    def lock_info(self, repo: Repo, lock_id: str) -> LockFile:
+    def lock_info(
+        self, repo: Repo, lock_id: str, *, gone: threading.Event | None = None
+    ) -> LockFile:
         """What a lock says. Read without this call's cancellation, deadline and artifacts,
-        and never retried on a lock: a stale lock must not block its own inspection."""
+        and never retried on a lock: a stale lock must not block its own inspection.
+        `gone` set stops the reading (restic 0.14 tries again for minutes to read a lock
+        file that its restic removed meanwhile)."""
         reader = replace(
             self,
-            cancel=None,
+            cancel=gone,
             timeout=60.0,
             deadline=None,
             artifacts=None,

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import socket
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,18 @@ LOCKS = "locks"  # the folder of a repository holding restic's lock files
 _LOCK_ID = re.compile(r"[0-9a-f]{64}")
 
 
+class Gone(threading.Event):
+    """Set once `path` no longer exists: a call reading it can stop (process.run polls
+    is_set every 0.1 s)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+
+    def is_set(self) -> bool:
+        return super().is_set() or not self._path.exists()
+
+
 def lock_files(repo: Repo, restic: Restic) -> list[tuple[Path, LockFile]]:
     """The lock files of a repository on a filesystem, each with what it says.
 
@@ -49,7 +62,7 @@ def lock_files(repo: Repo, restic: Restic) -> list[tuple[Path, LockFile]]:
     found: list[tuple[Path, LockFile]] = []
     for name in filter(_LOCK_ID.fullmatch, names):
         try:
-            found.append((folder / name, restic.lock_info(repo, name)))
+            found.append((folder / name, restic.lock_info(repo, name, gone=Gone(folder / name))))
         except ResticError as exc:
             if (folder / name).exists():
                 log.warning("cannot read restic lock %s of %s: %s", name[:8], folder, exc)

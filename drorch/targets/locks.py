@@ -100,6 +100,7 @@ def restic_for(config: Config, **options: Any) -> Restic:
     interrupted call left is removed). `options` are the caller's limits and artifacts."""
     return Restic(
         binary=config.settings.restic.binary,
+        binary_source="restic.binary in drorch.yaml",
         cache_dir=config.state_dir / "cache",
         on_locked=remove_stale_locks,
         on_interrupted=remove_locks_of,

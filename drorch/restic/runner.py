@@ -177,11 +177,11 @@ class Restic:
                     "stdout": list(completed.stdout) if len(completed.stdout) < 2000 else [],
                 },
             )
-        if (
-            (completed.canceled or completed.timed_out)
-            and repo is not None
-            and self.on_interrupted is not None
-        ):
+        # Canceled, timed out or killed (the OOM killer, an operator): the lock restic left,
+        # naming a pid that is gone now, would block the next exclusive call until one
+        # fails on it, and any `restic` the operator runs meanwhile.
+        stopped = completed.canceled or completed.timed_out or completed.returncode < 0
+        if stopped and repo is not None and self.on_interrupted is not None:
             self.on_interrupted(repo, self, completed.pid)
         error = error_for(
             completed, what=what, limit=self._limit(), password_files=_password_files(repo, argv)

@@ -80,7 +80,8 @@ def remove_locks_of(repo: Repo, restic: Restic, pid: int) -> Sequence[str]:
     """After an interrupted call, remove a lock its (now gone) restic left behind.
 
     restic 0.14 removes its lock on SIGINT, except when the signal lands while the lock
-    is being made; the process is gone, so a lock naming it is provably stale.
+    is being made, and never when it is killed; the process is gone, so a lock naming it
+    is provably stale.
     """
     host = socket.gethostname()
     removed: list[str] = []

@@ -48,6 +48,7 @@ SHELL = "/bin/sh"
 GUARD = '[ "$PPID" = "$0" ] && exec "$@"; exit 137'
 
 MASK = "***"
+GRACE = 30.0  # seconds a child has after SIGINT (a timeout, a cancel) before SIGKILL
 STDERR_KEEP_LINES = 2000
 
 
@@ -88,7 +89,7 @@ def run(
     cancel: threading.Event | None = None,
     on_stdout_line: Callable[[str], None] | None = None,
     secrets: Iterable[str] = (),
-    grace: float = 30.0,
+    grace: float = GRACE,
     on_start: Callable[[int], None] | None = None,
 ) -> Completed:
     """Run argv to completion and return what happened; never raises for a non-zero exit.

@@ -27,9 +27,9 @@ from tests.e2e.daemon_harness import wait_for
 
 WRAPPER = """\
 #!/bin/sh
-# The real restic; while {flag} exists, throttled to 1 MiB/s and printing no progress.
+# The real restic; while {flag} exists, throttled to {rate} KiB/s and printing no progress.
 if [ -e {flag} ]; then
-  RESTIC_PROGRESS_FPS=0 exec {real} --quiet --limit-upload 1024 --limit-download 1024 "$@"
+  RESTIC_PROGRESS_FPS=0 exec {real} --quiet --limit-upload {rate} --limit-download {rate} "$@"
 fi
 exec {real} "$@"
 """
@@ -41,11 +41,12 @@ def real_restic() -> str:
     return found
 
 
-def throttled_restic(folder: Path) -> tuple[Path, Path]:
-    """A restic binary for `restic: {binary: ...}` and the flag file that slows it down."""
+def throttled_restic(folder: Path, *, kib_per_s: int = 1024) -> tuple[Path, Path]:
+    """A restic binary for `restic: {binary: ...}` and the flag file that slows it down (to
+    `kib_per_s` both ways: 1 makes even reading a repository's index take seconds)."""
     folder.mkdir(parents=True, exist_ok=True)
     flag, wrapper = folder / "throttle", folder / "restic"
-    wrapper.write_text(WRAPPER.format(flag=flag, real=real_restic()))
+    wrapper.write_text(WRAPPER.format(flag=flag, real=real_restic(), rate=kib_per_s))
     wrapper.chmod(0o755)
     return wrapper, flag
 

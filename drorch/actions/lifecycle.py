@@ -138,6 +138,7 @@ def _perform(
         config,
         timeout=limit.total_seconds(),
         deadline=deadline.at,
+        deadline_source=str(deadline),
         cancel=request.cancel,
         artifacts=ArtifactDir(run_dir),
     )
@@ -166,8 +167,8 @@ def _perform(
         except KeyboardInterrupt:
             finish(RunStatus.CANCELED, error="canceled by the operator")
             raise
-        except ResticNotFound:
-            finish(RunStatus.FAILED, error="restic not found")
+        except ResticNotFound as exc:  # the binary and where it is configured: what to fix
+            finish(RunStatus.FAILED, error=str(exc))
             raise
         except DrorchError as exc:
             # The caller reports the outcome (the CLI renders it, the daemon logs it).

@@ -26,7 +26,7 @@ import secrets
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from drorch.actions.verification import Check, PendingListing, verify_restored
 from drorch.catalog import RunStatus, SnapshotRecord
 from drorch.config.units import format_size
 from drorch.errors import DrorchError, UnknownSnapshot
-from drorch.restic import Repo
+from drorch.restic import Repo, Restic
 from drorch.targets import Capability, free_bytes, open_target
 
 log = logging.getLogger(__name__)
@@ -196,6 +196,10 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
     timings = Timings()
     checks: list[Check] = []
     scratch = scratch_root(ctx.config.state_dir) / f"restore-test-{ctx.run_id}"
+    # A cache of its own, empty: restic's usual one holds index and tree files it read
+    # before, which would hide their damage in the repository; a restore after a disaster
+    # has no cache either.
+    cold = replace(ctx.restic, cache_dir=scratch.with_name(f"{scratch.name}-cache"))
     try:
         target.require(Capability.RESTORE_TEST)
         snapshot, seed = choose_snapshot(ctx, name, options)
@@ -211,12 +215,14 @@ def run_restore_test(ctx: RunContext) -> ActionResult:
         with target.open_for_reading(ctx.catalog, ctx.restic) as repo:
             timings.measure("stage", staging)  # a tape target reads its cartridges here
             _check_space(scratch, snapshot)
-            checks = _restore_and_verify(ctx, repo, snapshot, scratch, timings)
+            checks = _restore_and_verify(ctx, cold, repo, snapshot, scratch, timings)
     except DrorchError as exc:
         checks.append(Check("restore", False, str(exc)))
     finally:
         removing = time.monotonic()
         removed = remove_tree(scratch)
+        if cold.cache_dir is not None:
+            removed = remove_tree(cold.cache_dir) and removed
         timings.measure("cleanup", removing)
         if not removed:
             checks.append(
@@ -297,19 +303,22 @@ def _check_space(scratch: Path, snapshot: SnapshotRecord) -> None:
 
 
 def _restore_and_verify(
-    ctx: RunContext, repo: Repo, snapshot: SnapshotRecord, scratch: Path, timings: Timings
+    ctx: RunContext,
+    restic: Restic,
+    repo: Repo,
+    snapshot: SnapshotRecord,
+    scratch: Path,
+    timings: Timings,
 ) -> list[Check]:
     spec = ctx.job.restore_test
     wanted = spec.verify if spec else ("restic", "canary", "listing")
     scratch.mkdir(mode=0o700)
     _import_in_background(EVIDENCE_CODE)
-    listing = (
-        PendingListing(ctx.restic, repo, snapshot.snapshot_id) if "listing" in wanted else None
-    )
+    listing = PendingListing(restic, repo, snapshot.snapshot_id) if "listing" in wanted else None
     try:
         started = time.monotonic()
         try:
-            ctx.restic.restore(repo, snapshot.snapshot_id, scratch, verify=True)
+            restic.restore(repo, snapshot.snapshot_id, scratch, verify=True)
         except DrorchError as exc:
             timings.measure("restore", started)
             return [Check("restic", False, str(exc))]
@@ -318,7 +327,7 @@ def _restore_and_verify(
         if "restic" in wanted:
             checks.append(Check("restic", True, "restic restore --verify found no errors"))
         started = time.monotonic()
-        checks += verify_restored(ctx.restic, repo, snapshot, scratch, wanted, listing=listing)
+        checks += verify_restored(restic, repo, snapshot, scratch, wanted, listing=listing)
         timings.measure("verify", started)
         return checks
     finally:

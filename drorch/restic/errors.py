@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from drorch.errors import (
     ResticTimeout,
     WrongPassword,
 )
-from drorch.process import Completed
+from drorch.process import GRACE, Completed
 
 # restic >= 0.17: documented exit codes.
 EXIT_CODES: dict[int, tuple[type[ResticError], str]] = {
@@ -113,11 +114,15 @@ _REPO_FLAGS = ("--repo", "--from-repo")
 _LOCK_HOLDER = re.compile(r"locked (?:exclusively )?by (PID \d+ on \S+ by [^\n]+)")
 
 
-def error_for(completed: Completed, *, what: str) -> ResticError | None:
+def error_for(
+    completed: Completed, *, what: str, limit: str = "", password_files: Sequence[str] = ()
+) -> ResticError | None:
     """Return the typed error for a finished restic call, or None when it succeeded.
 
     `what` names the operation and repository for the message, e.g. "backup of job
-    payroll to target primary".
+    payroll to target primary"; `limit` the timeout when it fires ("after 60s", "at the
+    run's deadline: 5s (snapshot timeout of job x)"); `password_files` the files a wrong
+    password may come from (restic does not say which of a copy's two refused).
     """
     code = completed.returncode
     common: dict[str, Any] = {
@@ -126,7 +131,13 @@ def error_for(completed: Completed, *, what: str) -> ResticError | None:
         "stderr_tail": completed.stderr_tail,
     }
     if completed.timed_out:
-        return ResticTimeout(f"{what}: restic timed out and was interrupted", **common)
+        stopped = (
+            f"it ignored SIGINT and was killed after {GRACE:.0f}s"
+            if code == -signal.SIGKILL
+            else "interrupted with SIGINT"
+        )
+        timed_out = f"restic timed out {limit}" if limit else "restic timed out"
+        return ResticTimeout(f"{what}: {timed_out}; {stopped}", **common)
     if completed.canceled:
         return Interrupted(f"{what}: canceled", **common)
     if code == 0:
@@ -143,10 +154,12 @@ def error_for(completed: Completed, *, what: str) -> ResticError | None:
         )
     if code in EXIT_CODES:
         cls, reason = EXIT_CODES[code]
-        return cls(f"{what}: {reason}{_detail(cls, stderr)}", **common)
+        return cls(f"{what}: {reason}{_detail(cls, stderr, password_files)}", **common)
     for pattern, cls, reason in STDERR_PATTERNS:
         if pattern.search(stderr):
-            detail = _damage(completed) if reason == DAMAGED else _detail(cls, stderr)
+            detail = (
+                _damage(completed) if reason == DAMAGED else _detail(cls, stderr, password_files)
+            )
             return cls(f"{what}: {reason}{detail}", **common)
     caused = _caused(completed, what=what, common=common)
     if caused is not None:
@@ -158,7 +171,9 @@ def error_for(completed: Completed, *, what: str) -> ResticError | None:
     )
 
 
-def _detail(cls: type[ResticError], stderr: str) -> str:
+def _detail(cls: type[ResticError], stderr: str, password_files: Sequence[str]) -> str:
+    if cls is WrongPassword and password_files:
+        return f" (password file {' or '.join(password_files)})"
     if cls is RepositoryLocked:
         match = _LOCK_HOLDER.search(stderr)
         if match:

@@ -92,6 +92,10 @@ class Restic:
     # The run's deadline (a time.monotonic() instant): every call gets what remains of it,
     # at most `timeout`, so that hooks, init and backup together never outlast the run.
     deadline: float | None = None
+    # What sets the deadline, for the message when it fires: "5s (snapshot timeout of job x)".
+    deadline_source: str | None = None
+    # Where `binary` is configured, for the message when it cannot be found.
+    binary_source: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -106,12 +110,22 @@ class Restic:
 
     def _resolve(self) -> str:
         found = shutil.which(self.binary)
-        if found is None:
-            raise ResticNotFound(
-                f"restic not found (looked for {self.binary!r} on PATH); "
-                "install it with 'make install' or 'apt-get install restic'"
-            )
-        return found
+        if found is not None:
+            return found
+        where = f" ({self.binary_source})" if self.binary_source else ""
+        if os.sep in self.binary:  # a path: exec would not look it up on PATH either
+            problem = "does not exist" if not os.path.lexists(self.binary) else "cannot be run"
+            raise ResticNotFound(f"restic not found: {self.binary} {problem}{where}")
+        raise ResticNotFound(
+            f"restic not found: no {self.binary!r} on PATH{where}; "
+            "install it with 'make install' or 'apt-get install restic'"
+        )
+
+    def _limit(self) -> str:
+        """How long a call may run, as its timeout message says it."""
+        if self.deadline is not None and self.deadline_source is not None:
+            return f"at the run's deadline: {self.deadline_source}"
+        return f"after {self.timeout:.0f}s" if self.timeout is not None else ""
 
     def _time_left(self, what: str, argv: tuple[str, ...]) -> float | None:
         if self.deadline is None:
@@ -163,13 +177,15 @@ class Restic:
                     "stdout": list(completed.stdout) if len(completed.stdout) < 2000 else [],
                 },
             )
-        if (
-            (completed.canceled or completed.timed_out)
-            and repo is not None
-            and self.on_interrupted is not None
-        ):
+        # Canceled, timed out or killed (the OOM killer, an operator): the lock restic left,
+        # naming a pid that is gone now, would block the next exclusive call until one
+        # fails on it, and any `restic` the operator runs meanwhile.
+        stopped = completed.canceled or completed.timed_out or completed.returncode < 0
+        if stopped and repo is not None and self.on_interrupted is not None:
             self.on_interrupted(repo, self, completed.pid)
-        error = error_for(completed, what=what)
+        error = error_for(
+            completed, what=what, limit=self._limit(), password_files=_password_files(repo, argv)
+        )
         if (
             isinstance(error, RepositoryLocked)
             and retry_locked
@@ -356,6 +372,13 @@ class Restic:
         argv = commands.make_cat_lock_command(repo, lock_id)
         completed = reader._exec(argv, repo, what=f"reading lock {lock_id[:8]} of {repo.location}")
         return parse_lock("\n".join(completed.stdout))
+
+
+def _password_files(repo: Repo | None, argv: Sequence[str]) -> tuple[str, ...]:
+    """The password files a call reads: its repository's, and a copy's source's."""
+    files = [str(repo.password_file)] if repo is not None else []
+    files += [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == "--from-password-file"]
+    return tuple(files)
 
 
 def _progress(item: dict[str, Any]) -> BackupProgress:

@@ -93,7 +93,8 @@ def remove_locks_of(repo: Repo, restic: Restic, pid: int) -> Sequence[str]:
     """After an interrupted call, remove a lock its (now gone) restic left behind.
 
     restic 0.14 removes its lock on SIGINT, except when the signal lands while the lock
-    is being made; the process is gone, so a lock naming it is provably stale.
+    is being made, and never when it is killed; the process is gone, so a lock naming it
+    is provably stale.
     """
     host = socket.gethostname()
     removed: list[str] = []
@@ -113,6 +114,7 @@ def restic_for(config: Config, **options: Any) -> Restic:
     interrupted call left is removed). `options` are the caller's limits and artifacts."""
     return Restic(
         binary=config.settings.restic.binary,
+        binary_source="restic.binary in drorch.yaml",
         cache_dir=config.state_dir / "cache",
         on_locked=remove_stale_locks,
         on_interrupted=remove_locks_of,

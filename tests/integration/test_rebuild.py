@@ -22,7 +22,7 @@ from drorch.errors import CatalogError, WrongPassword
 from tests.catalog_rows import drop_everything
 from tests.conftest import DRORCH_YAML
 from tests.integration.conftest import Env
-from tests.integration.test_faults import FAKE_RESTIC
+from tests.reliability.test_faults import FAKE_RESTIC
 
 REPLICATED = """\
 policy: standard

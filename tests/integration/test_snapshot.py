@@ -97,7 +97,9 @@ def test_wrong_password_is_named(env: Env) -> None:
     password_file.write_text("not the password\n")
     run = env.run()
     assert run.status is RunStatus.FAILED
-    assert run.error == "snapshot of job app to target primary: wrong password"
+    assert run.error == (
+        f"snapshot of job app to target primary: wrong password (password file {password_file})"
+    )
 
 
 def test_offline_target_is_never_recreated(env: Env) -> None:

@@ -3,7 +3,7 @@ and files that are not regular files. Each is one problem naming the file and th
 found quickly; none hangs, none crashes with a traceback.
 
 The cases that hung or exhausted memory before their fix run as subprocesses in
-tests/e2e/test_hostile_config.py; here they are small enough to finish either way.
+tests/reliability/test_hostile_config.py; here they are small enough to finish either way.
 """
 
 from __future__ import annotations

@@ -121,6 +121,26 @@ def test_timeout_and_cancel_win_over_the_exit_code() -> None:
     assert type(error_for(completed(130, canceled=True), what="x")) is Interrupted
 
 
+def test_a_timeout_names_its_limit_and_how_restic_was_stopped() -> None:
+    limit = "at the run's deadline: 5s (snapshot timeout of job app)"
+    stopped = error_for(completed(130, timed_out=True), what="backup", limit=limit)
+    assert str(stopped) == f"backup: restic timed out {limit}; interrupted with SIGINT"
+    killed = error_for(completed(-9, timed_out=True), what="backup", limit="after 60s")
+    assert str(killed) == (
+        "backup: restic timed out after 60s; it ignored SIGINT and was killed after 30s"
+    )
+
+
+@pytest.mark.parametrize("code", [1, 12])  # restic 0.14 says it on stderr, 0.17 by its code
+def test_a_wrong_password_names_the_password_files(code: int) -> None:
+    fatal = "Fatal: wrong password or no key found"
+    one = error_for(completed(code, fatal), what="backup", password_files=("/k/p.pass",))
+    assert str(one) == "backup: wrong password (password file /k/p.pass)"
+    both = error_for(completed(code, fatal), what="copy", password_files=("/k/r", "/k/p"))
+    assert type(both) is WrongPassword
+    assert str(both) == "copy: wrong password (password file /k/r or /k/p)"
+
+
 def test_damaged_repository_names_what_check_found() -> None:
     # restic 0.14's stderr for a check of a repository with a flipped byte in a tree pack.
     error = error_for(

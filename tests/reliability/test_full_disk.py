@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from drorch.actions import ACTIONS, execute, request_for
 from drorch.catalog import RunStatus
 from tests.conftest import DRORCH_YAML
 from tests.integration.conftest import Env
@@ -107,3 +108,50 @@ def test_a_snapshot_larger_than_the_free_space_fails_target_full(
     assert run.error is not None
     assert "target full" in run.error and "no space left on device" in run.error, run.error
     assert len(env_on.catalog.snapshots(target="primary")) == 1
+
+
+REPLICATED = """\
+policy: standard
+source: {paths: [data]}
+snapshot: {target: primary}
+replicate: [{to: replica}]
+"""
+
+ON_REPLICA = """\
+policy: standard
+source: {paths: [data]}
+snapshot: {target: replica}
+"""
+
+
+def test_a_full_target_leaves_the_others_working_and_works_again_once_freed(
+    make_env: Callable[..., Env], small_disk: Path
+) -> None:
+    drorch = DRORCH_YAML.replace("path: repos/primary", f"path: {small_disk}/primary", 1)
+    env = make_env(drorch=drorch, jobs={"app": REPLICATED, "other": ON_REPLICA})
+    assert env.run().status is RunStatus.SUCCEEDED
+    fill(small_disk, leave=3 * 1024**2)
+    (env.root / "data" / "big.bin").write_bytes(os.urandom(8 * 1024**2))
+
+    full = env.run()
+
+    assert full.status is RunStatus.FAILED
+    assert "target full" in (full.error or ""), full.error
+    # replica, on another filesystem, goes on: another job's snapshot, app's replication
+    assert env.run(job="other").status is RunStatus.SUCCEEDED
+    copied = execute(env.config, env.catalog, request_for("app", "replicate:replica"), ACTIONS)
+    assert copied.status is RunStatus.SUCCEEDED, copied.error
+    assert len(env.catalog.snapshots(target="replica")) == 2
+    (small_disk / "filler").unlink()  # the operator frees space
+    again = env.run()
+    assert again.status is RunStatus.SUCCEEDED, again.error
+    assert len(env.catalog.snapshots(target="primary")) == 2
+    spec = env.config.targets["primary"]
+    checked = subprocess.run(
+        ["restic", "--repo", str(spec.path), "check", "--read-data"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "RESTIC_PASSWORD_FILE": str(spec.password_file)},
+    )
+    assert checked.returncode == 0, (checked.stdout, checked.stderr)

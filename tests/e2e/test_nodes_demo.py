@@ -1,7 +1,8 @@
 """Two daemons on one PostgreSQL catalog protect the demo jobs (the shipped payroll and
 registry, with the demo's targets), their schedules brought down to seconds. The leader is
 SIGKILLed three times (as soon as it runs something, just before a slot, at a seeded random
-moment) and started again; then the leader of the moment is drained, stopped, and resumed.
+moment) and started again, the standby once; then the leader of the moment is drained,
+stopped, and resumed.
 From the catalog alone: every slot of every scheduled job action in the window ran once and
 succeeded (a slot the leader's death interrupted ran again under the same slot; one that
 fell while nobody led was caught up and recorded), no slot ran twice, no two runs of a job
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from drorch.catalog import Catalog, RunStatus, models, open_catalog, utc_now
+from drorch.catalog import Catalog, RunRecord, RunStatus, models, open_catalog, utc_now
 from drorch.catalog.daemon import missed_slots
 from drorch.catalog.leadership import leader
 from drorch.config import load_config
@@ -50,20 +51,31 @@ def pg_url() -> Iterator[str]:
     yield from pg_schema_url()
 
 
-def demo_root(base: Path, name: str, url: str, shared: Path) -> Path:
+def demo_root(
+    base: Path,
+    name: str,
+    url: str,
+    shared: Path,
+    every: dict[tuple[str, str], tuple[str, int]] = EVERY,
+    tape_nodes: str = "",
+) -> Path:
     """Node `name`'s config root: the demo's drorch.yaml, jobs and policies, with the
-    repositories, the virtual tape library and the data under `shared`."""
+    repositories, the virtual tape library and the data under `shared`; `every` brings
+    schedules down to seconds; `tape_nodes` names the nodes the tape library is attached
+    to (all when empty)."""
     root = base / name
     root.mkdir()
+    vault = "    offline: true\n"
     (root / "drorch.yaml").write_text(
         DRORCH_YAML.replace("var/repos/", f"{shared}/repos/")
         .replace("var/vtl", f"{shared}/vtl")
         .replace("min_free: 64MiB\n", "min_free: 64MiB\n    require_mount: false\n")
+        .replace(vault, vault + (f"    nodes: [{tape_nodes}]\n" if tape_nodes else ""))
         + f"catalog: {url}\ndaemon: {{node: {name}}}\n",
         encoding="utf-8",
     )
     copy_examples(root)
-    for (job, action), (cron, seconds) in EVERY.items():
+    for (job, action), (cron, seconds) in every.items():
         path = root / "jobs" / f"{job}.yaml"
         text = path.read_text(encoding="utf-8")
         assert text.count(f'"{cron}"') == 1, (job, action)
@@ -216,6 +228,13 @@ def test_two_daemons_protect_the_demo_jobs_through_kills_and_a_drain(
             daemons[victim].close()
             start(victim)
             time.sleep(10)
+        time.sleep(rng.uniform(0.0, 15.0))  # the standby SIGKILLed: nothing changes hands
+        epoch, standing = leader(catalog).epoch, next(n for n in daemons if n != current())
+        daemons[standing].signal(signal.SIGKILL)
+        daemons[standing].proc.wait(10)
+        daemons[standing].close()
+        start(standing)
+        assert leader(catalog).epoch == epoch
         drained = current()  # maintenance: drain the leader, stop it, bring it back
         cli("node", "drain", drained, "--wait", root=roots[drained], check_rc=0)
         assert daemons[drained].stop() == 0
@@ -250,5 +269,62 @@ def test_two_daemons_protect_the_demo_jobs_through_kills_and_a_drain(
         assert {r.node for r in runs if r.epoch is not None} == {"a", "b"}
     finally:
         for daemon in daemons.values():
+            daemon.close()
+        catalog.close()
+
+
+# The demo's weekly tape-out of payroll every 20 s, its snapshots every 15 s.
+TAPE_EVERY = {
+    ("payroll", "snapshot"): ("*/15 * * * *", 15),
+    ("payroll", "replicate:vault"): ("0 2 * * 0", 20),
+}
+
+
+@pytest.mark.heavy
+def test_tape_runs_go_to_the_node_the_tape_library_is_attached_to(
+    pg_url: str, tmp_path: Path, cli: Cli
+) -> None:
+    """The demo's tape library ('vault', virtual) is attached to node b only (`nodes: [b]`):
+    a leads and schedules; b writes every tape-out of payroll, fenced by a's epoch; a writes
+    none, and makes the snapshots itself."""
+    shared = tmp_path / "shared"
+    (shared / "repos").mkdir(parents=True)
+    write_sample_data(shared / "data")
+    roots = {
+        name: demo_root(tmp_path, name, pg_url, shared, TAPE_EVERY, tape_nodes="b") for name in "ab"
+    }
+    cli("keys", "init", root=roots["a"], check_rc=0)
+    shutil.copytree(roots["a"] / "keys", roots["b"] / "keys")
+    cli("run", "payroll", root=roots["a"], check_rc=0)
+    catalog = open_catalog(pg_url, tmp_path / "reader")
+    daemons: list[DaemonProcess] = []
+    try:
+        for name in "ab":
+            daemons.append(DaemonProcess(roots[name], tmp_path, env=FAST))
+            daemons[-1].wait_ready()
+        assert leader(catalog).node == "a"
+
+        def tape_outs() -> list[RunRecord]:
+            return [
+                r
+                for r in catalog.runs(job="payroll", action="replicate:vault")
+                if r.epoch is not None
+            ]
+
+        wait_for(
+            lambda: len([r for r in tape_outs() if r.status is RunStatus.SUCCEEDED]) >= 2,
+            120,
+            "two tape-outs",
+        )
+        assert daemons[1].stop() == 0  # b first: a stopping first would hand b the lead
+        assert daemons[0].stop() == 0
+        assert "goes to node b" in daemons[0].output()
+        outs = tape_outs()
+        assert {(r.node, r.epoch) for r in outs} == {("b", 1)}, outs
+        assert all(r.status is RunStatus.SUCCEEDED for r in outs), outs
+        snapshots = [r for r in catalog.runs(job="payroll", action="snapshot") if r.epoch]
+        assert snapshots and {r.node for r in snapshots} == {"a"}
+    finally:
+        for daemon in daemons:
             daemon.close()
         catalog.close()

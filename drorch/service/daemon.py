@@ -449,7 +449,11 @@ class Daemon:
         )
         try:
             run = self._in_turn(
-                job, action, slot, cancel, lambda: execute(config, self.catalog, request, ACTIONS)
+                job,
+                action,
+                None if "catch_up" in details else slot,  # a catch-up's slots are recorded
+                cancel,
+                lambda: execute(config, self.catalog, request, ACTIONS),
             )
             if run is None:
                 return
@@ -484,18 +488,19 @@ class Daemon:
         self,
         job: str,
         action: str,
-        slot: datetime | None,
+        missed: datetime | None,
         cancel: Cancel,
         start: Callable[[], RunRecord],
     ) -> RunRecord | None:
         """`start()` the run; while another run of its job action holds the action's lock
         (the slot before it still running, a catch-up, a rerun, an operator's `drorch run`,
-        a dead node's run not yet recovered), wait for it, up to the slot's misfire grace.
-        Past the grace the slot is recorded as missed: a slot that could not run is never
-        silent. A stop or a lost leadership ends the wait (the next leader catches up)."""
+        a dead node's run not yet recovered), wait for it, up to the action's misfire grace.
+        Past the grace the slot `missed` is recorded as missed: a slot that could not run is
+        never silent. A stop or a lost leadership ends the wait (the next leader catches
+        up)."""
         entry = self._entries.get((job, action))
         grace = entry.misfire_grace if entry else self.config.settings.daemon.misfire_grace
-        until = (slot or utc_now()) + grace
+        until = utc_now() + grace  # a catch-up's or a rerun's slot is long past: from now
         waiting = False
         while True:
             try:
@@ -504,8 +509,8 @@ class Daemon:
                 ended = cancel.is_set() or self._stop.is_set() or not self.leading
                 if ended or utc_now() >= until:
                     log.warning("%s of %s skipped: %s", action, job, exc)
-                    if not ended and slot is not None:
-                        record_missed_slots(self.catalog, job, action, [slot])
+                    if not ended and missed is not None:
+                        record_missed_slots(self.catalog, job, action, [missed])
                     return None
                 if not waiting:
                     log.info("%s of %s waits for its turn: %s", action, job, exc)

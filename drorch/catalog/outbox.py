@@ -87,8 +87,9 @@ def ping(url: str, event: str, job: str, body: str = "") -> Outgoing:
     return Outgoing(Kind.PING, address, event, job, payload)
 
 
-def _rows(items: Iterable[Outgoing], now: datetime) -> list[Delivery]:
-    return [
+def enqueue(session: Session, items: Iterable[Outgoing], now: datetime) -> list[Delivery]:
+    """Add the deliveries to the caller's transaction; the new rows."""
+    rows = [
         Delivery(
             kind=str(item.kind),
             url=item.url,
@@ -101,19 +102,14 @@ def _rows(items: Iterable[Outgoing], now: datetime) -> list[Delivery]:
         )
         for item in items
     ]
-
-
-def enqueue(session: Session, items: Iterable[Outgoing], now: datetime) -> int:
-    rows = _rows(items, now)
     session.add_all(rows)
-    return len(rows)
+    return rows
 
 
 def enqueue_now(catalog: Catalog, items: Iterable[Outgoing], now: datetime) -> list[int]:
     """Enqueue in a transaction of its own; the ids of the new deliveries."""
-    rows = _rows(items, now)
     with catalog.session() as session, session.begin():
-        session.add_all(rows)
+        rows = enqueue(session, items, now)
         session.flush()
         return [row.id for row in rows]
 

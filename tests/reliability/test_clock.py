@@ -19,10 +19,7 @@ from drorch.catalog import RunStatus, utc_now
 from drorch.metrics import collect, render
 from drorch.policy import evaluate
 from tests.conftest import JOB_YAML, POLICY_YAML
-from tests.integration import conftest as integration
 from tests.integration.conftest import Env
-
-make_env = integration.make_env  # the fixture, imported: this folder has no conftest
 
 AGES = ("rpo:", "verified_rpo", "restore_test", "check")  # rules whose value is an age
 CHECKED_JOB = JOB_YAML + 'check: {schedule: "0 5 * * 0"}\n'

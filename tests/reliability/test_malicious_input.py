@@ -25,10 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DRORCH_YAML, JOB_YAML, RootFactory
-from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Cli, as_json
-
-cli = e2e.cli  # the fixture, imported: this folder has no conftest of its own
 
 MEMORY_LIMIT = 2 * 1024**3  # far above what drorch needs, far below what a bomb takes
 PLANTED = "PWNED"  # what a command hidden in a name would create

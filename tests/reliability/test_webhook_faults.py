@@ -35,13 +35,11 @@ from drorch.config import load_config
 from drorch.config.model import Notify
 from drorch.notify.sender import Sender, endpoints
 from tests.conftest import DRORCH_YAML, RootFactory
-from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Cli
 from tests.http_sink import Sink
 from tests.unit.notify.test_sender import Clock, drain_all
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-cli = e2e.cli  # the fixture, imported: this folder has no conftest of its own
 FAULTS = ("hang", "refuse", "500")
 
 

@@ -1,5 +1,6 @@
 """`drorch node list/drain/resume` and the nodes in `drorch status`, as processes, on a
-catalog whose daemons are written behind them (the daemons themselves: test_nodes.py)."""
+catalog whose daemons are written behind them (the daemons themselves:
+tests/reliability/test_nodes.py)."""
 
 from __future__ import annotations
 

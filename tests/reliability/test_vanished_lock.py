@@ -1,7 +1,7 @@
 """A restic lock that its restic removes while drorch reads it (locks live a second or
 two): restic 0.14 tries again for minutes to read a lock file that is gone, so a reader
 that waited on it stalled a daemon's start past systemd's patience (found by
-tests/e2e/test_nodes_demo.py: a restarted node never sent READY). The real restic, on a
+tests/reliability/test_nodes_demo.py: a restarted node never sent READY). The real restic, on a
 real repository."""
 
 from __future__ import annotations

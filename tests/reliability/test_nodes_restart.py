@@ -18,7 +18,8 @@ from drorch.catalog import Catalog, RunRecord, RunStatus, utc_now
 from drorch.catalog.leadership import leader
 from tests.e2e.conftest import Cli
 from tests.e2e.daemon_harness import wait_for
-from tests.e2e.test_nodes import (
+from tests.pg import PrivateServer
+from tests.reliability.test_nodes import (
     TAKEOVER_LIMIT,
     assert_no_slot_twice_and_no_overlap,
     daemon_runs,
@@ -27,7 +28,6 @@ from tests.e2e.test_nodes import (
     status_of,
     two_roots,
 )
-from tests.pg import PrivateServer
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from drorch.catalog.evidence import records
 from drorch.catalog.models import Delivery
 from tests.conftest import DRORCH_YAML, POLICY_YAML, RootFactory
-from tests.e2e.daemon_harness import DaemonProcess, catalog_of, runs_of, wait_for
+from tests.e2e.daemon_harness import DaemonProcess, catalog_of, wait_for
 from tests.http_sink import Received, Sink
 
 UNSCHEDULED = """\
@@ -154,39 +154,6 @@ def test_one_webhook_per_transition_and_the_metrics_show_it(
             hook["ok"],
         )
         assert hook["job"] == "app" and hook["policy"] == "standard"
-
-
-def test_a_hanging_webhook_never_delays_a_backup(
-    make_root: RootFactory, tmp_path: Path, http_sink: Sink
-) -> None:
-    http_sink.hang = True  # every request hangs until the test ends
-    job = EVERY_2S_PINGED.replace("PING", http_sink.url + "/ping/app")
-    root = make_root(drorch=with_webhook(http_sink.url + "/hook", timeout="30s"), jobs={"app": job})
-    daemon = DaemonProcess(root, tmp_path, env=FAST)
-    try:
-        daemon.wait_ready()
-        http_sink.wait_for(1, timeout=30)  # the sender is stuck on its first delivery
-        # snapshots go on: were they waiting on the endpoint, none would finish
-        wait_for(
-            lambda: len([r for r in runs_of(root) if r.status.finished]) >= 4,
-            90,
-            "four finished snapshots while the endpoint hangs",
-        )
-        assert daemon.stop(timeout=30) == 0
-    finally:
-        daemon.close()
-    runs = runs_of(root)
-    assert all(r.status.value == "SUCCEEDED" for r in runs if r.status.finished)
-    catalog = catalog_of(root)
-    try:
-        with catalog.session() as session:
-            queued = session.query(Delivery).filter(Delivery.delivered_at.is_(None)).all()
-    finally:
-        catalog.close()
-    # nothing was lost: what the daemon could not deliver waits in the outbox
-    kinds = {(d.kind, d.event) for d in queued}
-    assert ("ping", "start") in kinds and ("ping", "success") in kinds
-    assert ("webhook", "policy-violation") in kinds
 
 
 def test_scheduled_runs_ping_their_check(

@@ -165,51 +165,6 @@ def test_check_rotates_the_data_subset_over_runs(make_env: Callable[..., Env]) -
     assert argv[-2:] == ["--read-data-subset", "1/3"]
 
 
-def flip_bytes(path: Path) -> None:
-    path.chmod(0o600)  # restic writes its files read-only
-    data = bytearray(path.read_bytes())
-    middle = len(data) // 2
-    for index in range(middle, middle + 16):
-        data[index] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
-def packs(env: Env) -> list[Path]:
-    return sorted(
-        (p for p in (env.root / "repos" / "primary" / "data").rglob("*") if p.is_file()),
-        key=lambda p: p.stat().st_size,
-    )
-
-
-def test_corrupted_repository_fails_the_check_with_restics_message(env: Env) -> None:
-    assert env.run().status is RunStatus.SUCCEEDED
-    for pack in packs(env):
-        flip_bytes(pack)
-
-    run = env.run(action="check")
-
-    assert run.status is RunStatus.FAILED
-    assert run.error is not None
-    assert run.error.startswith(f"check of {env.root / 'repos' / 'primary'}: repository contains")
-    # restic's own words about what it found, not only its closing "Fatal:" line: a plain
-    # check loads every tree, so the damaged tree pack is what it reports.
-    assert "error for tree " in run.error
-    assert "ciphertext verification failed" in run.error
-
-
-def test_damaged_file_data_is_found_by_reading_data(make_env: Callable[..., Env]) -> None:
-    job = JOB_YAML + 'check: {read_data_subset: "100%"}\n'
-    env = make_env(jobs={"app": job})
-    assert env.run().status is RunStatus.SUCCEEDED
-    flip_bytes(packs(env)[-1])  # the largest pack holds the 200 kB of file data
-
-    run = env.run(action="check")
-
-    assert run.status is RunStatus.FAILED
-    assert run.error is not None
-    assert "repository contains errors: Pack ID does not match, want " in run.error
-
-
 @pytest.mark.parametrize("action", ["prune", "check"])
 def test_a_held_repository_lock_fails_the_run_without_touching_restic(
     make_env: Callable[..., Env], clock: Clock, action: str

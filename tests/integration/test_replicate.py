@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import threading
 import types
@@ -119,19 +118,6 @@ def test_residency_is_enforced_again_at_run_time(make_env: Callable[..., Env]) -
         "'standard' residency (FR); refusing to copy"
     )
     assert not (env.root / "repos" / "replica").exists()
-
-
-def test_offline_destination_fails_and_is_never_recreated(make_env: Callable[..., Env]) -> None:
-    env = make_env(jobs={"app": REPLICATED})
-    env.run()
-    assert replicate(env).status is RunStatus.SUCCEEDED
-    shutil.rmtree(env.root / "repos" / "replica")
-    env.run()
-    run = replicate(env)
-    assert run.status is RunStatus.FAILED
-    assert (run.error or "").startswith("target 'replica' is offline")
-    assert not (env.root / "repos" / "replica").exists()
-    assert len(json.loads(restic(env, "primary", "snapshots", "--json").stdout)) == 2
 
 
 def test_wrong_destination_password_then_fixed(make_env: Callable[..., Env]) -> None:

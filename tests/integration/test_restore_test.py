@@ -103,30 +103,6 @@ def test_rotation_goes_through_the_copies(make_env: Callable[..., Env]) -> None:
     assert restore_test(env, from_target="replica").target == "replica"
 
 
-def test_flipped_bytes_in_a_pack_fail_with_restics_reason(make_env: Callable[..., Env]) -> None:
-    env = make_env(jobs={"app": job()})
-    env.run()
-    packs = sorted(
-        (env.root / "repos" / "primary" / "data").rglob("*"),
-        key=lambda p: p.is_file() and p.stat().st_size,
-        reverse=True,
-    )
-    pack = packs[0]
-    data = bytearray(pack.read_bytes())
-    for offset in range(100, 200):
-        data[offset] ^= 0xFF
-    pack.chmod(0o600)
-    pack.write_bytes(bytes(data))
-    run = restore_test(env)
-    assert run.status is RunStatus.FAILED
-    record = evidence(run)
-    assert record["result"] == "fail"
-    [restic_check] = [c for c in record["checks"] if c["name"] == "restic"]
-    assert restic_check["passed"] is False
-    assert "restore of snapshot" in restic_check["detail"]
-    assert run.error is not None and run.error.startswith("restic: ")
-
-
 def test_a_missing_canary_fails(make_env: Callable[..., Env]) -> None:
     env = make_env(jobs={"app": job()})
     env.run()

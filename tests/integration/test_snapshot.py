@@ -102,17 +102,6 @@ def test_wrong_password_is_named(env: Env) -> None:
     )
 
 
-def test_offline_target_is_never_recreated(env: Env) -> None:
-    assert env.run().status is RunStatus.SUCCEEDED
-    repo = env.root / "repos" / "primary"
-    shutil.rmtree(repo)  # the disk is gone (unmounted)
-    run = env.run()
-    assert run.status is RunStatus.FAILED
-    assert run.error is not None and run.error.startswith("target 'primary' is offline")
-    assert "will not create a new empty repository" in run.error
-    assert not repo.exists()
-
-
 def test_existing_repository_is_adopted_not_reinitialised(env: Env) -> None:
     repo = env.root / "repos" / "primary"
     repo.parent.mkdir(parents=True)
@@ -132,16 +121,6 @@ def test_non_empty_folder_that_is_not_a_repository_is_refused(env: Env) -> None:
     assert run.status is RunStatus.FAILED
     assert "is not empty and not a restic repository" in (run.error or "")
     assert sorted(p.name for p in repo.iterdir()) == ["precious.txt"]
-
-
-def test_full_target_fails_before_writing(make_env) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import DRORCH_YAML
-
-    env = make_env(drorch=DRORCH_YAML.replace("min_free: 1MiB}", "min_free: 1000000TiB}", 1))
-    run = env.run()
-    assert run.status is RunStatus.FAILED
-    assert run.error is not None and run.error.startswith("target full: 'primary' has ")
-    assert not (env.root / "repos" / "primary").exists()
 
 
 def test_failing_before_hook_means_no_snapshot(make_env) -> None:  # type: ignore[no-untyped-def]
@@ -240,24 +219,6 @@ def test_after_hooks_undo_before_hooks_that_succeeded_before_one_failed(make_env
     assert env.catalog.snapshots() == []
 
 
-def test_no_repository_on_an_unmounted_mount_point(make_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    mount_point = tmp_path / "mnt" / "backup1"  # /tmp is not a mount point here
-    mount_point.mkdir(parents=True)
-    yaml = DRORCH_YAML.replace("path: repos/primary", f"path: {mount_point}/drorch")
-    env = make_env(drorch=yaml)
-    run = env.run()
-    assert run.status is RunStatus.FAILED
-    assert (run.error or "").startswith("target 'primary' is offline: neither ")
-    assert list(mount_point.iterdir()) == []
-    allowed = make_env(
-        drorch=yaml.replace(
-            "min_free: 1MiB}", "min_free: 1MiB,\n            require_mount: false}", 1
-        )
-    )
-    assert allowed.run().status is RunStatus.SUCCEEDED
-    assert (mount_point / "drorch" / "config").is_file()
-
-
 def test_a_repository_on_a_mounted_filesystem_is_created(make_env) -> None:  # type: ignore[no-untyped-def]
     import tempfile
 
@@ -285,19 +246,6 @@ def test_two_jobs_starting_together_on_a_new_target_share_one_repository(make_en
         thread.join()
     assert results == {"one": RunStatus.SUCCEEDED, "two": RunStatus.SUCCEEDED}
     assert len(env.catalog.snapshots(target="primary")) == 2
-
-
-def test_another_repository_at_the_same_path_is_refused(env: Env) -> None:
-    first = env.run()
-    assert first.status is RunStatus.SUCCEEDED
-    repo = env.root / "repos" / "primary"
-    repo.rename(env.root / "repos" / "the-real-one")
-    assert restic(env, "init").returncode == 0  # another disk, same password, same place
-    run = env.run()
-    assert run.status is RunStatus.FAILED
-    assert "which the catalog knows; refusing to use another repository" in (run.error or "")
-    assert json.loads(restic(env, "snapshots", "--json").stdout) == []
-    assert len(env.catalog.snapshots()) == 1
 
 
 def test_a_known_repository_costs_no_extra_restic_call(env: Env) -> None:

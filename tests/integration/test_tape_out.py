@@ -204,37 +204,3 @@ def test_an_exported_cartridge_is_named(small: Env, tmp_path: Path) -> None:
     assert run.status is RunStatus.FAILED
     assert run.error is not None and cartridge.barcode in run.error
     assert "not in the library" in run.error
-
-
-def test_a_corrupted_record_is_caught_by_its_checksum(small: Env, tmp_path: Path) -> None:
-    env = small
-    assert env.run().status is RunStatus.SUCCEEDED
-    assert replicate(env).status is RunStatus.SUCCEEDED
-    [cartridge] = cartridges_of_set(env)
-    staging = staging_folder(env.config.state_dir, "vault")
-    pack = max(
-        (f for f in repository_files(staging) if f.path.startswith("data/")), key=lambda f: f.size
-    )
-    content = (staging / pack.path).read_bytes()
-    image = env.root / "vtl" / f"{cartridge.barcode}.aws"
-    raw = bytearray(image.read_bytes())
-    at = raw.find(content[1000:1064])
-    assert at > 0
-    raw[at + 10] ^= 0xFF
-    image.write_bytes(bytes(raw))
-    run = env.run(action="restore", options=RestoreOptions(to=tmp_path / "r", from_target="vault"))
-    assert run.status is RunStatus.FAILED
-    assert run.error is not None and "SHA-256" in run.error and pack.path in run.error
-    assert cartridge.barcode in run.error
-    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
-
-
-def test_nothing_is_recorded_as_a_copy_when_the_tape_is_write_protected(small: Env) -> None:
-    env = small
-    assert env.run().status is RunStatus.SUCCEEDED
-    vtl = library(env)
-    for code in vtl.changer().inventory().barcodes():
-        vtl.set_write_protect(code)
-    run = replicate(env)
-    assert run.status is RunStatus.FAILED
-    assert env.catalog.snapshots(target="vault") == []

@@ -21,7 +21,6 @@ import pytest
 from drorch.actions import RestoreOptions, RestoreTestOptions
 from drorch.catalog import RunStatus, open_catalog
 from drorch.catalog import tape as tape_catalog
-from drorch.catalog.models import CartridgeState, TapeFileKind
 from drorch.config import load_config
 from drorch.targets.tape import mtio, st
 from drorch.targets.tape.format.label import read_label
@@ -190,38 +189,3 @@ def test_tape_out_restore_and_restore_test_through_st_and_mtx(scsi: Scsi, tmp_pa
     assert record["target"]["name"] == "vault" and record["result"] == "pass"
     assert record["durations_s"]["stage"] > 0
     assert scsi.mtx_commands().count(f"-f {CHANGER} load {slot} 0") == 3
-
-
-def test_an_archive_cut_short_by_the_early_warning_goes_whole_to_the_next_cartridge(
-    scsi: Scsi, tmp_path: Path
-) -> None:
-    """st reports ENOSPC past the early warning, and forgets its file number on the seek
-    back to the archive's start: the index still goes where the archive began."""
-    env = scsi.env
-    data = env.root / "data"
-    (data / "first.bin").write_bytes(os.urandom(2_000_000))
-    assert env.run().status is RunStatus.SUCCEEDED
-    assert replicate(env).status is RunStatus.SUCCEEDED
-    (data / "big.bin").write_bytes(os.urandom(4_500_000))  # 6.5 MB on 6 MiB cartridges
-    assert env.run().status is RunStatus.SUCCEEDED
-    scsi.operations.clear()
-    out = replicate(env)
-    assert out.status is RunStatus.SUCCEEDED, out.error
-    assert out.details["written"]["rewritten"] == 1
-    assert "MTSEEK" in scsi.operations
-    [media_set] = tape_catalog.media_sets(env.catalog, target="vault")
-    first, second = tape_catalog.cartridges(env.catalog, media_set_id=media_set.id)
-    assert first.state is CartridgeState.FULL
-    # the cut archive was overwritten by the index, in the tape file it had begun
-    files = [(f.file_number, f.kind) for f in tape_catalog.tape_files(env.catalog, first.barcode)]
-    label, archive, index = TapeFileKind.LABEL, TapeFileKind.ARCHIVE, TapeFileKind.INDEX
-    assert files == [(0, label), (1, archive), (2, index), (3, index)]
-    files = [(f.file_number, f.kind) for f in tape_catalog.tape_files(env.catalog, second.barcode)]
-    assert files == [(0, label), (1, archive), (2, index)]
-    move_disk_repositories_away(env)
-    restored = tmp_path / "restored"
-    back = env.run(action="restore", options=RestoreOptions(to=restored, from_target="vault"))
-    assert back.status is RunStatus.SUCCEEDED, back.error
-    copy = restored / data.relative_to("/")
-    names = ["first.bin", "big.bin", "sub/blob.bin"]
-    assert filecmp.cmpfiles(data, copy, names, shallow=False) == (names, [], [])

@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RootFactory
+from drorch.catalog import RunStatus
+from tests.conftest import JOB_YAML, RootFactory
 from tests.e2e.conftest import Cli, as_json
+from tests.integration.conftest import Env
+from tests.integration.test_restore_test import evidence, job, restore_test
 
 JOB = """\
 policy: standard
@@ -21,6 +24,22 @@ snapshot: {target: primary}
 restore_test: {from: [primary], verify: [restic, canary]}
 check: {read_data_subset: "100%"}
 """
+
+
+def flip_bytes(path: Path) -> None:
+    path.chmod(0o600)  # restic writes its files read-only
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    for index in range(middle, middle + 16):
+        data[index] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def packs(env: Env) -> list[Path]:
+    return sorted(
+        (p for p in (env.root / "repos" / "primary" / "data").rglob("*") if p.is_file()),
+        key=lambda p: p.stat().st_size,
+    )
 
 
 def files_in(repo: Path, folder: str) -> list[Path]:
@@ -82,3 +101,56 @@ def test_damage_is_caught_by_check_and_restore_test_and_is_evidence(
     now = violated(cli, root)
     assert now > healthy, (healthy, now)
     assert "failed_runs" in now
+
+
+def test_damaged_file_data_is_found_by_reading_data(make_env: Callable[..., Env]) -> None:
+    job = JOB_YAML + 'check: {read_data_subset: "100%"}\n'
+    env = make_env(jobs={"app": job})
+    assert env.run().status is RunStatus.SUCCEEDED
+    flip_bytes(packs(env)[-1])  # the largest pack holds the 200 kB of file data
+
+    run = env.run(action="check")
+
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None
+    assert "repository contains errors: Pack ID does not match, want " in run.error
+
+
+def test_corrupted_repository_fails_the_check_with_restics_message(env: Env) -> None:
+    assert env.run().status is RunStatus.SUCCEEDED
+    for pack in packs(env):
+        flip_bytes(pack)
+
+    run = env.run(action="check")
+
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None
+    assert run.error.startswith(f"check of {env.root / 'repos' / 'primary'}: repository contains")
+    # restic's own words about what it found, not only its closing "Fatal:" line: a plain
+    # check loads every tree, so the damaged tree pack is what it reports.
+    assert "error for tree " in run.error
+    assert "ciphertext verification failed" in run.error
+
+
+def test_flipped_bytes_in_a_pack_fail_with_restics_reason(make_env: Callable[..., Env]) -> None:
+    env = make_env(jobs={"app": job()})
+    env.run()
+    packs = sorted(
+        (env.root / "repos" / "primary" / "data").rglob("*"),
+        key=lambda p: p.is_file() and p.stat().st_size,
+        reverse=True,
+    )
+    pack = packs[0]
+    data = bytearray(pack.read_bytes())
+    for offset in range(100, 200):
+        data[offset] ^= 0xFF
+    pack.chmod(0o600)
+    pack.write_bytes(bytes(data))
+    run = restore_test(env)
+    assert run.status is RunStatus.FAILED
+    record = evidence(run)
+    assert record["result"] == "fail"
+    [restic_check] = [c for c in record["checks"] if c["name"] == "restic"]
+    assert restic_check["passed"] is False
+    assert "restore of snapshot" in restic_check["detail"]
+    assert run.error is not None and run.error.startswith("restic: ")

@@ -1,7 +1,7 @@
 """The README's table is the suite's index: every test it names exists (read with ast, so
 that a renamed or deleted test cannot leave a row pointing at nothing), and every test in
 tests/reliability/ has its row (a new fault case is not done until the table says what it
-proves)."""
+proves), and every scenario has a test in tests/reliability/ itself."""
 
 from __future__ import annotations
 
@@ -84,6 +84,22 @@ def test_every_test_of_the_suite_has_its_row() -> None:
     assert unlisted == [], f"tests missing from tests/reliability/README.md: {unlisted}"
 
 
+def outside_the_suite(rows: list[list[str]]) -> list[str]:
+    """The rows that name tests, none of them in tests/reliability/: issue 16 wants every
+    scenario's test in the suite itself (a row may name a test elsewhere besides)."""
+    return [
+        f"{row[0]} | {row[1]}"
+        for row in rows
+        if row[3] != "not yet"
+        and not any(file.startswith("tests/reliability/") for file, _ in named_tests([row]))
+    ]
+
+
+def test_every_scenario_has_a_test_in_the_suite() -> None:
+    outside = outside_the_suite(rows())
+    assert outside == [], f"rows whose tests are all outside tests/reliability/: {outside}"
+
+
 def test_the_checks_catch_a_wrong_table() -> None:
     """The two checks above can fail: a made-up name and a cell that says nothing."""
     text = (
@@ -99,3 +115,6 @@ def test_the_checks_catch_a_wrong_table() -> None:
         assert "neither test references nor 'not yet'" in str(exc)
     else:
         raise AssertionError("a test cell saying 'soon' passed")
+    elsewhere = text.replace("tests/reliability/test_table.py", "tests/e2e/test_demo.py")
+    assert outside_the_suite(table_rows(elsewhere)) == ["a | b"]
+    assert outside_the_suite(table_rows(text)) == []

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,8 @@ from drorch.config.model import Notify
 from drorch.notify.sender import Sender, endpoints
 from tests.conftest import DRORCH_YAML, RootFactory
 from tests.e2e.conftest import Cli
+from tests.e2e.daemon_harness import DaemonProcess, catalog_of, runs_of, wait_for
+from tests.e2e.test_daemon_alerts import EVERY_2S_PINGED, FAST, with_webhook
 from tests.http_sink import Sink
 from tests.unit.notify.test_sender import Clock, drain_all
 
@@ -195,3 +198,36 @@ def test_a_runbook_notify_step_waits_on_nothing_but_one_try_of_its_own(
         assert outbox.backlog(catalog).pending == 0
     finally:
         catalog.close()
+
+
+def test_a_hanging_webhook_never_delays_a_backup(
+    make_root: RootFactory, tmp_path: Path, http_sink: Sink
+) -> None:
+    http_sink.hang = True  # every request hangs until the test ends
+    job = EVERY_2S_PINGED.replace("PING", http_sink.url + "/ping/app")
+    root = make_root(drorch=with_webhook(http_sink.url + "/hook", timeout="30s"), jobs={"app": job})
+    daemon = DaemonProcess(root, tmp_path, env=FAST)
+    try:
+        daemon.wait_ready()
+        http_sink.wait_for(1, timeout=30)  # the sender is stuck on its first delivery
+        # snapshots go on: were they waiting on the endpoint, none would finish
+        wait_for(
+            lambda: len([r for r in runs_of(root) if r.status.finished]) >= 4,
+            90,
+            "four finished snapshots while the endpoint hangs",
+        )
+        assert daemon.stop(timeout=30) == 0
+    finally:
+        daemon.close()
+    runs = runs_of(root)
+    assert all(r.status.value == "SUCCEEDED" for r in runs if r.status.finished)
+    catalog = catalog_of(root)
+    try:
+        with catalog.session() as session:
+            queued = session.query(Delivery).filter(Delivery.delivered_at.is_(None)).all()
+    finally:
+        catalog.close()
+    # nothing was lost: what the daemon could not deliver waits in the outbox
+    kinds = {(d.kind, d.event) for d in queued}
+    assert ("ping", "start") in kinds and ("ping", "success") in kinds
+    assert ("webhook", "policy-violation") in kinds

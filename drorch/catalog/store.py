@@ -519,11 +519,13 @@ def _transition_statement(
 def _without_details(session: Session, ids: set[int]) -> dict[int, RunRecord]:
     wanted = sorted(ids)
     columns = [c for c in _RUNS.c if c.name != "details"]
+    names = [c.name for c in columns]  # zipped with each row: row._mapping costs 70 us a row
     found: dict[int, RunRecord] = {}
     for start in range(0, len(wanted), 500):
         query = select(*columns).where(_RUNS.c.id.in_(wanted[start : start + 500]))
         for row in session.execute(query):
-            found[row.id] = RunRecord(**row._mapping, details=None)
+            record = RunRecord(**dict(zip(names, row, strict=True)), details=None)
+            found[record.id] = record
     return found
 
 

@@ -55,8 +55,14 @@ browser:
 DRORCH_TEST_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export DRORCH_TEST_PG_URL
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist): most of its time is spent waiting
+# on restic, daemons and schedules, which overlap well even on 2 cores. The slowest tests are
+# listed at the end, so that a slow CI run says where its time went. TEST_WORKERS=0 runs it
+# in this process alone.
+TEST_WORKERS ?= 3
+
 test: install browser lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=30
 
 # drorch byte-compiled, as pip installs a package (an editable install is not, and an
 # environment with PYTHONDONTWRITEBYTECODE=1 would compile every module on every command).

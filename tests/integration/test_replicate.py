@@ -152,9 +152,11 @@ def test_interrupted_copy_leaves_a_valid_destination_and_resumes(
     cancel = threading.Event()
 
     def cancel_when_copying() -> None:
+        replica = str(env.root / "repos" / "replica")  # this test's copy, not another's
         for _ in range(600):
             for proc in psutil.process_iter(["name", "cmdline"]):
-                if proc.info["name"] == "restic" and "copy" in (proc.info["cmdline"] or []):
+                cmdline = proc.info["cmdline"] or []
+                if proc.info["name"] == "restic" and "copy" in cmdline and replica in cmdline:
                     cancel.wait(1.0)
                     cancel.set()
                     return

@@ -63,7 +63,8 @@ def test_password_never_appears_in_argv_logs_or_artifacts(
         while not stop.is_set():
             for proc in psutil.process_iter(["cmdline"]):
                 cmdline = proc.info["cmdline"] or []
-                if cmdline and os.path.basename(cmdline[0]) == "restic":
+                ours = any(arg.startswith(str(env.root)) for arg in cmdline)  # not a neighbour's
+                if cmdline and os.path.basename(cmdline[0]) == "restic" and ours:
                     seen_restic.append(cmdline)
                 if any(pw in arg for pw in passwords for arg in cmdline):
                     leaks.append(cmdline)

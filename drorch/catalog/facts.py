@@ -294,7 +294,9 @@ def replication_lags(
 ) -> dict[tuple[str, str], timedelta]:
     """For each (job, source target, copy target): the age of the newest snapshot on the
     source whose copy is not on the copy target, keyed by (job, copy target); a copy in
-    step is left out. One query per (source, copy target), every job at once."""
+    step is left out. One query per (source, copy target), every job at once. A snapshot
+    dated after `now` (the clock stepped back since) is as new as can be: its lag is 0,
+    never negative."""
     snap, copy = m.Snapshot, aliased(m.Snapshot)
     by_route: dict[tuple[str, str], list[str]] = {}
     for job, source, dest in copies:
@@ -316,5 +318,5 @@ def replication_lags(
                     .group_by(snap.job)
                 )
                 for job, newest in session.execute(query):
-                    lags[(job, dest)] = now - newest
+                    lags[(job, dest)] = max(now - newest, timedelta(0))
     return lags

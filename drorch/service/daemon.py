@@ -536,14 +536,16 @@ class Daemon:
         up)."""
         entry = self._entries.get((job, action))
         grace = entry.misfire_grace if entry else self.config.settings.daemon.misfire_grace
-        until = utc_now() + grace  # a catch-up's or a rerun's slot is long past: from now
+        # From now (a catch-up's or a rerun's slot is long past), on the monotonic clock:
+        # a step of the wall clock neither ends the wait nor makes it an hour longer.
+        until = time.monotonic() + grace.total_seconds()
         waiting = False
         while True:
             try:
                 return start()
             except LockBusy as exc:
                 ended = cancel.is_set() or self._stop.is_set() or not self.leading
-                if ended or utc_now() >= until:
+                if ended or time.monotonic() >= until:
                     log.warning("%s of %s skipped: %s", action, job, exc)
                     if not ended and missed is not None:
                         record_missed_slots(self.catalog, job, action, [missed])

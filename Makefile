@@ -36,8 +36,9 @@ typecheck: install
 	$(BIN)/mypy
 
 # Test-only tools from Debian: chromium renders report.html headless; hercules' tapemap reads
-# the virtual library's AWSTAPE cartridges, proving their format from outside drorch.
-TEST_TOOLS := chromium:chromium tapemap:hercules
+# the virtual library's AWSTAPE cartridges, proving their format from outside drorch;
+# faketime's libfaketime steps the system clock under the daemon (tests/faketime.py).
+TEST_TOOLS := chromium:chromium tapemap:hercules faketime:faketime
 
 browser:
 	@missing=""; for pair in $(TEST_TOOLS); do \

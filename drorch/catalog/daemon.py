@@ -52,13 +52,25 @@ def record_missed_slots(
     *,
     caught_up_by: int | None = None,
 ) -> None:
+    """Record `slots` of a job's action as missed, less those a run claimed: a slot that
+    ran is never missed (the clock stepped back over it, then forward again)."""
     now = utc_now()
+    claims = models.SlotClaim
     with catalog.session() as session, session.begin():
+        claimed: set[datetime] = set()
+        for start in range(0, len(slots), 500):
+            query = select(claims.slot_at).where(
+                claims.job == job,
+                claims.action == action,
+                claims.slot_at.in_(slots[start : start + 500]),
+            )
+            claimed.update(session.scalars(query))
         session.add_all(
             models.MissedSlot(
                 job=job, action=action, slot_at=slot, recorded_at=now, caught_up_by=caught_up_by
             )
             for slot in slots
+            if slot not in claimed
         )
 
 

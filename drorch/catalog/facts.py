@@ -305,7 +305,9 @@ def replication_lags(
 ) -> dict[tuple[str, str], timedelta]:
     """For each (job, source target, copy target): the age of the newest snapshot on the
     source whose copy is not on the copy target, keyed by (job, copy target); a copy in
-    step is left out. One query per (source, copy target), every job at once.
+    step is left out. One query per (source, copy target), every job at once. A snapshot
+    dated after `now` (the clock stepped back since) is as new as can be: its lag is 0,
+    never negative.
 
     Each job's snapshots on the source are walked newest first, along the index, until one
     has no copy: a job behind by one snapshot costs a probe or two, not one per snapshot it
@@ -336,5 +338,5 @@ def replication_lags(
                 )
                 for job, time in session.execute(select(wanted.c.job, newest)):
                     if time is not None:
-                        lags[(job, dest)] = now - time
+                        lags[(job, dest)] = max(now - time, timedelta(0))
     return lags

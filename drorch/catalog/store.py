@@ -88,9 +88,11 @@ class RunRecord:
 
     @property
     def duration(self) -> float | None:
+        """Seconds from start to end by the wall clock; 0 for a run the clock stepped back
+        under (it ended "before" it started), never negative."""
         if self.started_at is None or self.finished_at is None:
             return None
-        return (self.finished_at - self.started_at).total_seconds()
+        return max((self.finished_at - self.started_at).total_seconds(), 0.0)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import (
@@ -24,6 +25,9 @@ from drorch.scheduler.timing import trigger_for
 
 log = logging.getLogger(__name__)
 
+# How far the wall clock may move against the monotonic one between two looks of the
+# scheduler (at least every second) before it counts as a step: NTP slews far less.
+STEP_TOLERANCE = 2.0  # seconds
 CATCH_UP_PREFIX = "catchup:"
 ASSIGNED_PREFIX = "assigned:"  # a slot the leader gave this node: not dropped by unload
 
@@ -53,12 +57,50 @@ class _SlotExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # untyped APSche
         super()._do_submit_job(job, run_times)
 
 
+OnStep = Callable[[timedelta, dict[str, datetime]], None]
+
+
+def _wall_offset() -> float:
+    """The wall clock less the monotonic one: it moves only when the wall clock steps."""
+    return time.time() - time.monotonic()
+
+
+class _StepAware(BackgroundScheduler):  # type: ignore[misc]  # untyped APScheduler
+    """APScheduler computes next run times on the wall clock: stepped back an hour, every
+    job (the watchdog's too) would wait an hour; stepped forward, the slots in between
+    would be dropped without a word. This one notices a step before it looks for due
+    jobs, and hands it to `on_step` first."""
+
+    def __init__(self, on_step: Callable[[timedelta], None], **options: Any) -> None:
+        super().__init__(**options)
+        self._on_step = on_step
+        self._offset = _wall_offset()
+
+    def _process_jobs(self) -> float | None:
+        offset = _wall_offset()
+        step, self._offset = offset - self._offset, offset
+        if abs(step) > STEP_TOLERANCE:
+            try:
+                self._on_step(timedelta(seconds=round(step)))
+            except Exception:  # the scheduler's thread must go on
+                log.exception("could not follow the clock's step")
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
 class Engine:
     def __init__(
-        self, *, workers: int, misfire_grace: float, on_missed: Callable[[str, str, datetime], None]
+        self,
+        *,
+        workers: int,
+        misfire_grace: float,
+        on_missed: Callable[[str, str, datetime], None],
+        on_step: OnStep | None = None,
     ) -> None:
         self._on_missed = on_missed
-        self._scheduler = BackgroundScheduler(
+        self._on_clock_step = on_step
+        self._scheduler = _StepAware(
+            self._stepped,
             executors={
                 "default": _SlotExecutor(workers),  # runs: bounded
                 # watchdog, heartbeat and compliance: never starved by runs
@@ -167,6 +209,25 @@ class Engine:
         self._scheduler.add_job(
             func, trigger, id=job_id, executor="internal", replace_existing=True, **options
         )
+
+    def _stepped(self, step: timedelta) -> None:
+        """The wall clock stepped by `step`: every job's next time is taken again from the
+        clock it now reads (the internal ones run at once: systemd's watchdog must not wait
+        out a step back). `on_step` hears the step with, for each scheduled run that a
+        forward step carried past its next slot, that slot: the first the step skipped."""
+        now = datetime.now(UTC)
+        skipped: dict[str, datetime] = {}
+        for job in self._scheduler.get_jobs():
+            if job.next_run_time is None or isinstance(job.trigger, DateTrigger):
+                continue  # paused, or a one-off run due now anyway
+            if not job.id.startswith(RUN_PREFIX):
+                job.modify(next_run_time=now)
+                continue
+            if job.next_run_time <= now:
+                skipped[job.id] = job.next_run_time
+            job.modify(next_run_time=job.trigger.get_next_fire_time(None, now))
+        if self._on_clock_step is not None:
+            self._on_clock_step(step, skipped)
 
     def next_runs(self) -> list[tuple[str, datetime | None]]:
         return [

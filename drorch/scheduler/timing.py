@@ -25,23 +25,33 @@ def trigger_for(schedule: Schedule) -> Any:
 def slots_between(
     schedule: Schedule, after: datetime, until: datetime
 ) -> tuple[list[datetime], int]:
-    """Fire times in (after, until]: the first SLOT_LIMIT of them, and how many in all."""
+    """Fire times in (after, until], and how many in all. Beyond SLOT_LIMIT of them, the
+    first SLOT_LIMIT - 1 and the newest: a catch-up runs for the newest slot, the last
+    listed (a clock stepped forward a day skips 43,200 slots of `every 2s`)."""
     if schedule.every_seconds is not None:
         step = timedelta(seconds=schedule.every_seconds)
         first = GRID + step * ((after - GRID) // step + 1)  # the first grid slot after `after`
         count = 0 if first > until else (until - first) // step + 1
-        return [first + step * k for k in range(min(count, SLOT_LIMIT))], count
+        if count > SLOT_LIMIT:
+            return [first + step * k for k in range(SLOT_LIMIT - 1)] + [
+                first + step * (count - 1)
+            ], count
+        return [first + step * k for k in range(count)], count
     trigger = cron_trigger(schedule.cron or "")
     slots: list[datetime] = []
     count = 0
+    newest = None
     fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
     while fire is not None and fire <= until:
         count += 1
-        if len(slots) < SLOT_LIMIT:
-            slots.append(fire.astimezone(UTC))
+        newest = fire.astimezone(UTC)
+        if len(slots) < SLOT_LIMIT - 1:
+            slots.append(newest)
         elif count > 100 * SLOT_LIMIT:
             break  # a very old last run: enough to say how long protection was missing
         fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    if newest is not None and len(slots) < count:
+        slots.append(newest)  # the newest walked to
     return slots, count
 
 

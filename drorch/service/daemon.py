@@ -57,7 +57,7 @@ from drorch.policy.watch import AfterRuns, Watch
 from drorch.runbooks.drill import DRILL, run_drill
 from drorch.scheduler import calls
 from drorch.scheduler.engine import Engine
-from drorch.scheduler.plan import Entry, make_plan
+from drorch.scheduler.plan import Entry, job_and_action, make_plan
 from drorch.scheduler.timing import next_slot, slots_between
 from drorch.service import recovery
 from drorch.service.leadership import RETRY, leadership_for
@@ -132,6 +132,7 @@ class Daemon:
             workers=self.config.settings.daemon.workers,
             misfire_grace=self.config.settings.daemon.misfire_grace.total_seconds(),
             on_missed=self._missed,
+            on_step=self._clock_stepped,
         )
 
     # -- start ----------------------------------------------------------------------------
@@ -373,26 +374,33 @@ class Daemon:
             self.engine.load(entries)
         return entries
 
-    def _catch_up(self, entries: list[Entry]) -> None:
+    def _catch_up(
+        self,
+        entries: list[Entry],
+        since: Mapping[tuple[str, str], datetime] | None = None,
+        why: str = "no daemon ran it",
+    ) -> None:
         """Run once what fell due since the newest run of each entry's job action (while
-        no daemon ran, or no node led, or its run was interrupted), and record every missed
-        slot."""
-        last = self.catalog.last_runs()
+        no daemon ran, or no node led, or its run was interrupted), or since the time
+        `since` gives it, and record every missed slot."""
+        if since is None:
+            since = {key: run.created_at for key, run in self.catalog.last_runs().items()}
         now = utc_now()
         for entry in entries:
-            run = last.get((entry.job, entry.action))
-            if run is None:
+            after = since.get((entry.job, entry.action))
+            if after is None:
                 continue  # never ran: `compliance` reports it; the schedule starts it
-            slots, count = slots_between(entry.schedule, run.created_at, now)
+            slots, count = slots_between(entry.schedule, after, now)
             if not slots:
                 continue
             record_missed_slots(self.catalog, entry.job, entry.action, slots)
             log.warning(
-                "%s of %s missed %d slot(s) from %s (no daemon ran it); running it once now",
+                "%s of %s missed %d slot(s) from %s (%s); running it once now",
                 entry.action,
                 entry.job,
                 count,
                 slots[0].isoformat(),
+                why,
             )
             self.engine.run_now(
                 entry,
@@ -405,6 +413,34 @@ class Daemon:
                 },
                 slot=slots[-1],
             )
+
+    def _clock_stepped(self, step: timedelta, skipped: Mapping[str, datetime]) -> None:
+        """From the scheduler's thread, before it looks for due runs: the system clock
+        stepped. The schedule follows the clock it now reads (a slot that ran already is
+        not run again: its claim refuses it); the slots a step forward skipped are caught
+        up as after downtime, once, and recorded as missed."""
+        now = utc_now()
+        if step < timedelta(0):
+            log.warning(
+                "the system clock stepped back by %s, to %s: runs follow the clock; a slot "
+                "that ran already is skipped; what ran is dated ahead of the clock and ages "
+                "count as 0 until the clock is past it",
+                -step,
+                now.isoformat(),
+            )
+            return
+        log.warning(
+            "the system clock stepped forward by %s, to %s: the slots it skipped are "
+            "recorded as missed and each action skipped runs once now",
+            step,
+            now.isoformat(),
+        )
+        if not self.leading or self._handing_over:
+            return
+        since = {
+            job_and_action(key): slot - timedelta(microseconds=1) for key, slot in skipped.items()
+        }
+        self._catch_up(list(self._entries.values()), since, "the clock stepped forward")
 
     # -- scheduled calls (from APScheduler's threads) -------------------------------------
 
@@ -500,14 +536,16 @@ class Daemon:
         up)."""
         entry = self._entries.get((job, action))
         grace = entry.misfire_grace if entry else self.config.settings.daemon.misfire_grace
-        until = utc_now() + grace  # a catch-up's or a rerun's slot is long past: from now
+        # From now (a catch-up's or a rerun's slot is long past), on the monotonic clock:
+        # a step of the wall clock neither ends the wait nor makes it an hour longer.
+        until = time.monotonic() + grace.total_seconds()
         waiting = False
         while True:
             try:
                 return start()
             except LockBusy as exc:
                 ended = cancel.is_set() or self._stop.is_set() or not self.leading
-                if ended or utc_now() >= until:
+                if ended or time.monotonic() >= until:
                     log.warning("%s of %s skipped: %s", action, job, exc)
                     if not ended and missed is not None:
                         record_missed_slots(self.catalog, job, action, [missed])

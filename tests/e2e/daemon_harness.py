@@ -69,7 +69,9 @@ class DaemonProcess:
         *,
         watchdog_usec: int = 1_000_000,
         env: dict[str, str] | None = None,
+        command: list[str] | None = None,
     ) -> None:
+        """`command`: what to run instead of service.py (`--config ROOT -v` follow)."""
         self.root = root
         self.notify = Notifications(tmp / f"notify-{time.monotonic_ns()}.sock")
         self.log = tmp / f"daemon-{time.monotonic_ns()}.log"
@@ -84,7 +86,12 @@ class DaemonProcess:
         env.pop("WATCHDOG_PID", None)
         self._log = self.log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "service.py"), "--config", str(root), "-v"],
+            [
+                *(command or [sys.executable, str(REPO_ROOT / "service.py")]),
+                "--config",
+                str(root),
+                "-v",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

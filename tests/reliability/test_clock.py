@@ -4,8 +4,8 @@ what happened "in the future" is as new as can be, and its detail says the clock
 behind it.
 
 Only the ages are covered here, by evaluating the catalog at a time an hour before what
-it holds: the daemon under a stepped clock (no slot run twice, catch-up bounded) needs
-libfaketime and is not covered yet.
+it holds: the daemon under a stepped clock (no slot run twice, catch-up bounded) is
+test_clock_step.py's, under libfaketime.
 """
 
 from __future__ import annotations

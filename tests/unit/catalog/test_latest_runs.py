@@ -209,6 +209,14 @@ def test_replication_lags(catalog: Catalog) -> None:
     }
 
 
+def test_a_snapshot_ahead_of_the_clock_lags_nothing(catalog: Catalog) -> None:
+    """The clock stepped back an hour after the snapshot: its lag is 0, never negative."""
+    snapshot(catalog, "primary", "ahead", T0 + HOUR, job="app")
+    assert replication_lags(catalog, [("app", "primary", "replica")], T0) == {
+        ("app", "replica"): timedelta(0)
+    }
+
+
 def test_runs_as_drorch_writes_them_are_not_read_from_the_runs(catalog: Catalog) -> None:
     """Every run is created RUNNING, then finishes: latest_runs then names it under both
     statuses, and the facts take it from there, with no query per (job, action)."""

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from drorch.catalog import Catalog, RunStatus, models, open_catalog
 from drorch.catalog import evidence as table
 from drorch.catalog import locks as lock_table
-from drorch.catalog.daemon import interrupt_run, register_node
+from drorch.catalog.daemon import interrupt_run, missed_slots, record_missed_slots, register_node
 from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord
 from drorch.catalog.fencing import Fence
 from drorch.catalog.leadership import AdvisoryLock, leader, lock_key, take_on
@@ -191,3 +191,17 @@ def test_one_session_holds_the_advisory_lock_until_it_ends(pg_url: str, tmp_path
             two.dispose()
     finally:
         catalog.close()
+
+
+def test_a_claimed_slot_is_never_recorded_missed(catalog: Catalog) -> None:
+    """The clock stepped back over slots that ran, then forward past them: the catch-up's
+    missed slots leave out those a run holds."""
+    start(catalog, slot=SLOT)
+    later = SLOT + timedelta(minutes=15)
+    record_missed_slots(catalog, "app", "snapshot", [SLOT - timedelta(minutes=15), SLOT, later])
+    assert missed_slots(catalog, job="app") == [
+        ("app", "snapshot", SLOT - timedelta(minutes=15)),
+        ("app", "snapshot", later),
+    ]
+    record_missed_slots(catalog, "app", "check", [SLOT])  # another action's slot is its own
+    assert ("app", "check", SLOT) in missed_slots(catalog, job="app")

@@ -40,6 +40,23 @@ def test_run_lifecycle(catalog: Catalog) -> None:
     assert catalog.run(run.id) == done
 
 
+def test_a_run_across_a_clock_stepped_back_never_lasts_a_negative_time(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock stepped back an hour while the run ran: it ends before it started by the
+    clock; `drorch status` and `drorch runs` show 0 s, never a negative duration."""
+    from drorch.catalog import store
+
+    run = catalog.create_run(
+        job="app", action="snapshot", target="primary", host="h", pid=42, actor="ops"
+    )
+    assert run.started_at is not None
+    monkeypatch.setattr(store, "utc_now", lambda: run.started_at - timedelta(hours=1))
+    done = catalog.transition(run.id, RunStatus.SUCCEEDED)
+    assert done.finished_at is not None and done.finished_at < run.started_at
+    assert done.duration == 0
+
+
 def test_finished_runs_cannot_change_status(catalog: Catalog) -> None:
     run = catalog.create_run(
         job="app", action="snapshot", target=None, host="h", pid=1, actor="ops"

@@ -111,3 +111,43 @@ def test_a_slot_falling_while_its_previous_run_still_runs_is_reported_missed() -
     job, action, slot = missed[0]
     assert (job, action) == ("app", "snapshot")
     assert runtime.slots and slot > runtime.slots[0]  # a later slot than the one running
+
+
+def test_a_clock_step_reschedules_from_the_clock_it_now_reads(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Stepped back, a job's next time (an hour ahead) comes back to the clock's next slot,
+    the internal ones' to now; stepped forward, the run whose slots were skipped is named
+    with the first of them. The step is noticed before APScheduler looks for due jobs."""
+    from datetime import UTC, datetime
+
+    from drorch.scheduler import engine as module
+
+    heard: list[tuple[timedelta, dict[str, datetime]]] = []
+    engine = Engine(
+        workers=1, misfire_grace=600, on_missed=lambda *a: None, on_step=lambda *a: heard.append(a)
+    )
+    engine._scheduler.start(paused=True)
+    try:
+        engine.load([entry("every 10s")])
+        engine.every(lambda: None, 5, "internal:watchdog")
+        run = engine._scheduler.get_job("run:app:snapshot")
+        watchdog = engine._scheduler.get_job("internal:watchdog")
+        now = datetime.now(UTC)
+        run.modify(next_run_time=now + timedelta(hours=1))  # as the clock stepped back
+        watchdog.modify(next_run_time=now + timedelta(hours=1))
+        offset = module._wall_offset()
+        monkeypatch.setattr(module, "_wall_offset", lambda: offset - 3600)
+        engine._scheduler._process_jobs()
+        assert [step for step, _ in heard] == [timedelta(hours=-1)]
+        assert heard[0][1] == {}
+        run = engine._scheduler.get_job("run:app:snapshot")
+        assert now <= run.next_run_time <= now + timedelta(seconds=11)
+        assert engine._scheduler.get_job("internal:watchdog").next_run_time <= now + timedelta(
+            seconds=6
+        )
+        skipped = datetime.now(UTC) - timedelta(days=1)  # as the clock stepped forward
+        run.modify(next_run_time=skipped)
+        engine._stepped(timedelta(days=1))
+        assert heard[1] == (timedelta(days=1), {"run:app:snapshot": skipped})
+        assert engine._scheduler.get_job("run:app:snapshot").next_run_time >= now
+    finally:
+        engine.shutdown(wait=False)

@@ -42,3 +42,16 @@ def test_many_slots_are_counted_not_all_listed() -> None:
     slots, count = slots_between(parse_schedule("every 1m"), T0, T0 + timedelta(days=3))
     assert count == 3 * 24 * 60
     assert len(slots) == SLOT_LIMIT
+    # the first ones (on the minute, from 12:01), then the newest: a catch-up runs for it
+    first = T0 + timedelta(seconds=30)
+    assert slots[-2] == first + timedelta(minutes=SLOT_LIMIT - 2)
+    assert slots[-1] == first + timedelta(days=3, minutes=-1)
+
+
+def test_many_cron_slots_end_with_the_newest() -> None:
+    slots, count = slots_between(parse_schedule("* * * * *"), T0, T0 + timedelta(days=1))
+    assert count == 24 * 60
+    assert len(slots) == SLOT_LIMIT
+    first = T0 + timedelta(seconds=30)
+    assert slots[-2] == first + timedelta(minutes=SLOT_LIMIT - 2)
+    assert slots[-1] == first + timedelta(days=1, minutes=-1)

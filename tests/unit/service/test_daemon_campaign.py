@@ -51,3 +51,37 @@ def test_a_catalog_lost_while_taking_up_leadership_means_standing_by(
         assert daemon.fence.epoch == 7
     finally:  # its scheduler was never started
         daemon.catalog.close()
+
+
+def test_a_clock_stepped_forward_does_not_end_a_wait_for_the_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slot waiting for its job action's lock waits up to the misfire grace of real time:
+    the wall clock stepped forward a day meanwhile neither ends the wait nor records the
+    slot missed."""
+    from datetime import UTC, datetime, timedelta
+
+    from drorch.actions.context import Cancel
+    from drorch.catalog.daemon import missed_slots
+    from drorch.errors import LockBusy
+    from drorch.service import daemon as module
+
+    daemon = Daemon(write_root(tmp_path / "root"))
+    try:
+        daemon.fence.epoch = 7  # leading
+        daemon.cancel = Cancel()
+        slot = datetime(2026, 11, 30, 12, tzinfo=UTC)
+        tries: list[int] = []
+
+        def start() -> str:
+            tries.append(1)
+            if len(tries) == 1:
+                stepped = datetime.now(UTC) + timedelta(days=1)
+                monkeypatch.setattr(module, "utc_now", lambda: stepped)
+                raise LockBusy("held by run 1")
+            return "ran"
+
+        assert daemon._in_turn("app", "snapshot", slot, daemon.cancel, start) == "ran"  # type: ignore[arg-type]
+        assert missed_slots(daemon.catalog) == []
+    finally:
+        daemon.catalog.close()

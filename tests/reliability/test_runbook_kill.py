@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import Cli, as_json
-from tests.reliability.test_kill import RESTORE_RUNBOOK, Slow, slow
+from tests.reliability.test_kill import Slow, restore_runbook_ready, slow
 from tests.slow_restic import gone, lock_files, restic_processes, wait_for
 
 __all__ = ["slow"]  # the fixture, shared with test_kill
@@ -59,13 +59,7 @@ def kill_mid_restore(slow: Slow, destination: Path, victim: str) -> tuple[int, s
 
 @pytest.fixture
 def prepared(cli: Cli, slow: Slow, tmp_path: Path) -> Slow:
-    """The `restore` runbook, 20 MB of data snapshotted, restic throttled."""
-    with (slow.root / "drorch.yaml").open("a") as config:
-        config.write(f"allowed_roots: [{tmp_path}]\n")
-    (slow.root / "runbooks" / "restore.yaml").write_text(RESTORE_RUNBOOK)
-    slow.big_data()
-    cli("run", "app", root=slow.root, check_rc=0)
-    slow.throttle()
+    restore_runbook_ready(cli, slow, tmp_path)
     return slow
 
 

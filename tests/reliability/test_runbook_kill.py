@@ -63,9 +63,11 @@ def prepared(cli: Cli, slow: Slow, tmp_path: Path) -> Slow:
     return slow
 
 
-@pytest.mark.parametrize("victim", ["drorch", "restic"])
-def test_sigkill_mid_runbook_restore_step_then_resume(
-    cli: Cli, prepared: Slow, tmp_path: Path, victim: str
+@pytest.mark.parametrize(
+    ("victim", "then"), [("drorch", "resume"), ("restic", "resume"), ("drorch", "abort")]
+)
+def test_sigkill_mid_runbook_restore_step_then_resume_or_abort(
+    cli: Cli, prepared: Slow, tmp_path: Path, victim: str, then: str
 ) -> None:
     slow, destination = prepared, tmp_path / "to"
     pid, err, code = kill_mid_restore(slow, destination, victim)
@@ -75,7 +77,7 @@ def test_sigkill_mid_runbook_restore_step_then_resume(
         assert code == -signal.SIGKILL
         assert run["status"] == "INTERRUPTED", run
         assert f"(pid {pid}) ended without finishing it" in run["error"]
-        # restic's scratch folder, hidden, stays until the run is resumed
+        # restic's scratch folder, hidden, stays until the run is resumed or aborted
         assert [p.name for p in scratch_folders(destination)] == [
             f".to.drorch-partial-run-{run['run']}"
         ]
@@ -87,6 +89,13 @@ def test_sigkill_mid_runbook_restore_step_then_resume(
     assert [s["status"] for s in run["steps"]] == [run["status"]], run["steps"]
     assert lock_files(slow.repo) == []  # the dead restic's lock is gone once drorch looked
     slow.unthrottle()
+    if then == "abort":
+        cli("runbook", "abort", str(run["run"]), root=slow.root, check_rc=0)
+        [aborted] = as_json(cli("runbook", "history", "--json", root=slow.root, check_rc=0))
+        assert aborted["status"] == "CANCELED"
+        assert not destination.exists()
+        assert scratch_folders(destination) == []  # never resumed: nothing left behind
+        return
     resumed = as_json(cli("runbook", "resume", str(run["run"]), "--json", root=slow.root))
     assert resumed["status"] == "SUCCEEDED", resumed
     assert [s["attempts"] for s in resumed["steps"]] == [2]

@@ -9,6 +9,7 @@ never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -40,4 +41,5 @@ def write_mapping(path: Path, entries: dict[str, Any]) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         log.debug("cannot write the cache file %s: %s", path, exc)
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only filesystem refuses even this
+            temporary.unlink(missing_ok=True)

@@ -102,6 +102,18 @@ class CatalogLost(CatalogError):
     removed while open. drorch refuses it rather than start a history silently anew."""
 
 
+class CatalogCorrupt(CatalogError):
+    """The catalog's file is damaged (truncated, overwritten): rebuild it, or put a copy back."""
+
+
+class CatalogReadOnly(CatalogError):
+    """The catalog, or the folder its journal goes in, cannot be written."""
+
+
+class CatalogLocked(CatalogError):
+    """Another process held the catalog's write lock longer than drorch waits."""
+
+
 class ResticError(DrorchError):
     """restic failed. Carries the masked argv, the exit code and the tail of stderr."""
 

@@ -336,6 +336,16 @@ def _make_folders_writable(top: Path) -> None:
                 os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRWXU)
 
 
+def discard_partial(destination: Path, tag: str) -> bool:
+    """Remove what an attempt tagged `tag` left half restored beside `destination` (its
+    process killed before it could); True when something was there."""
+    partial = partial_folder(destination, tag)
+    if not (partial.exists() or partial.is_symlink()):
+        return False
+    _remove_quietly(partial)
+    return True
+
+
 def _remove_quietly(partial: Path) -> None:
     """_remove on the way out of a failure, which must not hide the failure itself."""
     try:

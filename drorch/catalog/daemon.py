@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from drorch.catalog import models
-from drorch.catalog.models import RunStatus
+from drorch.catalog.models import RunStatus, StepStatus
+from drorch.catalog.runbooks import end_steps
 from drorch.catalog.store import Catalog, RunRecord, SnapshotRecord, _record, utc_now
 
 HEARTBEAT = timedelta(seconds=10)  # how often a daemon writes its heartbeat
@@ -109,6 +110,8 @@ def interrupt_run(
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             return None
+        # A runbook run's step that was running died with it: said where its steps are read.
+        end_steps(session, run_id, (StepStatus.RUNNING,), StepStatus.INTERRUPTED, error)
         for orphan in orphans:
             known = select(models.Snapshot.id).where(
                 models.Snapshot.target == orphan.target,

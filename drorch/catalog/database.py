@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from drorch.catalog import faults
 from drorch.catalog import identity as ident
 from drorch.catalog.identity import Anchor, Identity
 from drorch.catalog.models import Base
@@ -46,7 +47,9 @@ def close_all_engines() -> None:
         engine.dispose()
 
 
-BUSY_TIMEOUT = 30.0  # seconds SQLite waits for another connection's write lock
+# Seconds SQLite waits for another connection's write lock (the environment shortens it for
+# tests that hold the lock past it).
+BUSY_TIMEOUT = float(os.environ.get("DRORCH_CATALOG_BUSY_TIMEOUT", "30"))
 
 
 def _write_start(sql: str) -> bool:
@@ -140,6 +143,8 @@ def create_catalog_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         engine = create_engine(url, pool_pre_ping=True, connect_args=server_session())
+        _wait_for_locks_at_most(engine)
+        _name_catalog_in_errors(engine, url)
         _engines.add(engine)
         return engine
     database = parsed.database
@@ -149,7 +154,7 @@ def create_catalog_engine(url: str) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         except OSError as exc:
-            raise CatalogError(f"cannot open the catalog {path}: {exc.strerror}") from exc
+            raise faults.explain_os(path, exc) from exc
     connect: dict[str, Any] = {"timeout": BUSY_TIMEOUT}
     if database and database != ":memory:" and not parsed.query:
         connect["factory"] = WriteQueuedConnection
@@ -163,8 +168,46 @@ def create_catalog_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    if database and database != ":memory:":
+        _name_catalog_in_errors(engine, url)
     _engines.add(engine)
     return engine
+
+
+def _wait_for_locks_at_most(engine: Engine) -> None:
+    """A server session waits BUSY_TIMEOUT for a lock another session holds, as SQLite
+    does, then fails (explain_error: locked); never forever."""
+
+    @event.listens_for(engine, "connect")
+    def _lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = '{int(BUSY_TIMEOUT * 1000)}ms'")
+        dbapi_connection.commit()
+
+
+def _name_catalog_in_errors(engine: Engine, url: str) -> None:
+    """Mark each error of `engine` with its catalog's URL, for `explain_error` (the
+    database's own words name no catalog)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _mark(context: Any) -> None:
+        if context.sqlalchemy_exception is not None:  # None: not the database's error
+            setattr(context.sqlalchemy_exception, CATALOG_URL, url)
+
+
+CATALOG_URL = "drorch_catalog_url"
+
+
+def explain_error(exc: BaseException) -> CatalogError | None:
+    """The typed error for a catalog error that says what is wrong with the catalog
+    (corrupt, read-only, locked), naming it; None for any other error."""
+    url = getattr(exc, CATALOG_URL, None)
+    if not isinstance(url, str) or not isinstance(exc, SQLAlchemyError):
+        return None
+    path = sqlite_file(url)
+    if path is None:
+        return faults.explain_server(describe(url), reason(exc))
+    return faults.explain(path, reason(exc))
 
 
 def server_session() -> dict[str, Any]:
@@ -270,13 +313,19 @@ def migrate(engine: Engine, *, before_create: Callable[[], None] | None = None) 
             _alembic_upgrade(connection)
             return ident.read_identity(connection)
     except OperationalError as exc:
-        if engine.dialect.name == "sqlite":
-            raise CatalogError(f"cannot open the catalog {_where(engine)}: {reason(exc)}") from exc
+        if engine.dialect.name == "sqlite" or explain_error(exc) is not None:
+            raise _cannot_open(engine, exc) from exc
         raise CatalogUnreachable(
             f"cannot reach the catalog {_where(engine)}: {reason(exc)}"
         ) from exc
     except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot open the catalog {_where(engine)}: {reason(exc)}") from exc
+        raise _cannot_open(engine, exc) from exc
+
+
+def _cannot_open(engine: Engine, exc: SQLAlchemyError) -> CatalogError:
+    return explain_error(exc) or CatalogError(
+        f"cannot open the catalog {_where(engine)}: {reason(exc)}"
+    )
 
 
 def _revision(connection: Connection) -> str | None:
@@ -319,7 +368,8 @@ def _serialised(connection: Connection) -> Iterator[None]:
         with connection.begin():
             if sqlite:  # pysqlite begins a transaction before DML only, never before DDL
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
+            else:  # another process's migration is waited for, however long it takes
+                connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
                     {"key": SCHEMA_LOCK},

@@ -35,6 +35,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event, insert, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from drorch.catalog import faults
+from drorch.catalog.faults import REBUILD
 from drorch.catalog.models import CatalogIdentity
 from drorch.errors import CatalogError, CatalogLost
 
@@ -42,7 +44,6 @@ log = logging.getLogger(__name__)
 
 RECORD = "catalog.id"  # in the state dir: the UUID of the catalog it uses
 LOCK = "catalog.lock"  # in the state dir: held shared by daemons, exclusively by a rebuild
-REBUILD = "drorch catalog rebuild"
 SQLITE_PARTS = ("", "-wal", "-shm")  # a SQLite catalog is these files together
 
 
@@ -369,7 +370,7 @@ def _open_lock(state_dir: Path) -> int:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise CatalogError(f"cannot open {path}: {exc.strerror}") from exc
+        raise faults.explain_lock_file(path, exc) from exc
 
 
 def hold_daemon_lock(state_dir: Path) -> int:

@@ -8,12 +8,13 @@ one stays, so that the record shows every failure the run went through.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from drorch.catalog import models
 from drorch.catalog.models import StepStatus
@@ -117,15 +118,20 @@ def end_open_steps(catalog: Catalog, run_id: int, status: StepStatus, error: str
     """Mark `status` the attempts of a run still RUNNING or WAITING: those of a run found
     dead, or aborted. Returns how many."""
     with catalog.session() as session, session.begin():
-        done = session.execute(
-            update(models.RunbookStep)
-            .where(
-                models.RunbookStep.run_id == run_id,
-                models.RunbookStep.status.in_([StepStatus.RUNNING, StepStatus.WAITING]),
-            )
-            .values(status=status, error=error, finished_at=utc_now())
-        )
-        return int(done.rowcount)  # type: ignore[attr-defined]
+        return end_steps(session, run_id, (StepStatus.RUNNING, StepStatus.WAITING), status, error)
+
+
+def end_steps(
+    session: Session, run_id: int, now: Sequence[StepStatus], status: StepStatus, error: str
+) -> int:
+    """In `session`'s transaction: mark `status` the attempts of a run that are `now` in one
+    of those statuses. Returns how many."""
+    done = session.execute(
+        update(models.RunbookStep)
+        .where(models.RunbookStep.run_id == run_id, models.RunbookStep.status.in_(now))
+        .values(status=status, error=error, finished_at=utc_now())
+    )
+    return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 def steps_of(catalog: Catalog, run_id: int) -> list[StepRecord]:

@@ -68,9 +68,10 @@ def _catalog_problem(exc: Exception) -> str | None:
     sql = sys.modules.get("sqlalchemy.exc")
     if sql is None or not isinstance(exc, sql.SQLAlchemyError):
         return None
-    from drorch.catalog.database import reason
+    from drorch.catalog.database import explain_error, reason
 
-    return f"catalog: {reason(exc)}"
+    explained = explain_error(exc)
+    return str(explained) if explained is not None else f"catalog: {reason(exc)}"
 
 
 def entry() -> NoReturn:

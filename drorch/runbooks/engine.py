@@ -20,9 +20,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from drorch.actions.restore import discard_partial
 from drorch.catalog import Catalog, RunStatus, utc_now
 from drorch.catalog.models import StepStatus
-from drorch.catalog.runbooks import approve_step, end_open_steps, finish_step, start_step
+from drorch.catalog.runbooks import (
+    approve_step,
+    end_open_steps,
+    finish_step,
+    start_step,
+    steps_of,
+)
 from drorch.catalog.store import RUNBOOK
 from drorch.config import Config
 from drorch.config.runbooks import REFERENCE, Runbook
@@ -234,8 +241,19 @@ def abort(
     except CatalogError as exc:
         raise UsageError(f"run {run_id} was not aborted: {exc}") from exc
     end_open_steps(catalog, run_id, StepStatus.CANCELED, why)
+    _discard_half_restored(catalog, run_id)
     _seal(config, catalog, run_id, RunStatus.CANCELED, why, ended=True)
     return view(catalog, run_id)
+
+
+def _discard_half_restored(catalog: Catalog, run_id: int) -> None:
+    """The scratch folders of the run's restore steps: a process killed mid-restore could
+    not remove its own, a resume would have, and an aborted run is never resumed."""
+    for step in steps_of(catalog, run_id):
+        to = (step.inputs or {}).get("to")
+        restore = step.kind == "restore" and isinstance(to, str)
+        if restore and discard_partial(Path(str(to)), f"run-{run_id}"):
+            log.info("run %d: removed what its step %s left half restored", run_id, step.name)
 
 
 def _same_runbook(config: Config, current: RunView) -> tuple[Runbook, list[Instance]]:

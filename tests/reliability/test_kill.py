@@ -295,16 +295,22 @@ steps:
 """
 
 
-@pytest.mark.heavy
-def test_sigterm_to_a_runbook_run_leaves_it_resumable_and_nothing_half_restored(
-    cli: Cli, slow: Slow, tmp_path: Path
-) -> None:
+def restore_runbook_ready(cli: Cli, slow: Slow, tmp_path: Path) -> None:
+    """The `restore` runbook (restoring under tmp_path), 20 MB of data snapshotted, restic
+    throttled: a restore step that takes about 20 s."""
     with (slow.root / "drorch.yaml").open("a") as config:
         config.write(f"allowed_roots: [{tmp_path}]\n")
     (slow.root / "runbooks" / "restore.yaml").write_text(RESTORE_RUNBOOK)
     slow.big_data()
     cli("run", "app", root=slow.root, check_rc=0)
     slow.throttle()
+
+
+@pytest.mark.heavy
+def test_sigterm_to_a_runbook_run_leaves_it_resumable_and_nothing_half_restored(
+    cli: Cli, slow: Slow, tmp_path: Path
+) -> None:
+    restore_runbook_ready(cli, slow, tmp_path)
     destination = tmp_path / "to"
     terminate_while_restic_runs(
         slow, "runbook", "run", "restore", "--param", f"destination={destination}"

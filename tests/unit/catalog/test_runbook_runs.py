@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from drorch.catalog import Catalog, RunStatus
+from drorch.catalog.daemon import interrupt_run
 from drorch.catalog.database import create_catalog_engine, migrate
 from drorch.catalog.models import StepStatus
 from drorch.catalog.runbooks import (
@@ -124,6 +125,22 @@ def test_open_steps_end_with_their_run(catalog: Catalog) -> None:
         "process gone",
     )
     assert end_open_steps(catalog, run_id, StepStatus.INTERRUPTED, "again") == 0
+
+
+def test_a_run_found_dead_ends_its_running_step_with_it(catalog: Catalog) -> None:
+    run_id = _runbook_run(catalog)
+    done = start_step(
+        catalog, run_id, position=0, name="check", kind="check", actor="alice", inputs={}
+    )
+    finish_step(catalog, done.id, StepStatus.SUCCEEDED)
+    start_step(catalog, run_id, position=1, name="r", kind="restore", actor="alice", inputs={})
+    interrupted = interrupt_run(catalog, run_id, error="interrupted: pid 1 ended")
+    assert interrupted is not None and interrupted.status is RunStatus.INTERRUPTED
+    assert [(s.status, s.error) for s in steps_of(catalog, run_id)] == [
+        (StepStatus.SUCCEEDED, None),
+        (StepStatus.INTERRUPTED, "interrupted: pid 1 ended"),
+    ]
+    assert steps_of(catalog, run_id)[1].finished_at is not None
 
 
 def test_migration_0009_keeps_runs_and_lets_job_be_empty(catalog_url: str) -> None:

@@ -18,12 +18,11 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
-
-from tests.e2e.daemon_harness import wait_for
 
 WRAPPER = """\
 #!/bin/sh
@@ -108,20 +107,27 @@ def hold_lock(
         else ["--limit-upload", "256", "backup", str(source)]
     )
     env = {**os.environ, "RESTIC_PASSWORD_FILE": str(password_file)}
-    proc = subprocess.Popen(
-        [*prefix, real_restic(), "--repo", str(repo), *call],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:  # its own lock: a daemon's restic may be taking one of its own meanwhile
-        wait_for(lambda: lock_of(repo, env, proc.pid, before), 30, "restic's lock")
-    except AssertionError:
-        proc.kill()
-        proc.wait()
-        raise
-    return proc
+    deadline = time.monotonic() + 60
+    while True:
+        proc = subprocess.Popen(
+            [*prefix, real_restic(), "--repo", str(repo), *call],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        # Its own lock: a daemon's restic may be taking one of its own meanwhile, and one
+        # holding an exclusive lock (a check) makes this restic give up at once: start it
+        # again then, until the deadline (on a loaded machine a check every 2 s is often
+        # running).
+        while proc.poll() is None and time.monotonic() < deadline:
+            if lock_of(repo, env, proc.pid, before):
+                return proc
+            time.sleep(0.1)
+        if proc.poll() is None or time.monotonic() >= deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("timed out after 60s waiting for restic's lock")
 
 
 def lock_of(repo: Path, env: dict[str, str], pid: int, before: set[str]) -> str | None:

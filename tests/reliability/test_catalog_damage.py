@@ -22,9 +22,10 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import DRORCH_YAML
 from tests.e2e.conftest import Cli, as_json
+from tests.e2e.daemon_harness import wait_for
 from tests.pg import ENV, _unavailable
 from tests.reliability.test_kill import restic_snapshot_ids
-from tests.slow_restic import lock_files, random_file, restic_processes, throttled_restic, wait_for
+from tests.slow_restic import lock_files, random_file, restic_processes, throttled_restic
 
 pytestmark = pytest.mark.heavy
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Cli, as_json
-from tests.e2e.daemon_harness import DaemonProcess
-from tests.slow_restic import kill_leftovers, random_file, stale_lock, wait_for
+from tests.e2e.daemon_harness import DaemonProcess, wait_for
+from tests.slow_restic import kill_leftovers, random_file, stale_lock
 
 CHECK_EVERY_2S = """\
 policy: standard

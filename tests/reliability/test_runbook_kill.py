@@ -16,8 +16,9 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import Cli, as_json
+from tests.e2e.daemon_harness import wait_for
 from tests.reliability.test_kill import Slow, restore_runbook_ready, slow
-from tests.slow_restic import gone, lock_files, restic_processes, wait_for
+from tests.slow_restic import gone, lock_files, restic_processes
 
 __all__ = ["slow"]  # the fixture, shared with test_kill
 

@@ -1,0 +1,199 @@
+"""Faults on tape, with the real restic and a real virtual library, through the CLI.
+
+SIGKILL of drorch while it writes to a cartridge and while it reads one back for a
+restore: the process is stopped there by tests.reliability.paused_drorch (after its N-th
+record, on disk), then killed, so that the fault lands in the tape phase every time.
+Then: no run left RUNNING, nothing recorded as a copy that is not whole on tape, the
+earlier archives still readable, nothing half restored, and the next tape-out and
+restore succeed with the drive still holding the cartridge.
+
+A changer that lies: its state names a cartridge in a slot whose tape is not there, or
+says a slot is empty that holds one, or its barcode names another cartridge than the
+label on the tape. Each is a clear error naming the cartridge and slot, a non-zero exit,
+and the catalog and library left as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DRORCH_YAML, POLICY_YAML
+from tests.e2e.conftest import Cli, as_json
+from tests.reliability.test_kill import newest_run
+from tests.reliability.test_kill_actions import JOB, VAULT
+from tests.slow_restic import lock_files
+
+TAPE_OUT = ("run", "app", "replicate", "--to", "vault")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Site:
+    root: Path
+    cli: Cli
+
+    def __call__(self, *args: str | Path, rc: int | None = 0) -> subprocess.CompletedProcess[str]:
+        return self.cli(*args, root=self.root, check_rc=rc)
+
+    @property
+    def vtl(self) -> Path:
+        return self.root / "vtl"
+
+    def cartridge(self, barcode: str) -> Path:
+        return self.vtl / f"{barcode}.aws"
+
+    def library(self) -> dict[str, Any]:
+        state: dict[str, Any] = json.loads((self.vtl / "library.json").read_text())
+        return state
+
+    def edit_library(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """The changer's state as a lying changer would report it (written aside, renamed)."""
+        state = self.library()
+        change(state)
+        aside = self.vtl / "library.json.new"
+        aside.write_text(json.dumps(state, indent=2))
+        aside.replace(self.vtl / "library.json")
+
+    def slot_of(self, barcode: str) -> int | None:
+        return next((s["number"] for s in self.library()["slots"] if s["barcode"] == barcode), None)
+
+    def cartridges(self) -> dict[str, dict[str, Any]]:
+        """The catalog's cartridges, by barcode (`tape list --json`)."""
+        listed = as_json(self("tape", "list", "--json"))
+        found = [c for m in listed["media_sets"] for c in m["cartridges"]]
+        found += listed.get("cartridges", [])
+        return {c["barcode"]: c for c in found}
+
+    def vault_snapshots(self) -> set[str]:
+        return {s["id"] for s in as_json(self("snapshots", "--target", "vault", "--json"))}
+
+    def restored(self, into: Path, name: str) -> Path:
+        return into / (self.root / "data" / name).relative_to("/")
+
+    def paused(self, what: str, count: int, *args: str | Path) -> tuple[subprocess.Popen[str], str]:
+        """drorch ARGS, stopped after its `count`-th cartridge record `what` (write, read);
+        returns the process and what the flag says (barcode and block)."""
+        flag = self.root.parent / f"paused-{what}"
+        argv = [sys.executable, "-m", "tests.reliability.paused_drorch", str(flag), what]
+        process = subprocess.Popen(
+            [*argv, str(count), "--config", str(self.root), *map(str, args)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        deadline = time.monotonic() + 120
+        while not flag.exists():
+            if process.poll() is not None:
+                raise AssertionError(("ended before the pause", process.communicate()))
+            assert time.monotonic() < deadline, "drorch never reached the pause"
+            time.sleep(0.05)
+        return process, flag.read_text()
+
+
+@pytest.fixture
+def site(make_root, cli: Cli, catalog_url: str) -> Site:  # type: ignore[no-untyped-def]
+    """A job on primary and the virtual library, on each catalog backend; one snapshot
+    written to tape (on DRO001L8, in slot 1)."""
+    root = make_root(
+        drorch=DRORCH_YAML + VAULT + f'catalog: "{catalog_url}"\n',
+        jobs={"app": JOB},
+        policies={"standard": POLICY_YAML},
+    )
+    made = Site(root, cli)
+    made("run", "app", "snapshot")
+    made(*TAPE_OUT)
+    assert made.slot_of("DRO001L8") == 1
+    return made
+
+
+def add_data(site: Site) -> None:
+    """A snapshot with 1 MiB more (four records on tape), not yet on tape."""
+    (site.root / "data" / "big.bin").write_bytes(os.urandom(1 << 20))
+    site("run", "app", "snapshot")
+
+
+def assert_big_restored(site: Site, into: Path) -> None:
+    restored = site.restored(into, "big.bin").read_bytes()
+    assert restored == (site.root / "data" / "big.bin").read_bytes()
+
+
+def killed(process: subprocess.Popen[str], site: Site) -> dict[str, Any]:
+    process.kill()
+    process.communicate(timeout=30)
+    run = newest_run(site.cli, site.root)  # the first command to look marks it
+    assert run["status"] == "INTERRUPTED", run
+    assert f"(pid {process.pid}) ended without finishing it" in run["error"]
+    assert as_json(site("status", "--json"))["running"] == []
+    return run
+
+
+def back_in_its_slot(site: Site, barcode: str, slot: int) -> None:
+    """The library and the catalog agree: the cartridge is in its slot, the drive empty."""
+    assert site.slot_of(barcode) == slot
+    assert [d["barcode"] for d in site.library()["drives"]] == [None]
+    seen = site.cartridges()[barcode]
+    assert (seen["location"], seen["element"]) == ("SLOT", slot), seen
+
+
+# -- SIGKILL ------------------------------------------------------------------------------
+
+
+@pytest.mark.heavy
+def test_sigkill_mid_tape_out_while_it_writes_to_the_cartridge(site: Site, tmp_path: Path) -> None:
+    add_data(site)
+    on_tape = site.vault_snapshots()
+    size = site.cartridge("DRO001L8").stat().st_size
+    tape_out, where = site.paused("write", 2, *TAPE_OUT)
+    assert where.split()[0] == "DRO001L8"
+    assert site.cartridge("DRO001L8").stat().st_size > size  # two records of an archive
+    killed(tape_out, site)
+
+    assert site.vault_snapshots() == on_tape  # nothing recorded that is not whole on tape
+    # the archives written before are still read back, the drive still holding the tape
+    assert site.library()["drives"][0]["barcode"] == "DRO001L8"
+    earlier = tmp_path / "earlier"
+    site("restore", "app", "--from", "vault", "--to", earlier)
+    assert site.restored(earlier, "hello.txt").read_text() == "hello drorch\n"
+    assert not site.restored(earlier, "big.bin").exists()
+
+    done = site(*TAPE_OUT)
+    assert "copied 1 new snapshot(s)" in done.stdout, done.stdout
+    assert lock_files(site.root / "state" / "tape" / "vault" / "staging") == []
+    back = tmp_path / "back"
+    site("restore", "app", "--from", "vault", "--to", back)
+    assert_big_restored(site, back)
+    back_in_its_slot(site, "DRO001L8", 1)
+    assert [r for r in as_json(site("runs", "--json")) if r["status"] == "RUNNING"] == []
+
+
+@pytest.mark.heavy
+def test_sigkill_mid_restore_from_tape(site: Site, tmp_path: Path) -> None:
+    add_data(site)
+    site(*TAPE_OUT)
+    to = tmp_path / "restored"
+    restore, where = site.paused("read", 4, "restore", "app", "--from", "vault", "--to", to)
+    assert where.split()[0] == "DRO001L8"
+    killed(restore, site)
+
+    assert not to.exists()  # nothing half restored
+    assert [p.name for p in tmp_path.iterdir() if "drorch-partial" in p.name] == []
+    assert site.library()["drives"][0]["barcode"] == "DRO001L8"  # left in the drive
+    scratch = site.root / "state" / "scratch"
+    assert [p.name for p in scratch.iterdir()] != []  # what it had read of the tape
+
+    site("restore", "app", "--from", "vault", "--to", to)
+    assert_big_restored(site, to)
+    assert list(scratch.iterdir()) == []  # the killed restore's copy of the tape is gone too
+    back_in_its_slot(site, "DRO001L8", 1)

@@ -33,6 +33,8 @@ from tests.reliability.test_kill import newest_run
 from tests.reliability.test_kill_actions import JOB, VAULT
 from tests.slow_restic import lock_files
 
+pytestmark = pytest.mark.heavy  # each case writes to tape first, on both catalogs
+
 TAPE_OUT = ("run", "app", "replicate", "--to", "vault")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +73,7 @@ class Site:
         """The catalog's cartridges, by barcode (`tape list --json`)."""
         listed = as_json(self("tape", "list", "--json"))
         found = [c for m in listed["media_sets"] for c in m["cartridges"]]
-        found += listed.get("cartridges", [])
+        found += listed["cartridges_without_media_set"]
         return {c["barcode"]: c for c in found}
 
     def vault_snapshots(self) -> set[str]:
@@ -150,7 +152,6 @@ def back_in_its_slot(site: Site, barcode: str, slot: int) -> None:
 # -- SIGKILL ------------------------------------------------------------------------------
 
 
-@pytest.mark.heavy
 def test_sigkill_mid_tape_out_while_it_writes_to_the_cartridge(site: Site, tmp_path: Path) -> None:
     add_data(site)
     on_tape = site.vault_snapshots()
@@ -178,7 +179,6 @@ def test_sigkill_mid_tape_out_while_it_writes_to_the_cartridge(site: Site, tmp_p
     assert [r for r in as_json(site("runs", "--json")) if r["status"] == "RUNNING"] == []
 
 
-@pytest.mark.heavy
 def test_sigkill_mid_restore_from_tape(site: Site, tmp_path: Path) -> None:
     add_data(site)
     site(*TAPE_OUT)
@@ -197,3 +197,60 @@ def test_sigkill_mid_restore_from_tape(site: Site, tmp_path: Path) -> None:
     assert_big_restored(site, to)
     assert list(scratch.iterdir()) == []  # the killed restore's copy of the tape is gone too
     back_in_its_slot(site, "DRO001L8", 1)
+
+
+# -- a changer that lies, a cartridge missing -----------------------------------------------
+
+
+def test_a_slot_the_changer_says_holds_a_cartridge_that_is_not_there(
+    site: Site, tmp_path: Path
+) -> None:
+    """Slot 1 names DRO001L8, but its tape is gone: the load fails naming both, nothing
+    moves (the library goes on working), and once the tape is back the restore works."""
+    on_tape = site.vault_snapshots()
+    away = tmp_path / "DRO001L8.aws"
+    site.cartridge("DRO001L8").rename(away)
+    to = tmp_path / "restored"
+    failed = site("restore", "app", "--from", "vault", "--to", to, rc=1)
+    assert "slot 1" in failed.stderr and "DRO001L8" in failed.stderr, failed.stderr
+    assert not to.exists()
+    assert site.vault_snapshots() == on_tape
+    back_in_its_slot(site, "DRO001L8", 1)  # what the changer says, and the catalog with it
+    site("tape", "status")  # the drive still opens
+
+    away.rename(site.cartridge("DRO001L8"))
+    site("restore", "app", "--from", "vault", "--to", to)
+    assert site.restored(to, "hello.txt").read_text() == "hello drorch\n"
+
+
+def test_a_cartridge_the_changer_no_longer_shows_is_named(site: Site, tmp_path: Path) -> None:
+    """The changer says slot 1 is empty: the restore names the cartridge it needs, and the
+    catalog keeps where it last saw it (not seeing it proves nothing)."""
+    site.edit_library(lambda state: state["slots"][0].update(barcode=None))
+    to = tmp_path / "restored"
+    failed = site("restore", "app", "--from", "vault", "--to", to, rc=1)
+    assert "cartridge DRO001L8 of media set" in failed.stderr, failed.stderr
+    assert "is not in the library" in failed.stderr
+    assert not to.exists()
+    seen = site.cartridges()["DRO001L8"]
+    assert (seen["state"], seen["location"], seen["element"]) == ("LABELLED", "SLOT", 1), seen
+
+
+def test_a_barcode_that_names_another_cartridge_than_its_label(site: Site) -> None:
+    """The changer hides DRO001L8 and reads its barcode as DRO002L8 in slot 2 (the tape
+    there is DRO001L8's): the tape-out refuses it naming both, and records neither as
+    foreign nor as anything else."""
+    add_data(site)
+    on_tape = site.vault_snapshots()
+    site.edit_library(lambda state: state["slots"][0].update(barcode=None))
+    site.cartridge("DRO001L8").replace(site.cartridge("DRO002L8"))
+    site.cartridge("DRO001L8").touch()  # the hidden slot's file, never loaded
+
+    failed = site(*TAPE_OUT, rc=1)
+    assert "cartridge DRO002L8 refused" in failed.stderr, failed.stderr
+    assert "its label says DRO001L8" in failed.stderr, failed.stderr
+    assert site.vault_snapshots() == on_tape
+    known = site.cartridges()
+    assert known["DRO002L8"]["state"] == "UNKNOWN", known["DRO002L8"]
+    assert (known["DRO001L8"]["state"], known["DRO001L8"]["sequence"]) == ("LABELLED", 1)
+    assert site.slot_of("DRO002L8") == 2

@@ -209,6 +209,13 @@ class TapeOut:
         except ForeignLabel as exc:
             tape_catalog.set_cartridge_state(self.catalog, barcode, CartridgeState.FOREIGN)
             raise CartridgeRefused(barcode, str(exc)) from exc
+        if found is not None and found.barcode != barcode:
+            raise CartridgeRefused(
+                barcode,
+                f"its label says {found.barcode} (#{found.sequence} of media set "
+                f"{found.media_set}): the changer's barcode and the tape disagree; check "
+                "the cartridge's barcode sticker and the library's inventory",
+            )
         if allocation.label:
             if found is not None and allocation.unread:
                 tape_catalog.set_cartridge_state(self.catalog, barcode, CartridgeState.FOREIGN)

@@ -105,9 +105,9 @@ class Site:
 
 
 @pytest.fixture
-def site(make_root, cli: Cli, catalog_url: str) -> Site:  # type: ignore[no-untyped-def]
-    """A job on primary and the virtual library, on each catalog backend; one snapshot
-    written to tape (on DRO001L8, in slot 1)."""
+def bare(make_root, cli: Cli, catalog_url: str) -> Site:  # type: ignore[no-untyped-def]
+    """A job with one snapshot on primary and a virtual library of blank cartridges, on
+    each catalog backend."""
     root = make_root(
         drorch=DRORCH_YAML + VAULT + f'catalog: "{catalog_url}"\n',
         jobs={"app": JOB},
@@ -115,9 +115,15 @@ def site(make_root, cli: Cli, catalog_url: str) -> Site:  # type: ignore[no-unty
     )
     made = Site(root, cli)
     made("run", "app", "snapshot")
-    made(*TAPE_OUT)
-    assert made.slot_of("DRO001L8") == 1
     return made
+
+
+@pytest.fixture
+def site(bare: Site) -> Site:
+    """The same, the snapshot written to tape (on DRO001L8, in slot 1)."""
+    bare(*TAPE_OUT)
+    assert bare.slot_of("DRO001L8") == 1
+    return bare
 
 
 def add_data(site: Site) -> None:
@@ -177,6 +183,26 @@ def test_sigkill_mid_tape_out_while_it_writes_to_the_cartridge(site: Site, tmp_p
     assert_big_restored(site, back)
     back_in_its_slot(site, "DRO001L8", 1)
     assert [r for r in as_json(site("runs", "--json")) if r["status"] == "RUNNING"] == []
+
+
+def test_sigkill_mid_tape_out_once_it_wrote_a_label_not_yet_recorded(
+    bare: Site, tmp_path: Path
+) -> None:
+    """Killed after the label's record reached the blank DRO001L8, before the catalog
+    recorded it: the tape holds drorch's label of the media set the catalog opened. The
+    next tape-out takes the cartridge as its own, never as a foreign one."""
+    tape_out, where = bare.paused("write", 1, *TAPE_OUT)
+    assert where.split()[0] == "DRO001L8"
+    killed(tape_out, bare)
+    assert bare.vault_snapshots() == set()
+
+    bare(*TAPE_OUT)
+    known = bare.cartridges()["DRO001L8"]
+    assert (known["state"], known["sequence"]) == ("LABELLED", 1), known
+    back = tmp_path / "back"
+    bare("restore", "app", "--from", "vault", "--to", back)
+    assert bare.restored(back, "hello.txt").read_text() == "hello drorch\n"
+    back_in_its_slot(bare, "DRO001L8", 1)
 
 
 def test_sigkill_mid_restore_from_tape(site: Site, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from drorch.catalog import tape as tape_catalog
 from drorch.catalog.models import CartridgeState, TapeFileKind
 from drorch.config.model import Pool
 from drorch.config.units import format_size
+from drorch.errors import DrorchError
 from drorch.targets.tape.changer import Inventory
 from drorch.targets.tape.drive import Drive
 from drorch.targets.tape.errors import CartridgeRefused, TapeError, TapeOutFailed
@@ -120,20 +121,10 @@ class TapeOut:
             return TapeOutReport(allocation.media_set_id, 0, 0, 0, (), 0.0)
         self._check_sizes(missing)
         batches = archives_of(missing, self._archive_limit())
-        purpose = f"tape-out to {name}" + (f" (run {self.run_id})" if self.run_id else "")
-        media_set = allocation.media_set_id
-        with hold_drive(self.catalog, name, self.library, purpose=purpose, run_id=self.run_id) as (
-            drive
-        ):
-            pending = list(batches)
-            while pending:
-                media_set = self._start_set(allocation)
-                with mounted(self.library, drive, allocation.barcode):
-                    current = self._open(drive, allocation, media_set)
-                    full = self._fill(drive, current, staging, pending)
-                    self._close(drive, current, full=full)
-                if pending:
-                    allocation = self._allocate()
+        try:
+            media_set = self._write_batches(allocation, staging, batches)
+        finally:
+            self._see_where_cartridges_went()
         written = sum(len(b) for b in batches)
         size = sum(f.size for b in batches for f in b)
         seconds = time.monotonic() - started
@@ -156,6 +147,28 @@ class TapeOut:
             self._rewritten,
         )
 
+    def _write_batches(
+        self, allocation: Allocation, staging: Path, batches: list[list[StagedFile]]
+    ) -> str | None:
+        """Write every batch as an archive, from the cartridge `allocation` names on; the
+        media set they went to."""
+        name = self.settings.target
+        purpose = f"tape-out to {name}" + (f" (run {self.run_id})" if self.run_id else "")
+        media_set = allocation.media_set_id
+        with hold_drive(self.catalog, name, self.library, purpose=purpose, run_id=self.run_id) as (
+            drive
+        ):
+            pending = list(batches)
+            while pending:
+                media_set = self._start_set(allocation)
+                with mounted(self.library, drive, allocation.barcode):
+                    current = self._open(drive, allocation, media_set)
+                    full = self._fill(drive, current, staging, pending)
+                    self._close(drive, current, full=full)
+                if pending:
+                    allocation = self._allocate()
+        return media_set
+
     # -- choosing and opening a cartridge ---------------------------------------------------
 
     def _see_inventory(self) -> Inventory | None:
@@ -165,6 +178,15 @@ class TapeOut:
         inventory = self.library.changer.inventory()
         see_inventory(self.catalog, inventory, at=utc_now())
         return inventory
+
+    def _see_where_cartridges_went(self) -> None:
+        """After the drive is let go, also on failure: the catalog sees the cartridges where
+        the changer put them (one left in the drive by a run that died is back in its
+        slot). A changer or catalog failing now is logged, not raised over the first."""
+        try:
+            self._see_inventory()
+        except DrorchError as exc:
+            log.warning("tape-out %s: where the cartridges are: %s", self.settings.target, exc)
 
     def _allocate(self, inventory: Inventory | None = None) -> Allocation:
         """The cartridge to write next, from `inventory` or, when cartridges moved since,
@@ -217,7 +239,7 @@ class TapeOut:
                 "the cartridge's barcode sticker and the library's inventory",
             )
         if allocation.label:
-            if found is not None and allocation.unread:
+            if found is not None and allocation.unread and not _unrecorded(found, allocation):
                 tape_catalog.set_cartridge_state(self.catalog, barcode, CartridgeState.FOREIGN)
                 raise CartridgeRefused(
                     barcode,
@@ -408,6 +430,17 @@ class TapeOut:
     def _expiry(self) -> datetime | None:
         retention = self.settings.pool.retention
         return None if retention is None else utc_now() + retention
+
+
+def _unrecorded(found: Label, allocation: Allocation) -> bool:
+    """Whether the label is the one this tape-out would write, left by one that died after
+    writing it and before the catalog recorded it: the cartridge is the pool's, not a
+    foreign one, and is labelled again."""
+    return (
+        found.barcode == allocation.barcode
+        and str(found.media_set) == allocation.media_set_id
+        and found.sequence == allocation.sequence
+    )
 
 
 MAX_ARCHIVE = 1 << 30  # bytes of members per archive at most: a rewrite costs at most this

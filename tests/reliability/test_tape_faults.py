@@ -205,6 +205,25 @@ def test_sigkill_mid_tape_out_once_it_wrote_a_label_not_yet_recorded(
     back_in_its_slot(bare, "DRO001L8", 1)
 
 
+def test_sigkill_mid_tape_out_while_it_records_what_it_wrote(site: Site, tmp_path: Path) -> None:
+    """Killed once the catalog took the new archive and before it took the index that
+    closes the session: what a session wrote is recorded whole or not at all, so the next
+    tape-out writes it again and a restore finds every file where the catalog says."""
+    add_data(site)
+    on_tape = site.vault_snapshots()
+    tape_out, _ = site.paused("record", 2, *TAPE_OUT)
+    killed(tape_out, site)
+    assert site.vault_snapshots() == on_tape
+
+    (site.root / "data" / "newer.txt").write_text("newer\n")
+    site("run", "app", "snapshot")
+    site(*TAPE_OUT)  # writes after what the catalog holds, and records it
+    back = tmp_path / "back"
+    site("restore", "app", "--from", "vault", "--to", back)
+    assert_big_restored(site, back)
+    assert site.restored(back, "newer.txt").read_text() == "newer\n"
+
+
 def test_sigkill_mid_restore_from_tape(site: Site, tmp_path: Path) -> None:
     add_data(site)
     site(*TAPE_OUT)

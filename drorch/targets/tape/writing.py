@@ -361,36 +361,27 @@ class TapeOut:
                 f"cartridge {current.barcode} as tape file {number}: {exc}"
             ) from exc
         self._verify(drive, current)
-        expires = self._expiry()
-        for archive in current.written:
-            tape_catalog.record_tape_file(
-                self.catalog,
-                barcode=current.barcode,
-                file_number=archive.file_number,
-                kind=TapeFileKind.ARCHIVE,
-                bytes_written=archive.records * drive.record_size,
-                written_at=written_at,
-                session_id=self.session,
-                expires_at=expires,
-                target=self.settings.target,
-                files=[
-                    tape_catalog.RepositoryFile(m.path, m.size, m.sha256) for m in archive.members
-                ],
-                run_id=self.run_id,
+        archives = [
+            tape_catalog.WrittenFile(
+                archive.file_number,
+                TapeFileKind.ARCHIVE,
+                archive.records * drive.record_size,
+                [tape_catalog.RepositoryFile(m.path, m.size, m.sha256) for m in archive.members],
             )
-        tape_catalog.record_tape_file(
+            for archive in current.written
+        ]
+        index = tape_catalog.WrittenFile(number, TapeFileKind.INDEX, drive.record_size)
+        tape_catalog.record_session(
             self.catalog,
             barcode=current.barcode,
-            file_number=number,
-            kind=TapeFileKind.INDEX,
-            bytes_written=drive.record_size,
+            written=[*archives, index],
             written_at=written_at,
             session_id=self.session,
-            expires_at=expires,
+            expires_at=self._expiry(),
+            target=self.settings.target,
             run_id=self.run_id,
+            full=full,
         )
-        if full:
-            tape_catalog.set_cartridge_state(self.catalog, current.barcode, CartridgeState.FULL)
 
     def _verify(self, drive: Drive, current: _Mounted) -> None:
         """Read back every archive written on the cartridge in this session."""

@@ -335,36 +335,87 @@ def record_tape_file(
     """A tape file written (and verified) on a labelled cartridge of a media set, with the
     repository files of `target` it holds. The set's last write becomes `written_at` and
     its expiry `expires_at` (None: forever)."""
-    if kind is TapeFileKind.LABEL or file_number < 1:
-        raise CatalogError("file 0 is the label: label_cartridge records it")
-    if files and target is None:
-        raise CatalogError("repository files need the target whose repository they are of")
+    [recorded] = record_session(
+        catalog,
+        barcode=barcode,
+        written=[WrittenFile(file_number, kind, bytes_written, tuple(files))],
+        written_at=written_at,
+        session_id=session_id,
+        expires_at=expires_at,
+        target=target,
+        run_id=run_id,
+    )
+    return recorded
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """One tape file of a write session, and the repository files it holds."""
+
+    file_number: int
+    kind: TapeFileKind
+    bytes_written: int
+    files: Sequence[RepositoryFile] = ()
+
+
+def record_session(
+    catalog: Catalog,
+    *,
+    barcode: str,
+    written: Sequence[WrittenFile],
+    written_at: datetime,
+    session_id: str,
+    expires_at: datetime | None,
+    target: str | None = None,
+    run_id: int | None = None,
+    full: bool = False,
+) -> list[TapeFileRecord]:
+    """The tape files a write session wrote (and verified) on one cartridge, recorded in
+    one transaction: a process that dies while recording them leaves none, so the next
+    tape-out writes them again after the last session recorded whole, and no file the
+    catalog places on tape is one that it then overwrites. `full`: the cartridge reached
+    its early warning. As record_tape_file for each file."""
+    for item in written:
+        if item.kind is TapeFileKind.LABEL or item.file_number < 1:
+            raise CatalogError("file 0 is the label: label_cartridge records it")
+        if item.files and target is None:
+            raise CatalogError("repository files need the target whose repository they are of")
     with catalog.session() as session, session.begin():
         row = _existing(session, barcode)
         if row.state not in (CartridgeState.LABELLED, CartridgeState.FULL) or not row.media_set_id:
             raise CatalogError(f"cartridge {barcode} is {row.state}, not labelled for a media set")
         owner = session.get(models.MediaSet, row.media_set_id, with_for_update=True)
         assert owner is not None  # a foreign key
-        written = add_tape_file(
-            session,
-            barcode=barcode,
-            file_number=file_number,
-            kind=kind,
-            media_set_id=owner.id,
-            size=bytes_written,
-            written_at=written_at,
-            session_id=session_id,
-            run_id=run_id,
-            target=target,
-            files=files,
-        )
-        row.bytes_written += bytes_written
+        rows = [
+            add_tape_file(
+                session,
+                barcode=barcode,
+                file_number=item.file_number,
+                kind=item.kind,
+                media_set_id=owner.id,
+                size=item.bytes_written,
+                written_at=written_at,
+                session_id=session_id,
+                run_id=run_id,
+                target=target,
+                files=item.files,
+            )
+            for item in written
+        ]
+        row.bytes_written += sum(item.bytes_written for item in written)
+        if full:
+            row.state = CartridgeState.FULL
         owner.last_written_at, owner.expires_at = written_at, expires_at
         try:
             session.flush()
         except IntegrityError:
-            raise CatalogError(f"file {file_number} of {barcode} is already recorded") from None
-        return _tape_file(written)
+            numbers = ", ".join(str(item.file_number) for item in written)
+            raise CatalogError(
+                f"file {numbers} of {barcode} is already recorded"
+                if len(written) == 1
+                else f"one of files {numbers} of {barcode} is already recorded"
+            ) from None
+        return [_tape_file(written_row) for written_row in rows]
 
 
 def set_media_set_expiry(

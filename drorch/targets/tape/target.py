@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from drorch.catalog import Catalog, RepositoryRecord
 from drorch.config.model import Pool, TapeTarget
@@ -150,7 +153,8 @@ class TapeLibraryTarget(Target):
         from drorch.targets.tape.library import open_library
         from drorch.targets.tape.reading import stage_media_set
 
-        scratch = self.state_dir / SCRATCH / f"tape-{self.name}-{uuid.uuid4().hex[:12]}"
+        remove_dead_scratch(self.state_dir, self.name)
+        scratch = scratch_folder(self.state_dir, self.name, os.getpid())
         try:
             stage_media_set(
                 catalog, self.name, open_library(self.spec), scratch, purpose=purpose,
@@ -193,6 +197,28 @@ class TapeLibraryTarget(Target):
             infos = restic.snapshots(repo)
         log.info("target %s: media set holds %d snapshot(s)", self.name, len(infos))
         return None, infos
+
+
+def scratch_folder(state_dir: Path, target: str, pid: int) -> Path:
+    """A folder of its own for a reader of the tape target, named by the reader's pid."""
+    return state_dir / SCRATCH / f"tape-{target}-{pid}-{uuid.uuid4().hex[:12]}"
+
+
+def remove_dead_scratch(state_dir: Path, target: str) -> list[Path]:
+    """Remove the scratch folders of the target's readers that died (SIGKILL, power loss)
+    before they could: each holds a copy of what they had read of a media set, and
+    nothing else would ever remove it. A living reader's folder is left alone."""
+    root = state_dir / SCRATCH
+    prefix = f"tape-{target}-"
+    found = sorted(root.glob(f"{prefix}*")) if root.is_dir() else []
+    removed = []
+    for folder in found:
+        pid = folder.name[len(prefix) :].partition("-")[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            log.warning("target %s: removed %s, left by a reader that died", target, folder)
+            removed.append(folder)
+    return removed
 
 
 def _read_back(path: str) -> bool:

@@ -27,6 +27,7 @@ from drorch.catalog import tape as tape_catalog
 from drorch.catalog.models import CartridgeState, TapeFileKind
 from drorch.config.model import Pool
 from drorch.config.units import format_size
+from drorch.errors import DrorchError
 from drorch.targets.tape.changer import Inventory
 from drorch.targets.tape.drive import Drive
 from drorch.targets.tape.errors import CartridgeRefused, TapeError, TapeOutFailed
@@ -120,20 +121,10 @@ class TapeOut:
             return TapeOutReport(allocation.media_set_id, 0, 0, 0, (), 0.0)
         self._check_sizes(missing)
         batches = archives_of(missing, self._archive_limit())
-        purpose = f"tape-out to {name}" + (f" (run {self.run_id})" if self.run_id else "")
-        media_set = allocation.media_set_id
-        with hold_drive(self.catalog, name, self.library, purpose=purpose, run_id=self.run_id) as (
-            drive
-        ):
-            pending = list(batches)
-            while pending:
-                media_set = self._start_set(allocation)
-                with mounted(self.library, drive, allocation.barcode):
-                    current = self._open(drive, allocation, media_set)
-                    full = self._fill(drive, current, staging, pending)
-                    self._close(drive, current, full=full)
-                if pending:
-                    allocation = self._allocate()
+        try:
+            media_set = self._write_batches(allocation, staging, batches)
+        finally:
+            self._see_where_cartridges_went()
         written = sum(len(b) for b in batches)
         size = sum(f.size for b in batches for f in b)
         seconds = time.monotonic() - started
@@ -156,6 +147,28 @@ class TapeOut:
             self._rewritten,
         )
 
+    def _write_batches(
+        self, allocation: Allocation, staging: Path, batches: list[list[StagedFile]]
+    ) -> str | None:
+        """Write every batch as an archive, from the cartridge `allocation` names on; the
+        media set they went to."""
+        name = self.settings.target
+        purpose = f"tape-out to {name}" + (f" (run {self.run_id})" if self.run_id else "")
+        media_set = allocation.media_set_id
+        with hold_drive(self.catalog, name, self.library, purpose=purpose, run_id=self.run_id) as (
+            drive
+        ):
+            pending = list(batches)
+            while pending:
+                media_set = self._start_set(allocation)
+                with mounted(self.library, drive, allocation.barcode):
+                    current = self._open(drive, allocation, media_set)
+                    full = self._fill(drive, current, staging, pending)
+                    self._close(drive, current, full=full)
+                if pending:
+                    allocation = self._allocate()
+        return media_set
+
     # -- choosing and opening a cartridge ---------------------------------------------------
 
     def _see_inventory(self) -> Inventory | None:
@@ -165,6 +178,15 @@ class TapeOut:
         inventory = self.library.changer.inventory()
         see_inventory(self.catalog, inventory, at=utc_now())
         return inventory
+
+    def _see_where_cartridges_went(self) -> None:
+        """After the drive is let go, also on failure: the catalog sees the cartridges where
+        the changer put them (one left in the drive by a run that died is back in its
+        slot). A changer or catalog failing now is logged, not raised over the first."""
+        try:
+            self._see_inventory()
+        except DrorchError as exc:
+            log.warning("tape-out %s: where the cartridges are: %s", self.settings.target, exc)
 
     def _allocate(self, inventory: Inventory | None = None) -> Allocation:
         """The cartridge to write next, from `inventory` or, when cartridges moved since,
@@ -209,8 +231,15 @@ class TapeOut:
         except ForeignLabel as exc:
             tape_catalog.set_cartridge_state(self.catalog, barcode, CartridgeState.FOREIGN)
             raise CartridgeRefused(barcode, str(exc)) from exc
+        if found is not None and found.barcode != barcode:
+            raise CartridgeRefused(
+                barcode,
+                f"its label says {found.barcode} (#{found.sequence} of media set "
+                f"{found.media_set}): the changer's barcode and the tape disagree; check "
+                "the cartridge's barcode sticker and the library's inventory",
+            )
         if allocation.label:
-            if found is not None and allocation.unread:
+            if found is not None and allocation.unread and not _unrecorded(found, allocation):
                 tape_catalog.set_cartridge_state(self.catalog, barcode, CartridgeState.FOREIGN)
                 raise CartridgeRefused(
                     barcode,
@@ -332,36 +361,27 @@ class TapeOut:
                 f"cartridge {current.barcode} as tape file {number}: {exc}"
             ) from exc
         self._verify(drive, current)
-        expires = self._expiry()
-        for archive in current.written:
-            tape_catalog.record_tape_file(
-                self.catalog,
-                barcode=current.barcode,
-                file_number=archive.file_number,
-                kind=TapeFileKind.ARCHIVE,
-                bytes_written=archive.records * drive.record_size,
-                written_at=written_at,
-                session_id=self.session,
-                expires_at=expires,
-                target=self.settings.target,
-                files=[
-                    tape_catalog.RepositoryFile(m.path, m.size, m.sha256) for m in archive.members
-                ],
-                run_id=self.run_id,
+        archives = [
+            tape_catalog.WrittenFile(
+                archive.file_number,
+                TapeFileKind.ARCHIVE,
+                archive.records * drive.record_size,
+                [tape_catalog.RepositoryFile(m.path, m.size, m.sha256) for m in archive.members],
             )
-        tape_catalog.record_tape_file(
+            for archive in current.written
+        ]
+        index = tape_catalog.WrittenFile(number, TapeFileKind.INDEX, drive.record_size)
+        tape_catalog.record_session(
             self.catalog,
             barcode=current.barcode,
-            file_number=number,
-            kind=TapeFileKind.INDEX,
-            bytes_written=drive.record_size,
+            written=[*archives, index],
             written_at=written_at,
             session_id=self.session,
-            expires_at=expires,
+            expires_at=self._expiry(),
+            target=self.settings.target,
             run_id=self.run_id,
+            full=full,
         )
-        if full:
-            tape_catalog.set_cartridge_state(self.catalog, current.barcode, CartridgeState.FULL)
 
     def _verify(self, drive: Drive, current: _Mounted) -> None:
         """Read back every archive written on the cartridge in this session."""
@@ -401,6 +421,17 @@ class TapeOut:
     def _expiry(self) -> datetime | None:
         retention = self.settings.pool.retention
         return None if retention is None else utc_now() + retention
+
+
+def _unrecorded(found: Label, allocation: Allocation) -> bool:
+    """Whether the label is the one this tape-out would write, left by one that died after
+    writing it and before the catalog recorded it: the cartridge is the pool's, not a
+    foreign one, and is labelled again."""
+    return (
+        found.barcode == allocation.barcode
+        and str(found.media_set) == allocation.media_set_id
+        and found.sequence == allocation.sequence
+    )
 
 
 MAX_ARCHIVE = 1 << 30  # bytes of members per archive at most: a rewrite costs at most this

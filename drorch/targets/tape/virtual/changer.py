@@ -38,6 +38,12 @@ class VirtualChanger(Changer):
                 raise CleaningCartridge(
                     f"slot {slot} holds cleaning cartridge {source.barcode}: not for data"
                 )
+            tape = self.folder / f"{source.barcode}{library_state.CARTRIDGE_SUFFIX}"
+            if not tape.is_file():  # as a robot finds the slot empty: nothing moves
+                raise ElementEmpty(
+                    f"slot {slot} is empty: the library's inventory says it holds "
+                    f"{source.barcode}, but its cartridge ({tape}) is not there"
+                )
             bay.barcode, bay.source_slot, bay.ejected, bay.position = source.barcode, slot, False, 0
             source.barcode = None
 

@@ -20,7 +20,7 @@ import pytest
 from drorch.catalog import RunStatus, SnapshotStatus
 from tests.conftest import DRORCH_YAML, POLICY_YAML
 from tests.e2e.conftest import Cli, as_json
-from tests.e2e.daemon_harness import DaemonProcess, catalog_of, runs_of
+from tests.e2e.daemon_harness import DaemonProcess, catalog_of, runs_of, wait_for
 from tests.slow_restic import (
     gone,
     kill_leftovers,
@@ -29,7 +29,6 @@ from tests.slow_restic import (
     real_restic,
     restic_processes,
     throttled_restic,
-    wait_for,
 )
 
 EVERY_2S = """\

@@ -2,7 +2,9 @@
 
 SIGKILL of drorch while it writes to a cartridge and while it reads one back for a
 restore: the process is stopped there by tests.reliability.paused_drorch (after its N-th
-record, on disk), then killed, so that the fault lands in the tape phase every time.
+record, on disk), then killed, so that the fault lands in the tape phase every time. And
+SIGKILL of drorch's restic child restoring from the media set read back (slowed down by
+tests.slow_restic, caught once it holds its lock on the scratch copy).
 Then: no run left RUNNING, nothing recorded as a copy that is not whole on tape, the
 earlier archives still readable, nothing half restored, and the next tape-out and
 restore succeed with the drive still holding the cartridge.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,13 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.conftest import DRORCH_YAML, POLICY_YAML
 from tests.e2e.conftest import Cli, as_json
+from tests.e2e.daemon_harness import wait_for
 from tests.reliability.test_kill import newest_run
 from tests.reliability.test_kill_actions import JOB, VAULT
-from tests.slow_restic import lock_files
+from tests.slow_restic import gone, lock_files, throttled_restic
 
 pytestmark = pytest.mark.heavy  # each case writes to tape first, on both catalogs
 
@@ -241,6 +246,73 @@ def test_sigkill_mid_restore_from_tape(site: Site, tmp_path: Path) -> None:
     site("restore", "app", "--from", "vault", "--to", to)
     assert_big_restored(site, to)
     assert list(scratch.iterdir()) == []  # the killed restore's copy of the tape is gone too
+    back_in_its_slot(site, "DRO001L8", 1)
+
+
+def restic_restoring(parent: int, scratch: Path) -> psutil.Process:
+    """Wait until drorch (`parent`)'s restic restore runs on its scratch copy of the media
+    set and holds its lock there."""
+
+    def working() -> list[psutil.Process]:
+        found = []
+        for child in psutil.Process(parent).children():
+            try:
+                name, cmdline = child.name(), child.cmdline()
+            except psutil.NoSuchProcess:
+                continue  # an earlier restic call, ended meanwhile
+            at = next((Path(a) for a in cmdline if Path(a).parent == scratch), None)
+            if name == "restic" and "restore" in cmdline and at and lock_files(at):
+                found.append(child)
+        return found
+
+    found = wait_for(working, 120, "restic restoring from the scratch copy, holding its lock")
+    assert isinstance(found, list) and len(found) == 1, found
+    return found[0]
+
+
+def test_sigkill_of_restic_mid_restore_from_tape(site: Site, tmp_path: Path) -> None:
+    add_data(site)
+    site(*TAPE_OUT)
+    binary, flag = throttled_restic(tmp_path / "bin", kib_per_s=16)
+    with (site.root / "drorch.yaml").open("a") as config:
+        config.write(f"restic: {{binary: {binary}}}\n")
+    flag.touch()  # restic restores at 16 KiB/s: 1 MiB takes a minute
+    to = tmp_path / "restored"
+    argv = [sys.executable, "-m", "drorch", "--config", str(site.root)]
+    restore = subprocess.Popen(
+        [*argv, "restore", "app", "--from", "vault", "--to", str(to)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    scratch = site.root / "state" / "scratch"
+    try:
+        restic = restic_restoring(restore.pid, scratch)
+        restic.send_signal(signal.SIGKILL)
+        flag.unlink()
+        out, err = restore.communicate(timeout=60)
+    finally:
+        if restore.poll() is None:
+            restore.kill()
+            restore.communicate(timeout=30)
+    wait_for(lambda: gone(restic.pid), 10, f"restic {restic.pid} to end")
+
+    assert restore.returncode == 1, (out, err)
+    assert "restic was killed by SIGKILL (signal 9)" in err, err
+    run = newest_run(site.cli, site.root)
+    assert run["status"] == "FAILED", run
+    assert "restic was killed by SIGKILL (signal 9)" in run["error"], run
+    assert not to.exists()  # nothing half restored
+    assert [p.name for p in tmp_path.iterdir() if "drorch-partial" in p.name] == []
+    assert list(scratch.iterdir()) == []  # the scratch copy, its stale lock with it, is gone
+    assert lock_files(site.root / "state" / "tape" / "vault" / "staging") == []
+    back_in_its_slot(site, "DRO001L8", 1)
+
+    site("restore", "app", "--from", "vault", "--to", to)
+    assert_big_restored(site, to)
+    assert site.restored(to, "hello.txt").read_text() == "hello drorch\n"
+    assert list(scratch.iterdir()) == []
     back_in_its_slot(site, "DRO001L8", 1)
 
 

@@ -38,7 +38,10 @@ def test_a_running_daemon_removes_a_stale_lock_before_its_next_check(  # type: i
         daemon.wait_ready()
         wait_for(lambda: any(r["status"] == "SUCCEEDED" for r in checks()), 30, "a check")
         lock, pid = stale_lock(
-            root / "repos" / "primary", root / "keys" / "primary.pass", root / "slow.bin"
+            root / "repos" / "primary",
+            root / "keys" / "primary.pass",
+            root / "slow.bin",
+            watched=True,  # the daemon may remove it before this test looks again
         )
         after = max(r["id"] for r in checks())
         wait_for(

@@ -7,7 +7,9 @@ it then, so the fault lands at that moment every time.
 Then: the standby takes over and runs the killed slot again, which succeeds; the evidence
 log verifies (no torn or doubled record); no slot ran twice, no two runs overlapped; on
 tape, nothing is recorded as a copy that is not whole, and the next tape-out (by the node
-that was killed) succeeds and restores byte for byte."""
+that was killed) succeeds and restores byte for byte. The tape case again without daemons,
+on SQLite and PostgreSQL: a node's stale staging repository is never written over the
+media set another node wrote."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from tests.reliability.test_nodes import (
     node_root,
     run_of,
 )
+from tests.reliability.test_tape_faults import Site, killed
 from tests.slow_restic import lock_files
 
 pytestmark = pytest.mark.heavy
@@ -177,5 +180,27 @@ def test_the_leader_killed_inside_a_tape_outs_write_to_a_cartridge(
     back = tmp_path / "back"
     cli("restore", "app", "--from", "vault", "--to", back, root=a, check_rc=0)
     data = a.parent / "shared" / "data"
+    for name in ("big.bin", "more.bin"):
+        assert (back / (data / name).relative_to("/")).read_bytes() == (data / name).read_bytes()
+
+
+def test_a_stale_staging_left_by_a_killed_tape_out_is_not_written_over_another_nodes(
+    catalog_url: str, tmp_path: Path, cli: Cli
+) -> None:
+    """The tape case without daemons, on both catalogs: a's tape-out killed after the
+    label (its staging repository made, nothing on tape), b's writes the media set from its
+    own; a's next one reads b's back from tape instead of writing its own over it."""
+    roots = roots_with_vault(catalog_url, tmp_path, cli, TAPE_OUT)
+    a, b = (Site(root, cli) for root in roots)
+    process, _ = a.paused("write", 1, "run", "app", "replicate", "--to", "vault")
+    killed(process, a)
+    b("run", "app", "replicate", "--to", "vault")
+    data = tmp_path / "shared" / "data"
+    (data / "more.bin").write_bytes(os.urandom(300_000))
+    a("run", "app", "snapshot")
+    again = a("run", "app", "replicate", "--to", "vault")
+    assert "copied 1 new snapshot(s)" in again.stdout, again.stdout
+    back = tmp_path / "back"
+    a("restore", "app", "--from", "vault", "--to", back)
     for name in ("big.bin", "more.bin"):
         assert (back / (data / name).relative_to("/")).read_bytes() == (data / name).read_bytes()

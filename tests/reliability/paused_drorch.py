@@ -1,10 +1,12 @@
 """`drorch`, stopped at a chosen moment on tape: the process runs the real command on the
 real virtual library, and after its N-th record written to (or read from) a cartridge, or
-its N-th tape file recorded in the catalog (inside the transaction), it touches a flag
-file and sleeps until it is killed. A test waits for the flag, then kills: the fault lands
-mid-write, mid-read or mid-record every time, without a sleep that races.
+its N-th tape file recorded in the catalog (inside the transaction), or its N-th evidence
+append holding a restore-test record (committed, the evidence writer lock still held), it
+touches a flag file and sleeps until it is killed. A test waits for the flag, then kills:
+the fault lands mid-write, mid-read or mid-record every time, without a sleep that races.
 
     python -m tests.reliability.paused_drorch FLAG write|read|record N --config ROOT run app ...
+    python -m tests.reliability.paused_drorch FLAG append 1 daemon --config ROOT -v
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from drorch.catalog import evidence as evidence_table
 from drorch.catalog import tape as tape_catalog
 from drorch.targets.tape.virtual.cartridge import Cartridge
 
@@ -23,7 +26,13 @@ POINTS: dict[str, tuple[Any, str]] = {
     "write": (Cartridge, "write_record"),
     "read": (Cartridge, "read_block"),
     "record": (tape_catalog, "add_tape_file"),
+    "append": (evidence_table, "append"),
 }
+
+
+def counted(what: str, args: tuple[Any, ...]) -> bool:
+    """Whether this call counts: an evidence append only when it holds a restore test."""
+    return what != "append" or any(r.kind == "restore-test" for r in args[1])
 
 
 def pause_after(what: str, count: int, flag: Path) -> None:
@@ -35,7 +44,7 @@ def pause_after(what: str, count: int, flag: Path) -> None:
     def paused(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         result = real(*args, **kwargs)
-        calls += 1
+        calls += counted(what, args)
         if calls == count:
             cartridge = args[0] if args and isinstance(args[0], Cartridge) else None
             if cartridge is not None:

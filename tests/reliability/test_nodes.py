@@ -91,17 +91,17 @@ def status_of(daemon: DaemonProcess) -> str:
     return states[-1] if states else ""
 
 
-def daemon_runs(catalog: Catalog) -> list[RunRecord]:
+def daemon_runs(catalog: Catalog, action: str = "snapshot") -> list[RunRecord]:
     return sorted(
-        (r for r in catalog.runs(job="app", action="snapshot") if r.epoch is not None),
+        (r for r in catalog.runs(job="app", action=action) if r.epoch is not None),
         key=lambda r: r.id,
     )
 
 
-def assert_no_slot_twice_and_no_overlap(catalog: Catalog) -> None:
+def assert_no_slot_twice_and_no_overlap(catalog: Catalog, action: str = "snapshot") -> None:
     """Every daemon run that was not INTERRUPTED holds a slot claim of its own (the claims
     are unique per slot), and no two runs of the job's action overlapped in time."""
-    runs = daemon_runs(catalog)
+    runs = daemon_runs(catalog, action)
     with catalog.session() as session:
         claimed = session.execute(select(models.SlotClaim.run_id, models.SlotClaim.slot_at)).all()
     holders = [run_id for run_id, _ in claimed]
@@ -111,7 +111,7 @@ def assert_no_slot_twice_and_no_overlap(catalog: Catalog) -> None:
             assert run.id in holders, f"run {run.id} ran without a slot of its own"
     spans = sorted(
         (r.started_at, r.finished_at, r.id)
-        for r in catalog.runs(job="app", action="snapshot")
+        for r in catalog.runs(job="app", action=action)
         if r.started_at is not None
     )
     for (_, end, before), (begin, _, after) in itertools.pairwise(spans):
@@ -120,11 +120,16 @@ def assert_no_slot_twice_and_no_overlap(catalog: Catalog) -> None:
 
 @contextlib.contextmanager
 def leader_and_standby(
-    roots: tuple[Path, Path], pg_url: str, tmp_path: Path
+    roots: tuple[Path, Path],
+    pg_url: str,
+    tmp_path: Path,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[DaemonProcess, DaemonProcess, Catalog]]:
     """Daemon a, READY as the leader, then daemon b, READY as its standby, and a reader on
-    their catalog (left open for the test's checks after the daemons are gone)."""
-    a = DaemonProcess(roots[0], tmp_path, env=FAST)
+    their catalog (left open for the test's checks after the daemons are gone); a runs
+    under `command` (DaemonProcess's) when given, with `env` added."""
+    a = DaemonProcess(roots[0], tmp_path, env={**FAST, **(env or {})}, command=command)
     b: DaemonProcess | None = None
     catalog = open_catalog(pg_url, tmp_path / "reader")
     try:
@@ -143,9 +148,11 @@ def leader_and_standby(
             b.close()
 
 
-def run_of(catalog: Catalog, node: str, status: RunStatus) -> RunRecord | None:
+def run_of(
+    catalog: Catalog, node: str, status: RunStatus, action: str = "snapshot"
+) -> RunRecord | None:
     """The newest daemon run of `node` in `status`."""
-    found = [r for r in daemon_runs(catalog) if r.node == node and r.status is status]
+    found = [r for r in daemon_runs(catalog, action) if r.node == node and r.status is status]
     return found[-1] if found else None
 
 

@@ -30,7 +30,7 @@ from drorch.errors import TargetOffline
 from drorch.restic import Repo, Restic, SnapshotInfo
 from drorch.targets import locks
 from drorch.targets.base import Capability, Target
-from drorch.targets.disk import CONFIG, KEYS, SNAPSHOTS, repository_present
+from drorch.targets.disk import CONFIG, KEYS, SNAPSHOTS, config_hash, repository_present
 from drorch.targets.tape.staging import repository_files, staging_folder, work_folder
 
 # The drivers, the format and the tape-out and reading code are imported by the methods
@@ -85,16 +85,31 @@ class TapeLibraryTarget(Target):
         chunker_from: Repo | None = None,
     ) -> Repo:
         """The staging repository: created on first use; read back from tape when it was
-        lost while the tape holds a media set (so that new files deduplicate against it)."""
+        lost while the tape holds a media set (so that new files deduplicate against it),
+        or when it is another repository than the one on tape (another node's tape-out
+        wrote the newest media set from its own staging: the two cannot share one)."""
         repo = Repo(str(self.staging), self.spec.password_file)
-        if repository_present(self.staging):
-            return repo
         from drorch.targets.tape.library import open_library
         from drorch.targets.tape.reading import newest_media_set, stage_media_set
 
         try:
-            newest_media_set(catalog, self.name)
-        except TargetOffline:  # nothing on tape yet: a new staging repository
+            _, on_tape = newest_media_set(catalog, self.name)
+        except TargetOffline:  # nothing on tape yet: this staging, or a new one
+            on_tape = []
+        if repository_present(self.staging):
+            config = next((p.sha256 for p in on_tape if p.path == CONFIG), None)
+            if config in (None, config_hash(self.staging)):
+                return repo
+            log.warning(
+                "target %s: staging repository %s is not the repository on tape (another "
+                "node wrote the newest media set); reading that one back from tape",
+                self.name,
+                self.staging,
+            )
+            shutil.rmtree(self.staging)
+        elif on_tape:
+            log.warning("target %s: staging repository lost; reading it back from tape", self.name)
+        if not on_tape:
             self.staging.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if self.staging.exists() and any(self.staging.iterdir()):
                 raise TargetOffline(
@@ -104,7 +119,6 @@ class TapeLibraryTarget(Target):
             repo_id = restic.init(repo, chunker_from=chunker_from)
             log.info("target %s: staging repository %s at %s", self.name, repo_id[:10], repo)
             return repo
-        log.warning("target %s: staging repository lost; reading it back from tape", self.name)
         stage_media_set(
             catalog,
             self.name,

@@ -299,8 +299,15 @@ class Daemon:
         if self._deposed is None:
             self._deposed = str(exc)
 
+    def _running_now(self) -> frozenset[str]:
+        """The "job:action" keys this daemon runs at this moment."""
+        with self._running_lock:
+            return frozenset(self._running)
+
     def _recover(self) -> None:
-        noticed = recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
+        noticed = recovery.notice_dead_runs(
+            self.config, self.catalog, noticed_by="the daemon", running_here=self._running_now()
+        )
         remove_leftover_scratch(self.config.state_dir)
         if noticed:
             return  # their stale restic locks were looked for with them
@@ -314,7 +321,9 @@ class Daemon:
         returns them."""
         found: list[RunRecord] = []
         try:
-            found += recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
+            found += recovery.notice_dead_runs(
+                self.config, self.catalog, noticed_by="the daemon", running_here=self._running_now()
+            )
             found += recovery.notice_dead_nodes(self.config, self.catalog, leader=self.node)
         except Exception:
             log.exception("could not look for runs left by dead nodes")
@@ -787,7 +796,9 @@ class Daemon:
                 log.exception("could not move the slots assigned to nodes that are gone")
             return
         try:  # a `drorch run` killed meanwhile: its run is not left RUNNING for long
-            recovery.notice_dead_runs(self.config, self.catalog, noticed_by="the daemon")
+            recovery.notice_dead_runs(
+                self.config, self.catalog, noticed_by="the daemon", running_here=self._running_now()
+            )
         except Exception:
             log.exception("could not look for runs left by dead processes")
 

@@ -13,8 +13,9 @@ recorded ORPHANED (listed, never counted as good), and stale restic locks are re
 from __future__ import annotations
 
 import logging
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from drorch.actions.found import found_snapshot
@@ -43,11 +44,24 @@ def recovery_restic(config: Config) -> Restic:
     return restic_for(config, timeout=120)
 
 
-def notice_dead_runs(config: Config, catalog: Catalog, *, noticed_by: str) -> list[RunRecord]:
+def notice_dead_runs(
+    config: Config, catalog: Catalog, *, noticed_by: str, running_here: Collection[str] = ()
+) -> list[RunRecord]:
     """Mark INTERRUPTED the runs of this host whose process is gone; record the snapshots
     they wrote as ORPHANED and remove the restic locks they left. Returns the runs this
-    process marked (another one may have been first)."""
-    dead = [run for run in running_on(catalog, socket.gethostname()) if run_process_gone(run)]
+    process marked (another one may have been first).
+
+    `running_here`: the "job:action" keys this very process is running now (the daemon's).
+    A run of this process under one of them is alive, whatever the clock says: the
+    pid-reuse guard compares the process's start with the run's, and a wall clock stepped
+    back since makes the daemon look younger than the run it is running."""
+    me = os.getpid()
+    dead = [
+        run
+        for run in running_on(catalog, socket.gethostname())
+        if not (run.pid == me and f"{run.job}:{run.action}" in running_here)
+        and run_process_gone(run)
+    ]
     return _interrupt(
         config,
         catalog,

@@ -56,6 +56,27 @@ def run_of(catalog: Catalog, pid: int, *, host: str = HOST, ago: timedelta | Non
     return run_id
 
 
+def test_a_run_this_process_is_running_is_alive_whatever_the_clock_says(
+    any_catalog: Catalog, config: Config
+) -> None:
+    """A daemon whose wall clock was stepped back an hour dates its next run an hour
+    before its own start: by the pid-reuse guard alone its own live run is gone (the
+    daemon marked it INTERRUPTED, then could not record its success). The daemon says which
+    actions it runs now, and those of its own pid are alive."""
+    own = run_of(any_catalog, os.getpid(), ago=timedelta(days=1))  # before this process began
+    assert (
+        notice_dead_runs(config, any_catalog, noticed_by="the daemon", running_here={"app:check"})
+        == []
+    )
+    run = any_catalog.run(own)
+    assert run is not None and run.status is RunStatus.RUNNING
+    # Another action of this process's: the guard alone decides, and calls it gone.
+    marked = notice_dead_runs(
+        config, any_catalog, noticed_by="the daemon", running_here={"app:snapshot"}
+    )
+    assert [r.id for r in marked] == [own]
+
+
 def test_only_a_run_whose_process_is_gone_on_this_host_is_interrupted(
     any_catalog: Catalog, config: Config, sleeper: subprocess.Popen[bytes]
 ) -> None:

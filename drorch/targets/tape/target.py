@@ -22,11 +22,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from drorch.catalog import Catalog, RepositoryRecord
 from drorch.config.model import Pool, TapeTarget
 from drorch.errors import TargetOffline
+from drorch.process import pid_started_before
 from drorch.restic import Repo, Restic, SnapshotInfo
 from drorch.targets import locks
 from drorch.targets.base import Capability, Target
@@ -228,7 +227,9 @@ def remove_dead_scratch(state_dir: Path, target: str) -> list[Path]:
     removed = []
     for folder in found:
         pid = folder.name[len(prefix) :].partition("-")[0]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+        # Its reader made it after it started: a process with that pid started later (the
+        # pid reused), or a zombie, is not the reader.
+        if pid.isdigit() and not pid_started_before(int(pid), folder.stat().st_mtime):
             shutil.rmtree(folder, ignore_errors=True)
             log.warning("target %s: removed %s, left by a reader that died", target, folder)
             removed.append(folder)

@@ -299,15 +299,17 @@ class Daemon:
         if self._deposed is None:
             self._deposed = str(exc)
 
-    def _running_now(self) -> frozenset[str]:
-        """The "job:action" keys this daemon runs at this moment."""
+    def _notice_dead_runs(self) -> list[RunRecord]:
+        """recovery.notice_dead_runs, telling it what this daemon runs at this moment (the
+        "job:action" keys): those runs are alive whatever the clock says."""
         with self._running_lock:
-            return frozenset(self._running)
+            running = frozenset(self._running)
+        return recovery.notice_dead_runs(
+            self.config, self.catalog, noticed_by="the daemon", running_here=running
+        )
 
     def _recover(self) -> None:
-        noticed = recovery.notice_dead_runs(
-            self.config, self.catalog, noticed_by="the daemon", running_here=self._running_now()
-        )
+        noticed = self._notice_dead_runs()
         remove_leftover_scratch(self.config.state_dir)
         if noticed:
             return  # their stale restic locks were looked for with them
@@ -321,9 +323,7 @@ class Daemon:
         returns them."""
         found: list[RunRecord] = []
         try:
-            found += recovery.notice_dead_runs(
-                self.config, self.catalog, noticed_by="the daemon", running_here=self._running_now()
-            )
+            found += self._notice_dead_runs()
             found += recovery.notice_dead_nodes(self.config, self.catalog, leader=self.node)
         except Exception:
             log.exception("could not look for runs left by dead nodes")
@@ -796,9 +796,7 @@ class Daemon:
                 log.exception("could not move the slots assigned to nodes that are gone")
             return
         try:  # a `drorch run` killed meanwhile: its run is not left RUNNING for long
-            recovery.notice_dead_runs(
-                self.config, self.catalog, noticed_by="the daemon", running_here=self._running_now()
-            )
+            self._notice_dead_runs()
         except Exception:
             log.exception("could not look for runs left by dead processes")
 

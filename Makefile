@@ -37,8 +37,11 @@ typecheck: install
 
 # Test-only tools from Debian: chromium renders report.html headless; hercules' tapemap reads
 # the virtual library's AWSTAPE cartridges, proving their format from outside drorch;
-# faketime's libfaketime steps the system clock under the daemon (tests/faketime.py).
-TEST_TOOLS := chromium:chromium tapemap:hercules faketime:faketime
+# faketime's libfaketime steps the system clock under the daemon (tests/faketime.py);
+# systemd's systemd-analyze verifies contrib/systemd's units and systemd-socket-activate
+# hands `drorch cli-server` its socket as systemd does.
+TEST_TOOLS := chromium:chromium tapemap:hercules faketime:faketime \
+	systemd-analyze:systemd systemd-socket-activate:systemd
 
 browser:
 	@missing=""; for pair in $(TEST_TOOLS); do \

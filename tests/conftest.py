@@ -16,6 +16,10 @@ from tests.pg import pg_schema_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Every drorch the tests start runs its command itself, whatever `drorch cli-server` may
+# listen on this machine; tests/e2e/test_cli_server.py starts servers of its own.
+os.environ["DRORCH_CLI_SOCKET"] = ""
+
 DRORCH_YAML = """\
 site: dc1
 jurisdiction: ML

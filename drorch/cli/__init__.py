@@ -75,8 +75,28 @@ def _catalog_problem(exc: Exception) -> str | None:
 
 
 def entry() -> NoReturn:
-    """The `drorch` command (and `python -m drorch`): main(), then out without tearing the
-    interpreter down.
+    """The `drorch` command (and `python -m drorch`): handed to a warm `drorch cli-server`
+    when one of this uid serves it (drorch.cli.served), else main() here; then out
+    without tearing the interpreter down (leave)."""
+    from drorch.cli.served import try_served
+
+    served = try_served(sys.argv[1:])
+    if served is not None:
+        os._exit(served)
+    leave(run_main())
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
+    """main() (on sys.argv when `argv` is None), with argparse's exits (--help, usage
+    errors) as exit codes."""
+    try:
+        return main() if argv is None else main(argv)
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with `code` without tearing the interpreter down.
 
     Everything a command keeps is durable before main() returns: catalog commits are
     synchronous=FULL, files are written and closed. The catalog's connections are closed
@@ -86,10 +106,6 @@ def entry() -> NoReturn:
     2-core machine, more than drorch's whole budget on a short snapshot. With a thread
     still working (a non-daemon thread), the exit is the orderly one, which waits for it.
     """
-    try:
-        code = main()
-    except SystemExit as exc:  # argparse: --help, usage errors
-        code = _exit_code(exc.code)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

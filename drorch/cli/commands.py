@@ -537,6 +537,18 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return run_daemon(resolve_root(args.config))
 
 
+def cmd_cli_server(args: argparse.Namespace) -> int:
+    from drorch import logs
+    from drorch.cli.served import socket_path
+    from drorch.cli.server import serve
+
+    path = args.socket or socket_path()
+    if not path:
+        raise UsageError("cli-server: no socket (--socket PATH, or DRORCH_CLI_SOCKET)")
+    logs.configure(max(args.verbose, 1))
+    return serve(path)
+
+
 # --- handlers in their own modules, imported when used: a command loads only what it needs
 # (`drorch run` does not load the evidence, policy, tape or runbook code) -----------------
 

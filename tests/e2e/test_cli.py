@@ -30,6 +30,7 @@ COMMANDS = {
     "node": set(),
     "demo": {"--dir"},
     "daemon": set(),
+    "cli-server": {"--socket"},
 }
 
 

@@ -68,7 +68,16 @@ from pathlib import Path
 from typing import Any
 
 from daemon import filesystem
-from run import DRORCH, base_env, machine, median, standalone_main, verdict, write_results
+from run import (
+    DRORCH,
+    base_env,
+    drorch_env,
+    machine,
+    median,
+    standalone_main,
+    verdict,
+    write_results,
+)
 
 TARGET_S = 2.0  # compliance, the catalog out of the page cache
 STATUS_TARGET_S = 1.0  # `drorch status`, a process, the page cache warm
@@ -533,8 +542,9 @@ class Report:
     queries: list[Query] = field(default_factory=list)
     cli: list[float] = field(default_factory=list)
     cli_violated: int | None = None
-    status: list[float] = field(default_factory=list)  # `drorch status`, page cache warm
-    status_cold: float | None = None  # the catalog file dropped from the page cache
+    status: list[float] = field(default_factory=list)  # `drorch status`, page cache warm, served
+    status_direct: list[float] = field(default_factory=list)  # the same with no cli-server
+    status_cold: float | None = None  # the catalog file dropped from the page cache, served
     status_rows: int = 0
     violated: int = 0
     by_fate: dict[str, tuple[int, int]] = field(default_factory=dict)  # fate -> (jobs, violated)
@@ -844,9 +854,10 @@ def bench_status(report: Report, root: Path, database: Path, runs: int) -> None:
     first, untimed, to warm it), then once with the catalog file dropped from it."""
     argv = [str(DRORCH), "--config", str(root), "status"]
 
-    def once() -> float:
+    def once(side: str = "served") -> float:
+        env = drorch_env(side)
         seconds, done = _timed(
-            subprocess.run, argv, capture_output=True, text=True, env=base_env(), check=False
+            subprocess.run, argv, capture_output=True, text=True, env=env, check=False
         )
         if done.returncode != 0:
             sys.exit(f"bench: drorch status failed ({done.returncode}):\n{done.stderr}")
@@ -854,9 +865,12 @@ def bench_status(report: Report, root: Path, database: Path, runs: int) -> None:
         report.status_rows = sum(1 for line in done.stdout.splitlines() if line.startswith("j"))
         return seconds
 
-    print(f"timing `drorch status` ({runs} runs, then one cold)", flush=True)
+    print(f"timing `drorch status` ({runs} runs of each side, then one cold)", flush=True)
     once()
-    report.status = [once() for _ in range(runs)]
+    once("direct")
+    for _ in range(runs):
+        report.status.append(once())
+        report.status_direct.append(once("direct"))
     drop_from_cache(database)
     report.status_cold = once()
     expected = sum(5 if fate(n) != NEVER_RAN else 0 for n in range(report.layout.jobs))
@@ -894,11 +908,12 @@ def summary_lines(report: Report) -> list[str]:
         f"{TARGET_S:.0f} s) {verdict(report.compliance_ok())}; page cache warm: first call "
         f"{report.cold:.3f} s, then median {report.warm_median:.3f} s over {len(report.warm)} "
         f"calls ({min(warm):.3f}-{max(warm):.3f})",
-        f"`drorch status` on {report.fill.runs:,} runs ({layout.jobs} jobs, a process): median "
+        f"`drorch status` on {report.fill.runs:,} runs ({layout.jobs} jobs, served): median "
         f"{median(status):.3f} s over {len(report.status)} runs with the page cache warm "
         f"({min(status):.3f}-{max(status):.3f}; target <= {STATUS_TARGET_S:.0f} s) "
         f"{verdict(report.status_ok())}; the catalog out of the page cache: "
-        + ("-" if report.status_cold is None else f"{report.status_cold:.3f} s"),
+        + ("-" if report.status_cold is None else f"{report.status_cold:.3f} s")
+        + f"; direct (no cli-server): median {median(report.status_direct):.3f} s",
         f"one job (jobs=[{report.one_job}]): first call on a new Catalog "
         f"{_ms(report.one_cold)}, then median {_ms(median(report.one_warm))}",
         f"sanity: {report.violated} of {layout.jobs} jobs violated, "
@@ -989,10 +1004,12 @@ def results_part(report: Report) -> str:
         "on a new Catalog from open_catalog (the page cache holding the file, as right after "
         "drorch wrote it), then further calls on it; the verdict is the first call on a new "
         "Catalog after posix_fadvise(DONTNEED) dropped the catalog file from the page cache",
-        "`drorch --config ROOT status` timed as a process (imports, load_config of the 2000 job "
-        "files, open, queries, the table of every (job, action) on stdout): one untimed run to "
-        "warm the page cache, then the median of --status-runs runs (the verdict), then one "
-        "with the catalog file dropped from the page cache",
+        "`drorch --config ROOT status` timed as a process (load_config of the 2000 job files, "
+        "open, queries, the table of every (job, action) on stdout), served by a `drorch "
+        "cli-server` started before (the verdict) and direct, in its own process (imports "
+        "too; shown beside it): one untimed run of each to warm the page cache, then "
+        "--status-runs runs of each, alternating, then one served with the catalog file "
+        "dropped from the page cache",
         f"load average (1 min) when evaluating began and ended: {report.load[0]:.2f}, "
         f"{report.load[1]:.2f} (the machine is shared: expect the figures to move with it)",
     ]

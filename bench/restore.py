@@ -16,7 +16,9 @@ What it does:
            Python subprocess hashing every restored file with hashlib.sha256, then
            `rm -rf` of the restored tree; the three are timed as one (drorch's run removes
            its scratch folder too, and disk space is the operator's);
-   drorch: `drorch --config ROOT run JOB restore-test`, which must exit 0.
+   drorch: `drorch --config ROOT run JOB restore-test`, which must exit 0, twice: served
+           by a `drorch cli-server` started before the rounds (the verdict), and direct,
+           in its own process (shown beside it).
 4. Attributes drorch's time from what its run leaves: the catalog's run times, the
    artifact of every restic call (state/runs/ID/NN-NAME.json, duration_s), and the
    evidence record's durations_s (restore, verify, cleanup).
@@ -43,16 +45,20 @@ from typing import Any
 
 from run import (
     DRORCH,
+    DRORCH_SIDES,
     JOB,
     PROGRESS_FPS,
     PYTHON,
+    SIDES_LINE,
     MiB,
     base_env,
     conclude,
+    drorch_env,
     generate_tree,
     machine,
     make_root,
     median,
+    round_order,
     settle,
     standalone_main,
     timed,
@@ -204,11 +210,13 @@ def _seconds(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def drorch_restore_test(setup: Setup) -> Drorch:
+def drorch_restore_test(setup: Setup, side: str = "served") -> Drorch:
     root = setup.root
     settle()
     total, _ = timed(
-        [DRORCH, "--config", root, "run", JOB, "restore-test"], what="drorch run restore-test"
+        [DRORCH, "--config", root, "run", JOB, "restore-test"],
+        env=drorch_env(side),
+        what=f"drorch run restore-test ({side})",
     )
     result = Drorch(total=total)
     # The run's details, untimed: its id and status, its times (the catalog's, to the
@@ -253,7 +261,8 @@ class Report:
     tree_files: int
     snapshot_id: str = ""
     where: str = ""
-    rounds: list[tuple[str, Bare, Drorch]] = field(default_factory=list)
+    rounds: list[tuple[str, Bare, Drorch]] = field(default_factory=list)  # served
+    direct: list[Drorch] = field(default_factory=list)  # the same rounds, no cli-server
     loads: list[float] = field(default_factory=list)  # 1-min load average after each round
     python_runs: list[float] = field(default_factory=list)
     help_runs: list[float] = field(default_factory=list)
@@ -266,6 +275,11 @@ class Report:
     def ratio_median(self) -> float:
         return self.med(lambda b, d: d.total / b.total)
 
+    @property
+    def direct_ratio_median(self) -> float:
+        pairs = zip(self.rounds, self.direct, strict=True)
+        return median([d.total / b.total for (_, b, _), d in pairs])
+
     def passed(self) -> bool:
         return self.ratio_median <= TARGET_RATIO
 
@@ -274,27 +288,30 @@ def bench_restore(report: Report, setup: Setup, work: Path, rounds: int) -> None
     files = report.tree_files
     print("warm-up (untimed): one bare restore and one restore test", flush=True)
     bare_restore(setup, work / "bare-warmup", files)
-    drorch_restore_test(setup)
+    for side in DRORCH_SIDES:
+        drorch_restore_test(setup, side)
     print(
-        f"{'round':>5}  {'order':<12}  {'bare s':>7}  {'(restore':>8}  {'hash':>6}  "
-        f"{'rm)':>6}  {'drorch s':>8}  {'ratio':>6}  load"
+        f"{'round':>5}  {'order':<20}  {'bare s':>7}  {'(restore':>8}  {'hash':>6}  "
+        f"{'rm)':>6}  {'served s':>8}  {'ratio':>6}  {'direct s':>8}  {'ratio':>6}  load"
     )
     for number in range(1, rounds + 1):
-        order = "bare,drorch" if number % 2 else "drorch,bare"
+        order = round_order(number)
         steps: dict[str, Callable[[], object]] = {
             "bare": lambda n=number: bare_restore(setup, work / f"bare-{n}", files),
-            "drorch": lambda: drorch_restore_test(setup),
+            **{side: lambda side=side: drorch_restore_test(setup, side) for side in DRORCH_SIDES},
         }
         results = {name: steps[name]() for name in order.split(",")}
         report.loads.append(os.getloadavg()[0])
-        bare, drorch = results["bare"], results["drorch"]
+        bare, drorch, direct = results["bare"], results["served"], results["direct"]
         assert isinstance(bare, Bare)
-        assert isinstance(drorch, Drorch)
+        assert isinstance(drorch, Drorch) and isinstance(direct, Drorch)
         report.rounds.append((order, bare, drorch))
+        report.direct.append(direct)
         print(
-            f"{number:>5}  {order:<12}  {bare.total:7.3f}  {bare.restore:8.3f}  "
+            f"{number:>5}  {order:<20}  {bare.total:7.3f}  {bare.restore:8.3f}  "
             f"{bare.hashing:6.3f}  {bare.removal:6.3f}  {drorch.total:8.3f}  "
-            f"{drorch.total / bare.total:6.3f}  {report.loads[-1]:.2f}",
+            f"{drorch.total / bare.total:6.3f}  {direct.total:8.3f}  "
+            f"{direct.total / bare.total:6.3f}  {report.loads[-1]:.2f}",
             flush=True,
         )
 
@@ -323,10 +340,12 @@ def summary_line(report: Report) -> str:
     return (
         f"restore test ({report.tree_bytes / MiB:.0f} MiB in {report.tree_files} files, "
         f"{len(report.rounds)} rounds): bare restore --verify + hashing + rm -rf median "
-        f"{report.med(lambda b, d: b.total):.3f} s, drorch restore-test median "
+        f"{report.med(lambda b, d: b.total):.3f} s, drorch restore-test (served) median "
         f"{report.med(lambda b, d: d.total):.3f} s, median ratio {report.ratio_median:.3f} "
         f"(per round {min(ratios):.2f}-{max(ratios):.2f}; target <= {TARGET_RATIO}) "
-        f"{verdict(report.passed())}"
+        f"{verdict(report.passed())}; direct (no cli-server) median "
+        f"{median([d.total for d in report.direct]):.3f} s, ratio "
+        f"{report.direct_ratio_median:.3f}"
     )
 
 
@@ -365,7 +384,7 @@ def breakdown_lines(report: Report) -> list[str]:
             None,
         ),
         (
-            "outside the run: python start-up, imports, config, catalog open, exit",
+            "outside the run: client start-up, fork, config, catalog open, exit",
             m(lambda b, d: d.outside_run),
             None,
         ),
@@ -406,6 +425,11 @@ def breakdown_lines(report: Report) -> list[str]:
         f"  budget at {TARGET_RATIO}x: {TARGET_RATIO * bare_total:.3f} s, i.e. "
         f"{allowed + hashing + removal:.3f} s for everything drorch does besides restic restore"
     )
+    lines.append(
+        f"  direct (no cli-server): total {median([d.total for d in report.direct]):.3f}, of "
+        f"which outside the run (python start-up, imports, config, catalog open, exit) "
+        f"{median([d.outside_run for d in report.direct]):.3f}"
+    )
     if report.loads:
         lines.append(
             f"  load average (1 min) after each round: "
@@ -431,14 +455,16 @@ def results_part(report: Report) -> str:
         "(exit 0, run SUCCEEDED, evidence record `pass`, its scratch folder gone). One "
         "untimed warm-up of each; rounds alternate the order; dirty pages are flushed before "
         "each timed step",
+        SIDES_LINE,
     ]
     rows = [
         f"| {n} | {order} | {b.restore:.3f} | {b.hashing:.3f} | {b.removal:.3f} | "
         f"{b.total:.3f} | {d.total:.3f} | {d.calls.get('restore', 0.0):.3f} | "
         f"{d.calls.get('ls', 0.0):.3f} | {d.checks:.3f} | {d.cleanup:.3f} | {d.rest:.3f} | "
-        f"{d.outside_run:.3f} | {d.total / b.total:.3f} | {load:.2f} |"
-        for n, ((order, b, d), load) in enumerate(
-            zip(report.rounds, report.loads, strict=True), start=1
+        f"{d.outside_run:.3f} | {d.total / b.total:.3f} | {x.total:.3f} | "
+        f"{x.total / b.total:.3f} | {load:.2f} |"
+        for n, ((order, b, d), x, load) in enumerate(
+            zip(report.rounds, report.direct, report.loads, strict=True), start=1
         )
     ]
     return "\n".join(
@@ -449,10 +475,10 @@ def results_part(report: Report) -> str:
             "",
             *(f"- {line}" for line in setup),
             "",
-            "| round | order | bare restore s | bare hash s | bare rm s | bare s | drorch s | "
-            "its restic restore s | its restic ls s (beside it) | checks s | cleanup s | "
-            "rest of run s | outside run s | ratio | load |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| round | order | bare restore s | bare hash s | bare rm s | bare s | "
+            "drorch served s | its restic restore s | its restic ls s (beside it) | checks s | "
+            "cleanup s | rest of run s | outside run s | ratio | drorch direct s | ratio | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             "Verdict:",

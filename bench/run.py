@@ -100,10 +100,91 @@ def job_yaml(source: Path) -> str:
 
 
 def base_env() -> dict[str, str]:
-    """The caller's environment without anything that would steer restic or drorch."""
+    """The caller's environment without anything that would steer restic or drorch; drorch
+    runs its commands in its own process (no `drorch cli-server`)."""
     return {
-        k: v for k, v in os.environ.items() if not k.startswith("RESTIC_") and k != "DRORCH_CONFIG"
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("RESTIC_") and k != "DRORCH_CONFIG"
+        },
+        CLI_SOCKET_ENV: "",
     }
+
+
+# --- drorch cli-server ------------------------------------------------------------------------
+
+CLI_SOCKET_ENV = "DRORCH_CLI_SOCKET"
+_cli_socket: Path | None = None  # the server of this benchmark run, while it runs
+
+
+@contextlib.contextmanager
+def cli_server(folder: Path) -> Iterator[Path]:
+    """`drorch cli-server` on a socket of its own, for the drorch side's figures "served": a
+    site with contrib/systemd/drorch-cli.socket runs it so. Started untimed, as the socket
+    unit starts it on a site's first command; its log is checked at the end (every served
+    command logged, no refusal)."""
+    global _cli_socket
+    folder.mkdir(parents=True, exist_ok=True)
+    socket_path, log_path = folder / "cli.sock", folder / "cli-server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(DRORCH), "cli-server", "--socket", str(socket_path)],
+            env=base_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while not socket_path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            sys.exit(f"bench: drorch cli-server did not start:\n{log_path.read_text()[-2000:]}")
+        time.sleep(0.05)
+    _cli_socket = socket_path
+    try:
+        yield socket_path
+    finally:
+        _cli_socket = None
+        proc.terminate()
+        code = proc.wait(timeout=120)
+        refused = [line for line in log_path.read_text().splitlines() if "not serving" in line]
+        if code != 0 or refused:
+            sys.exit(f"bench: drorch cli-server exited {code}; refusals: {refused[:3]}")
+
+
+@contextlib.contextmanager
+def cli_server_in(tmp: str) -> Iterator[Path]:
+    """cli_server() in a folder of its own under `tmp`, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="drorch-bench-cli-server-", dir=tmp))
+    try:
+        with cli_server(folder) as socket_path:
+            yield socket_path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def served_env() -> dict[str, str]:
+    """base_env(), with drorch's commands handed to this run's `drorch cli-server`."""
+    if _cli_socket is None:
+        raise RuntimeError("bench: no drorch cli-server is running (use cli_server())")
+    return {**base_env(), CLI_SOCKET_ENV: str(_cli_socket)}
+
+
+# How drorch's side runs: "served" by the cli-server (the verdict), "direct" in its own
+# process (shown beside it).
+DRORCH_SIDES = ("served", "direct")
+
+
+SIDES_LINE = (
+    'drorch "served": its command handed to a `drorch cli-server` started untimed before the '
+    "rounds (what contrib/systemd/drorch-cli.socket gives a site), the verdict; "
+    '"direct": the same command with no server (DRORCH_CLI_SOCKET= empty), shown beside it'
+)
+
+
+def drorch_env(side: str) -> dict[str, str]:
+    return served_env() if side == "served" else base_env()
 
 
 def run(
@@ -251,10 +332,14 @@ def restic_calls(root: Path) -> tuple[dict[str, float], int]:
     return calls, count
 
 
-def drorch_snapshot(workdir: Path, tree: Path) -> DrorchResult:
+def drorch_snapshot(workdir: Path, tree: Path, side: str = "served") -> DrorchResult:
     root = make_root(workdir / "root", tree)
     settle()
-    total, _ = timed([DRORCH, "--config", root, "run", JOB, "snapshot"], what="drorch run snapshot")
+    total, _ = timed(
+        [DRORCH, "--config", root, "run", JOB, "snapshot"],
+        env=drorch_env(side),
+        what=f"drorch run snapshot ({side})",
+    )
     calls, processes = restic_calls(root)
     return DrorchResult(total=total, restic_calls=calls, processes=processes)
 
@@ -264,10 +349,12 @@ def drorch_snapshot(workdir: Path, tree: Path) -> DrorchResult:
 
 @dataclass
 class Report:
-    rounds: list[tuple[str, BareResult, DrorchResult]] = field(default_factory=list)
+    rounds: list[tuple[str, BareResult, DrorchResult]] = field(default_factory=list)  # served
+    direct: list[DrorchResult] = field(default_factory=list)  # the same rounds, direct
     help_runs: list[float] = field(default_factory=list)
     python_runs: list[float] = field(default_factory=list)
-    status_runs: list[float] = field(default_factory=list)
+    status_runs: list[float] = field(default_factory=list)  # served
+    status_direct: list[float] = field(default_factory=list)
     tree_bytes: int = 0
     tree_files: int = 0
 
@@ -282,6 +369,12 @@ class Report:
     @property
     def ratio_median(self) -> float:
         return median([d.total / b.total for _, b, d in self.rounds])
+
+    @property
+    def direct_ratio_median(self) -> float:
+        return median(
+            [d.total / b.total for (_, b, _), d in zip(self.rounds, self.direct, strict=True)]
+        )
 
     @property
     def extra_median(self) -> float:
@@ -307,28 +400,41 @@ def bench_snapshots(report: Report, restic: str, work: Path, tree: Path, rounds:
     drorch_snapshot(work / "warmup-drorch", tree)
     shutil.rmtree(work / "warmup-bare")
     shutil.rmtree(work / "warmup-drorch")
+    drorch_snapshot(work / "warmup-direct", tree, "direct")
+    shutil.rmtree(work / "warmup-direct")
     print(
-        f"{'round':>5}  {'order':<12}  {'bare s':>7}  {'(init':>6}  {'backup)':>7}  "
-        f"{'drorch s':>8}  {'ratio':>6}"
+        f"{'round':>5}  {'order':<20}  {'bare s':>7}  {'(init':>6}  {'backup)':>7}  "
+        f"{'served s':>8}  {'ratio':>6}  {'direct s':>8}  {'ratio':>6}"
     )
     for number in range(1, rounds + 1):
-        order = "bare,drorch" if number % 2 else "drorch,bare"
+        order = round_order(number)
         folder = work / f"round{number}"
         steps: dict[str, Callable[[], object]] = {
             "bare": lambda f=folder: bare_restic(restic, f / "bare", tree),
-            "drorch": lambda f=folder: drorch_snapshot(f / "drorch", tree),
+            **{
+                side: lambda f=folder, side=side: drorch_snapshot(f / side, tree, side)
+                for side in DRORCH_SIDES
+            },
         }
         results = {name: steps[name]() for name in order.split(",")}
-        bare, drorch = results["bare"], results["drorch"]
+        bare, drorch, direct = results["bare"], results["served"], results["direct"]
         assert isinstance(bare, BareResult)
-        assert isinstance(drorch, DrorchResult)
+        assert isinstance(drorch, DrorchResult) and isinstance(direct, DrorchResult)
         report.rounds.append((order, bare, drorch))
+        report.direct.append(direct)
         print(
-            f"{number:>5}  {order:<12}  {bare.total:7.3f}  {bare.init:6.3f}  "
-            f"{bare.backup:7.3f}  {drorch.total:8.3f}  {drorch.total / bare.total:6.3f}",
+            f"{number:>5}  {order:<20}  {bare.total:7.3f}  {bare.init:6.3f}  "
+            f"{bare.backup:7.3f}  {drorch.total:8.3f}  {drorch.total / bare.total:6.3f}  "
+            f"{direct.total:8.3f}  {direct.total / bare.total:6.3f}",
             flush=True,
         )
         shutil.rmtree(folder)
+
+
+def round_order(number: int) -> str:
+    """Odd rounds bare first, even rounds bare last, drorch served always between: each side
+    meets the machine in both states (caches, writeback) as often."""
+    return "bare,served,direct" if number % 2 else "direct,served,bare"
 
 
 def bench_startup(report: Report, work: Path, help_runs: int, status_runs: int) -> None:
@@ -346,11 +452,12 @@ def bench_startup(report: Report, work: Path, help_runs: int, status_runs: int) 
     root = make_root(work / "status-root", data)
     for _ in range(3):
         run([DRORCH, "--config", root, "run", JOB, "snapshot"], what="drorch run (status setup)")
-    run([DRORCH, "--config", root, "status"], what="drorch status")
+    for side in DRORCH_SIDES:
+        run([DRORCH, "--config", root, "status"], env=drorch_env(side), what="drorch status")
     for _ in range(status_runs):
-        report.status_runs.append(
-            timed([DRORCH, "--config", root, "status"], what="drorch status")[0]
-        )
+        for side, found in (("served", report.status_runs), ("direct", report.status_direct)):
+            status = [DRORCH, "--config", root, "status"]
+            found.append(timed(status, env=drorch_env(side), what=f"drorch status ({side})")[0])
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -386,6 +493,17 @@ def breakdown_lines(report: Report) -> list[str]:
         f"also runs): {extra:.3f} s, i.e. a ratio of {1 + extra / report.bare_median:.3f} "
         "without restic's run-to-run noise"
     )
+    direct = median(
+        [
+            d.total - d.restic_calls.get("init", 0.0) - d.restic_calls.get("backup", 0.0)
+            for d in report.direct
+        ]
+    )
+    lines.append(
+        f"the same run direct (no cli-server: python start-up and imports in the run): median "
+        f"{median([d.total for d in report.direct]):.3f} s, ratio {report.direct_ratio_median:.3f}"
+        f", own cost {direct:.3f} s"
+    )
     return lines
 
 
@@ -395,15 +513,15 @@ def summary_lines(report: Report) -> list[str]:
     ratios = [d.total / b.total for _, b, d in report.rounds] or [float("nan")]
     return [
         f"snapshot ({size}, {len(report.rounds)} rounds): bare median "
-        f"{report.bare_median:.3f} s, drorch median {report.drorch_median:.3f} s, "
+        f"{report.bare_median:.3f} s, drorch (served) median {report.drorch_median:.3f} s, "
         f"median ratio {report.ratio_median:.3f} (per round {min(ratios):.2f}-{max(ratios):.2f}; "
         f"target <= {TARGET_RATIO}) {verdict(ok['snapshot'])}",
         f"drorch --help: median {median(report.help_runs):.3f} s over {len(report.help_runs)} "
         f"runs (python -c pass: {median(report.python_runs):.3f} s; target <= {TARGET_HELP_S} s)"
         f" {verdict(ok['help'])}",
-        f"drorch status: median {median(report.status_runs):.3f} s over "
-        f"{len(report.status_runs)} runs (target <= {TARGET_STATUS_S} s) "
-        f"{verdict(ok['status'])}",
+        f"drorch status (served): median {median(report.status_runs):.3f} s over "
+        f"{len(report.status_runs)} runs (direct: {median(report.status_direct):.3f} s; "
+        f"target <= {TARGET_STATUS_S} s) {verdict(ok['status'])}",
     ]
 
 
@@ -427,8 +545,10 @@ def results_section(report: Report, today: str, where: str) -> str:
     info = machine()
     rows = "\n".join(
         f"| {n} | {order} | {b.init:.3f} | {b.backup:.3f} | {b.total:.3f} | {d.total:.3f} | "
-        f"{d.total / b.total:.3f} |"
-        for n, (order, b, d) in enumerate(report.rounds, start=1)
+        f"{d.total / b.total:.3f} | {x.total:.3f} | {x.total / b.total:.3f} |"
+        for n, ((order, b, d), x) in enumerate(
+            zip(report.rounds, report.direct, strict=True), start=1
+        )
     )
     return textwrap.dedent("""\
         ## {today}
@@ -438,8 +558,10 @@ def results_section(report: Report, today: str, where: str) -> str:
         - drorch: commit {code}
         - data: {size:.0f} MiB in {files} files of seeded random bytes, under {where}
 
-        | round | order | bare init s | bare backup s | bare s | drorch s | ratio |
-        |---|---|---|---|---|---|---|
+        - {sides}
+
+        | round | order | bare init s | bare backup s | bare s | {columns} |
+        |---|---|---|---|---|---|---|---|---|
         {rows}
 
         Verdicts:
@@ -459,6 +581,8 @@ def results_section(report: Report, today: str, where: str) -> str:
         rows=rows,
         summary="\n".join(f"- {line}" for line in summary_lines(report)),
         breakdown="\n".join(breakdown_lines(report)),
+        sides=SIDES_LINE,
+        columns="drorch served s | ratio | drorch direct s | ratio",
         **info,
     )
 
@@ -678,6 +802,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         or args.incremental_only
         or args.takeover_only
     )
+    with cli_server_in(args.tmp):
+        return 0 if run_parts(args, only) else 1
+
+
+def run_parts(args: argparse.Namespace, only: bool) -> bool:
     ok = True
     if not only:
         ok = bench_main(args)
@@ -713,7 +842,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(flush=True)
         ok = tape.run_bench(args, prefix="tape-")[1] and ok
-    return 0 if ok else 1
+    return ok
 
 
 def bench_main(args: argparse.Namespace) -> bool:
@@ -771,7 +900,8 @@ def standalone_main(
     args = parser.parse_args(argv)
     if not DRORCH.exists():
         sys.exit(f"bench: {DRORCH} is missing: run 'make install'")
-    _, ok = run_bench(args)
+    with cli_server_in(args.tmp):
+        _, ok = run_bench(args)
     return 0 if ok else 1
 
 

@@ -1,4 +1,7 @@
-"""The command line: parse, dispatch to a handler, render, and map errors to exit codes."""
+"""The command line: parse, dispatch to a handler, render, and map errors to exit codes.
+
+Imports here are few: a command handed to `drorch cli-server` (drorch.cli.served) needs
+nothing else in this process, and main() imports what it needs."""
 
 from __future__ import annotations
 
@@ -7,14 +10,29 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from drorch.cli.parser import build_parser
-from drorch.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, DrorchError
+if TYPE_CHECKING:
+    import argparse
+
+_parser: argparse.ArgumentParser | None = None
+
+
+def grammar() -> argparse.ArgumentParser:
+    """The command-line grammar, built once per process (`drorch cli-server` builds it
+    before it forks: 40 ms of argparse and gettext a command does not pay)."""
+    global _parser
+    if _parser is None:
+        from drorch.cli.parser import build_parser
+
+        _parser = build_parser()
+    return _parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    from drorch.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, DrorchError
+
+    parser = grammar()
     args = parser.parse_args(argv)
     if args.version:
         from drorch import __version__

@@ -213,6 +213,15 @@ def guarded(argv: Sequence[str], parent: int, setpriv: str) -> tuple[str, ...]:
     return (setpriv, "--pdeathsig", "KILL", "--", SHELL, "-c", GUARD, str(parent), *argv)
 
 
+def warm() -> None:
+    """Ask now, once, what this process would ask before its first child: whether setpriv
+    arms the parent-death signal (a probe that spawns setpriv and two shells, 10-40 ms),
+    and libc's prctl. `drorch cli-server` calls it before it forks its children, which
+    inherit the answers."""
+    _setpriv()
+    _prctl()
+
+
 @functools.cache
 def _setpriv() -> str | None:
     """util-linux setpriv, if it can arm the parent-death signal (2.33 and later); asked

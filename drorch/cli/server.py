@@ -11,8 +11,8 @@ handlers, opens its own catalog connections and exits with os._exit, as `drorch`
 The server stays single-threaded (forking a threaded process can copy a lock some other
 thread holds), opens no catalog and reads no config: it serves any config root its
 clients name. It refuses, and the client then runs the command itself:
-- a peer of another uid or gid (SO_PEERCRED), since the child runs with the server's
-  rights;
+- a peer of another uid, gid or set of supplementary groups (SO_PEERCRED,
+  SO_PEERGROUPS), since the child runs with the server's rights;
 - a client of another Python or another drorch package folder, or any drorch file
   changed since the server started (an upgrade: the server then exits once its children
   have ended, for its service manager to start a new one);
@@ -283,6 +283,10 @@ class Server:
         _pid, uid, gid = struct.unpack("3i", creds)
         if (uid, gid) != (os.geteuid(), os.getegid()):
             return f"uid {uid} gid {gid} is not this server's ({os.geteuid()}, {os.getegid()})"
+        groups = _peer_groups(conn)
+        if groups != frozenset(os.getgroups()):
+            shown = ", ".join(map(str, sorted(groups))) if groups is not None else "unknown"
+            return f"supplementary groups ({shown}) are not this server's"
         if self.stopping:
             return "the server is stopping"
         if not isinstance(request, dict) or len(fds) != 4:
@@ -364,6 +368,19 @@ class Server:
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+
+
+SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)  # Linux 4.13; not in Python's socket
+
+
+def _peer_groups(conn: socket.socket) -> frozenset[int] | None:
+    """The supplementary groups of the process at the other end (None: more than fit in
+    the 1,024 bytes Python's getsockopt reads, or not told)."""
+    try:
+        raw = conn.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, 1024)
+    except OSError:
+        return None
+    return frozenset(struct.unpack(f"{len(raw) // 4}I", raw[: len(raw) // 4 * 4]))
 
 
 def _command(argv: list[str]) -> str:

@@ -198,10 +198,22 @@ def test_a_client_of_another_uid_is_not_served(make_root) -> None:  # type: igno
             check=False,
         )
         assert nobody.returncode == 0 and nobody.stdout.startswith("drorch "), nobody.stderr
+        # My own uid and gid, with other supplementary groups (as `sg` or `newgrp` give).
+        other = subprocess.run(
+            ["setpriv", "--groups", "4,24", sys.executable, "-m", "drorch", "--version"],
+            capture_output=True,
+            text=True,
+            env=server.env(),
+            check=False,
+        )
+        assert other.returncode == 0 and other.stdout == nobody.stdout, other.stderr
         mine = drorch("--version", env=server.env())
         assert mine.returncode == 0 and mine.stdout == nobody.stdout
         uid, gid = os.geteuid(), os.getegid()
-        assert server.refused() == [f"uid 65534 gid 65534 is not this server's ({uid}, {gid})"]
+        assert server.refused() == [
+            f"uid 65534 gid 65534 is not this server's ({uid}, {gid})",
+            "supplementary groups (4, 24) are not this server's",
+        ]
         assert server.served() == ["drorch exited 0"]  # mine; nobody's ran in its own process
     finally:
         server.proc.send_signal(signal.SIGTERM)

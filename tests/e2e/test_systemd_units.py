@@ -61,7 +61,25 @@ def test_the_command_server_listens_where_the_client_looks(units: Path) -> None:
     assert f"ListenSequentialPacket={DEFAULT_SOCKET}\n" in socket
     service = (units / "drorch-cli.service").read_text()
     assert "cli-server" in service.split("ExecStart=", 1)[1].splitlines()[0]
-    # The same rights and sandbox as the daemon's: a served run does what a scheduled one does.
-    daemon = (units / "drorch.service").read_text()
-    sandbox = daemon[daemon.index("User=") : daemon.index("[Install]")]
-    assert sandbox in service
+
+
+def test_the_command_server_has_a_drorch_logins_rights_and_no_more(units: Path) -> None:
+    # A served command does what the same command in a drorch shell does: the daemon's
+    # user, none of the daemon's capabilities or file-system sandbox.
+    service = _settings(units / "drorch-cli.service")
+    daemon = _settings(units / "drorch.service")
+    assert service["User"] == daemon["User"] == ["drorch"]
+    assert service["Group"] == daemon["Group"]
+    granted = {"AmbientCapabilities", "CapabilityBoundingSet", "SupplementaryGroups"}
+    confined = {"ProtectSystem", "ProtectHome", "PrivateTmp", "ReadWritePaths", "StateDirectory"}
+    assert daemon.keys() & (granted | confined)  # the daemon has them: the check can fail
+    assert not service.keys() & (granted | confined)
+
+
+def _settings(unit: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in unit.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            found.setdefault(key, []).append(value)
+    return found

@@ -71,6 +71,9 @@ SD_LISTEN_FDS_START = 3
 def serve(path: str) -> int:
     """Serve until SIGTERM or SIGINT, or until drorch's files change; 0 at a clean stop."""
     preload()
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:  # an import started one: a fork would copy the locks it may hold
+        raise UsageError(f"cli-server: {threads} threads after the imports; it forks only alone")
     listener, bound = _listener(path)
     server = Server(listener, path if bound else None, package_state())
     return server.run()

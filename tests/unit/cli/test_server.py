@@ -1,0 +1,39 @@
+"""drorch.cli.server's checks that need no client (tests/e2e/test_cli_server.py has those)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from drorch.cli import server
+from drorch.errors import UsageError
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["run", "app"], "run"),
+        (["--config", "/etc/drorch", "daemon"], "daemon"),
+        (["-v", "--config", "run", "status"], "status"),  # a root named "run"
+        (["--version"], ""),
+        ([], ""),
+    ],
+)
+def test_the_command_word_skips_options_and_the_roots_value(argv: list[str], command: str) -> None:
+    assert server._command(argv) == command
+
+
+def test_a_thread_left_by_the_imports_stops_the_server_before_it_listens(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    release = threading.Event()
+    monkeypatch.setattr(server, "preload", lambda: threading.Thread(target=release.wait).start())
+    before = len(list(Path("/proc/self/task").iterdir()))  # pytest-xdist has threads of its own
+    try:
+        with pytest.raises(UsageError, match=f"{before + 1} threads after the imports"):
+            server.serve(str(tmp_path / "cli.sock"))
+    finally:
+        release.set()
+    assert not (tmp_path / "cli.sock").exists()

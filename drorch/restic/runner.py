@@ -44,12 +44,14 @@ from drorch.restic.models import (
     parse_snapshots,
     parse_version,
 )
-from drorch.restic.version_cache import cached_version
+from drorch.restic.version_cache import binary_key, cached_version
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[BackupProgress], None]
 
+# By the binary's path, inode, size and mtime (version_cache.binary_key): a daemon that runs
+# for months sees an upgraded restic at its next run, and records that version.
 _versions: dict[str, Version] = {}
 
 
@@ -205,9 +207,10 @@ class Restic:
 
     def version(self) -> Version:
         binary = self._resolve()
-        if binary not in _versions:
-            _versions[binary] = cached_version(binary, self.cache_dir, self._ask_version)
-        return _versions[binary]
+        key = binary_key(binary) or binary
+        if key not in _versions:
+            _versions[key] = cached_version(binary, self.cache_dir, self._ask_version)
+        return _versions[key]
 
     def _ask_version(self) -> Version:
         completed = self._exec(commands.make_version_command(), None, what="restic version")

@@ -91,3 +91,20 @@ def test_restic_version_is_remembered_in_its_cache_folder(
     monkeypatch.setattr(Restic, "_ask_version", lambda self: asked.append("x") or first)
     assert Restic(binary=binary, cache_dir=tmp_path / "cache").version() == first
     assert asked == []
+
+
+def test_a_process_sees_a_restic_upgraded_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A daemon runs for months; the restic binary its runs use may be upgraded meanwhile,
+    # and the evidence records the version a restore test ran with.
+    binary = copy_of_restic(tmp_path)
+    monkeypatch.setattr(runner, "_versions", {})
+    monkeypatch.setattr(Restic, "_ask_version", lambda self: Version(0, 14, 0))
+    assert Restic(binary=binary, cache_dir=None).version() == Version(0, 14, 0)
+    os.unlink(binary)
+    shutil.copy(str(RESTIC), binary)
+    with open(binary, "ab") as handle:
+        handle.write(b"\0")
+    monkeypatch.setattr(Restic, "_ask_version", lambda self: Version(0, 16, 4))
+    assert Restic(binary=binary, cache_dir=None).version() == Version(0, 16, 4)

@@ -66,16 +66,28 @@ IMPORT_TIME_ENV = frozenset(
 NOT_COMPARED = frozenset({"DRORCH_CLI_SOCKET"})
 SKIPPED_MODULES = ("drorch.catalog.migrations", "drorch.__main__", "drorch.service")
 SD_LISTEN_FDS_START = 3
+SUN_PATH_MAX = 107  # sockaddr_un's sun_path, less its terminating NUL
 
 
 def serve(path: str) -> int:
-    """Serve until SIGTERM or SIGINT, or until drorch's files change; 0 at a clean stop."""
-    preload()
-    threads = len(os.listdir("/proc/self/task"))
-    if threads != 1:  # an import started one: a fork would copy the locks it may hold
-        raise UsageError(f"cli-server: {threads} threads after the imports; it forks only alone")
+    """Serve until SIGTERM or SIGINT, or until drorch's files change; 0 at a clean stop.
+    The socket is bound first, so that a wrong path fails at once and clients that come
+    during the imports wait for them instead of running without the server."""
     listener, bound = _listener(path)
-    server = Server(listener, path if bound else None, package_state())
+    try:
+        preload()
+        threads = len(os.listdir("/proc/self/task"))
+        if threads != 1:  # an import started one: a fork would copy the locks it may hold
+            raise UsageError(
+                f"cli-server: {threads} threads after the imports; it forks only alone"
+            )
+        server = Server(listener, path if bound else None, package_state())
+    except BaseException:
+        listener.close()
+        if bound:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        raise
     return server.run()
 
 
@@ -122,6 +134,11 @@ def _listener(path: str) -> tuple[socket.socket, bool]:
         for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
             os.environ.pop(name, None)  # not for the children
         return socket.socket(fileno=SD_LISTEN_FDS_START), False
+    if len(os.fsencode(path)) > SUN_PATH_MAX:
+        raise UsageError(
+            f"cli-server: {path} is {len(os.fsencode(path))} bytes long; a Unix socket's "
+            f"path holds at most {SUN_PATH_MAX}"
+        )
     folder = Path(path).parent
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -133,7 +150,7 @@ def _listener(path: str) -> tuple[socket.socket, bool]:
     except ConnectionRefusedError:  # left by a server that died: nobody listens
         os.unlink(path)
     except OSError as exc:
-        raise UsageError(f"cli-server: cannot use {path}: {exc.strerror}") from None
+        raise UsageError(f"cli-server: cannot use {path}: {exc.strerror or exc}") from None
     else:
         raise UsageError(f"cli-server: another server already listens on {path}")
     finally:
@@ -142,7 +159,7 @@ def _listener(path: str) -> tuple[socket.socket, bool]:
     try:
         sock.bind(path)
     except OSError as exc:
-        raise UsageError(f"cli-server: cannot listen on {path}: {exc.strerror}") from None
+        raise UsageError(f"cli-server: cannot listen on {path}: {exc.strerror or exc}") from None
     finally:
         os.umask(old)
     sock.listen(64)

@@ -37,3 +37,10 @@ def test_a_thread_left_by_the_imports_stops_the_server_before_it_listens(
     finally:
         release.set()
     assert not (tmp_path / "cli.sock").exists()
+
+
+def test_a_socket_path_too_long_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    folder = tmp_path / ("x" * 120)
+    with pytest.raises(UsageError, match=r"bytes long; a Unix socket's path holds at most 107"):
+        server.serve(str(folder / "cli.sock"))
+    assert not folder.exists()

@@ -255,14 +255,17 @@ def restore_into(
             completed = replace(restic, cancel=poller.cancel).restore(
                 repo, snapshot.snapshot_id, partial, includes=includes, verify=verify
             )
-        final = replace(poller.now(), elapsed_s=completed.duration)
+        # restic's own duration, unless a poll that fell after restic ended reported more
+        # (its clock starts before restic does): the last report is never "earlier".
+        elapsed = max(completed.duration, poller.reported)
+        final = replace(poller.now(), elapsed_s=elapsed)
         if on_progress is not None:
             on_progress(final)
         kept = _place(partial, destination, tag=tag, overwrite=overwrite)
     except BaseException:
         _remove_quietly(partial)
         raise
-    return Restored(destination, kept, final.bytes_done, final.files_done, completed.duration)
+    return Restored(destination, kept, final.bytes_done, final.files_done, final.elapsed_s)
 
 
 def _preflight(destination: Path, tag: str, *, overwrite: bool) -> Path:

@@ -123,6 +123,7 @@ class ProgressPoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self.reported = 0.0  # the greatest elapsed_s handed to on_progress so far
 
     def now(self) -> RestoreProgress:
         done, files = measure(self.folder)
@@ -150,7 +151,9 @@ class ProgressPoller:
         assert self.on_progress is not None
         while not self._stop.wait(self.interval):
             try:
-                self.on_progress(self.now())
+                progress = self.now()
+                self.reported = max(self.reported, progress.elapsed_s)
+                self.on_progress(progress)
             except BaseException as exc:  # handed to the caller's thread in __exit__
                 log.debug("restore progress callback raised %r; canceling restic", exc)
                 self._error = exc

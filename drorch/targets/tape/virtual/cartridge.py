@@ -20,6 +20,7 @@ from drorch.targets.tape.errors import (
     TapeError,
     TapeIOError,
 )
+from drorch.targets.tape.virtual.writeback import Writeback
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,11 @@ class Cartridge:
     # the indexes of the tapemarks in `blocks`, ascending: a drive's status is asked after
     # every record, and counting the filemarks before the head must not walk the tape
     marks: list[int] = field(default_factory=list)
+    writeback: Writeback = field(init=False)
 
     def __post_init__(self) -> None:
         self.marks = [index for index, block in enumerate(self.blocks) if block.tapemark]
+        self.writeback = Writeback(self.fd, start=self.size)
 
     @classmethod
     def open(
@@ -131,6 +134,7 @@ class Cartridge:
         offset = self.offset()
         if self.size != offset:
             os.ftruncate(self.fd, offset)
+            self.writeback.cut(offset)
             self.size = offset
         del self.blocks[self.position :]
         del self.marks[bisect.bisect_left(self.marks, self.position) :]
@@ -144,10 +148,12 @@ class Cartridge:
             _pwritev_all(self.fd, parts, offset)
         except OSError as exc:
             os.ftruncate(self.fd, offset)
+            self.writeback.cut(offset)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise EndOfMedia(f"cartridge {self.barcode}: the disk under it is full") from exc
             raise TapeIOError(f"cartridge {self.barcode}: {exc.strerror}") from exc
         self.size = offset + size
+        self.writeback.written(self.size)
         self.blocks.append(
             awstape.Block(offset, offset + size, length, last_segment, tapemark=length == 0)
         )

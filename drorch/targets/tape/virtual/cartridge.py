@@ -102,6 +102,9 @@ class Cartridge:
         """Where the head is in the file."""
         return self.blocks[self.position - 1].end if self.position else 0
 
+    def in_early_warning(self) -> bool:
+        return self.offset() >= self.capacity - self.early_warning
+
     def previous_segment(self) -> int:
         return self.blocks[self.position - 1].last_segment if self.position else 0
 

@@ -148,7 +148,7 @@ class Cartridge:
                 f"(byte {offset} of {self.capacity})"
             )
         try:
-            _pwritev_all(self.fd, parts, offset)
+            _pwritev_all(self.fd, parts, size, offset)
         except OSError as exc:
             os.ftruncate(self.fd, offset)
             self.writeback.cut(offset)
@@ -200,13 +200,19 @@ def _layout(
     return headers, tuple(bounds), awstape.encoded_size(length), last
 
 
-def _pwritev_all(fd: int, parts: list[bytes | memoryview], offset: int) -> None:
-    views = [memoryview(part) for part in parts]
-    while views:
-        written = os.pwritev(fd, views, offset)
+def _pwritev_all(fd: int, parts: list[bytes | memoryview], size: int, offset: int) -> None:
+    """All `size` bytes of `parts` at `offset`: one pwritev, and more only for what the
+    kernel left (a regular file takes all unless its disk fills or a signal comes)."""
+    while size := size - (written := os.pwritev(fd, parts, offset)):
         offset += written
-        while views and written >= len(views[0]):
-            written -= len(views[0])
-            views.pop(0)
-        if views and written:
-            views[0] = views[0][written:]
+        parts = _skip(parts, written)
+
+
+def _skip(parts: list[bytes | memoryview], count: int) -> list[bytes | memoryview]:
+    """`parts` without their first `count` bytes."""
+    views = [memoryview(part) for part in parts]
+    while views and count >= len(views[0]):
+        count -= len(views.pop(0))
+    if views and count:
+        views[0] = views[0][count:]
+    return list(views)

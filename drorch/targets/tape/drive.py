@@ -105,6 +105,13 @@ class Drive(abc.ABC):
         object on tape. Past the early warning writes still succeed (status says so); at the
         end of media, EndOfMedia and nothing of the record is on tape."""
 
+    def write_record_in_early_warning(self, data: bytes) -> bool:
+        """write_record, then whether the head is in the early-warning zone
+        (status().early_warning): what a writer asks after every record. A drive that can
+        answer without a second look at the hardware says so here."""
+        self.write_record(data)
+        return self.status().early_warning
+
     @abc.abstractmethod
     def tell(self) -> int:
         """The head's logical block position: objects (records and filemarks) before it

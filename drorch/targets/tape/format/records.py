@@ -121,9 +121,11 @@ class RecordWriter:
         record = self._buffer
         # a reused bytearray, not bytes: a copy per record would cost as much as the write;
         # every drive hands the record to os.write/pwritev and keeps no reference to it
-        self.drive.write_record(record)  # type: ignore[arg-type]
+        if self.stop_at_early_warning:
+            self.early_warning = self.drive.write_record_in_early_warning(record)  # type: ignore[arg-type]
+        else:
+            self.drive.write_record(record)  # type: ignore[arg-type]
         self.records += 1
-        self.early_warning = self.stop_at_early_warning and self.drive.status().early_warning
         if self._hasher is None:
             self._free.put(record)
         else:  # reused once the spans of it given to the hasher are hashed

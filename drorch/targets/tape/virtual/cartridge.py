@@ -20,6 +20,7 @@ from drorch.targets.tape.errors import (
     TapeError,
     TapeIOError,
 )
+from drorch.targets.tape.virtual.writeback import Writeback
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,11 @@ class Cartridge:
     # the indexes of the tapemarks in `blocks`, ascending: a drive's status is asked after
     # every record, and counting the filemarks before the head must not walk the tape
     marks: list[int] = field(default_factory=list)
+    writeback: Writeback = field(init=False)
 
     def __post_init__(self) -> None:
         self.marks = [index for index, block in enumerate(self.blocks) if block.tapemark]
+        self.writeback = Writeback(self.fd, start=self.size)
 
     @classmethod
     def open(
@@ -99,6 +102,9 @@ class Cartridge:
         """Where the head is in the file."""
         return self.blocks[self.position - 1].end if self.position else 0
 
+    def in_early_warning(self) -> bool:
+        return self.offset() >= self.capacity - self.early_warning
+
     def previous_segment(self) -> int:
         return self.blocks[self.position - 1].last_segment if self.position else 0
 
@@ -131,6 +137,7 @@ class Cartridge:
         offset = self.offset()
         if self.size != offset:
             os.ftruncate(self.fd, offset)
+            self.writeback.cut(offset)
             self.size = offset
         del self.blocks[self.position :]
         del self.marks[bisect.bisect_left(self.marks, self.position) :]
@@ -141,13 +148,15 @@ class Cartridge:
                 f"(byte {offset} of {self.capacity})"
             )
         try:
-            _pwritev_all(self.fd, parts, offset)
+            _pwritev_all(self.fd, parts, size, offset)
         except OSError as exc:
             os.ftruncate(self.fd, offset)
+            self.writeback.cut(offset)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise EndOfMedia(f"cartridge {self.barcode}: the disk under it is full") from exc
             raise TapeIOError(f"cartridge {self.barcode}: {exc.strerror}") from exc
         self.size = offset + size
+        self.writeback.written(self.size)
         self.blocks.append(
             awstape.Block(offset, offset + size, length, last_segment, tapemark=length == 0)
         )
@@ -191,13 +200,19 @@ def _layout(
     return headers, tuple(bounds), awstape.encoded_size(length), last
 
 
-def _pwritev_all(fd: int, parts: list[bytes | memoryview], offset: int) -> None:
-    views = [memoryview(part) for part in parts]
-    while views:
-        written = os.pwritev(fd, views, offset)
+def _pwritev_all(fd: int, parts: list[bytes | memoryview], size: int, offset: int) -> None:
+    """All `size` bytes of `parts` at `offset`: one pwritev, and more only for what the
+    kernel left (a regular file takes all unless its disk fills or a signal comes)."""
+    while size := size - (written := os.pwritev(fd, parts, offset)):
         offset += written
-        while views and written >= len(views[0]):
-            written -= len(views[0])
-            views.pop(0)
-        if views and written:
-            views[0] = views[0][written:]
+        parts = _skip(parts, written)
+
+
+def _skip(parts: list[bytes | memoryview], count: int) -> list[bytes | memoryview]:
+    """`parts` without their first `count` bytes."""
+    views = [memoryview(part) for part in parts]
+    while views and count >= len(views[0]):
+        count -= len(views.pop(0))
+    if views and count:
+        views[0] = views[0][count:]
+    return list(views)

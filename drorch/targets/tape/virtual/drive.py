@@ -82,7 +82,7 @@ class VirtualDrive(Drive):
             bot=mount.position == 0,
             eof=mount.position > 0 and mount.blocks[mount.position - 1].tapemark,
             eod=mount.position == mount.end_of_data and mount.damage is None,
-            early_warning=mount.offset() >= mount.capacity - mount.early_warning,
+            early_warning=mount.in_early_warning(),
             write_protected=mount.write_protected,
             file_number=file_number,
             block_number=block_number,
@@ -171,6 +171,14 @@ class VirtualDrive(Drive):
     def write_record(self, data: bytes) -> None:
         self.check_record(data)
         self._writable(self._head(), record=True).write_record(data)
+
+    def write_record_in_early_warning(self, data: bytes) -> bool:
+        # one look at the state file for both (the writer asks after every record); the
+        # status part reads only what this process changes: the head on its cartridge
+        self.check_record(data)
+        mount = self._writable(self._head(), record=True)
+        mount.write_record(data)
+        return mount.in_early_warning()
 
     def weof(self, count: int = 1) -> None:
         check_count(count)

@@ -285,6 +285,18 @@ def test_writes_past_the_early_warning_succeed_until_the_end_of_media(drive: Dri
     assert read_to_end(drive) == [*written, b""]  # no part of the refused record on tape
 
 
+def test_a_write_that_says_early_warning_says_what_status_says(drive: Drive) -> None:
+    answers = []
+    with pytest.raises(EndOfMedia):
+        for number in range(1000):
+            answers.append(drive.write_record_in_early_warning(record(f"r{number}")))
+            assert answers[-1] == drive.status().early_warning
+    # the five records before the end of media are in the zone (conftest's EARLY_WARNING)
+    assert answers == [False] * 59 + [True] * 5
+    drive.rewind()
+    assert len(read_to_end(drive)) == 64 + 1  # every record written, then end of data
+
+
 def test_a_full_cartridge_still_takes_the_filemark_that_ends_its_file(drive: Drive) -> None:
     with pytest.raises(EndOfMedia):
         for number in range(1000):

@@ -19,6 +19,7 @@ from drorch.targets.tape.errors import (
     LibraryStateError,
 )
 from drorch.targets.tape.virtual import VirtualDrive, VirtualLibrary, barcode_series
+from drorch.targets.tape.virtual.cartridge import _skip
 from drorch.targets.tape.virtual.library import EARLY_WARNING_SHARE
 from tests.unit.targets.tape.conftest import make_library
 
@@ -226,3 +227,9 @@ def test_status_counts_files_and_records_at_every_position(library: VirtualLibra
         check_every_position(drive, layout)
     with library.drive(0) as drive:
         check_every_position(drive, layout)
+
+
+def test_what_a_short_write_left_is_written_from_the_byte_it_stopped_at() -> None:
+    parts: list[bytes | memoryview] = [b"abc", memoryview(b"defgh"), b"ij"]
+    for count in range(11):  # a pwritev that took `count` bytes of them
+        assert b"".join(bytes(part) for part in _skip(parts, count)) == b"abcdefghij"[count:]

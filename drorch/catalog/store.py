@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy as shallow
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +147,8 @@ class Catalog:
         self.anchor: Anchor | None = None  # set by open_catalog: what was opened
         # Set by the daemon: its run starts and evidence appends are fenced (fencing.py).
         self.fence: Fence | None = None
+        # A run's view (`knowing`): repository rows read in its first transaction.
+        self._known: dict[str, RepositoryRecord | None] = {}
 
     def session(self) -> Session:
         return self._sessions()
@@ -156,6 +158,16 @@ class Catalog:
         a node was assigned is fenced by the epoch of the leader that assigned it."""
         view = shallow.copy(self)
         view.fence = fence
+        view._known = dict(self._known)
+        return view
+
+    def knowing(self, repositories: Mapping[str, RepositoryRecord | None]) -> Catalog:
+        """This catalog (the same engine and sessions) answering the first `repository`
+        call for each of these targets with its row as read already (None: not recorded), in
+        the run's first transaction: a server catalog is spared a session and its round
+        trips. Later calls read the catalog again (a first use looks again under its lock)."""
+        view = shallow.copy(self)
+        view._known = dict(repositories)
         return view
 
     def close(self) -> None:
@@ -311,9 +323,10 @@ class Catalog:
     # -- repositories -----------------------------------------------------------------
 
     def repository(self, target: str) -> RepositoryRecord | None:
+        if target in self._known:
+            return self._known.pop(target)
         with self.session() as session:
-            row = session.get(models.Repository, target)
-            return None if row is None else _record(RepositoryRecord, row)
+            return read_repositories(session, (target,))[target]
 
     def record_repository(
         self,
@@ -455,6 +468,17 @@ def insert_run(
     )
 
 
+def read_repositories(
+    session: Session, targets: Collection[str]
+) -> dict[str, RepositoryRecord | None]:
+    """The repository rows of these targets (None: not recorded)."""
+    found: dict[str, RepositoryRecord | None] = dict.fromkeys(targets)
+    if targets:
+        for row in session.execute(_READ_REPOSITORIES, {"targets": list(targets)}):
+            found[row.target] = _record(RepositoryRecord, row)
+    return found
+
+
 def _transition(
     session: Session,
     run_id: int,
@@ -551,6 +575,10 @@ _SET_ARTIFACTS = (
     .values(artifacts=bindparam("new_artifacts"))
 )
 _INSERT_SNAPSHOT = insert(_SNAPSHOTS)
+_REPOSITORIES = cast(Table, models.Repository.__table__)
+_READ_REPOSITORIES = select(_REPOSITORIES).where(
+    _REPOSITORIES.c.target.in_(bindparam("targets", expanding=True))
+)
 _FREE_LOCK = delete(_LOCKS).where(
     _LOCKS.c.name == bindparam("lock_name"), _LOCKS.c.token == bindparam("lock_token")
 )

@@ -214,3 +214,24 @@ def test_a_refused_transition_keeps_the_lock_and_records_no_snapshot(catalog: Ca
         )
     assert catalog.snapshots(job="a") == []
     assert [info.name for info in table.held_locks(catalog)] == [held.name]
+
+
+def test_a_lock_taken_for_a_run_reads_the_repositories_it_names(catalog: Catalog) -> None:
+    """Read in the lock's transaction, so that the run opening them needs no session of its
+    own: a recorded row as it is, a target with none as None."""
+    recorded = catalog.record_repository(
+        target="primary", location="/srv/repo", repo_id="a" * 64, restic_version="0.16.4"
+    )
+    held = table.acquire(
+        catalog,
+        "job:a:snapshot",
+        ME,
+        lease=LEASE,
+        purpose="p",
+        alive=alive_all,
+        run=RUN,
+        repositories=("primary", "replica"),
+    )
+    assert held.repositories == {"primary": recorded, "replica": None}
+    plain = table.acquire(catalog, "b", ME, lease=LEASE, purpose="p", alive=alive_all)
+    assert plain.repositories == {}

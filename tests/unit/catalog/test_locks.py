@@ -2,6 +2,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from drorch.catalog import Catalog, RunStatus, open_catalog
 from drorch.catalog import locks as table
@@ -193,6 +194,34 @@ def test_the_final_transition_releases_the_lock_and_records_the_snapshots(
     )
     assert done.status is RunStatus.SUCCEEDED
     assert catalog.snapshots(job="a") == [written]
+    assert table.held_locks(catalog) == []
+
+
+def test_a_run_s_end_on_a_server_is_one_statement_with_its_snapshots_and_the_lock(
+    catalog: Catalog,
+) -> None:
+    """Each statement to PostgreSQL is a round trip that a hundred runs ending at once queue
+    for: there the snapshots' insert and the lock's release ride in the run's UPDATE; SQLite,
+    in-process, runs them one by one."""
+    from dataclasses import replace
+
+    from tests.unit.catalog.test_store import snapshot_of
+
+    held = table.acquire(
+        catalog, "job:a:snapshot", ME, lease=LEASE, purpose="p", alive=alive_all, run=RUN
+    )
+    assert held.run is not None
+    first = snapshot_of(held.run.id)
+    written = [first, replace(first, target="replica", snapshot_id="ef" * 32, original_id="cd")]
+    statements: list[str] = []
+    event.listen(catalog.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    done = catalog.transition(
+        held.run.id, RunStatus.SUCCEEDED, snapshots=written, lock=(held.name, held.token)
+    )
+    server = catalog.engine.dialect.name == "postgresql"
+    assert len(statements) == (1 if server else 4)
+    assert done.status is RunStatus.SUCCEEDED
+    assert catalog.snapshots(job="a") == written
     assert table.held_locks(catalog) == []
 
 

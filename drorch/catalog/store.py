@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Engine,
+    String,
     Table,
     and_,
     bindparam,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
 from drorch.catalog import models
@@ -432,11 +434,18 @@ def insert_run(
         "epoch": epoch,
         "node": None if fence is None else fence.node,
     }
-    run_id = session.execute(_INSERT_RUN, values).scalar_one()
     artifacts = None
-    if artifacts_root is not None:
-        artifacts = str(artifacts_root / str(run_id))
-        session.execute(_SET_ARTIFACTS, {"run_id": run_id, "new_artifacts": artifacts})
+    if artifacts_root is not None and session.get_bind().dialect.name == "postgresql":
+        # The id drawn by the INSERT itself, which names the folder by it: one round trip.
+        prefix = str(artifacts_root / "_")[:-1]
+        named = _insert_named_run(tuple(values))
+        run_id = session.execute(named, {**values, "artifacts_prefix": prefix}).scalar_one()
+        artifacts = f"{prefix}{run_id}"
+    else:
+        run_id = session.execute(_INSERT_RUN, values).scalar_one()
+        if artifacts_root is not None:
+            artifacts = str(artifacts_root / str(run_id))
+            session.execute(_SET_ARTIFACTS, {"run_id": run_id, "new_artifacts": artifacts})
     if slot is not None and values.get("job") is not None:
         claim_slot(
             session,
@@ -472,6 +481,23 @@ def read_repositories(
         for row in session.execute(_READ_REPOSITORIES, {"targets": list(targets)}):
             found[row.target] = _record(RepositoryRecord, row)
     return found
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_named_run(keys: tuple[str, ...]) -> Any:
+    """PostgreSQL's INSERT of a run (columns `keys`, parameters of those names) whose
+    artifacts folder is `artifacts_prefix` followed by the id it draws from the runs'
+    sequence; it returns the id. Built once per shape."""
+    drawn = select(
+        func.nextval(func.pg_get_serial_sequence(_RUNS.name, _RUNS.c.id.name)).label("id")
+    ).cte("drawn")
+    folder = bindparam("artifacts_prefix", type_=String) + sql_cast(drawn.c.id, String)
+    row = select(
+        drawn.c.id,
+        folder.label("artifacts"),
+        *(bindparam(key, type_=_RUNS.c[key].type).label(key) for key in keys),
+    )
+    return insert(_RUNS).from_select(["id", "artifacts", *keys], row).returning(_RUNS.c.id)
 
 
 def _transition(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Engine,
+    Integer,
     String,
     Table,
     and_,
@@ -25,13 +26,14 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
 from drorch.catalog import models
-from drorch.catalog.fencing import Fence, check_fence, claim_slot
+from drorch.catalog.fencing import READ_EPOCH, Fence, check_fence, claim_slot
 from drorch.catalog.models import RunStatus, SnapshotStatus
 from drorch.catalog.outage import patiently
 from drorch.errors import CatalogError
@@ -434,12 +436,18 @@ def insert_run(
         "epoch": epoch,
         "node": None if fence is None else fence.node,
     }
-    artifacts = None
+    artifacts, checked = None, None
     if artifacts_root is not None and session.get_bind().dialect.name == "postgresql":
         # The id drawn by the INSERT itself, which names the folder by it: one round trip.
         prefix = str(artifacts_root / "_")[:-1]
-        named = _insert_named_run(tuple(values))
-        run_id = session.execute(named, {**values, "artifacts_prefix": prefix}).scalar_one()
+        named = _insert_named_run(tuple(values), fenced=epoch is not None)
+        drawn = session.execute(
+            named, {**values, "artifacts_prefix": prefix, "fence_epoch": epoch}
+        ).scalar()
+        if drawn is None:  # the leadership's epoch is not the fence's: Deposed says whose
+            check_fence(session, cast(int, epoch))
+            raise CatalogError("a fenced run was refused, yet the epoch is this daemon's")
+        run_id, checked = drawn, epoch
         artifacts = f"{prefix}{run_id}"
     else:
         run_id = session.execute(_INSERT_RUN, values).scalar_one()
@@ -457,7 +465,7 @@ def insert_run(
             node=values["node"],
             now=now,
         )
-    if epoch is not None:
+    if epoch is not None and checked is None:
         check_fence(session, epoch)
     return RunRecord(
         id=run_id,
@@ -484,10 +492,12 @@ def read_repositories(
 
 
 @functools.lru_cache(maxsize=32)
-def _insert_named_run(keys: tuple[str, ...]) -> Any:
+def _insert_named_run(keys: tuple[str, ...], *, fenced: bool) -> Any:
     """PostgreSQL's INSERT of a run (columns `keys`, parameters of those names) whose
     artifacts folder is `artifacts_prefix` followed by the id it draws from the runs'
-    sequence; it returns the id. Built once per shape."""
+    sequence; it returns the id. `fenced`: it inserts nothing (and returns no row) unless
+    the leadership's epoch is `fence_epoch`, whose row it share-locks as check_fence does.
+    Built once per shape."""
     drawn = select(
         func.nextval(func.pg_get_serial_sequence(_RUNS.name, _RUNS.c.id.name)).label("id")
     ).cte("drawn")
@@ -497,6 +507,11 @@ def _insert_named_run(keys: tuple[str, ...]) -> Any:
         folder.label("artifacts"),
         *(bindparam(key, type_=_RUNS.c[key].type).label(key) for key in keys),
     )
+    if fenced:
+        fence = READ_EPOCH.cte("fence")
+        row = row.join_from(drawn, fence, true()).where(
+            fence.c.epoch == bindparam("fence_epoch", type_=Integer)
+        )
     return insert(_RUNS).from_select(["id", "artifacts", *keys], row).returning(_RUNS.c.id)
 
 

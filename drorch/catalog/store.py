@@ -527,34 +527,34 @@ def _transition(
     """One UPDATE that changes the status only from one the state machine (and `only_from`)
     allows: a compare-and-swap on both backends (SQLite reads outside the write
     transaction, so a read-then-write would not be one). With it, in the caller's
-    transaction: the `snapshots` the run wrote are inserted and its `lock` (name, token)
-    released. On PostgreSQL they ride in the UPDATE as data-modifying CTEs, one round trip
-    instead of three; they take effect whether or not the UPDATE changes the run, and the
-    CatalogError that a refused transition raises rolls them back with the transaction."""
+    transaction: the `snapshots` the run wrote are inserted, in their order, and its `lock`
+    (name, token) released. On PostgreSQL the first snapshot's insert and the release ride
+    in the UPDATE as data-modifying CTEs: a snapshot run's end is one round trip instead of
+    three. They take effect whether or not the UPDATE changes the run; the CatalogError
+    that a refused transition raises rolls them back with the transaction. (One snapshot
+    at most: CTEs run in no set order, and a multi-row VALUES is compiled for every run.)"""
     if "status" in fields:
         raise CatalogError("a run's status is the transition's own")
     together = session.get_bind().dialect.name == "postgresql"
+    folded = snapshots[:1] if together else ()
     statement = _transition_statement(
         to,
         None if only_from is None else frozenset(only_from),
         tuple(sorted(fields)),
-        len(snapshots) if together else 0,
+        bool(folded),
         together and lock is not None,
     )
     parameters = {f"new_{key}": value for key, value in fields.items()}
-    if together:
-        for number, snapshot in enumerate(snapshots):
-            row_values = _snapshot_values(snapshot)
-            parameters.update({f"s{number}_{key}": v for key, v in row_values.items()})
-        if lock is not None:
-            parameters.update(lock_name=lock[0], lock_token=lock[1])
+    for snapshot in folded:
+        parameters.update({f"s_{key}": v for key, v in _snapshot_values(snapshot).items()})
+    if together and lock is not None:
+        parameters.update(lock_name=lock[0], lock_token=lock[1])
     row = session.execute(statement, {"run_id": run_id, "now": utc_now(), **parameters}).first()
     if row is not None:
-        if not together:
-            for snapshot in snapshots:
-                _insert_snapshot(session, snapshot)
-            if lock is not None:
-                free_lock(session, *lock)
+        for snapshot in snapshots[len(folded) :]:
+            _insert_snapshot(session, snapshot)
+        if lock is not None and not together:
+            free_lock(session, *lock)
         return _record(RunRecord, row)  # type: ignore[no-any-return]
     found = session.execute(
         select(_RUNS.c.status, _RUNS.c.action).where(_RUNS.c.id == run_id)
@@ -571,13 +571,13 @@ def _transition_statement(
     to: RunStatus,
     only_from: frozenset[RunStatus] | None,
     keys: tuple[str, ...],
-    snapshots: int = 0,
+    snapshot: bool = False,
     free: bool = False,
 ) -> Any:
     """The UPDATE of a transition, built once per shape (building one costs about as much
     as running it); the run's id, the time and the fields are its parameters. With
-    `snapshots` (a number) and `free`, CTEs that insert that many snapshot rows (parameters
-    `s0_job`, ...) and delete the lock (`lock_name`, `lock_token`): PostgreSQL only."""
+    `snapshot` and `free`, CTEs that insert a snapshot row (parameters `s_job`, ...) and
+    delete the lock (`lock_name`, `lock_token`): PostgreSQL only."""
 
     def sources(allowed: dict[RunStatus, set[RunStatus]]) -> list[RunStatus]:
         return [
@@ -604,15 +604,12 @@ def _transition_statement(
         .values(values)
         .returning(*_RUNS.c)
     )
-    if snapshots:
-        rows = [
-            {
-                name: bindparam(f"s{number}_{name}", type_=_SNAPSHOTS.c[name].type)
-                for name in (*SnapshotRecord.__dataclass_fields__, "recorded_at")
-            }
-            for number in range(snapshots)
-        ]
-        statement = statement.add_cte(insert(_SNAPSHOTS).values(rows).cte("written"))
+    if snapshot:
+        row = {
+            name: bindparam(f"s_{name}", type_=_SNAPSHOTS.c[name].type)
+            for name in (*SnapshotRecord.__dataclass_fields__, "recorded_at")
+        }
+        statement = statement.add_cte(insert(_SNAPSHOTS).values(row).cte("written"))
     if free:
         statement = statement.add_cte(_FREE_LOCK.cte("freed"))
     return statement

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -117,15 +117,7 @@ def resource_lock(
     deadline = time.monotonic() + wait
     while True:
         try:
-            held = table.acquire(
-                catalog,
-                name,
-                this_process(),
-                lease=lease,
-                purpose=purpose,
-                alive=process_alive,
-                run_id=run_id,
-            )
+            held = _take(catalog, name, lease=lease, purpose=purpose, run_id=run_id)
             break
         except LockBusy:
             if time.monotonic() >= deadline:
@@ -144,17 +136,24 @@ def lock_for_run(
     *,
     purpose: str,
     run: Mapping[str, Any],
+    repositories: Collection[str] = (),
     lease: timedelta = DEFAULT_LEASE,
 ) -> tuple[Held, RunRecord]:
     """Take the lock and record the run it guards in one transaction (LockBusy, and no run,
-    when it is held); the lease is renewed until `stop_renewing`. The caller releases it,
-    with the run's final transition (Catalog.transition's `lock`) or with `release`."""
-    held = table.acquire(
-        catalog, name, this_process(), lease=lease, purpose=purpose, alive=process_alive, run=run
-    )
+    when it is held), reading the rows of the `repositories` it will open in it
+    (`Held.repositories`); the lease is renewed until `stop_renewing`. The caller releases
+    it, with the run's final transition (Catalog.transition's `lock`) or with `release`."""
+    held = _take(catalog, name, lease=lease, purpose=purpose, run=run, repositories=repositories)
     assert held.run is not None
     _renewer.add(catalog, held, lease)
     return held, held.run
+
+
+def _take(catalog: Catalog, name: str, *, lease: timedelta, purpose: str, **what: Any) -> Held:
+    """`table.acquire` for this process; `what`: its run_id, run and repositories."""
+    return table.acquire(
+        catalog, name, this_process(), lease=lease, purpose=purpose, alive=process_alive, **what
+    )
 
 
 def stop_renewing(held: Held) -> None:

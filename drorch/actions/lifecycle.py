@@ -66,18 +66,21 @@ def execute(
     The job's action is locked in the catalog first: a second run of the same job and
     action, from any process, raises LockBusy naming the holder, and nothing is recorded.
     A run costs two commits: the lock taken with the run's row (and its artifacts
-    folder, its slot claim and the daemon's fence check), and the run's end with the
-    snapshots it wrote and the lock's release.
+    folder, its slot claim, the daemon's fence check and a read of the planned target's
+    repository row), and the run's end with the snapshots it wrote and the lock's release.
     """
     config.job(request.job)
+    target = _planned_target(config, request)
     held, run = lock_for_run(
         catalog,
         job_lock_name(request.job, request.action),
         purpose=f"{request.action} of {request.job}",
+        # its row read with the lock: opening the repository costs no session of its own
+        repositories=() if target is None else (target,),
         run={
             "job": request.job,
             "action": request.action,
-            "target": _planned_target(config, request),
+            "target": target,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "actor": request.actor or default_actor(),
@@ -91,7 +94,8 @@ def execute(
             request.on_start(run)
         # "replicate:replica" is the replicate action towards replica: one lock, one history
         action = actions[verb_of(request.action)]
-        return _perform(config, catalog, request, action, run, finish)
+        known = catalog.knowing(held.repositories)
+        return _perform(config, known, request, action, run, finish)
     finally:
         if not finish.done:  # the run's end did not release it
             release(catalog, held)

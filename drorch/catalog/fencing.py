@@ -28,7 +28,7 @@ _LEADERSHIP = cast(Table, models.Leadership.__table__)
 _CLAIMS = cast(Table, models.SlotClaim.__table__)
 _RUNS = cast(Table, models.Run.__table__)
 
-_READ_EPOCH = (
+READ_EPOCH = (  # share-locks the row until the transaction ends
     select(_LEADERSHIP.c.epoch, _LEADERSHIP.c.node)
     .where(_LEADERSHIP.c.id == LEADERSHIP_ID)
     .with_for_update(read=True)
@@ -54,7 +54,7 @@ class Fence:
 def check_fence(session: Session, epoch: int) -> None:
     """Raise Deposed unless the leadership row's epoch is `epoch` (the one this write
     carries). Share-locks the row until the caller's transaction ends."""
-    row = session.execute(_READ_EPOCH).one()
+    row = session.execute(READ_EPOCH).one()
     if row.epoch != epoch:
         raise Deposed(
             f"leadership lost to {row.node or 'another node'} at epoch {row.epoch}",

@@ -7,8 +7,8 @@ is on this host and provably gone (no process with that pid and start time).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -16,7 +16,15 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from drorch.catalog import models
-from drorch.catalog.store import Catalog, RunRecord, free_lock, insert_run, utc_now
+from drorch.catalog.store import (
+    Catalog,
+    RepositoryRecord,
+    RunRecord,
+    free_lock,
+    insert_run,
+    read_repositories,
+    utc_now,
+)
 from drorch.errors import LockBusy
 
 
@@ -32,6 +40,9 @@ class Held:
     name: str
     token: str
     run: RunRecord | None = None  # the run recorded with the lock (acquire's `run`)
+    # The rows of the repositories read with the lock (acquire's `repositories`); None: the
+    # target has none recorded.
+    repositories: Mapping[str, RepositoryRecord | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,12 +73,15 @@ def acquire(
     alive: Alive,
     run_id: int | None = None,
     run: Mapping[str, Any] | None = None,
+    repositories: Collection[str] = (),
 ) -> Held:
     """Take the lock or raise LockBusy naming its holder.
 
     With `run` (store.insert_run's fields), also record the run it guards, in the same
     transaction: one commit where the daemon starts many runs at a slot, and no run
-    recorded when the lock is busy. The lock carries its id; `Held.run` is its record."""
+    recorded when the lock is busy. The lock carries its id; `Held.run` is its record.
+    With `repositories` (target names), their rows are read in that transaction too
+    (`Held.repositories`): the run about to open them is spared a session of its own."""
     for _ in range(5):
         try:
             now = utc_now()
@@ -104,7 +118,8 @@ def acquire(
                     )
                     if taken.rowcount != 1:  # type: ignore[attr-defined]
                         raise _Lost
-                return Held(name, token, record)
+                known = read_repositories(session, repositories) if repositories else {}
+                return Held(name, token, record, known)
         except (IntegrityError, _Lost):
             continue  # rolled back, the run with it: look again
     raise LockBusy(f"{name} is contended; try again")

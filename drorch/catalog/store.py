@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy as shallow
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Engine,
+    Integer,
+    String,
     Table,
     and_,
     bindparam,
@@ -24,12 +26,14 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
 from drorch.catalog import models
-from drorch.catalog.fencing import Fence, check_fence, claim_slot
+from drorch.catalog.fencing import READ_EPOCH, Fence, check_fence, claim_slot
 from drorch.catalog.models import RunStatus, SnapshotStatus
 from drorch.catalog.outage import patiently
 from drorch.errors import CatalogError
@@ -147,6 +151,8 @@ class Catalog:
         self.anchor: Anchor | None = None  # set by open_catalog: what was opened
         # Set by the daemon: its run starts and evidence appends are fenced (fencing.py).
         self.fence: Fence | None = None
+        # A run's view (`knowing`): repository rows read in its first transaction.
+        self._known: dict[str, RepositoryRecord | None] = {}
 
     def session(self) -> Session:
         return self._sessions()
@@ -156,6 +162,16 @@ class Catalog:
         a node was assigned is fenced by the epoch of the leader that assigned it."""
         view = shallow.copy(self)
         view.fence = fence
+        view._known = dict(self._known)
+        return view
+
+    def knowing(self, repositories: Mapping[str, RepositoryRecord | None]) -> Catalog:
+        """This catalog (the same engine and sessions) answering the first `repository`
+        call for each of these targets with its row as read already (None: not recorded), in
+        the run's first transaction: a server catalog is spared a session and its round
+        trips. Later calls read the catalog again (a first use looks again under its lock)."""
+        view = shallow.copy(self)
+        view._known = dict(repositories)
         return view
 
     def close(self) -> None:
@@ -229,12 +245,7 @@ class Catalog:
 
         def write() -> RunRecord:
             with self.session() as session, session.begin():
-                record = _transition(session, run_id, to, only_from, fields)
-                for snapshot in snapshots:
-                    _insert_snapshot(session, snapshot)
-                if lock is not None:
-                    free_lock(session, *lock)
-            return record
+                return _transition(session, run_id, to, only_from, fields, snapshots, lock)
 
         if not patience:
             return write()
@@ -317,9 +328,10 @@ class Catalog:
     # -- repositories -----------------------------------------------------------------
 
     def repository(self, target: str) -> RepositoryRecord | None:
+        if target in self._known:
+            return self._known.pop(target)
         with self.session() as session:
-            row = session.get(models.Repository, target)
-            return None if row is None else _record(RepositoryRecord, row)
+            return read_repositories(session, (target,))[target]
 
     def record_repository(
         self,
@@ -430,11 +442,24 @@ def insert_run(
         "epoch": epoch,
         "node": None if fence is None else fence.node,
     }
-    run_id = session.execute(_INSERT_RUN, values).scalar_one()
-    artifacts = None
-    if artifacts_root is not None:
-        artifacts = str(artifacts_root / str(run_id))
-        session.execute(_SET_ARTIFACTS, {"run_id": run_id, "new_artifacts": artifacts})
+    artifacts, checked = None, None
+    if artifacts_root is not None and session.get_bind().dialect.name == "postgresql":
+        # The id drawn by the INSERT itself, which names the folder by it: one round trip.
+        prefix = str(artifacts_root / "_")[:-1]
+        named = _insert_named_run(tuple(values), fenced=epoch is not None)
+        drawn = session.execute(
+            named, {**values, "artifacts_prefix": prefix, "fence_epoch": epoch}
+        ).scalar()
+        if drawn is None:  # the leadership's epoch is not the fence's: Deposed says whose
+            check_fence(session, cast(int, epoch))
+            raise CatalogError("a fenced run was refused, yet the epoch is this daemon's")
+        run_id, checked = drawn, epoch
+        artifacts = f"{prefix}{run_id}"
+    else:
+        run_id = session.execute(_INSERT_RUN, values).scalar_one()
+        if artifacts_root is not None:
+            artifacts = str(artifacts_root / str(run_id))
+            session.execute(_SET_ARTIFACTS, {"run_id": run_id, "new_artifacts": artifacts})
     if slot is not None and values.get("job") is not None:
         claim_slot(
             session,
@@ -446,7 +471,7 @@ def insert_run(
             node=values["node"],
             now=now,
         )
-    if epoch is not None:
+    if epoch is not None and checked is None:
         check_fence(session, epoch)
     return RunRecord(
         id=run_id,
@@ -461,24 +486,81 @@ def insert_run(
     )
 
 
+def read_repositories(
+    session: Session, targets: Collection[str]
+) -> dict[str, RepositoryRecord | None]:
+    """The repository rows of these targets (None: not recorded)."""
+    found: dict[str, RepositoryRecord | None] = dict.fromkeys(targets)
+    if targets:
+        for row in session.execute(_READ_REPOSITORIES, {"targets": list(targets)}):
+            found[row.target] = _record(RepositoryRecord, row)
+    return found
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_named_run(keys: tuple[str, ...], *, fenced: bool) -> Any:
+    """PostgreSQL's INSERT of a run (columns `keys`, parameters of those names) whose
+    artifacts folder is `artifacts_prefix` followed by the id it draws from the runs'
+    sequence; it returns the id. `fenced`: it inserts nothing (and returns no row) unless
+    the leadership's epoch is `fence_epoch`, whose row it share-locks as check_fence does.
+    Built once per shape."""
+    drawn = select(
+        func.nextval(func.pg_get_serial_sequence(_RUNS.name, _RUNS.c.id.name)).label("id")
+    ).cte("drawn")
+    folder = bindparam("artifacts_prefix", type_=String) + sql_cast(drawn.c.id, String)
+    row = select(
+        drawn.c.id,
+        folder.label("artifacts"),
+        *(bindparam(key, type_=_RUNS.c[key].type).label(key) for key in keys),
+    )
+    if fenced:
+        fence = READ_EPOCH.cte("fence")
+        row = row.join_from(drawn, fence, true()).where(
+            fence.c.epoch == bindparam("fence_epoch", type_=Integer)
+        )
+    return insert(_RUNS).from_select(["id", "artifacts", *keys], row).returning(_RUNS.c.id)
+
+
 def _transition(
     session: Session,
     run_id: int,
     to: RunStatus,
     only_from: Collection[RunStatus] | None,
     fields: dict[str, Any],
+    snapshots: Sequence[SnapshotRecord] = (),
+    lock: tuple[str, str] | None = None,
 ) -> RunRecord:
     """One UPDATE that changes the status only from one the state machine (and `only_from`)
     allows: a compare-and-swap on both backends (SQLite reads outside the write
-    transaction, so a read-then-write would not be one)."""
+    transaction, so a read-then-write would not be one). With it, in the caller's
+    transaction: the `snapshots` the run wrote are inserted, in their order, and its `lock`
+    (name, token) released. On PostgreSQL the first snapshot's insert and the release ride
+    in the UPDATE as data-modifying CTEs: a snapshot run's end is one round trip instead of
+    three. They take effect whether or not the UPDATE changes the run; the CatalogError
+    that a refused transition raises rolls them back with the transaction. (One snapshot
+    at most: CTEs run in no set order, and a multi-row VALUES is compiled for every run.)"""
     if "status" in fields:
         raise CatalogError("a run's status is the transition's own")
+    together = session.get_bind().dialect.name == "postgresql"
+    folded = snapshots[:1] if together else ()
     statement = _transition_statement(
-        to, None if only_from is None else frozenset(only_from), tuple(sorted(fields))
+        to,
+        None if only_from is None else frozenset(only_from),
+        tuple(sorted(fields)),
+        bool(folded),
+        together and lock is not None,
     )
     parameters = {f"new_{key}": value for key, value in fields.items()}
+    for snapshot in folded:
+        parameters.update({f"s_{key}": v for key, v in _snapshot_values(snapshot).items()})
+    if together and lock is not None:
+        parameters.update(lock_name=lock[0], lock_token=lock[1])
     row = session.execute(statement, {"run_id": run_id, "now": utc_now(), **parameters}).first()
     if row is not None:
+        for snapshot in snapshots[len(folded) :]:
+            _insert_snapshot(session, snapshot)
+        if lock is not None and not together:
+            free_lock(session, *lock)
         return _record(RunRecord, row)  # type: ignore[no-any-return]
     found = session.execute(
         select(_RUNS.c.status, _RUNS.c.action).where(_RUNS.c.id == run_id)
@@ -492,10 +574,16 @@ def _transition(
 
 @functools.lru_cache(maxsize=256)
 def _transition_statement(
-    to: RunStatus, only_from: frozenset[RunStatus] | None, keys: tuple[str, ...]
+    to: RunStatus,
+    only_from: frozenset[RunStatus] | None,
+    keys: tuple[str, ...],
+    snapshot: bool = False,
+    free: bool = False,
 ) -> Any:
     """The UPDATE of a transition, built once per shape (building one costs about as much
-    as running it); the run's id, the time and the fields are its parameters."""
+    as running it); the run's id, the time and the fields are its parameters. With
+    `snapshot` and `free`, CTEs that insert a snapshot row (parameters `s_job`, ...) and
+    delete the lock (`lock_name`, `lock_token`): PostgreSQL only."""
 
     def sources(allowed: dict[RunStatus, set[RunStatus]]) -> list[RunStatus]:
         return [
@@ -510,7 +598,7 @@ def _transition_statement(
     }
     if to is RunStatus.RUNNING and "started_at" not in keys:
         values["started_at"] = case((_RUNS.c.started_at.is_(None), now), else_=_RUNS.c.started_at)
-    return (
+    statement = (
         update(_RUNS)
         .where(
             _RUNS.c.id == bindparam("run_id"),
@@ -522,6 +610,15 @@ def _transition_statement(
         .values(values)
         .returning(*_RUNS.c)
     )
+    if snapshot:
+        row = {
+            name: bindparam(f"s_{name}", type_=_SNAPSHOTS.c[name].type)
+            for name in (*SnapshotRecord.__dataclass_fields__, "recorded_at")
+        }
+        statement = statement.add_cte(insert(_SNAPSHOTS).values(row).cte("written"))
+    if free:
+        statement = statement.add_cte(_FREE_LOCK.cte("freed"))
+    return statement
 
 
 def _without_details(session: Session, ids: set[int]) -> dict[int, RunRecord]:
@@ -538,10 +635,15 @@ def _without_details(session: Session, ids: set[int]) -> dict[int, RunRecord]:
 
 
 def _insert_snapshot(session: Session, record: SnapshotRecord) -> None:
+    session.execute(_INSERT_SNAPSHOT, _snapshot_values(record))
+
+
+def _snapshot_values(record: SnapshotRecord) -> dict[str, Any]:
+    """A snapshot row's values, recorded now."""
     values = {name: getattr(record, name) for name in SnapshotRecord.__dataclass_fields__}
     values["paths"] = list(record.paths)
     values["tags"] = list(record.tags)
-    session.execute(_INSERT_SNAPSHOT, {**values, "recorded_at": utc_now()})
+    return {**values, "recorded_at": utc_now()}
 
 
 def free_lock(session: Session, name: str, token: str) -> None:
@@ -557,6 +659,10 @@ _SET_ARTIFACTS = (
     .values(artifacts=bindparam("new_artifacts"))
 )
 _INSERT_SNAPSHOT = insert(_SNAPSHOTS)
+_REPOSITORIES = cast(Table, models.Repository.__table__)
+_READ_REPOSITORIES = select(_REPOSITORIES).where(
+    _REPOSITORIES.c.target.in_(bindparam("targets", expanding=True))
+)
 _FREE_LOCK = delete(_LOCKS).where(
     _LOCKS.c.name == bindparam("lock_name"), _LOCKS.c.token == bindparam("lock_token")
 )

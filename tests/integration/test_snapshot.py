@@ -8,17 +8,19 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 
-from drorch.catalog import RunStatus
+from drorch.catalog import RunStatus, open_catalog
 from drorch.catalog.daemon import register_node
 from drorch.catalog.fencing import Fence
 from drorch.catalog.leadership import take_on
 from drorch.catalog.locks import held_locks
+from drorch.config import load_config
 from drorch.restic.models import parse_time
 from tests.conftest import DRORCH_YAML
 from tests.integration.conftest import Env
@@ -260,29 +262,56 @@ def test_a_known_repository_costs_no_extra_restic_call(env: Env) -> None:
 
 
 @pytest.mark.parametrize("fenced", [False, True], ids=["operator", "daemon"])
-def test_a_snapshot_run_costs_three_catalog_transactions_two_of_them_commits(
-    env: Env, fenced: bool
+def test_a_snapshot_run_costs_two_catalog_transactions_on_two_connections(
+    make_root: Callable[..., Path], catalog_url: str, restic_bin: str, fenced: bool
 ) -> None:
-    """The daemon starts a hundred runs at a slot, all queueing for the catalog: the lock is
-    taken with the run's row (and, for the daemon's, its slot claim and the leadership
-    epoch's check), the repository is looked up once, and the run ends with its snapshot
-    and the lock's release. The first run (which creates the repository) is not counted."""
+    """The daemon starts a hundred runs at a slot, all queueing for the catalog (on a server,
+    each transaction and each connection checked out, pinged first, is a round trip): the
+    lock is taken with the run's row (and, for the daemon's, its slot claim and the
+    leadership epoch's check) and the repository's row is read with them, and the run ends
+    with its snapshot and the lock's release. The first run (which creates the repository)
+    is not counted. On a server, each statement is a round trip too."""
+    root = make_root(drorch=DRORCH_YAML + f'catalog: "{catalog_url}"\n')
+    config = load_config(root)
+    env = Env(root, config, open_catalog(catalog_url, config.state_dir))
     env.run()
     if fenced:
         node_id = register_node(env.catalog, host="h", name="n1", pid=1, version="t")
         env.catalog.fence = Fence("n1", take_on(env.catalog, node="n1", node_id=node_id))
     begun: list[threading.Thread] = []
     committed: list[threading.Thread] = []
+    checkouts: list[threading.Thread] = []
     event.listen(env.catalog.engine, "begin", lambda _: begun.append(threading.current_thread()))
     event.listen(
         env.catalog.engine, "commit", lambda _: committed.append(threading.current_thread())
     )
-    run = env.run(slot=datetime.now(UTC) if fenced else None)
-    assert run.status is RunStatus.SUCCEEDED, run.error
-    assert (run.epoch, run.node) == ((1, "n1") if fenced else (None, None))
-    me = threading.current_thread()  # not the lease renewer's, which may wake meanwhile
-    assert (begun.count(me), committed.count(me)) == (3, 2)
-    [_, snapshot] = env.catalog.snapshots(job="app")
-    assert (snapshot.snapshot_id, snapshot.run_id) == (run.snapshot_id, run.id)
-    assert env.catalog.runs(job="app")[0] == run
-    assert held_locks(env.catalog) == []
+    event.listen(
+        env.catalog.engine.pool,
+        "checkout",
+        lambda *_: checkouts.append(threading.current_thread()),
+    )
+    statements: list[threading.Thread] = []
+    event.listen(
+        env.catalog.engine,
+        "before_cursor_execute",
+        lambda *_: statements.append(threading.current_thread()),
+    )
+    try:
+        run = env.run(slot=datetime.now(UTC) if fenced else None)
+        assert run.status is RunStatus.SUCCEEDED, run.error
+        assert (run.epoch, run.node) == ((1, "n1") if fenced else (None, None))
+        me = threading.current_thread()  # not the lease renewer's, which may wake meanwhile
+        assert (begun.count(me), committed.count(me), checkouts.count(me)) == (2, 2, 2)
+        # the lock, the run's row with its artifacts folder [and the epoch's check], [its
+        # slot's claim,] the repository's row; the run's end with its snapshot and the
+        # lock's release: PostgreSQL does each "with" in the same statement, SQLite in one
+        # more
+        server = catalog_url.startswith("postgresql")
+        expected = (5 if server else 8) + ((1 if server else 2) if fenced else 0)
+        assert statements.count(me) == expected
+        [_, snapshot] = env.catalog.snapshots(job="app")
+        assert (snapshot.snapshot_id, snapshot.run_id) == (run.snapshot_id, run.id)
+        assert env.catalog.runs(job="app")[0] == run
+        assert held_locks(env.catalog) == []
+    finally:
+        env.catalog.close()

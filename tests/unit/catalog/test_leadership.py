@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from drorch.catalog import Catalog, RunStatus, models, open_catalog
 from drorch.catalog import evidence as table
@@ -15,8 +16,9 @@ from drorch.catalog import locks as lock_table
 from drorch.catalog.daemon import interrupt_run, missed_slots, record_missed_slots, register_node
 from drorch.catalog.evidence import CheckpointRecord, EvidenceRecord
 from drorch.catalog.fencing import Fence
-from drorch.catalog.leadership import AdvisoryLock, leader, lock_key, take_on
+from drorch.catalog.leadership import AdvisoryLock, leader, lock_key, take, take_on
 from drorch.catalog.locks import Owner
+from drorch.catalog.store import insert_run
 from drorch.errors import Deposed, SlotTaken
 from tests.pg import pg_schema_url
 
@@ -46,6 +48,7 @@ def start(catalog: Catalog, *, job: str = "app", slot: datetime | None = SLOT) -
             "pid": 100,
             "actor": "scheduler",
             "slot": slot,
+            "artifacts_root": Path("/var/lib/drorch/runs"),
         },
     )
     assert held.run is not None
@@ -145,6 +148,36 @@ def test_evidence_carries_the_epoch_and_a_stale_one_is_refused(catalog: Catalog)
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     yield from pg_schema_url()
+
+
+def test_a_takeover_waits_for_a_run_start_in_flight(pg_url: str, tmp_path: Path) -> None:
+    """PostgreSQL only: a run's start share-locks the leadership row with its fenced INSERT
+    until it commits; a takeover's raise of the epoch waits for it, so that no run of the
+    old epoch is committed after the new one is."""
+    catalog = open_catalog(pg_url, tmp_path / "state")
+    try:
+        fence = lead(catalog, "n1")
+        with catalog.session() as session, session.begin():
+            run = insert_run(
+                session,
+                fence=fence,
+                job="app",
+                action="snapshot",
+                target="primary",
+                host="h",
+                pid=1,
+                actor="scheduler",
+                artifacts_root=tmp_path / "runs",
+            )
+            assert run.epoch == fence.epoch
+            with catalog.engine.connect() as other:
+                other.exec_driver_sql("SET lock_timeout = '200ms'")
+                other.commit()
+                with pytest.raises(OperationalError, match="lock timeout"):
+                    take(other, node="n2", node_id=2)
+        assert leader(catalog).epoch == fence.epoch  # the run committed under it
+    finally:
+        catalog.close()
 
 
 def test_one_session_holds_the_advisory_lock_until_it_ends(pg_url: str, tmp_path: Path) -> None:

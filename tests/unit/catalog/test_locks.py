@@ -2,6 +2,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from drorch.catalog import Catalog, RunStatus, open_catalog
 from drorch.catalog import locks as table
@@ -196,6 +197,35 @@ def test_the_final_transition_releases_the_lock_and_records_the_snapshots(
     assert table.held_locks(catalog) == []
 
 
+def test_a_run_s_end_on_a_server_carries_a_snapshot_and_the_lock_in_its_statement(
+    catalog: Catalog,
+) -> None:
+    """Each statement to PostgreSQL is a round trip that a hundred runs ending at once queue
+    for: there the first snapshot's insert and the lock's release ride in the run's UPDATE
+    (a snapshot run's end is one statement); SQLite, in-process, runs them one by one. The
+    snapshots are recorded in their order either way."""
+    from dataclasses import replace
+
+    from tests.unit.catalog.test_store import snapshot_of
+
+    held = table.acquire(
+        catalog, "job:a:snapshot", ME, lease=LEASE, purpose="p", alive=alive_all, run=RUN
+    )
+    assert held.run is not None
+    first = snapshot_of(held.run.id)
+    written = [first, replace(first, target="replica", snapshot_id="ef" * 32, original_id="cd")]
+    statements: list[str] = []
+    event.listen(catalog.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    done = catalog.transition(
+        held.run.id, RunStatus.SUCCEEDED, snapshots=written, lock=(held.name, held.token)
+    )
+    server = catalog.engine.dialect.name == "postgresql"
+    assert len(statements) == (2 if server else 4)
+    assert done.status is RunStatus.SUCCEEDED
+    assert catalog.snapshots(job="a") == written
+    assert table.held_locks(catalog) == []
+
+
 def test_a_refused_transition_keeps_the_lock_and_records_no_snapshot(catalog: Catalog) -> None:
     from tests.unit.catalog.test_store import snapshot_of
 
@@ -214,3 +244,24 @@ def test_a_refused_transition_keeps_the_lock_and_records_no_snapshot(catalog: Ca
         )
     assert catalog.snapshots(job="a") == []
     assert [info.name for info in table.held_locks(catalog)] == [held.name]
+
+
+def test_a_lock_taken_for_a_run_reads_the_repositories_it_names(catalog: Catalog) -> None:
+    """Read in the lock's transaction, so that the run opening them needs no session of its
+    own: a recorded row as it is, a target with none as None."""
+    recorded = catalog.record_repository(
+        target="primary", location="/srv/repo", repo_id="a" * 64, restic_version="0.16.4"
+    )
+    held = table.acquire(
+        catalog,
+        "job:a:snapshot",
+        ME,
+        lease=LEASE,
+        purpose="p",
+        alive=alive_all,
+        run=RUN,
+        repositories=("primary", "replica"),
+    )
+    assert held.repositories == {"primary": recorded, "replica": None}
+    plain = table.acquire(catalog, "b", ME, lease=LEASE, purpose="p", alive=alive_all)
+    assert plain.repositories == {}

@@ -248,3 +248,44 @@ def test_unwritable_catalog_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(CatalogError, match="cannot open the catalog"):
         open_catalog(None, blocker / "state")
+
+
+def test_a_run_s_view_answers_the_first_repository_lookup_from_its_first_transaction(
+    catalog: Catalog,
+) -> None:
+    """`knowing` hands a run the rows read when its lock was taken; the first lookup of a
+    target is answered from them, every later one (a first use looks again under its lock)
+    and every other target's from the catalog, as is every lookup outside the view."""
+    known = catalog.record_repository(
+        target="primary", location="/srv/repo", repo_id="a" * 64, restic_version="0.16.4"
+    )
+    view = catalog.knowing({"primary": known, "replica": None})
+    catalog.set_repository_config_hash("primary", "b" * 64)
+    catalog.record_repository(
+        target="replica", location="/srv/copy", repo_id="c" * 64, restic_version="0.16.4"
+    )
+    changed = catalog.repository("primary")
+    assert changed is not None and changed.config_sha256 == "b" * 64
+    assert view.repository("primary") == known  # as read with the run's start
+    assert view.repository("primary") == changed  # read again
+    assert view.repository("replica") is None  # it had none at the run's start
+    found = view.repository("replica")
+    assert found is not None and found.repo_id == "c" * 64
+    assert catalog.repository("primary") == changed  # the catalog itself keeps no rows
+
+
+def test_the_statements_of_a_run_s_start_and_end_are_compiled_once() -> None:
+    """The daemon's hundred runs a slot run them: a statement SQLAlchemy cannot cache (no
+    cache key, e.g. a multi-row VALUES) is compiled again for every run, which costs more
+    CPU than the round trips its CTEs save."""
+    from drorch.catalog.store import _insert_named_run, _transition_statement
+
+    keys = ("job", "action", "target", "status", "created_at", "epoch", "node")
+    for fenced in (False, True):
+        assert _insert_named_run(keys, fenced=fenced)._generate_cache_key() is not None
+    for snapshot in (False, True):
+        for free in (False, True):
+            statement = _transition_statement(
+                RunStatus.SUCCEEDED, None, ("error", "snapshot_id"), snapshot, free
+            )
+            assert statement._generate_cache_key() is not None

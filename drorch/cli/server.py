@@ -17,8 +17,8 @@ clients name. It refuses, and the client then runs the command itself:
   changed since the server started (an upgrade: the server then exits once its children
   have ended, for its service manager to start a new one);
 - an environment that differs in what was fixed when the server imported its modules:
-  the DRORCH_* settings drorch reads at import, and PYTHONPATH and the other variables
-  that choose what Python imports;
+  the DRORCH_* settings drorch reads at import (IMPORT_TIME_ENV), and PYTHONPATH and the
+  other variables that choose what Python imports;
 - `daemon` and `cli-server` themselves.
 
 It relays SIGINT, SIGTERM, SIGHUP and SIGQUIT from the client to the child, sends the
@@ -58,12 +58,23 @@ log = logging.getLogger(__name__)
 
 NOT_SERVED = frozenset({"daemon", "cli-server"})
 # Fixed in the server when it imported drorch and its libraries: a client's must match.
-# drorch's modules read DRORCH_* settings at import; these PYTHON* choose what is imported.
-IMPORT_TIME_PREFIX = "DRORCH_"
+# The settings drorch's modules read when imported (tests/unit/cli/test_server.py keeps
+# this list whole), and the PYTHON* variables that choose what Python imports. Any other
+# variable (DRORCH_CONFIG, TZ, PATH...) is the child's own, read when it is used.
 IMPORT_TIME_ENV = frozenset(
-    {"PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONUSERBASE", "PYTHONSAFEPATH"}
+    {
+        "DRORCH_CATALOG_BUSY_TIMEOUT",
+        "DRORCH_LEADERSHIP_EVERY",
+        "DRORCH_STOP_TIMEOUT",
+        "DRORCH_COMPLIANCE_EVERY",
+        "DRORCH_ASSIGNMENTS_EVERY",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONNOUSERSITE",
+        "PYTHONUSERBASE",
+        "PYTHONSAFEPATH",
+    }
 )
-NOT_COMPARED = frozenset({"DRORCH_CLI_SOCKET"})
 SKIPPED_MODULES = ("drorch.catalog.migrations", "drorch.__main__", "drorch.service")
 SD_LISTEN_FDS_START = 3
 SUN_PATH_MAX = 107  # sockaddr_un's sun_path, less its terminating NUL
@@ -329,9 +340,7 @@ class Server:
         differs = sorted(
             name
             for name in set(environ) | set(os.environ)
-            if (name.startswith(IMPORT_TIME_PREFIX) or name in IMPORT_TIME_ENV)
-            and name not in NOT_COMPARED
-            and environ.get(name) != os.environ.get(name)
+            if name in IMPORT_TIME_ENV and environ.get(name) != os.environ.get(name)
         )
         if differs:
             return f"environment read at import differs: {', '.join(differs)}"

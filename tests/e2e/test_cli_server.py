@@ -103,7 +103,8 @@ def test_a_served_command_says_and_exits_what_the_command_itself_does(
     server: Server, make_root
 ) -> None:  # type: ignore[no-untyped-def]
     root = make_root()
-    ran = drorch("--config", root, "run", "app", env=server.env())
+    # DRORCH_CONFIG, like any variable read when it is used, is the command's own.
+    ran = drorch("run", "app", env=server.env(DRORCH_CONFIG=str(root)))
     assert ran.returncode == 0, ran.stderr
     assert re.fullmatch(r"run 1: snapshot of app SUCCEEDED in .*\n", ran.stdout)
     assert server.served() == ["run exited 0"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -44,3 +45,20 @@ def test_a_socket_path_too_long_is_refused_before_anything_is_made(tmp_path: Pat
     with pytest.raises(UsageError, match=r"bytes long; a Unix socket's path holds at most 107"):
         server.serve(str(folder / "cli.sock"))
     assert not folder.exists()
+
+
+def test_every_setting_read_at_import_is_compared() -> None:
+    # A module-level DRORCH_* read is fixed in the server at its imports: a client that
+    # sets it otherwise must run the command itself.
+    package = Path(server.__file__).resolve().parents[1]
+    read = {
+        name
+        for source in package.rglob("*.py")
+        for name in re.findall(
+            r'^\w+ = .*os\.(?:environ\.get|getenv)\("(DRORCH_\w+)"',
+            source.read_text(encoding="utf-8"),
+            re.M,
+        )
+    }
+    assert "DRORCH_CATALOG_BUSY_TIMEOUT" in read  # the scan finds them
+    assert read <= server.IMPORT_TIME_ENV

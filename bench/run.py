@@ -106,7 +106,7 @@ def base_env() -> dict[str, str]:
         **{
             k: v
             for k, v in os.environ.items()
-            if not k.startswith("RESTIC_") and k != "DRORCH_CONFIG"
+            if not k.startswith("RESTIC_") and k not in ("DRORCH_CONFIG", BENCH_SOCKET_ENV)
         },
         CLI_SOCKET_ENV: "",
     }
@@ -115,7 +115,10 @@ def base_env() -> dict[str, str]:
 # --- drorch cli-server ------------------------------------------------------------------------
 
 CLI_SOCKET_ENV = "DRORCH_CLI_SOCKET"
-_cli_socket: Path | None = None  # the server of this benchmark run, while it runs
+# Where this benchmark run's server listens, while it runs: in the environment, since the
+# parts import this file as `run` while `python bench/run.py` runs it as __main__ (two
+# module objects, one global each).
+BENCH_SOCKET_ENV = "DRORCH_BENCH_CLI_SOCKET"
 
 
 @contextlib.contextmanager
@@ -124,7 +127,6 @@ def cli_server(folder: Path) -> Iterator[Path]:
     site with contrib/systemd/drorch-cli.socket runs it so. Started untimed, as the socket
     unit starts it on a site's first command; its log is checked at the end (every served
     command logged, no refusal)."""
-    global _cli_socket
     folder.mkdir(parents=True, exist_ok=True)
     socket_path, log_path = folder / "cli.sock", folder / "cli-server.log"
     with log_path.open("w") as log:
@@ -141,11 +143,11 @@ def cli_server(folder: Path) -> Iterator[Path]:
             proc.kill()
             sys.exit(f"bench: drorch cli-server did not start:\n{log_path.read_text()[-2000:]}")
         time.sleep(0.05)
-    _cli_socket = socket_path
+    os.environ[BENCH_SOCKET_ENV] = str(socket_path)
     try:
         yield socket_path
     finally:
-        _cli_socket = None
+        del os.environ[BENCH_SOCKET_ENV]
         proc.terminate()
         code = proc.wait(timeout=120)
         refused = [line for line in log_path.read_text().splitlines() if "not serving" in line]
@@ -166,9 +168,10 @@ def cli_server_in(tmp: str) -> Iterator[Path]:
 
 def served_env() -> dict[str, str]:
     """base_env(), with drorch's commands handed to this run's `drorch cli-server`."""
-    if _cli_socket is None:
+    found = os.environ.get(BENCH_SOCKET_ENV)
+    if not found:
         raise RuntimeError("bench: no drorch cli-server is running (use cli_server())")
-    return {**base_env(), CLI_SOCKET_ENV: str(_cli_socket)}
+    return {**base_env(), CLI_SOCKET_ENV: found}
 
 
 # How drorch's side runs: "served" by the cli-server (the verdict), "direct" in its own

@@ -97,6 +97,10 @@ def acquire(
                         raise LockBusy(
                             _describe(current), holder_pid=current.pid, holder_run=current.run_id
                         )
+                # Read before the first write: on SQLite that is outside the write
+                # transaction, so the statement does not lengthen the time this process's
+                # other threads queue for the write lock (drorch.catalog.database).
+                known = read_repositories(session, repositories) if repositories else {}
                 record = None if run is None else insert_run(session, fence=catalog.fence, **run)
                 values = {
                     "token": token,
@@ -118,7 +122,6 @@ def acquire(
                     )
                     if taken.rowcount != 1:  # type: ignore[attr-defined]
                         raise _Lost
-                known = read_repositories(session, repositories) if repositories else {}
                 return Held(name, token, record, known)
         except (IntegrityError, _Lost):
             continue  # rolled back, the run with it: look again

@@ -443,10 +443,12 @@ def insert_run(
         "node": None if fence is None else fence.node,
     }
     artifacts, checked = None, None
-    if artifacts_root is not None and session.get_bind().dialect.name == "postgresql":
-        # The id drawn by the INSERT itself, which names the folder by it: one round trip.
+    if artifacts_root is not None:
+        # The id drawn by the INSERT itself, which names the folder by it: one statement
+        # (one round trip on PostgreSQL; on SQLite, one less while the write lock is held).
         prefix = str(artifacts_root / "_")[:-1]
-        named = _insert_named_run(tuple(values), fenced=epoch is not None)
+        dialect = session.get_bind().dialect.name
+        named = _insert_named_run(tuple(values), fenced=epoch is not None, dialect=dialect)
         drawn = session.execute(
             named, {**values, "artifacts_prefix": prefix, "fence_epoch": epoch}
         ).scalar()
@@ -457,9 +459,6 @@ def insert_run(
         artifacts = f"{prefix}{run_id}"
     else:
         run_id = session.execute(_INSERT_RUN, values).scalar_one()
-        if artifacts_root is not None:
-            artifacts = str(artifacts_root / str(run_id))
-            session.execute(_SET_ARTIFACTS, {"run_id": run_id, "new_artifacts": artifacts})
     if slot is not None and values.get("job") is not None:
         claim_slot(
             session,
@@ -498,15 +497,24 @@ def read_repositories(
 
 
 @functools.lru_cache(maxsize=32)
-def _insert_named_run(keys: tuple[str, ...], *, fenced: bool) -> Any:
-    """PostgreSQL's INSERT of a run (columns `keys`, parameters of those names) whose
-    artifacts folder is `artifacts_prefix` followed by the id it draws from the runs'
-    sequence; it returns the id. `fenced`: it inserts nothing (and returns no row) unless
-    the leadership's epoch is `fence_epoch`, whose row it share-locks as check_fence does.
-    Built once per shape."""
-    drawn = select(
-        func.nextval(func.pg_get_serial_sequence(_RUNS.name, _RUNS.c.id.name)).label("id")
-    ).cte("drawn")
+def _insert_named_run(keys: tuple[str, ...], *, fenced: bool, dialect: str) -> Any:
+    """The INSERT of a run (columns `keys`, parameters of those names) whose artifacts
+    folder is `artifacts_prefix` followed by the id it draws; it returns the id. The id:
+    on PostgreSQL from the runs' sequence; on SQLite the one SQLite itself would give the
+    row (the largest id plus one: the table has no AUTOINCREMENT), read by the INSERT
+    that holds the write lock, so that no other writer can take it meanwhile. `fenced`:
+    it inserts nothing (and returns no row) unless the leadership's epoch is
+    `fence_epoch`, whose row it share-locks (PostgreSQL) as check_fence does. Built once
+    per shape. On SQLite the statement must begin with INSERT, not WITH: pysqlite opens
+    its transaction (and drorch's write queue its lock) only before a statement that
+    begins with INSERT, UPDATE, DELETE or REPLACE. Subqueries instead of CTEs there."""
+    postgresql = dialect == "postgresql"
+    if postgresql:
+        next_id: Any = func.nextval(func.pg_get_serial_sequence(_RUNS.name, _RUNS.c.id.name))
+    else:
+        next_id = select(func.coalesce(func.max(_RUNS.c.id), 0) + 1).scalar_subquery()
+    drawn_select = select(next_id.label("id"))
+    drawn = drawn_select.cte("drawn") if postgresql else drawn_select.subquery("drawn")
     folder = bindparam("artifacts_prefix", type_=String) + sql_cast(drawn.c.id, String)
     row = select(
         drawn.c.id,
@@ -514,7 +522,7 @@ def _insert_named_run(keys: tuple[str, ...], *, fenced: bool) -> Any:
         *(bindparam(key, type_=_RUNS.c[key].type).label(key) for key in keys),
     )
     if fenced:
-        fence = READ_EPOCH.cte("fence")
+        fence = READ_EPOCH.cte("fence") if postgresql else READ_EPOCH.subquery("fence")
         row = row.join_from(drawn, fence, true()).where(
             fence.c.epoch == bindparam("fence_epoch", type_=Integer)
         )
@@ -653,11 +661,6 @@ def free_lock(session: Session, name: str, token: str) -> None:
 
 # Built once: building a statement costs about as much as running it.
 _INSERT_RUN = insert(_RUNS).returning(_RUNS.c.id)
-_SET_ARTIFACTS = (
-    update(_RUNS)
-    .where(_RUNS.c.id == bindparam("run_id"))
-    .values(artifacts=bindparam("new_artifacts"))
-)
 _INSERT_SNAPSHOT = insert(_SNAPSHOTS)
 _REPOSITORIES = cast(Table, models.Repository.__table__)
 _READ_REPOSITORIES = select(_REPOSITORIES).where(

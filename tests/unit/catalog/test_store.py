@@ -281,8 +281,10 @@ def test_the_statements_of_a_run_s_start_and_end_are_compiled_once() -> None:
     from drorch.catalog.store import _insert_named_run, _transition_statement
 
     keys = ("job", "action", "target", "status", "created_at", "epoch", "node")
-    for fenced in (False, True):
-        assert _insert_named_run(keys, fenced=fenced)._generate_cache_key() is not None
+    for dialect in ("sqlite", "postgresql"):
+        for fenced in (False, True):
+            named = _insert_named_run(keys, fenced=fenced, dialect=dialect)
+            assert named._generate_cache_key() is not None
     for snapshot in (False, True):
         for free in (False, True):
             statement = _transition_statement(

@@ -18,8 +18,8 @@ from drorch.targets.tape.format.errors import TapeFormatError
 from drorch.targets.tape.format.hashing import Digest, HashThread
 
 TAR_BLOCK = 512
-BATCH = 4  # records per buffer, written to the drive in one call
-DEPTH = 8  # buffers at most per writer: 8 MiB of 256 KiB records
+BATCH = 2  # records per buffer (512 KiB: about a core's L2), to the drive in one call
+DEPTH = 8  # buffers at most per writer: 4 MiB of 256 KiB records
 
 
 class EarlyWarning(TapeFormatError):

@@ -112,6 +112,26 @@ class Drive(abc.ABC):
         self.write_record(data)
         return self.status().early_warning
 
+    def write_records(
+        self, data: memoryview, record_size: int, *, stop_at_early_warning: bool
+    ) -> tuple[int, bool]:
+        """The records of `record_size` bytes that `data` holds end to end, written in
+        order as write_record writes them. With `stop_at_early_warning`, the first record
+        written in the early-warning zone is the last: the records after it are not
+        written. The records written, and whether the head is in the zone after them (False
+        without `stop_at_early_warning`). An end of media raises EndOfMedia with the
+        records before it on tape. A drive that can write several records at once (one
+        system call) does so here; st writes one record per write(2)."""
+        written = 0
+        for start in range(0, len(data), record_size):
+            record = data[start : start + record_size]
+            written += 1
+            if not stop_at_early_warning:
+                self.write_record(record)  # type: ignore[arg-type]
+            elif self.write_record_in_early_warning(record):  # type: ignore[arg-type]
+                return written, True
+        return written, False
+
     @abc.abstractmethod
     def tell(self) -> int:
         """The head's logical block position: objects (records and filemarks) before it

@@ -18,6 +18,8 @@ from drorch.targets.tape.format.errors import TapeFormatError
 from drorch.targets.tape.format.hashing import Digest, HashThread
 
 TAR_BLOCK = 512
+BATCH = 2  # records per buffer (512 KiB: about a core's L2), to the drive in one call
+DEPTH = 8  # buffers at most per writer: 4 MiB of 256 KiB records
 
 
 class EarlyWarning(TapeFormatError):
@@ -38,16 +40,24 @@ class Readable(Protocol):
 class RecordWriter:
     """A write-only stream over the drive, from its head; `finish()` writes the last record.
 
-    Records are cut in a few reused buffers of `record_size` bytes: `write` copies small
+    Records are cut in a few reused buffers of `batch` records each: `write` copies small
     things (tar headers, padding) in, `write_from` reads a file straight into them, and
-    each full buffer goes to the drive as one record. With `stop_at_early_warning`, each
-    record is followed by a look at the drive's status; once in the early-warning zone, the
-    next record is refused (EarlyWarning): a file whose last record reached the zone is
-    whole. `records` counts the records written.
+    each full buffer goes to the drive in one call (Drive.write_records: one pwritev on the
+    virtual drive, one write(2) per record on st). `depth` buffers at most: one being
+    filled, the others written and waiting for the hash thread, whose pace varies with what
+    else the machine runs. With `stop_at_early_warning`, once a record is in the
+    early-warning zone, the next record is refused (EarlyWarning): a file whose last record
+    reached the zone is whole. `records` counts the records written.
     """
 
     def __init__(
-        self, drive: Drive, record_size: int, *, stop_at_early_warning: bool, depth: int = 4
+        self,
+        drive: Drive,
+        record_size: int,
+        *,
+        stop_at_early_warning: bool,
+        depth: int = DEPTH,
+        batch: int = BATCH,
     ) -> None:
         check_record_size(record_size)
         self.drive = drive
@@ -56,7 +66,8 @@ class RecordWriter:
         self.records = 0
         self.early_warning = False
         self._accepted = 0
-        self._depth = max(1, depth)  # buffers at most: written, being hashed, being filled
+        self._size = record_size * max(1, batch)  # bytes in one buffer
+        self._depth = max(1, depth)
         self._made = 0
         self._free: SimpleQueue[bytearray] = SimpleQueue()
         self._buffer = self._next_buffer()
@@ -71,7 +82,7 @@ class RecordWriter:
         view = memoryview(data).cast("B")
         size = len(view)
         while view:
-            take = min(self.record_size - self._filled, len(view))
+            take = min(self._size - self._filled, len(view))
             self._buffer[self._filled : self._filled + take] = view[:take]
             self._advance(take)
             view = view[take:]
@@ -79,7 +90,7 @@ class RecordWriter:
 
     def write_zeros(self, count: int) -> None:
         while count:
-            take = min(self.record_size - self._filled, count)
+            take = min(self._size - self._filled, count)
             self._buffer[self._filled : self._filled + take] = bytes(take)
             self._advance(take)
             count -= take
@@ -92,7 +103,7 @@ class RecordWriter:
         self._hasher = hasher
         try:
             while done < size:
-                take = min(self.record_size - self._filled, size - done)
+                take = min(self._size - self._filled, size - done)
                 view = memoryview(self._buffer)[self._filled : self._filled + take]
                 count = source.readinto(view) or 0
                 if count == 0:
@@ -105,37 +116,43 @@ class RecordWriter:
         return done
 
     def finish(self) -> None:
-        """Write what is pending as the file's last record, padded with zeros."""
+        """Write what is pending, the file's last record padded with zeros."""
+        if self._filled % self.record_size:
+            self.write_zeros(self.record_size - self._filled % self.record_size)
         if self._filled:
-            self.write_zeros(self.record_size - self._filled)
+            self._emit()
 
     def _advance(self, count: int) -> None:
         self._filled += count
         self._accepted += count
-        if self._filled == self.record_size:
+        if self._filled == self._size:
             self._emit()
 
     def _emit(self) -> None:
         if self.early_warning:
             raise EarlyWarning(f"early warning after record {self.records} of the file")
-        record = self._buffer
-        # a reused bytearray, not bytes: a copy per record would cost as much as the write;
-        # every drive hands the record to os.write/pwritev and keeps no reference to it
-        if self.stop_at_early_warning:
-            self.early_warning = self.drive.write_record_in_early_warning(record)  # type: ignore[arg-type]
-        else:
-            self.drive.write_record(record)  # type: ignore[arg-type]
-        self.records += 1
+        buffer = self._buffer
+        # a reused bytearray, not bytes: a copy would cost as much as the write; every
+        # drive hands the records to os.write/pwritev and keeps no reference to them
+        count = self._filled // self.record_size
+        written, self.early_warning = self.drive.write_records(
+            memoryview(buffer)[: self._filled],
+            self.record_size,
+            stop_at_early_warning=self.stop_at_early_warning,
+        )
+        self.records += written
+        if written < count:
+            raise EarlyWarning(f"early warning after record {self.records} of the file")
         if self._hasher is None:
-            self._free.put(record)
+            self._free.put(buffer)
         else:  # reused once the spans of it given to the hasher are hashed
-            self._hasher.then(partial(self._free.put, record))
+            self._hasher.then(partial(self._free.put, buffer))
         self._buffer, self._filled = self._next_buffer(), 0
 
     def _next_buffer(self) -> bytearray:
         if self._made < self._depth and self._free.empty():
             self._made += 1
-            return bytearray(self.record_size)
+            return bytearray(self._size)
         return self._free.get()
 
 

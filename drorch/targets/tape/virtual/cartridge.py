@@ -24,6 +24,8 @@ from drorch.targets.tape.virtual.writeback import Writeback
 
 log = logging.getLogger(__name__)
 
+IOV_MAX = 1024  # Linux's UIO_MAXIOV: the most parts one pwritev takes
+
 
 @dataclass
 class Cartridge:
@@ -123,16 +125,40 @@ class Cartridge:
         parts: list[bytes | memoryview] = []
         for header, (start, end) in zip(headers, bounds, strict=True):
             parts += (header, view[start:end])
-        self._write(parts, size, len(data), last)
+        self._write(parts, [(size, len(data), last)])
+
+    def write_records(self, data: memoryview, record_size: int, *, stop_after: int | None) -> int:
+        """The records of `record_size` bytes in `data`, in one pwritev: as many as fit
+        before the capacity and, with `stop_after` (a file offset), up to the first that
+        ends at or past it. The records written; EndOfMedia when the capacity stopped them
+        (those before it are written)."""
+        offset = self.offset()
+        previous = self.previous_segment()
+        parts: list[bytes | memoryview] = []
+        blocks: list[tuple[int, int, int]] = []
+        end = offset
+        for start in range(0, len(data), record_size):
+            headers, bounds, size, last = _layout(record_size, previous)
+            if end + size > self.capacity and blocks:
+                break  # the records before it first; the next call raises EndOfMedia
+            view = data[start : start + record_size]
+            for header, (first, stop) in zip(headers, bounds, strict=True):
+                parts += (header, view[first:stop])
+            blocks.append((size, record_size, last))
+            end += size
+            previous = last
+            if stop_after is not None and end >= stop_after:
+                break
+        self._write(parts, blocks)
+        return len(blocks)
 
     def write_mark(self) -> None:
         mark = awstape.tapemark(self.previous_segment())
-        self._write([mark], len(mark), 0, 0)
+        self._write([mark], [(len(mark), 0, 0)])
 
-    def _write(
-        self, parts: list[bytes | memoryview], size: int, length: int, last_segment: int
-    ) -> None:
-        """One block at the head. Everything after the head is gone first, as a tape head
+    def _write(self, parts: list[bytes | memoryview], blocks: list[tuple[int, int, int]]) -> None:
+        """Blocks at the head, each (size in the file, data length, last segment's length),
+        their bytes in `parts`. Everything after the head is gone first, as a tape head
         overwrites it; past the capacity nothing is written and end of data is the head."""
         offset = self.offset()
         if self.size != offset:
@@ -142,6 +168,7 @@ class Cartridge:
         del self.blocks[self.position :]
         del self.marks[bisect.bisect_left(self.marks, self.position) :]
         self.damage = None
+        size = sum(block[0] for block in blocks)
         if offset + size > self.capacity:
             raise EndOfMedia(
                 f"cartridge {self.barcode} is full: end of media at block {self.position} "
@@ -157,12 +184,16 @@ class Cartridge:
             raise TapeIOError(f"cartridge {self.barcode}: {exc.strerror}") from exc
         self.size = offset + size
         self.writeback.written(self.size)
-        self.blocks.append(
-            awstape.Block(offset, offset + size, length, last_segment, tapemark=length == 0)
-        )
-        if length == 0:
-            self.marks.append(self.position)
-        self.position += 1
+        for block_size, length, last_segment in blocks:
+            self.blocks.append(
+                awstape.Block(
+                    offset, offset + block_size, length, last_segment, tapemark=length == 0
+                )
+            )
+            if length == 0:
+                self.marks.append(self.position)
+            offset += block_size
+            self.position += 1
         self.unsynced = True
 
     def sync(self) -> None:
@@ -201,9 +232,10 @@ def _layout(
 
 
 def _pwritev_all(fd: int, parts: list[bytes | memoryview], size: int, offset: int) -> None:
-    """All `size` bytes of `parts` at `offset`: one pwritev, and more only for what the
-    kernel left (a regular file takes all unless its disk fills or a signal comes)."""
-    while size := size - (written := os.pwritev(fd, parts, offset)):
+    """All `size` bytes of `parts` at `offset`: one pwritev of at most IOV_MAX parts, and
+    more only for what the kernel left (a regular file takes all unless its disk fills or a
+    signal comes) or for the parts past IOV_MAX."""
+    while size := size - (written := os.pwritev(fd, parts[:IOV_MAX], offset)):
         offset += written
         parts = _skip(parts, written)
 

@@ -297,6 +297,55 @@ def test_a_write_that_says_early_warning_says_what_status_says(drive: Drive) -> 
     assert len(read_to_end(drive)) == 64 + 1  # every record written, then end of data
 
 
+def records_of(*labels: str) -> memoryview:
+    return memoryview(b"".join(record(label) for label in labels))
+
+
+def test_records_written_together_stop_after_the_first_in_the_early_warning_zone(
+    drive: Drive,
+) -> None:
+    # 59 records before the zone (conftest's EARLY_WARNING): a batch of 8 from record 56
+    # writes 56-59 and stops, as the records written one by one would have said
+    assert drive.write_records(
+        records_of(*(f"r{n}" for n in range(56))), RECORD, stop_at_early_warning=True
+    ) == (56, False)
+    assert drive.write_records(
+        records_of(*(f"r{n}" for n in range(56, 64))), RECORD, stop_at_early_warning=True
+    ) == (4, True)
+    assert drive.status().early_warning
+    assert drive.status().block_number == 60
+    drive.weof()
+    drive.rewind()
+    assert read_to_end(drive) == [*(record(f"r{n}") for n in range(60)), b""]
+
+
+def test_records_written_together_past_the_warning_end_at_the_end_of_media(
+    drive: Drive,
+) -> None:
+    with pytest.raises(EndOfMedia):
+        drive.write_records(
+            records_of(*(f"r{n}" for n in range(70))), RECORD, stop_at_early_warning=False
+        )
+    drive.rewind()
+    assert read_to_end(drive) == [*(record(f"r{n}") for n in range(64)), b""]
+
+
+def test_records_written_together_are_the_records_written_one_by_one(rig: DriveRig) -> None:
+    labels = [f"r{n}" for n in range(10)]
+    stored = []
+    for together in (False, True):
+        with rig.open() as drive:
+            drive.rewind()
+            if together:
+                drive.write_records(records_of(*labels), RECORD, stop_at_early_warning=True)
+            else:
+                for label in labels:
+                    drive.write_record(record(label))
+            drive.weof()
+        stored.append(rig.library.cartridge_path("DRO001L8").read_bytes())
+    assert stored[0] == stored[1]
+
+
 def test_a_full_cartridge_still_takes_the_filemark_that_ends_its_file(drive: Drive) -> None:
     with pytest.raises(EndOfMedia):
         for number in range(1000):

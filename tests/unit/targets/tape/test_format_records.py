@@ -39,15 +39,15 @@ class SlowDigest:
         self.seen += data
 
 
-@pytest.mark.parametrize("depth", [1, 2, 4])
+@pytest.mark.parametrize(("depth", "batch"), [(1, 1), (2, 1), (4, 1), (1, 3), (2, 3)])
 def test_a_record_buffer_is_reused_only_once_its_bytes_are_hashed(
-    tmp_path: Path, depth: int
+    tmp_path: Path, depth: int, batch: int
 ) -> None:
     library = loaded_library(tmp_path / "vtl")
     data = random_tree(tmp_path, {"source": 7 * RECORD + 1234})["source"]
     digest = SlowDigest()
     with open_drive(library) as drive:
-        records = RecordWriter(drive, RECORD, stop_at_early_warning=True, depth=depth)
+        records = RecordWriter(drive, RECORD, stop_at_early_warning=True, depth=depth, batch=batch)
         records.write(b"h" * 700)  # a header before the data: records straddle it
         with (tmp_path / "source").open("rb", buffering=0) as source, HashThread() as hasher:
             assert records.write_from(source, len(data), digest, hasher) == len(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ from drorch.targets.tape.errors import (
     LibraryStateError,
 )
 from drorch.targets.tape.virtual import VirtualDrive, VirtualLibrary, barcode_series
-from drorch.targets.tape.virtual.cartridge import _skip
+from drorch.targets.tape.virtual.cartridge import IOV_MAX, _pwritev_all, _skip
 from drorch.targets.tape.virtual.library import EARLY_WARNING_SHARE
 from tests.unit.targets.tape.conftest import make_library
 
@@ -233,3 +234,13 @@ def test_what_a_short_write_left_is_written_from_the_byte_it_stopped_at() -> Non
     parts: list[bytes | memoryview] = [b"abc", memoryview(b"defgh"), b"ij"]
     for count in range(11):  # a pwritev that took `count` bytes of them
         assert b"".join(bytes(part) for part in _skip(parts, count)) == b"abcdefghij"[count:]
+
+
+def test_more_parts_than_one_pwritev_takes_are_all_written(tmp_path: Path) -> None:
+    parts: list[bytes | memoryview] = [bytes([n % 251]) * 3 for n in range(2 * IOV_MAX + 5)]
+    fd = os.open(tmp_path / "file", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _pwritev_all(fd, parts, 3 * len(parts), 10)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "file").read_bytes() == bytes(10) + b"".join(parts)

@@ -16,6 +16,7 @@ by again.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -159,6 +160,7 @@ class Daemon:
         self.after_runs.start()
         self.engine.start()
         self._campaign()  # a leader loads its plan before READY
+        settle_heap(collect=False)
         notify(READY, status(self._status_line()))
         log.info("drorch %s ready: %s", __version__, self._status_line())
         threading.Thread(target=self._self_check, name="evidence-self-check", daemon=True).start()
@@ -875,6 +877,7 @@ class Daemon:
                 self._restart_publisher(config)
             self.config = config
             self._load_plan(config)
+            settle_heap(collect=True)  # the old config and plan, cycles and all, go
             log.info("reloaded %s", self.root)
         notify(READY, status(self._status_line()))
 
@@ -917,6 +920,21 @@ class Daemon:
             logging.shutdown()
             os._exit(EXIT_FAILED if self._lost else 0)
         log.info("stopped")
+
+
+def settle_heap(*, collect: bool) -> None:
+    """Leave what the daemon keeps for good (modules, the config, the plan of thousands of
+    scheduled entries) out of the garbage collector's full passes from now on.
+
+    A full pass looks at every object the process tracks: with 2,000 jobs it held the GIL
+    for 0.3-0.4 s, every worker standing still, and the churn of a slot's runs started
+    one about every minute. Frozen objects are still freed when nothing refers to them;
+    only cycles among them wait for the next unfreeze. `collect`: first thaw the heap and
+    collect it whole (after a reload, so that the old config's cycles are freed)."""
+    if collect:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 def _open_catalog(config: Config) -> Catalog:

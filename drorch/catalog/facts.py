@@ -15,17 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    String,
     and_,
     case,
-    column,
     func,
     literal_column,
     or_,
     select,
     type_coerce,
     union,
-    values,
 )
 from sqlalchemy.orm import aliased
 
@@ -335,8 +332,15 @@ def replication_lags(
         for (source, dest), unsorted in sorted(by_route.items()):
             jobs = sorted(set(unsorted))
             for start in range(0, len(jobs), 500):
-                chunk = [(job,) for job in jobs[start : start + 500]]
-                wanted = values(column("job", String), name="wanted").data(chunk).cte()
+                # The jobs with a snapshot on the source, from an expanding IN (a statement
+                # compiled once) rather than a VALUES list rendered anew each call.
+                held = aliased(m.Snapshot)
+                wanted = (
+                    select(held.job)
+                    .where(held.job.in_(jobs[start : start + 500]), held.target == source)
+                    .distinct()
+                    .subquery()
+                )
                 copied = select(copy.id).where(
                     copy.target == dest,
                     copy.original_id == snap.snapshot_id,
@@ -350,7 +354,8 @@ def replication_lags(
                     .limit(1)
                     .scalar_subquery()
                 )
-                for job, time in session.execute(select(wanted.c.job, newest)):
+                query = select(wanted.c.job, newest)
+                for job, time in session.connection().execute(query).all():
                     if time is not None:
                         lags[(job, dest)] = max(now - time, timedelta(0))
     return lags

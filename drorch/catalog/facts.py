@@ -15,16 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    String,
     and_,
     case,
-    column,
     func,
     literal_column,
     or_,
     select,
     type_coerce,
-    values,
+    union,
 )
 from sqlalchemy.orm import aliased
 
@@ -155,6 +153,8 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
         copies.c.job, copies.c.target, copies.c.newest, newest_complete, same_second
     )
     with catalog.session() as session:
+        # Plain rows through the connection, fetched at once: none of the ORM's row handling.
+        connection = session.connection()
         success_of: dict[tuple[str, str], int] = {}
         for key, finished, success in _newest_runs(session, jobs):
             if finished is not None:
@@ -164,7 +164,7 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
                 success_of[key] = success.id
         counts: dict[tuple[str, str], list[int]] = {}
         partial: dict[tuple[str, str], list[int]] = {}
-        for job, action, run_id, status in session.execute(failed):
+        for job, action, run_id, status in connection.execute(failed).all():
             if run_id > success_of.get((job, action), 0):
                 counts.setdefault((job, action), []).append(run_id)
                 if status is RunStatus.PARTIAL:
@@ -173,21 +173,21 @@ def read_facts(catalog: Catalog, jobs: set[str] | None = None) -> dict[str, JobF
         firsts = sorted(first_ids)
         for start in range(0, len(firsts), 500):
             chunk = firsts[start : start + 500]
-            for row in session.execute(select(run.id, *times).where(run.id.in_(chunk))):
+            for row in connection.execute(select(run.id, *times).where(run.id.in_(chunk))).all():
                 key, count = first_ids[row.id]
                 partial_ids = tuple(sorted(partial.get(key, ())))
                 of(key[0]).failures[key[1]] = Failures(count, _at(row), partial_ids)
-        for job, at in session.execute(verified):
+        for job, at in connection.execute(verified).all():
             of(job).verified_snapshot_at = at
         slots: dict[tuple[str, str], list[datetime]] = {}
-        for job, action, slot in session.execute(missed):
+        for job, action, slot in connection.execute(missed).all():
             success = facts.get(job, JobFacts()).last_success.get(action)
             if success is None or slot > success.at:
                 slots.setdefault((job, action), []).append(slot)
         for (job, action), found in slots.items():
             of(job).missed[action] = Failures(len(found), min(found))
         behind: list[tuple[str, str, datetime | None]] = []  # copies with newer incomplete
-        for job, target, newest, complete, in_newest_second in session.execute(on_targets):
+        for job, target, newest, complete, in_newest_second in connection.execute(on_targets).all():
             of(job).held_on[target] = newest
             if complete is not None:
                 of(job).newest_on[target] = complete
@@ -212,27 +212,37 @@ def _newest_runs(
     SUCCEEDED one. From latest_runs, a few rows per (job, action); one whose run is not
     what latest_runs says it is (changed by hand) is read from the runs themselves."""
     latest = m.LatestRun
-    query = select(latest.job, latest.action, latest.status, latest.run_id)
-    if jobs is not None:
-        query = query.where(latest.job.in_(sorted(jobs)))
+
+    def only(query: Any) -> Any:
+        return query if jobs is None else query.where(latest.job.in_(sorted(jobs)))
+
     entries: dict[Pair, dict[RunStatus, int]] = {}
-    for job, action, status, run_id in session.execute(query):
+    query = only(select(latest.job, latest.action, latest.status, latest.run_id))
+    for job, action, status, run_id in session.connection().execute(query).all():
         entries.setdefault((job, action), {})[status] = run_id
     # (job, action) -> ((id, status) of the newest finished run, id of the newest success)
     named = {pair: _newest_of(by_status) for pair, by_status in entries.items()}
-    wanted = {i for f, ok in named.values() for i in (f[0] if f else None, ok) if i is not None}
-    runs = _runs_by_id(session, wanted)
+    # The same ids, chosen in SQL and joined to their runs there: one statement, read in id
+    # order, instead of IN lists of 500 ids (10,000 bound values to render, 0.2 s of CPU).
+    newest = only(
+        select(func.max(latest.run_id))
+        .where(latest.status.in_(NEWEST_FINISHED))
+        .group_by(latest.job, latest.action)
+    )
+    success = only(select(latest.run_id).where(latest.status == RunStatus.SUCCEEDED))
+    runs = _runs_of(session, union(newest, success).subquery())
 
     def said(pair: Pair, run_id: int | None, status: RunStatus) -> LastRun | None:
         found = None if run_id is None else runs.get(run_id)
         return found[1] if found and found[0] == pair and found[1].status is status else None
 
-    for pair, (finished, success) in named.items():
+    for pair, (finished, succeeded) in named.items():
         last = said(pair, *finished) if finished else None
-        good = said(pair, success, RunStatus.SUCCEEDED)
-        if (finished and last is None) or (success is not None and good is None):
+        good = said(pair, succeeded, RunStatus.SUCCEEDED)
+        if (finished and last is None) or (succeeded is not None and good is None):
             ids = _newest_by_runs(session, pair)
-            again = _runs_by_id(session, {i for i in ids if i is not None})
+            known = [i for i in ids if i is not None]
+            again = _runs_of(session, select(m.Run.id).where(m.Run.id.in_(known)).subquery())
             last, good = (None if i is None else again[i][1] for i in ids)
         yield pair, last, good
 
@@ -255,20 +265,21 @@ def _newest_by_runs(session: Any, pair: Pair) -> tuple[int | None, int | None]:
     return newest(NEWEST_FINISHED), newest([RunStatus.SUCCEEDED])
 
 
-def _runs_by_id(session: Any, ids: set[int]) -> dict[int, tuple[Pair, LastRun]]:
-    """Each run's (job, action) and LastRun; its time comes as one (COALESCE in SQL), and
-    details for restore tests only: a datetime and a JSON document less to decode a run."""
-    run, wanted = m.Run, sorted(ids)
+def _runs_of(session: Any, ids: Any) -> dict[int, tuple[Pair, LastRun]]:
+    """The runs whose ids the one-column subquery `ids` gives, each with its (job, action)
+    and LastRun; its time comes as one (COALESCE in SQL), and details for restore tests
+    only: a datetime and a JSON document less to decode a run. Through the connection, not
+    the ORM: 10,000 rows of plain columns need none of its row handling."""
+    run = m.Run
     at = func.coalesce(run.finished_at, run.started_at, run.created_at)
     details = type_coerce(case((run.action == RESTORE_TEST, run.details)), run.details.type)
-    found: dict[int, tuple[Pair, LastRun]] = {}
-    for start in range(0, len(wanted), 500):
-        query = select(run.id, run.job, run.action, run.status, at, details)
-        for run_id, job, action, status, when, evidence in session.execute(
-            query.where(run.id.in_(wanted[start : start + 500]))
-        ):
-            found[run_id] = ((job, action), LastRun(run_id, status, when, evidence))
-    return found
+    query = select(run.id, run.job, run.action, run.status, at, details).join(
+        ids, run.id == next(iter(ids.c))
+    )
+    return {
+        run_id: ((job, action), LastRun(run_id, status, when, evidence))
+        for run_id, job, action, status, when, evidence in session.connection().execute(query).all()
+    }
 
 
 def _incomplete(copies: Sequence[tuple[str, str, datetime | None]]) -> Any:
@@ -321,8 +332,15 @@ def replication_lags(
         for (source, dest), unsorted in sorted(by_route.items()):
             jobs = sorted(set(unsorted))
             for start in range(0, len(jobs), 500):
-                chunk = [(job,) for job in jobs[start : start + 500]]
-                wanted = values(column("job", String), name="wanted").data(chunk).cte()
+                # The jobs with a snapshot on the source, from an expanding IN (a statement
+                # compiled once) rather than a VALUES list rendered anew each call.
+                held = aliased(m.Snapshot)
+                wanted = (
+                    select(held.job)
+                    .where(held.job.in_(jobs[start : start + 500]), held.target == source)
+                    .distinct()
+                    .subquery()
+                )
                 copied = select(copy.id).where(
                     copy.target == dest,
                     copy.original_id == snap.snapshot_id,
@@ -336,7 +354,8 @@ def replication_lags(
                     .limit(1)
                     .scalar_subquery()
                 )
-                for job, time in session.execute(select(wanted.c.job, newest)):
+                query = select(wanted.c.job, newest)
+                for job, time in session.connection().execute(query).all():
                     if time is not None:
                         lags[(job, dest)] = max(now - time, timedelta(0))
     return lags

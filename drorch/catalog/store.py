@@ -312,7 +312,8 @@ class Catalog:
         )
         shown: dict[tuple[str, str], RunRecord] = {}
         with self.session() as session:
-            for job, action, *values in session.execute(query):
+            # Plain rows through the connection, fetched at once: no ORM row handling.
+            for job, action, *values in session.connection().execute(query).all():
                 fields = dict(zip(names, values, strict=True))
                 record = None if fields["id"] is None else RunRecord(**fields, details=None)
                 if record is None or (record.job, record.action) != (job, action):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 
@@ -20,6 +20,30 @@ def iso_utc(value: datetime | None) -> str | None:
 def local(value: datetime | None) -> str:
     """Local time on display only."""
     return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_times() -> Callable[[datetime | None], str]:
+    """`local` for many times at once (a listing of thousands of runs): the local UTC
+    offset is looked up once a minute of UTC, where it is the same at the minute's first
+    and last microsecond, instead of once a time (astimezone, 12 us). Each call makes a
+    new one, so that it never outlives a change of TZ."""
+    offsets: dict[datetime, timedelta | None] = {}
+    last = timedelta(seconds=59, microseconds=999_999)
+
+    def offset(minute: datetime) -> timedelta | None:
+        first, end = minute.astimezone().utcoffset(), (minute + last).astimezone().utcoffset()
+        return first if first == end else None
+
+    def shown(value: datetime | None) -> str:
+        if value is None or value.utcoffset() != timedelta(0):
+            return local(value)
+        minute = value.replace(second=0, microsecond=0)
+        found = offsets[minute] if minute in offsets else offsets.setdefault(minute, offset(minute))
+        if found is None:
+            return local(value)
+        return (value + found).strftime("%Y-%m-%d %H:%M:%S")
+
+    return shown
 
 
 def duration(seconds: float | None) -> str:
@@ -68,5 +92,9 @@ def print_table(
 
     out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     out.write("\n")
-    for row in cells:
-        out.write("  ".join(cell(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    if paint:
+        lines = ["  ".join(cell(c, w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    else:  # no colour: a format of fixed widths, one call a row (10,000 rows of `status`)
+        pattern = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [pattern.format(*row) for row in cells]
+    out.write("".join(line.rstrip() + "\n" for line in lines))

@@ -182,7 +182,9 @@ def _definitions(folder: Path, issues: list[ConfigIssue]) -> list[Path]:
         issues.append(ConfigIssue(f"{folder.name}/", None, "", f"cannot list: {exc.strerror}"))
         return []
     names = [e.name for e in entries if not e.name.startswith(".")]
-    return sorted(folder / name for name in names if name.endswith((".yaml", ".yml")))
+    # Sorted as names (as Paths would sort them in one folder), then made Paths: 2,000
+    # Path comparisons cost a parse each.
+    return [folder / name for name in sorted(names) if name.endswith((".yaml", ".yml"))]
 
 
 def _read(

@@ -42,18 +42,23 @@ def source_overlaps(settings: Settings, jobs: Mapping[str, JobFile]) -> list[Con
     }
     state = _Place(settings.state_dir, _real(settings.state_dir))
     issues: list[ConfigIssue] = []
+    reals: dict[Path, str] = {}  # jobs share source paths: one realpath each in this check
     for file in jobs.values():
         if file.job is not None:
-            issues.extend(_job_overlaps(file.job, file.doc, places, state))
+            issues.extend(_job_overlaps(file.job, file.doc, places, state, reals))
     return issues
 
 
 def _job_overlaps(
-    job: Job, doc: Document, places: Mapping[str, _Place], state: _Place
+    job: Job,
+    doc: Document,
+    places: Mapping[str, _Place],
+    state: _Place,
+    reals: dict[Path, str],
 ) -> list[ConfigIssue]:
     issues = []
     for i, source in enumerate(job.source.paths):
-        real = _real(source)
+        real = reals[source] if source in reals else reals.setdefault(source, _real(source))
 
         def problem(message: str, i: int = i) -> None:
             issues.append(doc.issue(("source", "paths", i), message))

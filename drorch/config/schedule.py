@@ -132,6 +132,21 @@ def next_fire(schedule: Schedule, *, after: datetime, last: datetime | None = No
             return candidate
         missed = (after - last) // step
         return last + step * (missed + 1)
-    fire = cron_trigger(schedule.cron or "").get_next_fire_time(None, after)
+    cron = schedule.cron or ""
+    known = _last_fire.get(cron)
+    if known is not None and known[0] <= after <= known[1]:
+        return known[1]
+    fire = cron_trigger(cron).get_next_fire_time(None, after)
     assert fire is not None
-    return fire.astimezone(UTC)  # type: ignore[no-any-return]
+    fire = fire.astimezone(UTC)
+    if len(_last_fire) >= 4096:
+        _last_fire.clear()
+    _last_fire[cron] = (after, fire)
+    return fire  # type: ignore[no-any-return]
+
+
+# cron -> (after, fire) of its last next_fire: the expression does not fire in [after, fire)
+# and fires at `fire`, so the next fire after any time in [after, fire] is `fire`. The jobs
+# sharing an expression ask about nearly the same times (compliance asks for 2,000 checks
+# after their last runs, on a few dozen expressions: 0.3 s of APScheduler's search less).
+_last_fire: dict[str, tuple[datetime, datetime]] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from drorch.cli.render import RED, print_table
+from drorch.cli.render import RED, local, local_times, print_table
 
 
 class Terminal(io.StringIO):
@@ -36,3 +38,29 @@ def test_no_colour_in_a_pipe_or_with_no_color(
     print_table(["job", "state", "detail"], ROWS, out=out, colors={"VIOLATED": RED})
     assert "\033[" not in out.getvalue()
     assert out.getvalue().splitlines()[1] == "app  VIOLATED  x"
+
+
+@pytest.mark.parametrize(
+    ("zone", "transition"),
+    [
+        # -03:30 to -02:30 at 02:00 local: in the middle of a UTC hour
+        ("America/St_Johns", datetime(2026, 3, 8, 5, 30, tzinfo=UTC)),
+        # +10:30 to +11:00 at 02:00 local: a shift of half an hour
+        ("Australia/Lord_Howe", datetime(2026, 10, 3, 15, 30, tzinfo=UTC)),
+    ],
+)
+def test_local_times_agree_with_local_across_a_change_of_offset(
+    monkeypatch: pytest.MonkeyPatch, zone: str, transition: datetime
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        shown = local_times()
+        times = [transition + timedelta(seconds=s) for s in range(-5400, 5400, 13)]
+        times += [transition - timedelta(microseconds=1), transition, None]
+        assert [shown(t) for t in times] == [local(t) for t in times]
+        # the offset does change there: the test would not see a cache that ignores it
+        assert len({local(t)[11:13] for t in (transition - timedelta(minutes=1), transition)}) == 2
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -187,6 +187,20 @@ def test_next_fire_cron_ignores_last() -> None:
     assert next_fire(schedule, after=MONDAY, last=last) == datetime(2024, 3, 5, 3, tzinfo=UTC)
 
 
+def test_next_fire_cron_asked_in_any_order_after_any_time() -> None:
+    """next_fire remembers an expression's last answer: times before, inside and after
+    the remembered interval, whole seconds or not, each get APScheduler's own answer."""
+    from drorch.config.schedule import cron_trigger
+
+    schedule = parse_schedule("30 4 * * *")
+    base = datetime(2024, 3, 4, 4, 30, tzinfo=UTC)
+    offsets = [0, 1, -1, 3600, 0.5, -0.25, 86399, 86400, 86400.000001, -86400, 7, 86401, -3]
+    for seconds in offsets:
+        after = base + timedelta(seconds=seconds)
+        expected = cron_trigger(schedule.cron).get_next_fire_time(None, after)
+        assert next_fire(schedule, after=after) == expected, after
+
+
 def test_next_fire_every_without_last_is_due_now() -> None:
     assert next_fire(parse_schedule("every 10m"), after=MONDAY) == MONDAY
 

@@ -302,12 +302,12 @@ def test_a_snapshot_run_costs_two_catalog_transactions_on_two_connections(
         assert (run.epoch, run.node) == ((1, "n1") if fenced else (None, None))
         me = threading.current_thread()  # not the lease renewer's, which may wake meanwhile
         assert (begun.count(me), committed.count(me), checkouts.count(me)) == (2, 2, 2)
-        # the lock, the run's row with its artifacts folder [and the epoch's check], [its
-        # slot's claim,] the repository's row; the run's end with its snapshot and the
-        # lock's release: PostgreSQL does each "with" in the same statement, SQLite in one
-        # more
+        # the lock, the run's row with its artifacts folder [and the epoch's check] (one
+        # statement on both), [its slot's claim,] the repository's row; the run's end with
+        # its snapshot and the lock's release: PostgreSQL does each "with" of the end in
+        # the same statement, SQLite in one more each
         server = catalog_url.startswith("postgresql")
-        expected = (5 if server else 8) + ((1 if server else 2) if fenced else 0)
+        expected = (5 if server else 7) + (1 if fenced else 0)
         assert statements.count(me) == expected
         [_, snapshot] = env.catalog.snapshots(job="app")
         assert (snapshot.snapshot_id, snapshot.run_id) == (run.snapshot_id, run.id)

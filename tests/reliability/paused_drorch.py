@@ -21,31 +21,41 @@ from drorch.catalog import evidence as evidence_table
 from drorch.catalog import tape as tape_catalog
 from drorch.targets.tape.virtual.cartridge import Cartridge
 
-# what: (the object whose function is wrapped, its name)
-POINTS: dict[str, tuple[Any, str]] = {
-    "write": (Cartridge, "write_record"),
-    "read": (Cartridge, "read_block"),
-    "record": (tape_catalog, "add_tape_file"),
-    "append": (evidence_table, "append"),
+# what: the (object, function name) pairs whose calls count; a cartridge's records are
+# written one at a time (write_record) or several in one call (write_records, which
+# returns how many it wrote)
+POINTS: dict[str, list[tuple[Any, str]]] = {
+    "write": [(Cartridge, "write_record"), (Cartridge, "write_records")],
+    "read": [(Cartridge, "read_block")],
+    "record": [(tape_catalog, "add_tape_file")],
+    "append": [(evidence_table, "append")],
 }
 
 
-def counted(what: str, args: tuple[Any, ...]) -> bool:
-    """Whether this call counts: an evidence append only when it holds a restore test."""
-    return what != "append" or any(r.kind == "restore-test" for r in args[1])
+def counted(what: str, name: str, args: tuple[Any, ...], result: Any) -> int:
+    """What this call counts for: the records a write_records wrote; an evidence append
+    only when it holds a restore test."""
+    if name == "write_records":
+        return int(result)
+    return int(what != "append" or any(r.kind == "restore-test" for r in args[1]))
 
 
 def pause_after(what: str, count: int, flag: Path) -> None:
-    """Make the function `what` names stop the process after its `count`-th call ran."""
-    owner, name = POINTS[what]
-    real: Callable[..., Any] = getattr(owner, name)
-    calls = 0
+    """Make the functions `what` names stop the process once their calls have counted
+    `count` (after the call that reached it: a call writing several records may pass it)."""
+    seen = [0]  # what the calls of `what` counted so far, all its functions together
+    for owner, name in POINTS[what]:
+        setattr(owner, name, _paused(what, name, getattr(owner, name), seen, count, flag))
 
+
+def _paused(
+    what: str, name: str, real: Callable[..., Any], seen: list[int], count: int, flag: Path
+) -> Callable[..., Any]:
     def paused(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
         result = real(*args, **kwargs)
-        calls += counted(what, args)
-        if calls == count:
+        before = seen[0]
+        seen[0] += counted(what, name, args, result)
+        if before < count <= seen[0]:
             cartridge = args[0] if args and isinstance(args[0], Cartridge) else None
             if cartridge is not None:
                 cartridge.sync()  # what the drive wrote is on disk, as a real tape's would be
@@ -55,7 +65,7 @@ def pause_after(what: str, count: int, flag: Path) -> None:
                 time.sleep(60)
         return result
 
-    setattr(owner, name, paused)
+    return paused
 
 
 def main() -> None:

@@ -21,11 +21,10 @@ from drorch.catalog import evidence as evidence_table
 from drorch.catalog import tape as tape_catalog
 from drorch.targets.tape.virtual.cartridge import Cartridge
 
-# what: the (object, function name) pairs whose calls count; a cartridge's records are
-# written one at a time (write_record) or several in one call (write_records, which
-# returns how many it wrote)
+# what: the (object, function name) pairs whose calls count; a cartridge writes every
+# record through write_records (write_record too), which returns how many it wrote
 POINTS: dict[str, list[tuple[Any, str]]] = {
-    "write": [(Cartridge, "write_record"), (Cartridge, "write_records")],
+    "write": [(Cartridge, "write_records")],
     "read": [(Cartridge, "read_block")],
     "record": [(tape_catalog, "add_tape_file")],
     "append": [(evidence_table, "append")],

@@ -120,12 +120,8 @@ class Cartridge:
         return awstape.record_data(stored)
 
     def write_record(self, data: bytes) -> None:
-        headers, bounds, size, last = _layout(len(data), self.previous_segment())
-        view = memoryview(data)
-        parts: list[bytes | memoryview] = []
-        for header, (start, end) in zip(headers, bounds, strict=True):
-            parts += (header, view[start:end])
-        self._write(parts, [(size, len(data), last)])
+        """One record of 1 or more bytes (the drive has checked its size)."""
+        self.write_records(memoryview(data), len(data), stop_after=None)
 
     def write_records(self, data: memoryview, record_size: int, *, stop_after: int | None) -> int:
         """The records of `record_size` bytes in `data`, in one pwritev: as many as fit

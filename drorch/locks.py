@@ -26,6 +26,7 @@ from drorch.catalog import Catalog, RunRecord
 from drorch.catalog import locks as table
 from drorch.catalog.locks import Held, Owner
 from drorch.errors import LockBusy
+from drorch.process import process_identity
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +35,31 @@ DEFAULT_LEASE = timedelta(minutes=2)
 
 @functools.cache
 def this_process() -> Owner:
-    me = psutil.Process(os.getpid())
-    return Owner(host=socket.gethostname(), pid=me.pid, pid_started=me.create_time())
+    pid = os.getpid()
+    return Owner(
+        host=socket.gethostname(),
+        pid=pid,
+        pid_started=psutil.Process(pid).create_time(),
+        process=process_identity(pid),
+    )
 
 
-def process_alive(host: str, pid: int, pid_started: float) -> bool:
+def process_alive(holder: Owner) -> bool:
     """Whether the holder may still run. Another host's process is assumed alive (its lease
-    decides); on this host, a missing pid or a reused one (other start time) is gone."""
-    if host != socket.gethostname():
+    decides); on this host, a missing pid or a reused one (another process identity) is
+    gone. A holder recorded before identities were (catalog revision 0014) is compared by
+    start time, to within a second, which a step of the wall clock upsets."""
+    if holder.host != socket.gethostname():
         return True
+    if holder.process is not None:
+        return process_identity(holder.pid) == holder.process
     try:
-        started = psutil.Process(pid).create_time()
+        started = psutil.Process(holder.pid).create_time()
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
     except psutil.AccessDenied:
         return True
-    return abs(started - pid_started) < 1.0
+    return abs(started - holder.pid_started) < 1.0
 
 
 def job_lock_name(job: str, action: str) -> str:

@@ -313,3 +313,25 @@ def pid_started_before(pid: int | None, moment: float) -> bool:
         return False
     except psutil.AccessDenied:
         return True
+
+
+def _boot_id() -> str:
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as file:
+        return file.read().strip()
+
+
+def process_identity(pid: int) -> str | None:
+    """Who process `pid` is, for as long as it lives and never again: this boot's id and
+    the clock ticks from boot to the process's start (/proc/PID/stat). Unlike psutil's
+    create_time (boot time read now, plus those ticks), it does not move when the wall
+    clock is stepped, and a pid reused after a reboot does not match. None: no such process
+    (or a zombie, which has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as file:
+            stat = file.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces and parentheses
+    if fields[0] == "Z":
+        return None
+    return f"{_boot_id()} {fields[19]}"  # field 22, starttime, counted from the state's 3

@@ -126,3 +126,10 @@ def undo_0012(connection: Any) -> None:
         ("nodes", "name"),
     ):
         connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+
+
+def undo_0014(connection: Any) -> None:
+    """Undo by hand what migration 0014 (lock holders' process identity) adds."""
+    from sqlalchemy import text
+
+    connection.execute(text("ALTER TABLE locks DROP COLUMN process"))

@@ -1,7 +1,7 @@
 """Lock rows: acquire, renew and release by compare-and-swap, portable across databases.
 
 A lock is free when there is no row, when its lease has expired, or when its holder
-is on this host and provably gone (no process with that pid and start time).
+is on this host and provably gone (no process with that pid and identity).
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from drorch.errors import LockBusy
 class Owner:
     host: str
     pid: int
-    pid_started: float  # the process's start time (epoch seconds), tells pid reuse apart
+    pid_started: float  # the process's start time (epoch seconds), as psutil tells it
+    # drorch.process.process_identity: tells pid reuse apart, whatever the wall clock does
+    process: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class LockInfo:
     expires_at: datetime
 
 
-Alive = Callable[[str, int, float], bool]
+Alive = Callable[[Owner], bool]  # whether a holder, as recorded, may still run
 _LOCKS = cast(Table, models.Lock.__table__)
 # Built once: a daemon takes one for each run, and building costs about as much as running.
 _READ = select(_LOCKS).where(_LOCKS.c.name == bindparam("lock_name"))
@@ -92,7 +94,9 @@ def acquire(
                     # On this host a live holder keeps its lock whatever its lease says (a
                     # stalled renewer must not let a second run in); elsewhere the lease
                     # decides.
-                    holder_alive = alive(current.host, current.pid, current.pid_started)
+                    holder_alive = alive(
+                        Owner(current.host, current.pid, current.pid_started, current.process)
+                    )
                     if holder_alive and (current.expires_at > now or current.host == owner.host):
                         raise LockBusy(
                             _describe(current), holder_pid=current.pid, holder_run=current.run_id
@@ -107,6 +111,7 @@ def acquire(
                     "host": owner.host,
                     "pid": owner.pid,
                     "pid_started": owner.pid_started,
+                    "process": owner.process,
                     "run_id": run_id if record is None else record.id,
                     "purpose": purpose,
                     "acquired_at": now,

@@ -316,7 +316,7 @@ class Snapshot(Base):
 class Lock(Base):
     """A lock on a resource (a job's action, a repository, a tape drive) with a lease.
 
-    Held by one process (host, pid, process start time); taken over only when its lease
+    Held by one process (host, pid, process identity); taken over only when its lease
     expired or its process is provably gone. `token` makes every change compare-and-swap.
     """
 
@@ -327,6 +327,8 @@ class Lock(Base):
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int]
     pid_started: Mapped[float] = mapped_column(Float)
+    # boot id and start ticks (drorch.process.process_identity); None in rows of before 0014
+    process: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[int | None]
     purpose: Mapped[str] = mapped_column(Text)
     acquired_at: Mapped[datetime]

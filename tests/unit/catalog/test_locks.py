@@ -1,3 +1,5 @@
+import uuid
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,17 +10,18 @@ from drorch.catalog import Catalog, RunStatus, open_catalog
 from drorch.catalog import locks as table
 from drorch.catalog.locks import Owner
 from drorch.errors import CatalogError, LockBusy
+from drorch.locks import process_alive, this_process
 
 ME = Owner(host="node1", pid=100, pid_started=1000.0)
 OTHER = Owner(host="node1", pid=200, pid_started=2000.0)
 LEASE = timedelta(minutes=2)
 
 
-def alive_all(host: str, pid: int, started: float) -> bool:
+def alive_all(holder: Owner) -> bool:
     return True
 
 
-def dead_all(host: str, pid: int, started: float) -> bool:
+def dead_all(holder: Owner) -> bool:
     return False
 
 
@@ -101,19 +104,35 @@ def test_resource_lock_context_manager_across_two_catalog_handles(tmp_path: Path
 
 
 def test_process_alive_tells_pid_reuse_apart() -> None:
-    import os
-    import socket
+    me = this_process()
+    assert me.process is not None
+    assert process_alive(me)
+    # the wall clock stepped an hour since the holder was recorded: still the same process
+    assert process_alive(replace(me, pid_started=me.pid_started - 3600))
+    boot, ticks = me.process.split()
+    assert not process_alive(replace(me, process=f"{boot} {int(ticks) + 1}"))  # reused pid
+    assert not process_alive(replace(me, process=f"{uuid.uuid4()} {ticks}"))  # before a reboot
+    assert not process_alive(replace(me, pid=2**22 + 12345))  # no such pid
+    assert process_alive(Owner("another-node", 1, 0.0, "x 1"))  # elsewhere: the lease decides
 
-    import psutil
 
-    from drorch.locks import process_alive
+def test_a_holder_recorded_before_identities_is_compared_by_start_time() -> None:
+    legacy = replace(this_process(), process=None)
+    assert process_alive(legacy)
+    assert not process_alive(replace(legacy, pid_started=legacy.pid_started + 3600))
 
-    host = socket.gethostname()
-    started = psutil.Process(os.getpid()).create_time()
-    assert process_alive(host, os.getpid(), started)
-    assert not process_alive(host, os.getpid(), started + 3600)  # same pid, later process
-    assert not process_alive(host, 2**22 + 12345, started)  # no such pid
-    assert process_alive("another-node", 1, 0.0)  # elsewhere: the lease decides
+
+def test_the_holders_identity_is_recorded_and_read_back(catalog: Catalog) -> None:
+    seen: list[Owner] = []
+
+    def record(holder: Owner) -> bool:
+        seen.append(holder)
+        return False
+
+    me = this_process()
+    table.acquire(catalog, "a", me, lease=LEASE, purpose="p", alive=alive_all)
+    table.acquire(catalog, "a", OTHER, lease=LEASE, purpose="p", alive=record)
+    assert seen == [me]
 
 
 RUN = {"job": "a", "action": "snapshot", "target": None, "host": "node1", "pid": 100, "actor": "t"}
@@ -163,7 +182,7 @@ def test_a_run_lost_in_a_race_for_the_lock_is_rolled_back(
     """Another process takes the lock between our read and our write, every time: LockBusy,
     and none of the runs inserted on the way stays."""
 
-    def other_takes_it(host: str, pid: int, started: float) -> bool:
+    def other_takes_it(holder: Owner) -> bool:
         # called between the read and the write: the holder looks dead, and meanwhile
         # another process takes the lock over (its token changes under us)
         table.acquire(catalog, "job:a:snapshot", OTHER, lease=LEASE, purpose="p", alive=dead_all)

@@ -129,7 +129,8 @@ def undo_0012(connection: Any) -> None:
 
 
 def undo_0014(connection: Any) -> None:
-    """Undo by hand what migration 0014 (lock holders' process identity) adds."""
+    """Undo by hand what migration 0014 (process identities) adds."""
     from sqlalchemy import text
 
-    connection.execute(text("ALTER TABLE locks DROP COLUMN process"))
+    for table in ("locks", "runs"):
+        connection.execute(text(f"ALTER TABLE {table} DROP COLUMN process"))

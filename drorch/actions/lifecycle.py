@@ -25,6 +25,7 @@ from drorch.catalog.outage import PATIENCE
 from drorch.config import Config
 from drorch.errors import DrorchError, Interrupted, ResticNotFound
 from drorch.locks import job_lock_name, lock_for_run, release, stop_renewing
+from drorch.process import process_identity
 from drorch.restic import ArtifactDir
 from drorch.restic.models import BackupProgress
 from drorch.targets import restic_for
@@ -83,6 +84,7 @@ def execute(
             "target": target,
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "process": process_identity(os.getpid()),
             "actor": request.actor or default_actor(),
             "artifacts_root": config.state_dir / "runs",
             "slot": request.slot,

@@ -162,6 +162,8 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int | None]
+    # boot id and start ticks of that process (drorch.process.process_identity)
+    process: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200))
     bytes_processed: Mapped[int | None] = mapped_column(BigInteger)
     bytes_added: Mapped[int | None] = mapped_column(BigInteger)

@@ -89,6 +89,7 @@ class RunRecord:
     details: dict[str, Any] | None
     epoch: int | None = None  # the leadership epoch of the daemon that started it
     node: str | None = None  # that daemon's node name
+    process: str | None = None  # its process's identity (drorch.process.process_identity)
 
     @property
     def duration(self) -> float | None:
@@ -188,6 +189,7 @@ class Catalog:
         host: str,
         pid: int,
         actor: str,
+        process: str | None = None,
         status: RunStatus = RunStatus.RUNNING,
         artifacts_root: Path | None = None,
         lock: tuple[str, str] | None = None,
@@ -206,6 +208,7 @@ class Catalog:
                 host=host,
                 pid=pid,
                 actor=actor,
+                process=process,
                 status=status,
                 artifacts_root=artifacts_root,
                 details=details,

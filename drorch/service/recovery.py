@@ -24,7 +24,7 @@ from drorch.catalog.daemon import UP_WITHIN, interrupt_run, running_on
 from drorch.catalog.leadership import free_locks_of_run, running_on_dead_nodes
 from drorch.config import Config
 from drorch.errors import DrorchError
-from drorch.process import pid_started_before
+from drorch.process import pid_started_before, process_identity
 from drorch.restic import Restic
 from drorch.targets import Capability, restic_for, targets_of
 
@@ -32,8 +32,12 @@ log = logging.getLogger(__name__)
 
 
 def run_process_gone(run: RunRecord) -> bool:
-    """Whether the process running `run` is gone: no process with its pid started before
+    """Whether the process running `run` is gone: no process of its pid and identity (boot
+    id and start ticks, which a step of the wall clock does not move). A run recorded
+    before identities were (catalog revision 0014): no process with its pid started before
     the run (or, for a runbook run taken over by `resume`, before it claimed it)."""
+    if run.process is not None:
+        return run.pid is None or process_identity(run.pid) != run.process
     claimed = (run.details or {}).get("claimed_at")
     since = datetime.fromisoformat(claimed) if claimed else (run.started_at or run.created_at)
     return not pid_started_before(run.pid, since.timestamp())

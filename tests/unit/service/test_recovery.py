@@ -17,6 +17,7 @@ from sqlalchemy import update
 from drorch.catalog import Catalog, RunStatus, SnapshotRecord, SnapshotStatus, models
 from drorch.catalog.daemon import interrupt_run
 from drorch.config import Config, load_config
+from drorch.process import process_identity
 from drorch.service.recovery import notice_dead_runs
 
 HOST = socket.gethostname()
@@ -41,9 +42,22 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     proc.wait()
 
 
-def run_of(catalog: Catalog, pid: int, *, host: str = HOST, ago: timedelta | None = None) -> int:
+def run_of(
+    catalog: Catalog,
+    pid: int,
+    *,
+    host: str = HOST,
+    ago: timedelta | None = None,
+    process: str | None = None,
+) -> int:
     run_id = catalog.create_run(
-        job="app", action="check", target="primary", host=host, pid=pid, actor="test"
+        job="app",
+        action="check",
+        target="primary",
+        host=host,
+        pid=pid,
+        actor="test",
+        process=process,
     ).id
     if ago is not None:
         with catalog.session() as session, session.begin():
@@ -97,6 +111,25 @@ def test_only_a_run_whose_process_is_gone_on_this_host_is_interrupted(
         f"interrupted: the process running it (pid {run.pid}) ended without finishing it; "
         "found by the test"
     )
+
+
+def test_a_run_is_told_by_its_process_identity_whatever_the_clock_did(
+    any_catalog: Catalog, config: Config, sleeper: subprocess.Popen[bytes]
+) -> None:
+    """With the identity (boot id, start ticks) recorded, a clock stepped since the run
+    began does not matter: a run dated a day before its live process began is alive (the
+    clock stepped forward since), one whose pid now names a process of another start is
+    gone, as is one whose pid is gone."""
+    mine = process_identity(os.getpid())
+    assert mine is not None
+    boot, ticks = mine.split()
+    live = run_of(any_catalog, os.getpid(), ago=timedelta(days=1), process=mine)
+    reused = run_of(any_catalog, sleeper.pid, process=f"{boot} {int(ticks) - 1}")
+    dead = run_of(any_catalog, gone_pid(), process=mine)
+    marked = notice_dead_runs(config, any_catalog, noticed_by="the test")
+    assert sorted(r.id for r in marked) == [reused, dead]
+    run = any_catalog.run(live)
+    assert run is not None and run.status is RunStatus.RUNNING and run.process == mine
 
 
 def orphan(run_id: int) -> SnapshotRecord:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # not typing's: a served command spares the client importing typing
+if TYPE_CHECKING:  # (mypy knows a TYPE_CHECKING by its name)
     import argparse
+    from collections.abc import Sequence
+    from typing import NoReturn
 
 _parser: argparse.ArgumentParser | None = None
 
@@ -124,6 +124,8 @@ def leave(code: int) -> NoReturn:
     2-core machine, more than drorch's whole budget on a short snapshot. With a thread
     still working (a non-daemon thread), the exit is the orderly one, which waits for it.
     """
+    import threading  # not needed by a command a cli-server ran
+
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

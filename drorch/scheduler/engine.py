@@ -26,8 +26,9 @@ from drorch.scheduler.timing import trigger_for
 log = logging.getLogger(__name__)
 
 # How far the wall clock may move against the monotonic one between two looks of the
-# scheduler (at least every second) before it counts as a step: NTP slews far less.
+# scheduler (at least every LOOK_EVERY) before it counts as a step: NTP slews far less.
 STEP_TOLERANCE = 2.0  # seconds
+LOOK_EVERY = 1.0  # seconds: the longest the scheduler's thread sleeps
 CATCH_UP_PREFIX = "catchup:"
 ASSIGNED_PREFIX = "assigned:"  # a slot the leader gave this node: not dropped by unload
 
@@ -77,6 +78,10 @@ class _StepAware(BackgroundScheduler):  # type: ignore[misc]  # untyped APSchedu
         self._offset = _wall_offset()
 
     def _process_jobs(self) -> float | None:
+        """Look for a step, then let APScheduler look for due jobs; sleep at most
+        LOOK_EVERY. A step that falls between this look and APScheduler's reading of the
+        clock makes every job look an hour away (stepped back an hour): without the bound
+        the thread would sleep that hour, watchdog and runs with it, and never notice."""
         offset = _wall_offset()
         step, self._offset = offset - self._offset, offset
         if abs(step) > STEP_TOLERANCE:
@@ -85,7 +90,7 @@ class _StepAware(BackgroundScheduler):  # type: ignore[misc]  # untyped APSchedu
             except Exception:  # the scheduler's thread must go on
                 log.exception("could not follow the clock's step")
         wait: float | None = super()._process_jobs()
-        return wait
+        return LOOK_EVERY if wait is None else min(wait, LOOK_EVERY)
 
 
 class Engine:

@@ -151,3 +151,26 @@ def test_a_clock_step_reschedules_from_the_clock_it_now_reads(monkeypatch) -> No
         assert engine._scheduler.get_job("run:app:snapshot").next_run_time >= now
     finally:
         engine.shutdown(wait=False)
+
+
+def test_the_scheduler_sleeps_at_most_a_second_whatever_its_next_job(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A step back that falls between the step check and APScheduler's reading of the clock
+    makes the next job look an hour away: the scheduler's thread must still look again
+    within a second (it then sees the step), not sleep that hour without a watchdog ping
+    (test_clock_step[postgresql] hung that way under load)."""
+    from datetime import UTC, datetime
+
+    from drorch.scheduler.engine import LOOK_EVERY
+
+    engine = Engine(workers=1, misfire_grace=600, on_missed=lambda *a: None)
+    engine._scheduler.start()
+    try:
+        assert engine._scheduler._process_jobs() == LOOK_EVERY  # no job at all
+        engine.every(lambda: None, 5, "internal:watchdog")
+        far = datetime.now(UTC) + timedelta(hours=1)
+        for job in engine._scheduler.get_jobs():
+            job.modify(next_run_time=far)
+        assert [job.next_run_time for job in engine._scheduler.get_jobs()] == [far]
+        assert engine._scheduler._process_jobs() == LOOK_EVERY
+    finally:
+        engine.shutdown(wait=False)

@@ -315,6 +315,7 @@ def pid_started_before(pid: int | None, moment: float) -> bool:
         return True
 
 
+@functools.cache  # one per boot, and a process never outlives its boot
 def _boot_id() -> str:
     with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as file:
         return file.read().strip()

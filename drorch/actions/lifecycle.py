@@ -24,8 +24,7 @@ from drorch.catalog.locks import Held
 from drorch.catalog.outage import PATIENCE
 from drorch.config import Config
 from drorch.errors import DrorchError, Interrupted, ResticNotFound
-from drorch.locks import job_lock_name, lock_for_run, release, stop_renewing
-from drorch.process import process_identity
+from drorch.locks import job_lock_name, lock_for_run, release, stop_renewing, this_process
 from drorch.restic import ArtifactDir
 from drorch.restic.models import BackupProgress
 from drorch.targets import restic_for
@@ -84,7 +83,7 @@ def execute(
             "target": target,
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "process": process_identity(os.getpid()),
+            "process": this_process().process,  # the lock's holder, read once per process
             "actor": request.actor or default_actor(),
             "artifacts_root": config.state_dir / "runs",
             "slot": request.slot,

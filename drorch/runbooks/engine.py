@@ -35,7 +35,7 @@ from drorch.config import Config
 from drorch.config.runbooks import REFERENCE, Runbook
 from drorch.config.units import format_duration
 from drorch.errors import CatalogError, DrorchError, Interrupted, UsageError
-from drorch.process import process_identity
+from drorch.locks import this_process
 from drorch.runbooks import evidence
 from drorch.runbooks.expand import Instance, expand
 from drorch.runbooks.operator import Operator
@@ -127,7 +127,7 @@ def start(
         target=None,
         host=socket.gethostname(),
         pid=os.getpid(),
-        process=process_identity(os.getpid()),
+        process=this_process().process,
         actor=operator.recorded,
         artifacts_root=config.state_dir / "runs",
         details={
@@ -175,7 +175,7 @@ def resume(config: Config, catalog: Catalog, run_id: int, operator: Operator) ->
         RunStatus.RUNNING,
         only_from=(current.status,),
         pid=os.getpid(),
-        process=process_identity(os.getpid()),
+        process=this_process().process,
         host=socket.gethostname(),
         details=claimed,
     )

@@ -459,7 +459,7 @@ class Daemon:
         self, job: str, action: str, details: Mapping[str, Any], slot: datetime | None = None
     ) -> None:
         cancel = self.cancel  # this term's
-        if cancel.is_set() or not self.leading:
+        if cancel.is_set() or not self.leading or self._handing_over:  # drained: none new
             return
         config = self.config
         if job not in config.jobs:
@@ -544,7 +544,8 @@ class Daemon:
         a dead node's run not yet recovered), wait for it, up to the action's misfire grace.
         Past the grace the slot `missed` is recorded as missed: a slot that could not run is
         never silent. A stop or a lost leadership ends the wait (the next leader catches
-        up)."""
+        up). So does a drain: a drained leader finishes what runs and starts nothing more,
+        not even a run that was waiting for its turn."""
         entry = self._entries.get((job, action))
         grace = entry.misfire_grace if entry else self.config.settings.daemon.misfire_grace
         # From now (a catch-up's or a rerun's slot is long past), on the monotonic clock:
@@ -552,6 +553,9 @@ class Daemon:
         until = time.monotonic() + grace.total_seconds()
         waiting = False
         while True:
+            if self._handing_over:  # also after a wait: the run it waited for ended
+                log.info("%s of %s not started: node %s is drained", action, job, self.node)
+                return None
             try:
                 return start()
             except LockBusy as exc:

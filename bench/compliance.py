@@ -74,6 +74,7 @@ from run import (
     drorch_env,
     machine,
     median,
+    section_name,
     standalone_main,
     verdict,
     write_results,
@@ -1120,7 +1121,7 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[Report, bool]
     print()
     print("\n".join(summary_lines(report)))
     if args.write_results:
-        today = datetime.now().astimezone().strftime("%Y-%m-%d")
+        today = section_name()
         write_results(results_part(report), today, part=PART)
     return report, report.verdict()
 

@@ -62,6 +62,7 @@ from run import (
     libpq,
     machine,
     schema_on,
+    section_name,
     server_url,
     standalone_main,
     verdict,
@@ -993,7 +994,7 @@ def run_bench(args: argparse.Namespace, prefix: str = "") -> tuple[DaemonReport,
     if not report.clean():
         print("daemon run was not clean; the daemon's log ends with:\n" + report.log_tail)
     if args.write_results:
-        today = datetime.now().astimezone().strftime("%Y-%m-%d")
+        today = section_name()
         write_results(results_part(report), today, part=part_of(report.layout))
     return report, all(report.verdicts().values()) and report.clean()
 

@@ -612,6 +612,13 @@ def _split_parts(day: str) -> tuple[str, list[str]]:
     return day[: starts[0]], [day[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
 
 
+def section_name() -> str:
+    """Today's date and this machine's kernel release (which names the VM): a section of
+    RESULTS.md holds one machine's figures, since rows measured on two machines of the
+    same day are not comparable, and one machine's run must not overwrite the other's."""
+    return f"{datetime.now().astimezone():%Y-%m-%d}, {os.uname().release}"
+
+
 def write_results(section: str, today: str, *, part: str | None = None) -> None:
     """Replace today's section (with `part`: only its `### part` subsection), or add it.
 
@@ -704,7 +711,7 @@ def conclude(
         print()
         print(block)
     if args.write_results:
-        today = datetime.now().astimezone().strftime("%Y-%m-%d")
+        today = section_name()
         write_results(results(), today, part=part)
 
 
@@ -871,7 +878,7 @@ def bench_main(args: argparse.Namespace) -> bool:
     print()
     print("\n".join(summary_lines(report)))
     if args.write_results:
-        today = datetime.now().astimezone().strftime("%Y-%m-%d")
+        today = section_name()
         write_results(results_section(report, today, args.tmp), today)
     return all(report.verdicts().values())
 

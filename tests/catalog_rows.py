@@ -134,3 +134,10 @@ def undo_0014(connection: Any) -> None:
 
     for table in ("locks", "runs"):
         connection.execute(text(f"ALTER TABLE {table} DROP COLUMN process"))
+
+
+def undo_0015(connection: Any) -> None:
+    """Undo by hand what migration 0015 (the replication lag's index) adds."""
+    from sqlalchemy import text
+
+    connection.execute(text("DROP INDEX ix_snapshots_copies"))

@@ -13,7 +13,13 @@ from sqlalchemy import text
 from drorch.catalog import Catalog, open_catalog
 from drorch.catalog.database import create_catalog_engine
 from drorch.errors import CatalogError
-from tests.catalog_rows import drop_everything, undo_0010, undo_0012, undo_0014
+from tests.catalog_rows import (
+    drop_everything,
+    undo_0010,
+    undo_0012,
+    undo_0014,
+    undo_0015,
+)
 
 # Tables of the revisions after 0007, dropped to make a new catalog look like a 0006 one.
 TABLES_AFTER_0007 = (
@@ -123,6 +129,7 @@ def test_a_catalog_from_before_identities_gets_one_and_keeps_its_rows(
     try:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE catalog_identity"))
+            undo_0015(connection)
             undo_0014(connection)
             undo_0012(connection)
             undo_0010(connection)

@@ -3,7 +3,7 @@ last snapshot, drorch against bare restic into the same repository.
 
 Target (issue 14): `drorch run JOB snapshot` of a tree of 20,000 small files that the
 repository already holds costs <= 1.10x bare `restic backup` of the same tree into the same
-repository, median of the per-round ratios over 7 rounds in alternating order.
+repository, median of the per-round ratios over 8 rounds in alternating order.
 
 What it does:
 1. Generates a tree once (20,000 files, 2 KiB on average, seeded; bench/run.py's
@@ -279,7 +279,7 @@ def prepare(work: Path, tree: Path, restic: str) -> Setup:
 def add_arguments(parser: Any, prefix: str = "") -> None:
     """The incremental benchmark's options; bench/run.py adds them with prefix
     'incremental-'."""
-    parser.add_argument(f"--{prefix}rounds", type=int, default=7, help="timed rounds (7)")
+    parser.add_argument(f"--{prefix}rounds", type=int, default=8, help="timed rounds (8)")
     parser.add_argument(f"--{prefix}files", type=int, default=20_000, help="files (20000)")
     parser.add_argument(f"--{prefix}size-mb", type=int, default=40, help="tree size in MiB (40)")
 

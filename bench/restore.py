@@ -10,7 +10,7 @@ What it does:
    and listing; keys by `drorch keys init`; one snapshot by `drorch run JOB` (untimed).
 2. Warm-up (untimed): one bare restore and one restore test, so that restic's cache
    (state/cache, shared by both) and the page cache hold the repository for both.
-3. N rounds (5), in alternating order:
+3. N rounds (6), in alternating order:
    bare:   `restic restore ID --target FRESH --verify` (drorch's environment: the password
            file, RESTIC_CACHE_DIR=ROOT/state/cache, RESTIC_PROGRESS_FPS, TZ=UTC), then a
            Python subprocess hashing every restored file with hashlib.sha256, then
@@ -500,7 +500,7 @@ def results_part(report: Report) -> str:
 
 def add_arguments(parser: Any, prefix: str = "") -> None:
     """The restore benchmark's options; bench/run.py adds them with prefix 'restore-'."""
-    parser.add_argument(f"--{prefix}rounds", type=int, default=5, help="timed rounds (5)")
+    parser.add_argument(f"--{prefix}rounds", type=int, default=6, help="timed rounds (6)")
     parser.add_argument(f"--{prefix}size-mb", type=int, default=300, help="tree size in MiB (300)")
     parser.add_argument(f"--{prefix}files", type=int, default=3000, help="files in the tree (3000)")
 

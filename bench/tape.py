@@ -9,7 +9,7 @@ What it does:
    backs it up with `restic init` + `restic backup` into a fresh repository: the
    repository's files (packs, index, snapshot, keys, config) are what tape-out writes.
    GNU tar makes one pax archive of the same files in 256 KiB records (untimed).
-2. N rounds (5), in alternating order, each side writing to a fresh file on the disk of
+2. N rounds (6), in alternating order, each side writing to a fresh file on the disk of
    the work folder, dirty pages flushed before each timed step, caches dropped by neither:
    drorch: in this process, through drorch's own code: a fresh virtual library with one
            cartridge (created untimed), then, timed: open the drive (256 KiB records),
@@ -354,7 +354,7 @@ def results_part(report: Report) -> str:
 
 def add_arguments(parser: Any, prefix: str = "") -> None:
     """The tape-out benchmark's options; bench/run.py adds them with prefix 'tape-'."""
-    parser.add_argument(f"--{prefix}rounds", type=int, default=5, help="timed rounds (5)")
+    parser.add_argument(f"--{prefix}rounds", type=int, default=6, help="timed rounds (6)")
     parser.add_argument(
         f"--{prefix}size-mb", type=int, default=500, help="data backed up, in MiB (500)"
     )

@@ -721,6 +721,13 @@ def conclude(
 # --- main -------------------------------------------------------------------------------------
 
 
+def existing_folder(value: str) -> str:
+    """--tmp: a folder that exists (the bench makes its work folder in it)."""
+    if not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is not an existing folder")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -734,6 +741,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--status-runs", type=int, default=10, help="drorch status runs (10)")
     parser.add_argument(
         "--tmp",
+        type=existing_folder,
         default=tempfile.gettempdir(),
         help="where the work folder goes (default: the system temp dir)",
     )
@@ -903,6 +911,7 @@ def standalone_main(
     add_arguments(parser)
     parser.add_argument(
         "--tmp",
+        type=existing_folder,
         default=tempfile.gettempdir(),
         help="where the work folder goes (default: the system temp dir)",
     )

@@ -46,3 +46,10 @@ def test_the_same_machine_replaces_its_part_and_keeps_the_others(results: Path) 
     assert "snapshot 1" not in text and "daemon 1" not in text
     assert "snapshot 2" in text and "daemon 2" in text and "kept" in text
     assert text.count("## d, vm\n") == 1
+
+
+def test_a_missing_work_folder_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run.parse_args(["--tmp", str(tmp_path / "missing")])
+    assert exited.value.code == 2
+    assert run.parse_args(["--tmp", str(tmp_path)]).tmp == str(tmp_path)

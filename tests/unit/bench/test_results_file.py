@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -49,7 +50,6 @@ def test_the_same_machine_replaces_its_part_and_keeps_the_others(results: Path) 
 
 
 def test_a_missing_work_folder_is_refused_by_name(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as exited:
-        run.parse_args(["--tmp", str(tmp_path / "missing")])
-    assert exited.value.code == 2
-    assert run.parse_args(["--tmp", str(tmp_path)]).tmp == str(tmp_path)
+    with pytest.raises(argparse.ArgumentTypeError, match="missing is not an existing folder"):
+        run.existing_folder(str(tmp_path / "missing"))
+    assert run.existing_folder(str(tmp_path)) == str(tmp_path)

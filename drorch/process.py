@@ -327,12 +327,34 @@ def process_identity(pid: int) -> str | None:
     create_time (boot time read now, plus those ticks), it does not move when the wall
     clock is stepped, and a pid reused after a reboot does not match. None: no such process
     (or a zombie, which has exited)."""
+    stat = _live_stat(pid)
+    if stat is None:
+        return None
+    return f"{_boot_id()} {stat[1][19]}"  # field 22, starttime, counted from the state's 3
+
+
+def program_of(pid: int) -> str | None:
+    """The program process `pid` runs, as the kernel names it (its comm: the last part of
+    the path it was executed by, cut to COMM_MAX characters); None: no such process, or a
+    zombie."""
+    stat = _live_stat(pid)
+    return None if stat is None else stat[0]
+
+
+COMM_MAX = 15  # TASK_COMM_LEN less its NUL
+
+
+def _live_stat(pid: int) -> tuple[str, list[str]] | None:
+    """/proc/PID/stat: the name, and the fields after it (from the state, field 3); None for
+    no such process or a zombie."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as file:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as file:
             stat = file.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces and parentheses
-    if fields[0] == "Z":
+    # The name may hold spaces and parentheses: it runs from the first "(" to the last ")".
+    name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+    split = fields.split()
+    if split[0] == "Z":
         return None
-    return f"{_boot_id()} {fields[19]}"  # field 22, starttime, counted from the state's 3
+    return name, split

@@ -3,9 +3,19 @@
 A restic killed by SIGKILL (the OOM killer, or drorch dying: see drorch.process) leaves
 its lock file behind, and an exclusive action (prune, check, forget) then fails on it
 until it is removed. A lock is removed only when it names this host and a process that
-is gone: no such pid, or a pid now held by a process started after the lock was made.
-Another host's lock is never removed (only that host could tell whether its process
-lives), nor a live process's, and never with `restic unlock --remove-all`.
+is gone: no such pid, or a pid now held by a process started after the lock was made
+that is not a restic. Another host's lock is never removed (only that host could tell
+whether its process lives), nor a live process's, and never with `restic unlock
+--remove-all`.
+
+"Started after the lock was made" compares the process's start, which psutil dates by
+the boot time read now, with the wall-clock time in the lock: a step of the clock (NTP,
+a resumed virtual machine) moves the one and not the other. A step forward would make a
+live restic look younger than its own lock, and removing that lock under a running prune
+lets a backup write beside it. So a live process that runs restic (by the name the
+kernel gives it: `restic`, or the configured binary's) is always taken for the holder;
+when it is another restic that got the pid, the stale lock stays until that one exits,
+and calls fail as "locked" meanwhile: the safe way to be wrong.
 
 The lock files live in the repository's `locks/` folder, named by their id: this module
 and drorch.targets.disk are where a repository's layout is known.
@@ -16,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import socket
 import threading
 from collections.abc import Sequence
@@ -24,7 +35,7 @@ from typing import Any
 
 from drorch.config import Config
 from drorch.errors import ResticError
-from drorch.process import pid_started_before
+from drorch.process import COMM_MAX, pid_started_before, program_of
 from drorch.restic import Repo, Restic
 from drorch.restic.models import LockFile
 
@@ -73,9 +84,10 @@ def remove_stale_locks(repo: Repo, restic: Restic) -> list[str]:
     """Remove the repository's restic locks left by processes of this host that are gone;
     return their ids."""
     host = socket.gethostname()
+    programs = restic_programs(restic.binary)
     removed: list[str] = []
     for path, lock in lock_files(repo, restic):
-        if lock.hostname != host or pid_started_before(lock.pid, lock.time.timestamp()):
+        if not is_stale(lock, host, programs):
             continue
         path.unlink(missing_ok=True)
         removed.append(path.name)
@@ -87,6 +99,30 @@ def remove_stale_locks(repo: Repo, restic: Restic) -> list[str]:
             repo.location,
         )
     return removed
+
+
+def is_stale(lock: LockFile, host: str, programs: frozenset[str]) -> bool:
+    """Whether `lock` was left by a process of `host` (this one) that is gone: no process
+    has its pid, or one that is no restic (`programs`) and started after the lock."""
+    if lock.hostname != host:
+        return False
+    program = program_of(lock.pid)
+    if program is None:
+        return True
+    if program in programs:
+        return False
+    return not pid_started_before(lock.pid, lock.time.timestamp())
+
+
+def restic_programs(binary: str) -> frozenset[str]:
+    """The names the kernel may give a restic process drorch runs (program_of): restic's
+    own, and the last part of the configured binary's path and of the file it resolves to
+    (a link, a versioned name), each cut as the kernel cuts them."""
+    names = {"restic", Path(binary).name}
+    found = shutil.which(binary)
+    if found is not None:
+        names.add(Path(os.path.realpath(found)).name)
+    return frozenset(name[:COMM_MAX] for name in names if name)
 
 
 def remove_locks_of(repo: Repo, restic: Restic, pid: int) -> Sequence[str]:

@@ -105,4 +105,4 @@ def test_restic_programs_names_the_binary_and_what_it_resolves_to(tmp_path: Path
     link = tmp_path / "backup-tool"
     link.symlink_to(real)
     assert restic_programs(str(link)) == {"restic", "backup-tool", "restic_0.17.3_l"}
-    assert restic_programs("restic-not-installed") == {"restic", "restic-not-installed"}
+    assert restic_programs("restic-not-installed") == {"restic", "restic-not-inst"}

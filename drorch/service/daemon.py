@@ -61,6 +61,7 @@ from drorch.scheduler.engine import Engine
 from drorch.scheduler.plan import Entry, job_and_action, make_plan
 from drorch.scheduler.timing import next_slot, slots_between
 from drorch.service import recovery
+from drorch.service.in_hand import InHand
 from drorch.service.leadership import RETRY, leadership_for
 from drorch.service.notify import (
     READY,
@@ -118,8 +119,8 @@ class Daemon:
         self.cancel.set()  # no term yet
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self._running: dict[str, datetime] = {}
-        self._running_lock = threading.Lock()
+        self._running = InHand()
+        self._taking_lock = threading.Lock()
         # Assigned slots in this node's run pool (node affinity), and what stops their runs
         # (not the leadership term's: a standby runs them too).
         self._taking: set[tuple[str, str, datetime]] = set()
@@ -270,8 +271,7 @@ class Daemon:
                 "running runs end",
                 self.node,
             )
-        with self._running_lock:
-            running = len(self._running)
+        running = len(self._running)
         if running:
             self._stand_by_line = f"draining: {running} run(s) to finish before the handover"
             notify(status(self._status_line()))
@@ -304,10 +304,8 @@ class Daemon:
     def _notice_dead_runs(self) -> list[RunRecord]:
         """recovery.notice_dead_runs, telling it what this daemon runs at this moment (the
         "job:action" keys): those runs are alive whatever the clock says."""
-        with self._running_lock:
-            running = frozenset(self._running)
         return recovery.notice_dead_runs(
-            self.config, self.catalog, noticed_by="the daemon", running_here=running
+            self.config, self.catalog, noticed_by="the daemon", running_here=self._running.keys()
         )
 
     def _recover(self) -> None:
@@ -469,16 +467,21 @@ class Daemon:
         if allowed is not None and self.node not in allowed:  # only other nodes reach it
             self._assign(job, action, slot or utc_now(), allowed)
             return
-        key = f"{job}:{action}"
-        with self._running_lock:
-            self._running[key] = utc_now()
-        if action == DRILL:  # a runbook run, of no one job: not through execute
-            try:
+        with self._running.holding(f"{job}:{action}"):
+            if action == DRILL:  # a runbook run, of no one job: not through execute
                 self._drill(config, job, cancel)
-            finally:
-                with self._running_lock:
-                    self._running.pop(key, None)
-            return
+            else:
+                self._run(config, job, action, details, slot, cancel)
+
+    def _run(
+        self,
+        config: Config,
+        job: str,
+        action: str,
+        details: Mapping[str, Any],
+        slot: datetime | None,
+        cancel: Cancel,
+    ) -> None:
         started: list[RunRecord] = []
 
         def on_start(run: RunRecord) -> None:
@@ -516,9 +519,6 @@ class Daemon:
             if started:  # the check heard "start": it must hear how it ended
                 self._ping(config, job, action, "fail", f"{action} could not run: {exc}")
             return
-        finally:
-            with self._running_lock:
-                self._running.pop(key, None)
         level = logging.INFO if run.status is RunStatus.SUCCEEDED else logging.ERROR
         log.log(
             level,
@@ -643,7 +643,7 @@ class Daemon:
             return
         for slot in waiting:
             key = (slot.job, slot.action, slot.slot_at)
-            with self._running_lock:
+            with self._taking_lock:
                 if key in self._taking:
                     continue
                 self._taking.add(key)
@@ -653,26 +653,24 @@ class Daemon:
         """A slot the leader assigned to this node: its run takes the claim, fenced by the
         epoch of the leader that assigned it (a new leader adopts what is left)."""
         taking = (job, action, slot)
-        key = f"{job}:{action}"
         config = self.config
         try:
             if self.worker_cancel.is_set() or job not in config.jobs:
                 return
-            with self._running_lock:
-                self._running[key] = utc_now()
-            run = execute(
-                config,
-                self.catalog.fenced(Fence(self.node, epoch)),
-                request_for(
-                    job,
-                    action,
-                    actor="scheduler",
-                    cancel=self.worker_cancel,
-                    details={"assigned_at_epoch": epoch},
-                    slot=slot,
-                ),
-                ACTIONS,
-            )
+            with self._running.holding(f"{job}:{action}"):
+                run = execute(
+                    config,
+                    self.catalog.fenced(Fence(self.node, epoch)),
+                    request_for(
+                        job,
+                        action,
+                        actor="scheduler",
+                        cancel=self.worker_cancel,
+                        details={"assigned_at_epoch": epoch},
+                        slot=slot,
+                    ),
+                    ACTIONS,
+                )
         except LockBusy as exc:  # its previous run still goes on: the next look tries again
             log.debug("assigned %s of %s waits: %s", action, job, exc)
             return
@@ -688,8 +686,7 @@ class Daemon:
             log.exception("assigned %s of %s could not run", action, job)
             return
         finally:
-            with self._running_lock:
-                self._running.pop(key, None)
+            with self._taking_lock:
                 self._taking.discard(taking)
         log.log(
             logging.INFO if run.status is RunStatus.SUCCEEDED else logging.ERROR,
@@ -845,8 +842,7 @@ class Daemon:
     def _status_line(self) -> str:
         if not self.leading:
             return self._standing_by
-        with self._running_lock:
-            running = sorted(self._running)
+        running = sorted(self._running.keys())
         jobs = len(self.config.jobs)
         role = f"; leader {self.node} (epoch {self.fence.epoch})"
         if self._handing_over:

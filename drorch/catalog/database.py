@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -163,7 +164,7 @@ def create_catalog_engine(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _write_ahead(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -172,6 +173,26 @@ def create_catalog_engine(url: str) -> Engine:
         _name_catalog_in_errors(engine, url)
     _engines.add(engine)
     return engine
+
+
+def _write_ahead(cursor: Any) -> None:
+    """PRAGMA journal_mode=WAL, waiting for the locks it needs as a write would.
+
+    A new catalog file is in rollback-journal mode until its first connection turns it to
+    WAL, which takes an exclusive lock; SQLite answers SQLITE_BUSY at once, without its
+    busy handler, to a connection asking while another holds a lock there. Processes
+    opening one new catalog together (two daemons started at once, a command beside them)
+    then failed as "locked", about 1 round in 10 with six of them. The pragma is asked
+    again until BUSY_TIMEOUT has passed, as SQLite waits for a write lock."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _wait_for_locks_at_most(engine: Engine) -> None:

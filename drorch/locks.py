@@ -33,9 +33,14 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE = timedelta(minutes=2)
 
 
-@functools.cache
 def this_process() -> Owner:
-    pid = os.getpid()
+    """This process as a lock's holder and a run's process, read once per pid: a child
+    forked after the parent asked (the cli-server's children) is not taken for it."""
+    return _owner(os.getpid())
+
+
+@functools.cache
+def _owner(pid: int) -> Owner:
     return Owner(
         host=socket.gethostname(),
         pid=pid,

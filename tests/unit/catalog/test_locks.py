@@ -1,3 +1,4 @@
+import os
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -11,6 +12,7 @@ from drorch.catalog import locks as table
 from drorch.catalog.locks import Owner
 from drorch.errors import CatalogError, LockBusy
 from drorch.locks import process_alive, this_process
+from drorch.process import process_identity
 
 ME = Owner(host="node1", pid=100, pid_started=1000.0)
 OTHER = Owner(host="node1", pid=200, pid_started=2000.0)
@@ -114,6 +116,19 @@ def test_process_alive_tells_pid_reuse_apart() -> None:
     assert not process_alive(replace(me, process=f"{uuid.uuid4()} {ticks}"))  # before a reboot
     assert not process_alive(replace(me, pid=2**22 + 12345))  # no such pid
     assert process_alive(Owner("another-node", 1, 0.0, "x 1"))  # elsewhere: the lease decides
+
+
+def test_a_child_forked_after_its_parent_asked_is_itself() -> None:
+    """The cli-server forks a child per command: the child's locks and runs name the
+    child, even when the parent had already asked who it is."""
+    parent = this_process()
+    child = os.fork()
+    if child == 0:  # the child: exit 0 only if it names itself, not its parent
+        me = this_process()
+        os._exit(0 if (me.pid, me.process) == (os.getpid(), process_identity(os.getpid())) else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert this_process() == parent
 
 
 def test_a_holder_recorded_before_identities_is_compared_by_start_time() -> None:

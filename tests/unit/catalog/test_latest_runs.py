@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select, text
@@ -18,6 +19,7 @@ from drorch.catalog.database import create_catalog_engine, migrate
 from drorch.catalog.facts import read_facts, replication_lags
 from tests.catalog_rows import run, snapshot, upgrade_to
 
+T = TypeVar("T")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
@@ -221,21 +223,11 @@ def test_a_snapshot_ahead_of_the_clock_lags_nothing(catalog: Catalog) -> None:
 def test_runs_as_drorch_writes_them_are_not_read_from_the_runs(catalog: Catalog) -> None:
     """Every run is created RUNNING, then finishes: latest_runs then names it under both
     statuses, and the facts take it from there, with no query per (job, action)."""
-    from sqlalchemy import event
-
     for job in ("a", "b", "c"):
         run(catalog, "snapshot", RunStatus.SUCCEEDED, T0, job=job)
         run(catalog, "check", RunStatus.FAILED, T0, job=job)
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    event.listen(catalog.engine, "before_cursor_execute", seen)
-    try:
-        facts = read_facts(catalog)
-    finally:
-        event.remove(catalog.engine, "before_cursor_execute", seen)
+    facts, sent = _sent(catalog, lambda: read_facts(catalog))
+    statements = [statement for statement, _ in sent]
     assert sorted(facts) == ["a", "b", "c"]
     assert facts["a"].last_success["snapshot"].status is RunStatus.SUCCEEDED
     assert facts["a"].last_finished["check"].status is RunStatus.FAILED
@@ -252,8 +244,9 @@ def test_only_a_restore_tests_details_are_read(catalog: Catalog) -> None:
     assert facts.last_success["snapshot"].at == T0
 
 
-def _plans(catalog: Catalog, call: Callable[[], object]) -> list[str]:
-    """The steps of SQLite's plan of every statement `call` sends through the catalog."""
+def _sent(catalog: Catalog, call: Callable[[], T]) -> tuple[T, list[tuple[str, object]]]:
+    """What `call` returns, and every statement it sends through the catalog with its
+    parameters."""
     from sqlalchemy import event
 
     sent: list[tuple[str, object]] = []
@@ -265,9 +258,15 @@ def _plans(catalog: Catalog, call: Callable[[], object]) -> list[str]:
 
     event.listen(catalog.engine, "before_cursor_execute", seen)
     try:
-        call()
+        value = call()
     finally:
         event.remove(catalog.engine, "before_cursor_execute", seen)
+    return value, sent
+
+
+def _plans(catalog: Catalog, call: Callable[[], object]) -> list[str]:
+    """The steps of SQLite's plan of every statement `call` sends through the catalog."""
+    _, sent = _sent(catalog, call)
     with catalog.engine.connect() as connection:
         raw = connection.connection.driver_connection
         assert raw is not None
